@@ -1,0 +1,60 @@
+"""The `halab` command line.
+
+Each command lives in the module of the part it drives and is imported only when it runs,
+so `halab --help` stays fast and one broken part does not take the others down.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module:attribute, one-line help). Adding a command is one line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("harness.doctor:doctor", "Check that a Docker engine answers; on Debian as root, install and start one."),
+    "images": ("harness.images.cli:images", "Build, list and check the image of every component."),
+    "up": ("harness.topology.cli:up", "Start a two-datacenter topology and seed it."),
+    "status": ("harness.topology.cli:status", "Show the running topology: components, health, WAN proxies."),
+    "down": ("harness.topology.cli:down", "Remove every container, network and volume halab started."),
+    "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
+    "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
+    "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        target, help_text = COMMANDS[name]
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return _unavailable(name, help_text, f"{module_name} is not part of this checkout yet")
+            raise
+        return getattr(module, attr)
+
+
+def _unavailable(name: str, help_text: str, why: str) -> click.Command:
+    def run() -> None:
+        raise click.ClickException(f"'halab {name}' is not available: {why}.")
+
+    return click.Command(name, callback=run, help=f"{help_text} (unavailable: {why})", short_help=help_text)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """halab: a two-datacenter RAG platform in Docker, its faults, its load, and its SimPy twin.
+
+    Start with `halab doctor`, then `halab images build`, then `halab up`.
+    """
+
+
+if __name__ == "__main__":
+    main()
