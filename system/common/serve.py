@@ -1,0 +1,12 @@
+"""Run an ASGI app under uvicorn: the `__main__` of every FastAPI service."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+
+def serve(app, host: str = "0.0.0.0", port: int = 8000, log_level: str = "info") -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
