@@ -1,0 +1,28 @@
+"""Checkers: pure functions from a history to a result (Jepsen's checker role).
+
+The same functions score a measured history (harness) and a predicted one (simulation), so
+a report can put the two side by side.
+
+    >>> from harness.history import Op
+    >>> h = [Op(1, "ok", "rag_query", time=1.0, latency=0.5), Op(2, "fail", "rag_query", time=2.0, latency=0.1)]
+    >>> availability(h)["rag_query"].availability
+    0.5
+    >>> latency(h)["rag_query"].p50
+    0.5
+"""
+
+from scenarios.checkers.availability import Availability, Window, availability, windowed_availability
+from scenarios.checkers.events import Failover, failover
+from scenarios.checkers.latency import Latency, latency, percentile
+
+__all__ = [
+    "Availability",
+    "Failover",
+    "Latency",
+    "Window",
+    "availability",
+    "failover",
+    "latency",
+    "percentile",
+    "windowed_availability",
+]
