@@ -1,0 +1,67 @@
+"""halab's images: the catalog of every component, offline recipes, input-hash tags.
+
+Other code asks for a component's image by name and gets the tag of the image built from
+the current inputs (or a clear error saying how to build it):
+
+    >>> from harness.images import image_for
+    >>> image_for("etcd")          # doctest: +SKIP
+    'halab/etcd:3f2a9c1d0b7e'
+
+`halab images build|list|check` (harness/images/cli.py) drive the rest.
+"""
+
+from __future__ import annotations
+
+from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownComponent, component
+from harness.images.hashing import input_hash, tag_for
+
+
+class ImageNotBuilt(LookupError):
+    """The image for the current inputs is not in the local engine."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def image_for(name: str, client=None) -> str:
+    """The local tag to run `name` (a component, or an image of the catalog) from.
+
+    Prefers the offline image built from the current inputs; falls back to the official
+    reference when `halab images build --source official` pulled it. Raises ImageNotBuilt,
+    naming the command that builds it, when neither is present.
+    """
+    image = name if name in IMAGES else component(name).image
+    tag = tag_for(image)
+    if client is None:
+        import docker
+
+        client = docker.from_env(timeout=30)
+    if _exists(client, tag):
+        return tag
+    official = COMPONENTS[name].official if name in COMPONENTS else None
+    if official and _exists(client, official):
+        return official
+    raise ImageNotBuilt(f"image {tag} for {name} is not built: run `halab images build {name}`")
+
+
+def _exists(client, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+__all__ = [
+    "COMPONENTS",
+    "IMAGES",
+    "PYTHON_SERVICES",
+    "ImageNotBuilt",
+    "UnknownComponent",
+    "component",
+    "image_for",
+    "input_hash",
+    "tag_for",
+]

@@ -1,0 +1,214 @@
+"""The base of every halab container class: labels, networks by the Docker API, readiness.
+
+Subclasses say which image (`component`), which command, and how to tell the component is
+ready (`_probe`, polled until it answers or the container exits). Addresses come from the
+Docker API, not from published ports: halab runs everything on internal networks, which
+publish nothing, and the host reaches containers at their bridge addresses directly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, ClassVar
+
+import docker.errors
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network as TcNetwork
+
+from harness.labels import labels
+
+# Ryuk cannot be pulled here: we clean up by label ourselves (harness.labels.remove_labelled).
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+DEFAULT_READY_TIMEOUT_S = 60.0
+POLL_S = 0.1
+
+
+class ContainerNotReady(RuntimeError):
+    """The component did not give its health signal in time, or its container exited."""
+
+
+def _network_name(network: Any) -> str:
+    if isinstance(network, str):
+        return network
+    name = getattr(network, "name", None)
+    if not name:
+        raise TypeError(f"not a network: {network!r}")
+    return name
+
+
+class HalabContainer(DockerContainer):
+    """A labelled container on one or more networks that waits for its own health signal.
+
+    Not used directly; see EtcdContainer, OpaContainer, BaoContainer, FerretDBContainer,
+    ToxiproxyContainer, HaproxyContainer, PythonServiceContainer.
+    """
+
+    component: ClassVar[str] = ""
+    port: ClassVar[int] = 0
+
+    def __init__(self, run_id: str, image: str | None = None, *, site: str | None = None, **kwargs: Any) -> None:
+        if image is None:
+            from harness.images import image_for
+
+            image = image_for(self.component)
+        super().__init__(image, **kwargs)
+        self.run_id = run_id
+        self._labels = labels(run_id, component=self.component, **({"site": site} if site else {}))
+        self._networks: list[tuple[str, tuple[str, ...]]] = []
+        self._ready_timeout = DEFAULT_READY_TIMEOUT_S
+        self._extra_kwargs: dict[str, Any] = {}
+        self._name = f"{run_id}-{self.component}-{uuid.uuid4().hex[:6]}"
+
+    # -- configuration (each returns self, so calls chain)
+
+    def on_network(self, network: Any, *aliases: str) -> HalabContainer:
+        """Attach to `network` (InternalNetwork, testcontainers Network, docker Network or name) with aliases.
+
+        Call it more than once for a multi-homed container (a WAN proxy, say).
+        """
+        self._networks.append((_network_name(network), tuple(aliases)))
+        return self
+
+    def with_network(self, network: TcNetwork) -> HalabContainer:  # testcontainers' spelling
+        return self.on_network(network, *(self._network_aliases or ()))
+
+    def with_label(self, key: str, value: str) -> HalabContainer:
+        self._labels[key] = value
+        return self
+
+    def with_ready_timeout(self, seconds: float) -> HalabContainer:
+        self._ready_timeout = seconds
+        return self
+
+    def with_cap_add(self, *caps: str) -> HalabContainer:
+        self._extra_kwargs.setdefault("cap_add", []).extend(caps)
+        return self
+
+    def with_docker_kwargs(self, **kwargs: Any) -> HalabContainer:
+        """Extra arguments for docker-py's containers.create (merged, unlike with_kwargs)."""
+        self._extra_kwargs.update(kwargs)
+        return self
+
+    # -- lifecycle
+
+    def start(self) -> HalabContainer:
+        self._configure()
+        client = self.get_docker_client().client
+        first = self._networks[0] if self._networks else None
+        create_kwargs: dict[str, Any] = dict(self._kwargs)
+        create_kwargs.update(self._extra_kwargs)
+        if first:
+            create_kwargs["network"] = first[0]
+            if first[1]:
+                create_kwargs["networking_config"] = {
+                    first[0]: client.api.create_endpoint_config(aliases=list(first[1]))
+                }
+        else:
+            # No network given: still never on the default bridge with a route out.
+            create_kwargs["network_mode"] = "none"
+        self._container = client.containers.create(
+            self.image,
+            command=self._command,
+            environment=self.env,
+            name=self._name,
+            labels=self._labels,
+            detach=True,
+            tmpfs=self.tmpfs or None,
+            volumes={host: {"bind": m["bind"], "mode": m["mode"]} for host, m in self.volumes.items()} or None,
+            **create_kwargs,
+        )
+        try:
+            for net, aliases in self._networks[1:]:
+                client.networks.get(net).connect(self._container, aliases=list(aliases) or None)
+            for t in self._transferable_specs:
+                self._transfer_into_container(*t)
+            self._container.start()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, force: bool = True, delete_volume: bool = True) -> None:
+        if self._container is not None:
+            try:
+                self._container.remove(force=force, v=delete_volume)
+            except docker.errors.NotFound:
+                pass
+
+    # -- addresses
+
+    def address(self, network: Any | None = None) -> str:
+        """The container's IP on `network` (default: its first network), from the Docker API."""
+        container = self.get_wrapped_container()
+        container.reload()
+        nets = container.attrs["NetworkSettings"]["Networks"]
+        name = _network_name(network) if network is not None else (self._networks[0][0] if self._networks else None)
+        if name is None or name not in nets or not nets[name].get("IPAddress"):
+            raise ContainerNotReady(f"{self._name} has no address on network {name!r} (networks: {sorted(nets)})")
+        return nets[name]["IPAddress"]
+
+    @property
+    def host(self) -> str:
+        return self.address()
+
+    def url(self, path: str = "", port: int | None = None, scheme: str = "http") -> str:
+        return f"{scheme}://{self.address()}:{port or self.port}{path}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def logs(self) -> str:
+        return self.get_wrapped_container().logs().decode(errors="replace")
+
+    # -- readiness
+
+    def _probe(self) -> bool:
+        """True once the component answers its own health signal. Exceptions count as 'not yet'."""
+        raise NotImplementedError
+
+    def _wait_ready(self) -> None:
+        started = time.monotonic()
+        deadline = started + self._ready_timeout
+        last_error = "no answer yet"
+        while True:
+            container = self.get_wrapped_container()
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise ContainerNotReady(
+                    f"{self.component} container {self._name} exited (code "
+                    f"{container.attrs['State'].get('ExitCode')}) before it was ready: {_tail(self.logs())}"
+                )
+            try:
+                if self._probe():
+                    self.ready_seconds = time.monotonic() - started
+                    return
+            except Exception as exc:  # noqa: BLE001 - refused/timeout/partial = not yet
+                last_error = f"{exc.__class__.__name__}: {exc}"
+            if time.monotonic() > deadline:
+                raise ContainerNotReady(
+                    f"{self.component} in {self._name} not ready after {self._ready_timeout:.0f} s "
+                    f"({last_error}); logs: {_tail(self.logs())}"
+                )
+            time.sleep(POLL_S)
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"
+
+
+def http_ok(url: str, timeout: float = 2.0, accept=(200,)) -> bool:
+    """GET `url`; True when the status is in `accept`. Stdlib only, no proxy (these are bridge addresses)."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.status in accept
+    except urllib.error.HTTPError as exc:
+        return exc.code in accept

@@ -1,0 +1,56 @@
+"""FerretDB v1 (SQLite backend, telemetry off) standing in for MongoDB "Atlas"; ready on a pymongo `ping`.
+
+    >>> with FerretDBContainer(run_id).on_network(net, "mongo") as mongo:   # doctest: +SKIP
+    ...     pymongo.MongoClient(mongo.mongo_url).halab.docs.insert_one({"a": 1})
+"""
+
+from __future__ import annotations
+
+from harness.containers.base import HalabContainer
+
+PORT = 27017
+
+
+class FerretDBContainer(HalabContainer):
+    component = "mongo"
+    port = PORT
+
+    def __init__(self, run_id: str, image: str | None = None, **kwargs) -> None:
+        super().__init__(run_id, image, **kwargs)
+        self._args: list[str] = []
+        self._log_level = "info"
+
+    def with_log_level(self, level: str) -> FerretDBContainer:
+        self._log_level = level
+        return self
+
+    def with_args(self, *args: str) -> FerretDBContainer:
+        self._args.extend(args)
+        return self
+
+    def _configure(self) -> None:
+        self.with_command(
+            [
+                f"--listen-addr=0.0.0.0:{PORT}",
+                "--handler=sqlite",
+                "--sqlite-url=file:/data/",
+                "--state-dir=/state",
+                "--telemetry=disable",
+                f"--log-level={self._log_level}",
+                *self._args,
+            ]
+        )
+
+    @property
+    def mongo_url(self) -> str:
+        # directConnection: FerretDB is not a replica set; never let pymongo go looking.
+        return f"mongodb://{self.address()}:{PORT}/?directConnection=true"
+
+    def _probe(self) -> bool:
+        import pymongo
+
+        client = pymongo.MongoClient(self.mongo_url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        try:
+            return client.admin.command("ping").get("ok") == 1.0
+        finally:
+            client.close()

