@@ -1,0 +1,200 @@
+"""The gateway process: one catch-all aiohttp handler, the config source, the secret store.
+
+    settings = GatewaySettings(etcd_endpoint="http://127.0.0.1:2379")
+    web.run_app(Gateway(settings).make_app(), port=settings.port)
+
+Own endpoints (documented in `/openapi.json`): `/healthz`, `/readyz`, `/gateway/status`.
+Everything else is matched against the routes from etcd. Every response carries X-Request-Id
+(the caller's if it sent a sane one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+
+import aiohttp
+from aiohttp import web
+
+from .config import Config, ConfigError, build_config
+from .context import REQUEST_ID, RequestCtx, error
+from .etcd_source import EtcdConfigSource
+from .openapi import OPENAPI
+from .plugins import build_route
+from .proxy import Forwarder
+from .secrets import SecretStore
+from .settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+_RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Services:
+    """What plugins share: the HTTP client session and the secret store."""
+
+    def __init__(self, session: aiohttp.ClientSession, secrets: SecretStore):
+        self.session = session
+        self.secrets = secrets
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings):
+        self.settings = settings
+        self.config = Config(revision=0, routes={}, consumers={}, secret_managers={}, errors={}).index()
+        self.loaded = False
+        self.started_at = time.time()
+        self.session: aiohttp.ClientSession | None = None
+        self.services: Services | None = None
+        self.source: EtcdConfigSource | None = None
+        self.forwarder: Forwarder | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._own = {
+            "/healthz": self.healthz,
+            "/readyz": self.readyz,
+            "/gateway/status": self.status,
+            "/openapi.json": self.openapi,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.settings.max_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_startup.append(self._startup)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _startup(self, app: web.Application) -> None:
+        s = self.settings
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=10, enable_cleanup_closed=True)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
+        secrets = SecretStore(
+            self.session, role_id=s.vault_role_id.get_secret_value(), secret_id=s.vault_secret_id.get_secret_value(),
+            approle_mount=s.vault_approle_mount, default_uri=s.vault_addr, ttl_s=s.secret_ttl_s,
+            max_stale_s=s.secret_max_stale_s, timeout_s=s.vault_timeout_s, retry_backoff_s=s.secret_retry_backoff_s)
+        self.services = Services(self.session, secrets)
+        self.forwarder = Forwarder(self.session)
+        # The watch stream gets its own session so its long-lived connection never sits in
+        # the hot path's pool.
+        self._etcd_session = aiohttp.ClientSession()
+        self.source = EtcdConfigSource(self._etcd_session, s.etcd_endpoints, s.etcd_prefix, self.apply,
+                                       timeout_s=s.etcd_timeout_s, reconnect_min_s=s.etcd_reconnect_min_s,
+                                       reconnect_max_s=s.etcd_reconnect_max_s)
+        self._tasks = [asyncio.create_task(self.source.run(), name="etcd-source"),
+                       asyncio.create_task(secrets.refresh_loop(lambda: self.config.secret_managers), name="secret-refresh")]
+
+    async def _cleanup(self, app: web.Application) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.session:
+            await self.session.close()
+        await self._etcd_session.close()
+
+    def apply(self, raw: dict, revision: int) -> None:
+        """Build a new snapshot from etcd's key/values and swap it in."""
+        cfg = build_config(raw, revision, self.settings.etcd_prefix)
+        built = {}
+        for rid, route in cfg.routes.items():
+            try:
+                built[rid] = build_route(route, self.services)
+            except (ConfigError, TypeError, ValueError, KeyError, AttributeError) as exc:
+                cfg.errors[f"{self.settings.etcd_prefix}/routes/{rid}"] = str(exc)
+        cfg.routes = built
+        self.config = cfg.index()
+        self.loaded = True
+        if cfg.errors:
+            log.warning("config revision %s: skipped %s", revision, cfg.errors)
+        log.info("config revision %s: %d routes, %d consumers", revision, len(cfg.routes), len(cfg.consumers))
+
+    # -- the hot path ---------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        rid = request.headers.get(REQUEST_ID)
+        if rid is None or not _RID_OK.match(rid):
+            rid = uuid.uuid4().hex
+        try:
+            own = self._own.get(request.path)
+            if own is not None:
+                resp = await own(request)
+                resp.headers[REQUEST_ID] = rid
+                return resp
+            cfg = self.config
+            route = cfg.match(request.method, request.path)
+            if route is None:
+                return error(404, "404 Route Not Found", rid)
+            ctx = RequestCtx(request, route, cfg, rid)
+            for plugin in route.pipeline:
+                stop = await plugin.access(ctx)
+                if stop is not None:
+                    return stop
+            if route.handler is not None:
+                return await route.handler.handle(ctx)
+            return await self.forwarder.forward(ctx)
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, f"body over {self.settings.max_body_bytes} bytes", rid)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception:  # noqa: BLE001 - the gateway answers, it never drops a request
+            log.exception("request %s %s %s failed", rid, request.method, request.path)
+            return error(500, "gateway error", rid)
+
+    # -- own endpoints --------------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed()
+        return web.json_response({"status": "ok", "service": "gateway"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed()
+        # Ready once a config has been loaded: like APISIX, the gateway keeps serving its
+        # last config while etcd is away, so etcd's state is reported, not required.
+        src = self.source
+        checks = {"config": "ok" if self.loaded else "down: no config loaded from etcd yet",
+                  "etcd": "ok" if src and src.connected else f"down: {src.last_error if src else 'not started'}"}
+        return web.json_response({"ready": self.loaded, "service": "gateway", "checks": checks},
+                                 status=200 if self.loaded else 503)
+
+    async def status(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed()
+        cfg, src = self.config, self.source
+        return web.json_response({
+            "revision": cfg.revision,
+            "loaded": self.loaded,
+            "routes": sorted(cfg.routes),
+            "consumers": len(cfg.consumers),
+            "errors": cfg.errors,
+            "etcd": {"connected": bool(src and src.connected), "endpoint": src.endpoint if src else None,
+                     "loads": src.loads if src else 0, "last_error": src.last_error if src else None},
+            "secrets": self.services.secrets.status() if self.services else {},
+            "uptime_s": round(time.time() - self.started_at, 3),
+        })
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed()
+        return web.Response(body=_OPENAPI_BYTES, content_type="application/json")
+
+
+_OPENAPI_BYTES = json.dumps(OPENAPI).encode()
+
+
+def _method_not_allowed() -> web.Response:
+    return web.Response(status=405, body=b'{"message": "method not allowed"}', content_type="application/json",
+                        headers={"Allow": "GET, HEAD"})
+
+
+def run(settings: GatewaySettings | None = None) -> None:
+    settings = settings or GatewaySettings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    web.run_app(Gateway(settings).make_app(), host=settings.host, port=settings.port, access_log=None,
+                print=None, shutdown_timeout=2)

@@ -1,0 +1,113 @@
+"""The default routes and consumers, written to etcd as APISIX JSON.
+
+    routes = default_routes(rag_nodes=["rag1:8000"], cms_nodes=["cms1:8000"],
+                            llm_endpoint="http://llm:8000", opa_url="http://opa1:8181",
+                            vault_addr="http://vault1:8200")
+    seed("http://etcd1:2379", routes, [ConsumerSpec("rag-service", key, ("service",), "service")])
+
+Routes: `/rag/*` and `/cms/*` (prefix stripped by proxy-rewrite, key-auth, opa) and
+`/llm/chat` (the hairpin: key-auth, opa, ai-proxy with the key from
+`$secret://vault/1/llm/api_key`). The secret manager record `/apisix/secrets/vault/1` has
+APISIX's shape; a real APISIX would take its token from `$ENV://HALAB_VAULT_TOKEN`, this
+gateway logs in with AppRole instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from system.common.etcd import connect
+
+PREFIX = "/apisix"
+LLM_SECRET_REF = "$secret://vault/1/llm/api_key"
+VAULT_KV_PREFIX = "kv/apisix"  # KV v1 mount "kv"; the key lives at kv/apisix/llm, field api_key
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    username: str
+    key: str
+    groups: tuple[str, ...] = ()
+    role: str = "user"
+
+    def to_apisix(self) -> dict:
+        labels = {"role": self.role}
+        if self.groups:
+            labels["groups"] = ",".join(self.groups)
+        return {"username": self.username, "labels": labels, "plugins": {"key-auth": {"key": self.key}}}
+
+
+def _nodes(nodes: Mapping[str, int] | Iterable[str]) -> dict[str, int]:
+    return dict(nodes) if isinstance(nodes, Mapping) else {n: 1 for n in nodes}
+
+
+def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30.0, retries: int = 1,
+                  policy: str = "halab/authz") -> dict:
+    name = uri_prefix.strip("/")
+    return {
+        "name": name,
+        "uri": f"{uri_prefix.rstrip('/')}/*",
+        "upstream": {"type": "roundrobin", "nodes": _nodes(nodes), "retries": retries, "scheme": "http",
+                     "timeout": {"connect": 2, "send": timeout_s, "read": timeout_s}},
+        "plugins": {
+            "key-auth": {},
+            "opa": {"host": opa_url, "policy": policy},
+            "proxy-rewrite": {"regex_uri": [f"^{uri_prefix.rstrip('/')}/(.*)", "/$1"]},
+        },
+    }
+
+
+def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "stub-1", timeout_ms: int = 30000,
+              secret_ref: str = LLM_SECRET_REF, policy: str = "halab/authz") -> dict:
+    endpoint = llm_endpoint.rstrip("/")
+    if not endpoint.endswith("/chat/completions"):
+        endpoint += "/v1/chat/completions"
+    return {
+        "name": "llm-chat",
+        "uri": "/llm/chat",
+        "methods": ["POST"],
+        "plugins": {
+            "key-auth": {},
+            "opa": {"host": opa_url, "policy": policy},
+            "ai-proxy": {
+                "provider": "openai-compatible",
+                "auth": {"header": {"Authorization": f"Bearer {secret_ref}"}},
+                "options": {"model": model},
+                "override": {"endpoint": endpoint},
+                "timeout": timeout_ms,
+            },
+        },
+    }
+
+
+def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vault_addr: str,
+                   model: str = "stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0) -> dict[str, dict]:
+    """etcd key -> JSON value for the default routes and the Vault secret manager."""
+    return {
+        f"{PREFIX}/routes/rag": service_route("/rag", rag_nodes, opa_url, timeout_s=upstream_timeout_s),
+        f"{PREFIX}/routes/cms": service_route("/cms", cms_nodes, opa_url, timeout_s=upstream_timeout_s),
+        f"{PREFIX}/routes/llm-chat": llm_route(llm_endpoint, opa_url, model=model, timeout_ms=llm_timeout_ms),
+        f"{PREFIX}/secrets/vault/1": {"uri": vault_addr.rstrip("/"), "prefix": VAULT_KV_PREFIX,
+                                       "token": "$ENV://HALAB_VAULT_TOKEN"},
+    }
+
+
+def consumer_entries(consumers: Iterable[ConsumerSpec]) -> dict[str, dict]:
+    return {f"{PREFIX}/consumers/{c.username}": c.to_apisix() for c in consumers}
+
+
+def seed(etcd_endpoint: str, entries: Mapping[str, dict], consumers: Iterable[ConsumerSpec] = (),
+         *, timeout: float = 5.0) -> int:
+    """Write routes/secrets/consumers to etcd in one transaction; returns etcd's revision."""
+    all_entries = {**entries, **consumer_entries(consumers)}
+    client = connect(etcd_endpoint.split(",")[0], timeout=timeout)
+    try:
+        ops = [client.transactions.put(k, json.dumps(v)) for k, v in all_entries.items()]
+        ok, _ = client.transaction(compare=[], success=ops, failure=[])
+        if not ok:
+            raise RuntimeError("etcd refused the seeding transaction")
+        return int(client.get_prefix_response(PREFIX, keys_only=True).header.revision)
+    finally:
+        client.close()

@@ -1,0 +1,48 @@
+"""Gateway settings: the only module of the gateway that reads environment variables."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """`HALAB_GATEWAY_*` variables, e.g. HALAB_GATEWAY_ETCD_ENDPOINT=http://etcd1:2379."""
+
+    model_config = SettingsConfigDict(env_prefix="HALAB_GATEWAY_", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    # Comma-separated etcd endpoints (host:port or http://host:port); tried in order.
+    etcd_endpoint: str = "http://127.0.0.1:2379"
+    etcd_prefix: str = "/apisix"
+    etcd_timeout_s: float = 3.0
+    etcd_reconnect_min_s: float = 0.2
+    etcd_reconnect_max_s: float = 3.0
+
+    # OpenBao / Vault: the secret manager's uri comes from /apisix/secrets/vault/<id>; this is
+    # the fallback when that record has no uri. The gateway logs in with AppRole.
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_role_id: SecretStr = SecretStr("")
+    vault_secret_id: SecretStr = SecretStr("")
+    vault_approle_mount: str = "approle"
+    vault_timeout_s: float = 2.0
+    # A secret is re-read after ttl; when OpenBao fails the cached value is served for up to
+    # max_stale more seconds, then requests needing it get 503.
+    secret_ttl_s: float = 30.0
+    secret_max_stale_s: float = 300.0
+    # After a failed read, serve the stale value without asking OpenBao again for this long.
+    secret_retry_backoff_s: float = 1.0
+
+    max_body_bytes: int = 8 << 20
+    log_level: str = "info"
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        out = []
+        for item in self.etcd_endpoint.split(","):
+            item = item.strip().rstrip("/")
+            if not item:
+                continue
+            out.append(item if "://" in item else f"http://{item}")
+        return out
