@@ -1,0 +1,386 @@
+"""The CMS's HTTP API: policies, user profiles, the reconciler. `build_app` wires it up.
+
+Every route under /cms needs the caller's identity in X-Consumer-Username, which the gateway
+sets from the authenticated consumer (401 without it). Who may call what is OPA's decision
+at the gateway; the CMS records the identity as the author.
+
+    app = build_app(CmsSettings(etcd_endpoint="127.0.0.1:2379", mongo_url=..., opa_url=...))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult
+from system.cms.reconciler import Reconciler
+from system.cms.settings import CmsSettings
+from system.cms.stores import (EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid,
+                               StoreUnavailable)
+from system.common.service import create_app
+
+log = logging.getLogger(__name__)
+
+CONSUMER_HEADER = "X-Consumer-Username"
+USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+
+
+# ------------------------------------------------------------------ models
+
+
+class PolicyIn(BaseModel):
+    rego: str = Field(description="Rego source; compiled by OPA before anything is written")
+    description: str = Field("", max_length=4096)
+    expected_version: int | None = Field(None, ge=0, description="409 unless the policy is at this version "
+                                                                 "(0: it must not exist)")
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    author: str
+    description: str
+    etcd_revision: int | None
+    at: datetime
+    op: str = "put"
+    sha256: str | None = None
+
+
+class PolicyOut(BaseModel):
+    id: str
+    author: str
+    description: str
+    version: int
+    status: Literal["pending", "active", "deleted"]
+    etcd_revision: int | None
+    rego: str | None = Field(None, description="the active content")
+    sha256: str | None = None
+    updated_at: datetime | None = None
+    pending_version: int | None = None
+    history: list[HistoryEntry] = []
+
+
+class PolicySummary(BaseModel):
+    id: str
+    author: str
+    description: str
+    version: int
+    status: str
+    etcd_revision: int | None
+    updated_at: datetime | None = None
+
+
+class PolicyList(BaseModel):
+    policies: list[PolicySummary]
+
+
+class UpdateOut(BaseModel):
+    result: str = Field(description='"update successful" (or "deletion successful")')
+    id: str
+    version: int
+    etcd_revision: int | None
+    status: Literal["active", "deleted"]
+    created: bool = False
+    unchanged: bool = Field(False, description="same content and description: no new version was written")
+    enforced: bool | None = Field(None, description="with ?wait=enforced: whether the local OPA loaded it")
+    enforce_detail: str | None = None
+
+
+class UserIn(BaseModel):
+    groups: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list, max_length=256)
+    role: Literal["user", "admin"] = "user"
+
+
+class UserOut(BaseModel):
+    name: str
+    groups: list[str]
+    role: Literal["user", "admin"]
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class RepairOut(BaseModel):
+    id: str
+    action: str
+    detail: str
+
+
+class ReconcileOut(BaseModel):
+    repairs: list[RepairOut]
+
+
+ERRORS = {
+    400: {"description": "Invalid Rego (OPA's message), invalid id, or malformed JSON; nothing was written"},
+    401: {"description": f"No {CONSUMER_HEADER} header"},
+    404: {"description": "No such policy or user"},
+    409: {"description": "A concurrent update won, or expected_version did not match; nothing was written"},
+    413: {"description": "Body over the size limit"},
+    503: {"description": "MongoDB, etcd or OPA unreachable; the body names the store, the cause and the outcome"},
+}
+
+
+# ------------------------------------------------------------------ dependencies
+
+
+@dataclass
+class CmsDeps:
+    settings: CmsSettings
+    service: PolicyService
+    users: MongoMetadata
+    probe: PolicySyncProbe
+    reconciler: Reconciler
+
+
+def _deps(request: Request) -> CmsDeps:
+    return request.app.state.cms
+
+
+def require_consumer(x_consumer_username: Annotated[str | None, Header(alias=CONSUMER_HEADER)] = None) -> str:
+    if not x_consumer_username or not x_consumer_username.strip():
+        raise HTTPException(401, f"missing {CONSUMER_HEADER}: the CMS is reached through the gateway")
+    return x_consumer_username.strip()
+
+
+Deps = Annotated[CmsDeps, Depends(_deps)]
+Consumer = Annotated[str, Depends(require_consumer)]
+PolicyId = Annotated[str, Path(description="policy id: letters, digits, _ . - (max 128)")]
+UserName = Annotated[str, Path(description="user name: letters, digits, _ . @ - (max 128)")]
+
+
+def _unavailable(exc: StoreUnavailable) -> HTTPException:
+    outcome = {False: "not applied", None: "unknown", True: "committed"}[exc.applied]
+    return HTTPException(503, {"store": exc.store, "cause": exc.cause, "outcome": outcome})
+
+
+@contextlib.contextmanager
+def _errors():
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, f"no such policy: {exc}") from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except RegoInvalid as exc:
+        raise HTTPException(400, {"message": exc.message, "errors": exc.errors}) from exc
+    except WriteFailed as exc:
+        raise HTTPException(503, exc.body) from exc
+    except StoreUnavailable as exc:
+        raise _unavailable(exc) from exc
+
+
+def _check_id(policy_id: str) -> None:
+    import re
+
+    if not re.fullmatch(POLICY_ID_PATTERN, policy_id):
+        raise HTTPException(400, f"invalid policy id {policy_id[:200]!r}: use letters, digits, _ . - (max 128)")
+
+
+# ------------------------------------------------------------------ policies
+
+policies = APIRouter(prefix="/cms/policies", tags=["policies"], responses=ERRORS)
+
+
+def _policy_out(doc: dict) -> PolicyOut:
+    p = doc.get("pending") or {}
+    return PolicyOut(id=doc["_id"], author=doc["author"], description=doc.get("description", ""),
+                     version=doc["version"], status=doc["status"], etcd_revision=doc.get("etcd_revision"),
+                     rego=doc.get("rego"), sha256=doc.get("sha256"), updated_at=doc.get("updated_at"),
+                     pending_version=p.get("version"), history=doc.get("history") or [])
+
+
+@policies.get("", summary="List policies", response_model=PolicyList)
+async def list_policies(deps: Deps, _: Consumer, include_deleted: bool = False) -> PolicyList:
+    with _errors():
+        docs = await deps.service.list(include_deleted)
+    return PolicyList(policies=[PolicySummary(id=d["_id"], author=d["author"], description=d.get("description", ""),
+                                              version=d["version"], status=d["status"],
+                                              etcd_revision=d.get("etcd_revision"), updated_at=d.get("updated_at"))
+                                for d in docs])
+
+
+@policies.get("/{policy_id}", summary="One policy with its version history", response_model=PolicyOut)
+async def get_policy(policy_id: PolicyId, deps: Deps, _: Consumer, include_deleted: bool = False) -> PolicyOut:
+    _check_id(policy_id)
+    with _errors():
+        return _policy_out(await deps.service.get(policy_id, include_deleted))
+
+
+@policies.put("/{policy_id}", summary="Create or update a policy",
+              response_model=UpdateOut, status_code=200,
+              responses={201: {"model": UpdateOut, "description": "Created"},
+                         202: {"model": UpdateOut, "description": "?wait=enforced timed out: written, not yet loaded"}})
+async def put_policy(policy_id: PolicyId, body: PolicyIn, deps: Deps, author: Consumer,
+                     wait: Annotated[Literal["enforced"] | None, Query(description="wait until the local OPA loaded it")] = None,
+                     ) -> JSONResponse:
+    _check_id(policy_id)
+    with _errors():
+        result = await deps.service.put(policy_id, body.rego, body.description, author, body.expected_version)
+    return await _answer(deps, result, wait)
+
+
+@policies.delete("/{policy_id}", summary="Delete a policy (its history is kept)", response_model=UpdateOut,
+                 responses={202: {"model": UpdateOut, "description": "?wait=enforced timed out"}})
+async def delete_policy(policy_id: PolicyId, deps: Deps, author: Consumer,
+                        expected_version: Annotated[int | None, Query(ge=0)] = None,
+                        wait: Annotated[Literal["enforced"] | None, Query()] = None) -> JSONResponse:
+    _check_id(policy_id)
+    with _errors():
+        result = await deps.service.delete(policy_id, author, expected_version)
+    return await _answer(deps, result, wait)
+
+
+async def _answer(deps: CmsDeps, result: WriteResult, wait: str | None) -> JSONResponse:
+    out = UpdateOut(result="update successful" if result.op == "put" else "deletion successful", id=result.id,
+                    version=result.version, etcd_revision=result.etcd_revision,
+                    status="active" if result.op == "put" else "deleted", created=result.created,
+                    unchanged=result.unchanged)
+    status = 201 if result.created else 200
+    if wait == "enforced" and result.etcd_revision is not None:
+        out.enforced, out.enforce_detail = await wait_enforced(
+            deps.probe, result.id, result.etcd_revision, result.op, deps.settings.enforce_timeout_s)
+        if not out.enforced:
+            status = 202
+    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+
+
+async def wait_enforced(probe: PolicySyncProbe, policy_id: str, revision: int, op: str,
+                        timeout_s: float) -> tuple[bool, str | None]:
+    """Poll policy_sync's /status until it reports `revision` (or later) loaded for the policy."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer from policy_sync"
+    while True:
+        try:
+            st = await probe.status()
+            loaded = int(st.get("revision") or 0)
+            err = (st.get("errors") or {}).get(policy_id)
+            if err and int(err.get("revision") or 0) >= revision:
+                return False, f"OPA refused revision {err.get('revision')}: {err.get('message')}"
+            have = (st.get("policies") or {}).get(policy_id)
+            if loaded >= revision and ((op == "put" and have is not None and have >= revision)
+                                       or (op == "delete" and have is None)):
+                return True, None
+            last = f"policy_sync reports revision {loaded}"
+        except Exception as exc:  # noqa: BLE001 - any failure just means "not yet"
+            last = f"policy_sync: {type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            return False, f"revision {revision} not reported loaded within {timeout_s} s ({last})"
+        await asyncio.sleep(0.02)
+
+
+# ------------------------------------------------------------------ users
+
+users = APIRouter(prefix="/cms/users", tags=["users"], responses=ERRORS)
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(USER_NAME_PATTERN, name):
+        raise HTTPException(400, f"invalid user name {name[:200]!r}")
+
+
+def _user_out(doc: dict) -> UserOut:
+    return UserOut(name=doc["_id"], groups=doc.get("groups") or [], role=doc.get("role", "user"))
+
+
+@users.get("", summary="List user profiles", response_model=UserList)
+async def list_users(deps: Deps, _: Consumer) -> UserList:
+    with _errors():
+        return UserList(users=[_user_out(d) for d in await deps.users.list_users()])
+
+
+@users.get("/{name}", summary="One user profile", response_model=UserOut)
+async def get_user(name: UserName, deps: Deps, _: Consumer) -> UserOut:
+    _check_name(name)
+    with _errors():
+        doc = await deps.users.get_user(name)
+    if doc is None:
+        raise HTTPException(404, f"no such user: {name}")
+    return _user_out(doc)
+
+
+@users.put("/{name}", summary="Create or replace a user profile (read by the RAG service)", response_model=UserOut,
+           responses={201: {"model": UserOut, "description": "Created"}})
+async def put_user(name: UserName, body: UserIn, deps: Deps, _: Consumer) -> JSONResponse:
+    _check_name(name)
+    doc = {"_id": name, "name": name, "groups": list(body.groups), "role": body.role}
+    with _errors():
+        created = await deps.users.put_user(doc)
+    return JSONResponse(_user_out(doc).model_dump(), status_code=201 if created else 200)
+
+
+@users.delete("/{name}", summary="Delete a user profile", status_code=204)
+async def delete_user(name: UserName, deps: Deps, _: Consumer) -> None:
+    _check_name(name)
+    with _errors():
+        if not await deps.users.delete_user(name):
+            raise HTTPException(404, f"no such user: {name}")
+
+
+# ------------------------------------------------------------------ reconciler
+
+admin = APIRouter(prefix="/cms", tags=["reconciler"], responses=ERRORS)
+
+
+@admin.post("/reconcile", summary="Run one reconciler pass now and list what it repaired", response_model=ReconcileOut)
+async def reconcile(deps: Deps, _: Consumer) -> ReconcileOut:
+    with _errors():
+        repairs = await deps.reconciler.run_once()
+    return ReconcileOut(repairs=[RepairOut(**r.as_dict()) for r in repairs])
+
+
+# ------------------------------------------------------------------ app
+
+
+def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: Any = None, compiler: Any = None,
+              probe: Any = None) -> FastAPI:
+    """The CMS app. Adapters default to the real stores named in `settings`; tests pass fakes."""
+    settings = settings or CmsSettings()
+    meta = meta or MongoMetadata(settings.mongo_url, settings.mongo_db, settings.mongo_timeout_ms)
+    etcd = etcd or EtcdPolicies(settings.etcd_endpoint, settings.policy_prefix, settings.etcd_timeout_s)
+    compiler = compiler or OpaCompiler(settings.opa_url, settings.opa_timeout_s)
+    probe = probe or PolicySyncProbe(settings.policy_sync_url)
+    service = PolicyService(meta, etcd, compiler,
+                            settle_bound_s=settings.reconcile_interval_s + settings.pending_grace_s)
+    reconciler = Reconciler(service, settings.pending_grace_s, settings.reconcile_interval_s)
+
+    app = create_app("cms", max_body_bytes=settings.max_body_bytes,
+                     readiness={"mongo": meta.ping, "etcd": etcd.ping, "opa": compiler.ping},
+                     description="Policies (Rego, versioned, published to etcd for OPA) and user profiles.")
+    app.state.cms = CmsDeps(settings, service, meta, probe, reconciler)
+    app.include_router(policies)
+    app.include_router(users)
+    app.include_router(admin)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        task = asyncio.create_task(reconciler.run_forever()) if settings.reconciler_enabled else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for closer in (getattr(meta, "close", None), getattr(compiler, "close", None),
+                           getattr(probe, "close", None)):
+                if closer:
+                    with contextlib.suppress(Exception):
+                        res = closer()
+                        if asyncio.iscoroutine(res):
+                            await res
+            if hasattr(etcd, "close"):
+                etcd.close()
+
+    app.router.lifespan_context = lifespan
+    return app

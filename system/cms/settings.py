@@ -1,0 +1,46 @@
+"""CMS settings: the only module of the CMS that reads environment variables.
+
+Every variable carries the prefix HALAB_CMS_, e.g. HALAB_CMS_ETCD_ENDPOINT=etcd1:2379.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CmsSettings(BaseSettings):
+    """Where the CMS finds its stores and how patient it is with them.
+
+    >>> CmsSettings(etcd_endpoint="127.0.0.1:2379").policy_prefix
+    '/policies/'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HALAB_CMS_")
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    log_level: str = "info"
+
+    etcd_endpoint: str = "etcd:2379"
+    etcd_timeout_s: float = 5.0
+    policy_prefix: str = "/policies/"
+
+    mongo_url: str = "mongodb://mongo:27017/"
+    mongo_db: str = "halab"
+    mongo_timeout_ms: int = 3000
+
+    # OPA compiles every Rego before anything is written (a scratch policy, deleted after).
+    opa_url: str = "http://opa:8181"
+    opa_timeout_s: float = 5.0
+    # The policy_sync next to the local OPA: `?wait=enforced` polls its /status.
+    policy_sync_url: str = "http://policy-sync:8000"
+    enforce_timeout_s: float = 10.0
+
+    max_body_bytes: int = 256 * 1024
+
+    # The reconciler runs every interval; a pending update older than the grace is settled
+    # (rolled forward if etcd holds its content, else back). Every disagreement between the
+    # stores is repaired within about interval + grace once both stores answer.
+    reconcile_interval_s: float = 5.0
+    pending_grace_s: float = 15.0
+    reconciler_enabled: bool = True

@@ -1,0 +1,347 @@
+"""Adapters for the CMS's external systems: MongoDB, etcd, OPA and the local policy_sync.
+
+The CMS's logic talks only to these small classes, so tests can swap in fakes. Every
+adapter turns its client's connection errors into `StoreUnavailable`, naming the store and
+the cause, which the API answers as 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import httpx
+import pymongo
+import pymongo.errors
+from pymongo import AsyncMongoClient
+
+from system.common.etcd import connect, etcd3
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """A store did not answer. `applied` says what is known of a write's effect:
+    False (certainly not applied) or None (unknown: it may still be applied)."""
+
+    def __init__(self, store: str, cause: str, applied: bool | None = False) -> None:
+        super().__init__(f"{store} unavailable: {cause}")
+        self.store = store
+        self.cause = cause
+        self.applied = applied
+
+
+class RegoInvalid(Exception):
+    """OPA refused to compile a policy; `message` is OPA's, with the policy's own id."""
+
+    def __init__(self, message: str, errors: list[dict]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class EtcdEntry:
+    value: str
+    mod_revision: int
+
+
+# --------------------------------------------------------------------------- etcd
+
+
+class EtcdPolicies:
+    """The policies in etcd, one key per policy under `prefix`, with compare-and-swap writes.
+
+    etcd3 is synchronous (gRPC); calls run in a thread. After any error the channel is
+    dropped, so the next call connects afresh instead of waiting out gRPC's reconnect backoff.
+
+        etcd = EtcdPolicies("127.0.0.1:2379")
+        rev = await etcd.put_if("authz", "package halab.authz", expected_mod_revision=0)
+    """
+
+    def __init__(self, endpoint: str, prefix: str = "/policies/", timeout: float = 5.0) -> None:
+        self.endpoint = endpoint
+        self.prefix = prefix
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._client = None
+
+    def key(self, policy_id: str) -> str:
+        return self.prefix + policy_id
+
+    def _get_client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = connect(self.endpoint, timeout=self.timeout)
+            return self._client
+
+    def _drop_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a broken channel may fail too
+                pass
+
+    async def _call(self, fn, *, write: bool = False):
+        try:
+            return await asyncio.to_thread(fn, self._get_client())
+        except grpc.RpcError as exc:
+            self._drop_client()
+            code = exc.code() if hasattr(exc, "code") else None
+            # UNAVAILABLE: no connection, the request never reached etcd. Anything else on a
+            # write (a deadline, say) leaves its outcome unknown.
+            applied = False if (not write or code == grpc.StatusCode.UNAVAILABLE) else None
+            raise StoreUnavailable("etcd", f"{getattr(code, 'name', code)}: {exc.details() if hasattr(exc, 'details') else exc}",
+                                   applied) from exc
+        except (etcd3.exceptions.Etcd3Exception, OSError, ValueError) as exc:
+            self._drop_client()
+            raise StoreUnavailable("etcd", f"{type(exc).__name__}: {exc}", False if not write else None) from exc
+
+    async def ping(self) -> None:
+        await self._call(lambda c: c.status())
+
+    async def get(self, policy_id: str) -> EtcdEntry | None:
+        def fn(c):
+            resp = c.get_response(self.key(policy_id))
+            if not resp.kvs:
+                return None
+            kv = resp.kvs[0]
+            return EtcdEntry(kv.value.decode("utf-8"), kv.mod_revision)
+
+        return await self._call(fn)
+
+    async def list(self) -> tuple[int, dict[str, EtcdEntry]]:
+        def fn(c):
+            resp = c.get_prefix_response(self.prefix)
+            out = {kv.key.decode("utf-8")[len(self.prefix):]: EtcdEntry(kv.value.decode("utf-8"), kv.mod_revision)
+                   for kv in resp.kvs}
+            return resp.header.revision, out
+
+        return await self._call(fn)
+
+    def _txn(self, c, compare, success) -> tuple[bool, int]:
+        request = etcd3.etcdrpc.TxnRequest(
+            compare=[cmp.build_message() for cmp in compare],
+            success=c._ops_to_requests(success),  # noqa: SLF001 - etcd3 has no public builder
+            failure=[],
+        )
+        resp = c.kvstub.Txn(request, self.timeout, credentials=c.call_credentials, metadata=c.metadata)
+        return resp.succeeded, resp.header.revision
+
+    async def put_if(self, policy_id: str, value: str, expected_mod_revision: int) -> int | None:
+        """Put `value` if the key's mod revision is `expected_mod_revision` (0: the key is
+        absent). Returns the new revision, or None when the comparison failed."""
+        key = self.key(policy_id)
+
+        def fn(c):
+            t = c.transactions
+            cond = t.version(key) == 0 if expected_mod_revision == 0 else t.mod(key) == expected_mod_revision
+            ok, rev = self._txn(c, [cond], [t.put(key, value.encode("utf-8"))])
+            return rev if ok else None
+
+        return await self._call(fn, write=True)
+
+    async def delete_if(self, policy_id: str, expected_mod_revision: int) -> int | None:
+        """Delete the key if its mod revision is `expected_mod_revision` (which must be > 0).
+        Returns the deletion's revision, or None when the comparison failed."""
+        key = self.key(policy_id)
+
+        def fn(c):
+            t = c.transactions
+            ok, rev = self._txn(c, [t.mod(key) == expected_mod_revision], [t.delete(key)])
+            return rev if ok else None
+
+        return await self._call(fn, write=True)
+
+    def close(self) -> None:
+        self._drop_client()
+
+
+# --------------------------------------------------------------------------- MongoDB
+
+
+def _mongo_errors(fn):
+    async def wrapper(*args, **kwargs):
+        try:
+            return await fn(*args, **kwargs)
+        except pymongo.errors.DuplicateKeyError:
+            raise
+        except (pymongo.errors.ConnectionFailure, pymongo.errors.ServerSelectionTimeoutError,
+                pymongo.errors.NetworkTimeout) as exc:
+            raise StoreUnavailable("mongo", f"{type(exc).__name__}: {str(exc)[:200]}", None) from exc
+        except pymongo.errors.PyMongoError as exc:
+            raise StoreUnavailable("mongo", f"{type(exc).__name__}: {str(exc)[:200]}", None) from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class MongoMetadata:
+    """Policy metadata and user profiles in MongoDB (database `halab` by default).
+
+    Conditional writes take a filter besides the `_id`; they return whether a document
+    matched, which is how the write protocol detects a concurrent change.
+
+        meta = MongoMetadata("mongodb://127.0.0.1:27017/")
+        doc = await meta.get_policy("authz")
+    """
+
+    def __init__(self, url: str, db: str = "halab", timeout_ms: int = 3000) -> None:
+        self._client = AsyncMongoClient(
+            url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=max(timeout_ms, 5000), retryWrites=False, tz_aware=True,
+        )
+        self._db = self._client[db]
+        self.policies = self._db["policies"]
+        self.users = self._db["users"]
+
+    @_mongo_errors
+    async def ping(self) -> None:
+        await self._db.command("ping")
+
+    @_mongo_errors
+    async def get_policy(self, policy_id: str) -> dict | None:
+        return await self.policies.find_one({"_id": policy_id})
+
+    @_mongo_errors
+    async def list_policies(self) -> list[dict]:
+        return [d async for d in self.policies.find({}).sort("_id", 1)]
+
+    @_mongo_errors
+    async def insert_policy(self, doc: dict) -> bool:
+        try:
+            await self.policies.insert_one(doc)
+        except pymongo.errors.DuplicateKeyError:
+            return False
+        return True
+
+    @_mongo_errors
+    async def update_policy_if(self, policy_id: str, cond: dict, update: dict) -> bool:
+        res = await self.policies.update_one({"_id": policy_id, **cond}, update)
+        return res.matched_count == 1
+
+    @_mongo_errors
+    async def delete_policy_if(self, policy_id: str, cond: dict) -> bool:
+        res = await self.policies.delete_one({"_id": policy_id, **cond})
+        return res.deleted_count == 1
+
+    @_mongo_errors
+    async def get_user(self, name: str) -> dict | None:
+        return await self.users.find_one({"_id": name})
+
+    @_mongo_errors
+    async def list_users(self) -> list[dict]:
+        return [d async for d in self.users.find({}).sort("_id", 1)]
+
+    @_mongo_errors
+    async def put_user(self, doc: dict) -> bool:
+        """Upsert; returns True when the user was created."""
+        res = await self.users.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        return res.upserted_id is not None
+
+    @_mongo_errors
+    async def delete_user(self, name: str) -> bool:
+        res = await self.users.delete_one({"_id": name})
+        return res.deleted_count == 1
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+# --------------------------------------------------------------------------- OPA
+
+SCRATCH_PREFIX = "halab_cms_validate_"
+_PACKAGE = re.compile(r"^(\s*package\s+)(\S+)", re.MULTILINE)
+
+
+class OpaCompiler:
+    """Has OPA compile a policy without it ever taking part in a decision.
+
+    The Rego is PUT under a scratch id, with its package moved under a scratch namespace
+    (so it cannot clash with, or add rules to, the live policies), then deleted. OPA's
+    error messages come back with the policy's own id and package.
+
+        await OpaCompiler("http://127.0.0.1:8181").validate("authz", "package halab.authz ...")
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def ping(self) -> None:
+        try:
+            r = await self._client.get(f"{self.url}/health")
+            r.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable("opa", f"{type(exc).__name__}: {exc}") from exc
+
+    async def validate(self, policy_id: str, rego: str) -> None:
+        token = uuid.uuid4().hex[:12]
+        scratch_id = f"{SCRATCH_PREFIX}{token}"
+        namespace = f"{SCRATCH_PREFIX}{token}"
+        source, moved = _PACKAGE.subn(lambda m: f"{m.group(1)}{namespace}.{m.group(2)}", rego, count=1)
+        try:
+            r = await self._client.put(f"{self.url}/v1/policies/{scratch_id}", content=source.encode("utf-8"),
+                                       headers={"Content-Type": "text/plain"})
+            if r.status_code == 200:
+                return
+            body = _json_or_text(r)
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable("opa", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            try:
+                await self._client.delete(f"{self.url}/v1/policies/{scratch_id}")
+            except httpx.HTTPError:
+                pass  # policy_sync's resync removes scratch policies that outlive a crash
+        if r.status_code >= 500:
+            raise StoreUnavailable("opa", f"HTTP {r.status_code}: {body}")
+
+        def clean(text: str) -> str:
+            return text.replace(f"{namespace}.", "").replace(namespace, "").replace(scratch_id, policy_id)
+
+        errors = []
+        if isinstance(body, dict):
+            for e in body.get("errors") or []:
+                loc = e.get("location") or {}
+                errors.append({"code": e.get("code"), "message": clean(str(e.get("message", ""))),
+                               "row": loc.get("row"), "col": loc.get("col")})
+            message = clean(str(body.get("message", "")))
+        else:
+            message = clean(str(body))
+        lines = [f"{policy_id}:{e['row']}: {e['code']}: {e['message']}" for e in errors]
+        raise RegoInvalid("; ".join([message, *lines]) if lines else message, errors)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _json_or_text(r: httpx.Response) -> Any:
+    try:
+        return r.json()
+    except ValueError:
+        return r.text[:2000]
+
+
+class PolicySyncProbe:
+    """Reads the local policy_sync's /status: which etcd revision OPA has loaded."""
+
+    def __init__(self, url: str, timeout: float = 2.0, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def status(self) -> dict:
+        r = await self._client.get(f"{self.url}/status")
+        r.raise_for_status()
+        return r.json()
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,34 @@
+"""policy_sync settings: the only module here that reads environment variables.
+
+Variables carry the prefix HALAB_POLICY_SYNC_, e.g. HALAB_POLICY_SYNC_OPA_URL=http://127.0.0.1:8181.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PolicySyncSettings(BaseSettings):
+    """>>> PolicySyncSettings().policy_prefix
+    '/policies/'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HALAB_POLICY_SYNC_")
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    log_level: str = "info"
+
+    etcd_endpoint: str = "etcd:2379"
+    # Each etcd call, and the heartbeat that notices a silent (paused, partitioned) etcd.
+    etcd_timeout_s: float = 2.0
+    heartbeat_s: float = 1.0
+    policy_prefix: str = "/policies/"
+
+    opa_url: str = "http://opa:8181"
+    opa_timeout_s: float = 5.0
+    # How often OPA's policies are compared with what was loaded (an OPA restart loses them).
+    verify_interval_s: float = 5.0
+
+    backoff_min_s: float = 0.2
+    backoff_max_s: float = 3.0

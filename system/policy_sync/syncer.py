@@ -1,0 +1,224 @@
+"""The sync loop: snapshot, resync OPA, watch from the next revision, repeat after any break.
+
+    connect ─> snapshot at revision R ─> make OPA equal to it ─> watch from R+1 ─┐
+       ^                                                                          │
+       └──── etcd error, silent etcd (heartbeat), compacted watch ────────────────┘
+
+OPA keeps serving what it has while etcd is away; every `verify_interval_s` the loaded set
+is compared with OPA's (an OPA restart empties it) and put back from memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable, Protocol
+
+from system.policy_sync.opa import OpaRejected, OpaUnavailable
+from system.policy_sync.source import Batch, Entry, WatchCompacted
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    def snapshot(self) -> tuple[int, dict[str, Entry]]: ...
+    def watch(self, start_revision: int, callback: Callable[[object], None]) -> Callable[[], None]: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class Opa(Protocol):
+    def put(self, policy_id: str, rego: str) -> None: ...
+    def delete(self, policy_id: str) -> None: ...
+    def list(self) -> dict[str, str]: ...
+
+
+class PolicySync:
+    """Keeps one OPA equal to etcd's policy prefix; `status()` says how far it got.
+
+        sync = PolicySync(lambda: EtcdSource("127.0.0.1:2379"), OpaPolicies("http://127.0.0.1:8181"))
+        sync.start(); ...; sync.status()["revision"]; sync.stop()
+    """
+
+    def __init__(self, source_factory: Callable[[], Source], opa: Opa, *, heartbeat_s: float = 1.0,
+                 verify_interval_s: float = 5.0, backoff_min_s: float = 0.2, backoff_max_s: float = 3.0) -> None:
+        self.source_factory = source_factory
+        self.opa = opa
+        self.heartbeat_s = heartbeat_s
+        self.verify_interval_s = verify_interval_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.synced = threading.Event()
+        # What OPA has loaded: id -> (mod revision, Rego). `revision`: every change up to it is loaded.
+        self.loaded: dict[str, tuple[int, str]] = {}
+        self.revision = 0
+        self.errors: dict[str, dict] = {}
+        self.etcd_connected = False
+        self.resyncs = 0
+        self.compactions = 0
+        self.events_applied = 0
+        self.last_error: str | None = None
+        self._last_verify = time.monotonic()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="policy-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def status(self) -> dict:
+        with self._lock:
+            return {"revision": self.revision, "synced": self.synced.is_set(), "etcd_connected": self.etcd_connected,
+                    "policies": {pid: rev for pid, (rev, _) in sorted(self.loaded.items())},
+                    "errors": dict(self.errors), "resyncs": self.resyncs, "compactions": self.compactions,
+                    "events_applied": self.events_applied, "last_error": self.last_error}
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> None:
+        delay = self.backoff_min_s
+        while not self._stop.is_set():
+            source = None
+            try:
+                source = self.source_factory()
+                self.resync(source)
+                self._follow(source)
+                delay = self.backoff_min_s
+            except WatchCompacted as exc:
+                self.compactions += 1
+                log.warning("policy_sync: watch from revision %d compacted (%s): full resync", self.revision + 1, exc)
+            except Exception as exc:  # noqa: BLE001 - any etcd failure: reconnect and resync
+                self.etcd_connected = False
+                self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                log.warning("policy_sync: etcd lost (%s); OPA keeps revision %d; retrying in %.1f s",
+                            self.last_error, self.revision, delay)
+                self._idle(delay)
+                delay = min(delay * 2, self.backoff_max_s)
+            finally:
+                if source is not None:
+                    try:
+                        source.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+
+    def _follow(self, source: Source) -> None:
+        q: queue.Queue = queue.Queue()
+        source.watch(self.revision + 1, q.put)
+        self.etcd_connected = True
+        self.last_error = None
+        while not self._stop.is_set():
+            try:
+                item = q.get(timeout=self.heartbeat_s)
+            except queue.Empty:
+                source.ping()  # a paused or partitioned etcd never ends the watch stream itself
+                item = None
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Batch):
+                self.apply(item)
+            self._maybe_verify()
+
+    def _idle(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < end:
+            self._maybe_verify()
+            self._stop.wait(min(0.2, max(0.0, end - time.monotonic())))
+
+    # ------------------------------------------------------------ applying
+
+    def resync(self, source: Source) -> None:
+        revision, entries = source.snapshot()
+        in_opa = self._opa(self.opa.list)
+        for pid, entry in sorted(entries.items()):
+            if in_opa.get(pid) == entry.value:
+                with self._lock:
+                    self.loaded[pid] = (entry.mod_revision, entry.value)
+                    self.errors.pop(pid, None)
+            else:
+                self._put(pid, entry.value, entry.mod_revision)
+        for pid in sorted(set(in_opa) - set(entries)):
+            self._delete(pid, revision)
+        with self._lock:
+            for pid in set(self.loaded) - set(entries):
+                del self.loaded[pid]
+            self.revision = revision
+            self.resyncs += 1
+        self.synced.set()
+        log.info("policy_sync: resynced %d policies at revision %d", len(entries), revision)
+
+    def apply(self, batch: Batch) -> None:
+        for ev in batch.events:
+            if ev.kind == "put":
+                self._put(ev.id, ev.value, ev.mod_revision)
+            else:
+                self._delete(ev.id, ev.mod_revision)
+            with self._lock:
+                self.revision = max(self.revision, ev.mod_revision)
+                self.events_applied += 1
+        if not batch.events:  # a progress notification: nothing up to its revision is missing
+            with self._lock:
+                self.revision = max(self.revision, batch.header_revision)
+
+    def _put(self, pid: str, rego: str, revision: int) -> None:
+        try:
+            self._opa(lambda: self.opa.put(pid, rego))
+        except OpaRejected as exc:
+            log.error("policy_sync: OPA refused %s at revision %d: %s", pid, revision, exc)
+            with self._lock:
+                self.errors[pid] = {"revision": revision, "message": str(exc)}
+            return
+        with self._lock:
+            self.loaded[pid] = (revision, rego)
+            self.errors.pop(pid, None)
+
+    def _delete(self, pid: str, revision: int) -> None:
+        try:
+            self._opa(lambda: self.opa.delete(pid))
+        except OpaRejected as exc:
+            with self._lock:
+                self.errors[pid] = {"revision": revision, "message": str(exc)}
+            return
+        with self._lock:
+            self.loaded.pop(pid, None)
+            self.errors.pop(pid, None)
+
+    def _opa(self, fn):
+        """Call OPA until it answers: an event is never skipped because OPA was away."""
+        delay = self.backoff_min_s
+        while True:
+            try:
+                return fn()
+            except OpaUnavailable as exc:
+                if self._stop.is_set():
+                    raise
+                self.last_error = f"OPA: {exc}"
+                log.warning("policy_sync: OPA unavailable (%s); retrying in %.1f s", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff_max_s)
+
+    def _maybe_verify(self) -> None:
+        if time.monotonic() - self._last_verify < self.verify_interval_s:
+            return
+        self._last_verify = time.monotonic()
+        try:
+            in_opa = self.opa.list()
+        except OpaUnavailable:
+            return
+        with self._lock:
+            missing = {pid: rego for pid, (_, rego) in self.loaded.items() if in_opa.get(pid) != rego}
+        for pid, rego in missing.items():
+            log.warning("policy_sync: OPA lost %s (restarted?); putting it back", pid)
+            try:
+                self.opa.put(pid, rego)
+            except (OpaUnavailable, OpaRejected) as exc:
+                log.warning("policy_sync: could not restore %s: %s", pid, exc)
