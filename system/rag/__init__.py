@@ -1,0 +1,1 @@
+"""The RAG service: ingest documents into the vector store, answer queries through the hairpin."""

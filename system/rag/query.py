@@ -1,0 +1,109 @@
+"""`POST /query`: the RAG query flow, timed step by step.
+
+profile (MongoDB) → embed → search (vector node filtered by the user's groups, the other
+DC's node on failure) → metadata (MongoDB; chunks of documents missing there or no longer
+readable by the user are dropped) → prompt → llm (hairpin through the gateway) → answer.
+
+The user is the gateway's `X-Consumer-Username` (the gateway strips that header from
+clients, so it cannot be forged through the gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from .deps import Deps
+from .llm import LlmUnavailable
+from .prompt import build_messages
+from .vectors import VectorStoreUnavailable
+
+router = APIRouter(tags=["query"])
+
+
+class QueryIn(BaseModel):
+    question: str = Field(min_length=1, max_length=4000)
+    top_k: int | None = Field(default=None, ge=1, le=50)
+
+
+class Source(BaseModel):
+    doc_id: str
+    title: str
+    chunk: int
+    score: float
+
+
+class QueryOut(BaseModel):
+    answer: str
+    sources: list[Source]
+    user: str
+    vector_node: str
+    gateway: str
+    timings_ms: dict[str, float]
+
+
+@router.post("/query", response_model=QueryOut, responses={
+    401: {"description": "no user identity (X-Consumer-Username)"},
+    403: {"description": "unknown user"},
+    503: {"description": "MongoDB, the vector store or the LLM path unavailable"}})
+async def query(q: QueryIn, deps: Deps,
+                x_consumer_username: Annotated[str | None, Header(max_length=200)] = None,
+                x_request_id: Annotated[str | None, Header(max_length=200)] = None) -> QueryOut:
+    if not x_consumer_username:
+        raise HTTPException(401, "no user identity (X-Consumer-Username, set by the gateway)")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    start = t
+
+    def lap(step: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        timings[step] = round((now - t) * 1000, 3)
+        t = now
+
+    try:
+        user = await deps.store.user(x_consumer_username)
+    except Exception as exc:  # noqa: BLE001
+        raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
+    if user is None:
+        raise HTTPException(403, f"unknown user {x_consumer_username[:100]!r}")
+    groups = [g for g in user.get("groups") or [] if isinstance(g, str)]
+    lap("profile")
+
+    vector = (await asyncio.to_thread(deps.embedder.embed, [q.question]))[0]
+    lap("embed")
+
+    hits, node = [], "none"
+    if groups:
+        try:
+            await deps.vectors.ensure_collection(deps.embedder.dim)
+            hits, node = await deps.vectors.search(vector, groups, q.top_k or deps.settings.top_k)
+        except VectorStoreUnavailable as exc:
+            raise HTTPException(503, f"vector store unavailable: {exc}") from exc
+    lap("search")
+
+    try:
+        meta = await deps.store.documents(sorted({h.doc_id for h in hits}))
+    except Exception as exc:  # noqa: BLE001
+        raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
+    mine = set(groups)
+    hits = [h for h in hits if h.doc_id in meta and mine & set(meta[h.doc_id].get("acl_groups") or [])]
+    lap("metadata")
+
+    messages = build_messages(q.question, [(f"{h.doc_id}#{h.chunk}", h.text) for h in hits])
+    lap("prompt")
+
+    try:
+        answer, gateway = await deps.llm.chat(messages, request_id=x_request_id)
+    except LlmUnavailable as exc:
+        raise HTTPException(503, f"LLM unavailable: {exc}") from exc
+    lap("llm")
+    timings["total"] = round((time.perf_counter() - start) * 1000, 3)
+    sources = [Source(doc_id=h.doc_id, title=str(meta[h.doc_id].get("title", "")), chunk=h.chunk, score=h.score)
+               for h in hits]
+    return QueryOut(answer=answer, sources=sources, user=x_consumer_username, vector_node=node, gateway=gateway,
+                    timings_ms=timings)
