@@ -55,3 +55,60 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
         click.echo(f"{r.action:7} {r.tag:40} {r.size / 1e6:7.0f} MB {r.seconds:7.1f} s")
     built = sum(r.action in ("built", "pulled") for r in results)
     click.echo(f"{len(results)} images, {built} built, {len(results) - built} cached, in {time.monotonic() - started:.1f} s")
+
+
+@images.command(name="list")
+def list_() -> None:
+    """Every component: the image it runs from, its source, tag, size and whether it is built."""
+    from harness.images.build import exists
+    from harness.images.catalog import COMPONENTS, IMAGES
+    from harness.images.hashing import tag_for
+
+    client = _client()
+    tags = {name: tag_for(name) for name in IMAGES}
+    sizes: dict[str, str] = {}
+    for name, tag in tags.items():
+        sizes[name] = f"{client.images.get(tag).attrs['Size'] / 1e6:.0f} MB" if exists(client, tag) else "-"
+    shared: dict[str, list[str]] = {}
+    for c in COMPONENTS.values():
+        shared.setdefault(c.image, []).append(c.name)
+    click.echo(f"{'component':12} {'built':5} {'size':>7}  {'offline tag':34} official reference")
+    for c in COMPONENTS.values():
+        built = "yes" if sizes[c.image] != "-" else "no"
+        note = ""
+        if len(shared[c.image]) > 1:
+            note = f"  (shares {c.image} with {', '.join(n for n in shared[c.image] if n != c.name)})"
+        click.echo(f"{c.name:12} {built:5} {sizes[c.image]:>7}  {tags[c.image]:34} {c.official or '(none: built)'}{note}")
+    click.echo("")
+    click.echo(f"{'image':12} {'built':5} {'size':>7}  {'tag':34} recipe")
+    for name, img in IMAGES.items():
+        built = "yes" if sizes[name] != "-" else "no"
+        extra = "" if img.default else " [optional]"
+        click.echo(f"{name:12} {built:5} {sizes[name]:>7}  {tags[name]:34} {img.summary}{extra}")
+
+
+@images.command()
+@click.argument("components", nargs=-1)
+def check(components: tuple[str, ...]) -> None:
+    """Start each component's image alone on an internal network and wait for its own health signal."""
+    from harness.images.catalog import UnknownComponent
+    from harness.images.check import check as do_check
+
+    started = time.monotonic()
+    client = _client()
+
+    def show(r) -> None:
+        status = "ok  " if r.ok else "FAIL"
+        line = f"{status} {r.component:12} {r.seconds:5.1f} s  {r.signal}"
+        if r.detail:
+            line += f" — {r.detail}"
+        click.echo(line)
+
+    try:
+        results = do_check(components, progress=show, client=client)
+    except UnknownComponent as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = [r.component for r in results if not r.ok]
+    click.echo(f"{len(results) - len(failed)}/{len(results)} ok in {time.monotonic() - started:.1f} s")
+    if failed:
+        raise click.ClickException(f"check failed for {', '.join(failed)}: see the lines above")
