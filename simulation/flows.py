@@ -1,0 +1,283 @@
+"""The two user flows of DESIGN section 1 as SimPy processes.
+
+RAG query (14 steps): 1 user -> LB, 2 LB -> gateway (key-auth), 3 gateway -> OPA (authorise),
+4 gateway -> rag, 5 rag -> MongoDB (profile, document metadata), 6 rag embeds the query,
+7 rag -> vector DB (context), 8 rag -> gateway hairpin with the enriched prompt, 9 gateway
+-> Vault for the LLM key (or its key cache), 10 gateway -> LLM API, 11 LLM -> gateway,
+12 gateway -> rag, 13 rag -> gateway, 14 gateway -> LB -> user.
+
+Policy update (9 steps): 1 admin -> LB, 2 LB -> gateway, 3 gateway -> OPA, 4 gateway -> cms,
+5 cms -> MongoDB (metadata), 6 cms -> etcd (raw Rego, needs quorum), 7 cms -> gateway ->
+user ("update successful"), then asynchronously 8 etcd watch -> policy_sync, 9 policy_sync ->
+OPA (loaded). Steps 8-9 are in simulation/policy.py.
+
+Why the code looks the way it does: a process yields only where a request *arrives at a
+queueing station* (gateway, OPA, rag, vector DB, cms, etcd leader), because a station must
+see arrivals in time order (simulation/components.py). Everything between two such arrivals
+-- network hops, MongoDB and the LLM API (high-concurrency services: delays, M/G/inf) -- is
+summed into one timeout. Failures are computed, not waited for: a refused or timed-out call
+records its outcome at the time it would end. `m.changes` counts fault changes; while it is
+unchanged nothing on the path can have broken, so the checks below cost one comparison.
+"""
+
+from __future__ import annotations
+
+from simulation.components import Station
+
+OK, FAIL, INFO = "ok", "fail", "info"
+RAG, POLICY = "rag_query", "policy_update"
+
+
+def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | None, float]:
+    """The first live, reachable station in preference order, and the connect timeouts spent
+    on the ones before it (a dead peer is a blackhole: the connect times out)."""
+    lost = 0.0
+    for st in stations:
+        if st.up and m.net.reachable(site, st.site):
+            return st, lost
+        lost += m.connect_s
+    return None, lost
+
+
+def _enter(m):
+    """Steps 1-2: the VIP, HAProxy's pick. Returns (lb, gateway, time lost) or an error."""
+    lb = m.vrrp.master
+    if lb is None:
+        return None, None, m.connect_s, "no-vip"
+    gw, lost = m.haproxy[lb.name].route()
+    if gw is None:
+        return lb, None, lost, "no-server"
+    return lb, gw, lost, None
+
+
+def _broken(m, lb: Station, gw: Station, gw_epoch: int, held: Station | None, held_epoch: int) -> str | None:
+    """After a fault change: is this request's path still there?"""
+    if not lb.up:
+        return "connection-lost"
+    if not gw.up or gw.epoch != gw_epoch or not m.net.reachable(lb.site, gw.site):
+        return "gateway-lost"
+    if held is not None and (not held.up or held.epoch != held_epoch or not m.net.reachable(gw.site, held.site)):
+        return "upstream-lost"
+    return None
+
+
+def rag_query(m, rid: int):
+    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
+    lb, gw, lost, err = _enter(m)
+    if err:
+        m.done(rid, RAG, t0, t0 + lost, FAIL, None, err)
+        return
+    site = gw.site
+    view = m.views[site]
+    hop = net.hop
+    steps = {} if m.record_steps else None
+    yield env.timeout(lost + m.lb_s + hop(lb.site, site))
+
+    # 2. gateway: key-auth and route match.
+    gw_ep = gw.epoch
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
+        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = gw.visit(arrive)
+    # 3. OPA authorises (fail closed: no decision, no request).
+    opa = view.opa
+    if not opa.up:
+        m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
+        return
+    yield env.timeout(end - arrive + hop(site, site))
+    arrive = env.now
+    end = opa.visit(arrive)
+    if end < 0:
+        m.done(rid, RAG, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
+        return
+    if steps is not None:
+        steps["gateway"] = arrive - t0
+        steps["opa"] = end - arrive
+    # 4. gateway -> rag.
+    rag = view.rag
+    if not rag.up:
+        m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
+        return
+    yield env.timeout(end - arrive + 2 * hop(site, site))
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, opa, opa.epoch)):
+        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    # 6. rag's own work (parse, embed) -- done on arrival, while nothing else holds it.
+    end = rag.visit(arrive)
+    if end < 0:
+        m.done(rid, RAG, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
+        return
+    rag_ep = rag.epoch
+    # 5. rag -> MongoDB (Atlas): profile and metadata.
+    mongo = m.mongo
+    if not (mongo.up and net.reachable(site, mongo.site)):
+        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        return
+    mongo_s = hop(site, mongo.site) + mongo.draw() + hop(mongo.site, site)
+    mongo.busy += mongo_s
+    t = end + mongo_s
+    # 7. rag -> vector DB: the local replica, else a remote one.
+    vdb, lost = _first_reachable(m, site, view.vectordbs)
+    if vdb is None:
+        m.done(rid, RAG, t0, t + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
+        return
+    if steps is not None:
+        steps["rag"] = end - arrive
+        steps["mongo"] = mongo_s
+    yield env.timeout(t + lost + hop(site, vdb.site) - env.now)
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
+        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = vdb.visit(arrive)
+    if end < 0 or not vdb.up:
+        m.done(rid, RAG, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
+        return
+    vdb_ep = vdb.epoch
+    if steps is not None:
+        steps["vectordb"] = end - arrive + net.mean_rtt(site, vdb.site)
+    # 8. the hairpin: rag -> gateway with the enriched prompt.
+    yield env.timeout(end - arrive + hop(vdb.site, site) + hop(site, site))
+    if m.changes != ch and (
+        (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)) or (e := _broken(m, lb, gw, gw_ep, vdb, vdb_ep))
+    ):
+        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = gw.visit(arrive)
+    # 9. the LLM key: from the gateway's cache, or from Vault on every call when the TTL is 0.
+    if m.key_ttl_s > 0:
+        if not m.keys[gw.name].usable(end):
+            m.done(rid, RAG, t0, end + m.back[site] * 3, FAIL, site, "no-llm-key")
+            return
+    else:
+        vault, lost = _first_reachable(m, site, view.vaults)
+        if vault is None:
+            m.done(rid, RAG, t0, end + lost + m.back[site] * 3, FAIL, site, "vault-unavailable")
+            return
+        yield env.timeout(end - arrive + lost + hop(site, vault.site))
+        arrive = env.now
+        end = vault.visit(arrive)
+        if end < 0:
+            m.done(rid, RAG, t0, arrive + vault.timeout_s + m.back[site] * 3, INFO, site, "vault-timeout")
+            return
+        end += hop(vault.site, site)
+        if steps is not None:
+            steps["vault"] = end - arrive
+    # 10-11. gateway -> LLM API and back.
+    llm = m.llm
+    if not (llm.up and net.reachable(site, llm.site)):
+        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 3, FAIL, site, "llm-unavailable")
+        return
+    think = llm.draw()
+    llm.busy += think
+    if think > m.llm_s:
+        m.done(rid, RAG, t0, end + m.llm_s + m.back[site] * 3, INFO, site, "llm-timeout")
+        return
+    llm_s = hop(site, llm.site) + think + hop(llm.site, site)
+    if steps is not None:
+        steps["llm"] = llm_s
+    # 12-14. the answer flows back: gateway -> rag -> gateway -> LB -> user.
+    t_end = end + llm_s + 2 * hop(site, site) + hop(site, lb.site) + m.lb_s
+    if t_end >= m.next_change(env.now):
+        # A fault is scheduled before this answer arrives: wait for it and check the path.
+        yield env.timeout(t_end - env.now)
+        if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
+            m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+            return
+    m.done(rid, RAG, t0, t_end, OK, site, None, steps)
+
+
+def policy_update(m, rid: int):
+    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
+    lb, gw, lost, err = _enter(m)
+    if err:
+        m.done(rid, POLICY, t0, t0 + lost, FAIL, None, err)
+        return
+    site = gw.site
+    view = m.views[site]
+    hop = net.hop
+    steps = {} if m.record_steps else None
+    yield env.timeout(lost + m.lb_s + hop(lb.site, site))
+    gw_ep = gw.epoch
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
+        m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = gw.visit(arrive)
+    opa = view.opa
+    if not opa.up:
+        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
+        return
+    yield env.timeout(end - arrive + hop(site, site))
+    arrive = env.now
+    end = opa.visit(arrive)
+    if end < 0:
+        m.done(rid, POLICY, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
+        return
+    if steps is not None:
+        steps["gateway"] = arrive - t0
+        steps["opa"] = end - arrive
+    # 4. gateway -> cms.
+    cms = view.cms
+    if not cms.up:
+        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "cms-unavailable")
+        return
+    yield env.timeout(end - arrive + 2 * hop(site, site))
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
+        m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = cms.visit(arrive)
+    if end < 0:
+        m.done(rid, POLICY, t0, arrive + cms.timeout_s + m.back[site], INFO, site, "cms-timeout")
+        return
+    cms_ep = cms.epoch
+    # 5. cms -> MongoDB: the metadata (author, version) first.
+    mongo = m.mongo
+    if not (mongo.up and net.reachable(site, mongo.site)):
+        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        return
+    mongo_s = hop(site, mongo.site) + mongo.draw() + hop(mongo.site, site)
+    mongo.busy += mongo_s
+    t = end + mongo_s
+    if steps is not None:
+        steps["cms"] = end - arrive
+        steps["mongo"] = mongo_s
+    # 6. cms -> etcd: the raw policy; the leader applies it, a majority acknowledges it. Without
+    # a quorum the put hangs until the client's deadline: the metadata is already in MongoDB
+    # (the dual-write gap) and the outcome is unknown to the client -- `info`.
+    etcd = m.etcd
+    via = etcd.writable_from(site)
+    if via is None:
+        m.done(rid, POLICY, t0, t + m.upstream_s + m.back[site] * 2, INFO, site, "etcd-no-quorum")
+        return
+    leader = etcd.leader
+    yield env.timeout(t + hop(site, via.site) + hop(via.site, leader.site) - env.now)
+    if m.changes != ch and ((e := _broken(m, lb, gw, gw_ep, cms, cms_ep)) or etcd.leader is not leader):
+        m.done(rid, POLICY, t0, t0 + m.request_s if e else env.now + m.upstream_s, INFO, site, e or "etcd-leader-lost")
+        return
+    arrive = env.now
+    end = leader.visit(arrive)
+    if end < 0:
+        m.done(rid, POLICY, t0, arrive + leader.timeout_s + m.back[site] * 2, INFO, site, "etcd-timeout")
+        return
+    committed = end + etcd.commit_rtt
+    revision = m.policy.commit(committed, leader)
+    back = hop(leader.site, via.site) + hop(via.site, site)
+    if steps is not None:
+        steps["etcd"] = committed - arrive + back + hop(site, via.site) + hop(via.site, leader.site)
+    # 7. "update successful", before any OPA has loaded it.
+    t_end = committed + back + 2 * hop(site, site) + hop(site, lb.site) + m.lb_s
+    if t_end >= m.next_change(env.now):
+        yield env.timeout(t_end - env.now)
+        if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
+            # The write committed but the answer was lost: the client cannot know -- `info`.
+            m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e, value={"revision": revision})
+            return
+    m.done(rid, POLICY, t0, t_end, OK, site, None, steps, value={"revision": revision})
+
+
+FLOWS = {RAG: rag_query, POLICY: policy_update}

@@ -1,0 +1,167 @@
+"""The SimPy model of one topology spec: a Station per component, the WAN, the LB pair, the
+Raft groups, the gateways' key caches and policy propagation -- all read from the spec.
+
+    >>> from harness.spec import preset
+    >>> m = Model(preset("seed"), seed=1)
+    >>> sorted(m.views), m.views["dc1"].vectordbs[0].name, m.etcd.majority
+    (['dc1', 'dc2'], 'vectordb1', 2)
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from harness.history import Op
+from harness.spec import Topology
+from simulation.components import KeyCache, Station
+from simulation.lb import HAProxy, Vrrp
+from simulation.network import Network
+from simulation.params import Dist, ModelParams, timings
+from simulation.policy import Propagation
+from simulation.quorum import RaftGroup
+
+
+@dataclass
+class SiteView:
+    """What an app site's requests use: its own stations, and peers in preference order."""
+
+    gateway: Station
+    opa: Station
+    rag: Station
+    cms: Station
+    policy_sync: Station
+    vectordbs: list[Station]
+    vaults: list[Station]
+
+
+class Model:
+    def __init__(self, topo: Topology, params: ModelParams | None = None, seed: int = 0,
+                 record_steps: bool = False) -> None:
+        self.topo, self.params = topo, params or ModelParams()
+        self.seed = seed
+        self.env = simpy.Environment()
+        self.record_steps = record_steps
+        sp = topo.params
+        self.t = timings(topo)
+        # Independent streams per purpose: changing one component's parameters leaves the
+        # arrivals and the other components' draws alone (common random numbers).
+        self.stream = lambda name: random.Random(f"{seed}/{name}")
+        self.net = Network(topo, self.stream("net"), self.params.intra_hop_s)
+
+        self.connect_s, self.upstream_s = sp.timeouts.connect_s, sp.timeouts.upstream_s
+        self.llm_s, self.request_s = sp.timeouts.llm_s, sp.timeouts.request_s
+        self.lb_s = self.params.lb_s
+        self.key_ttl_s = sp.key_cache.ttl_s
+
+        self.stations: dict[str, Station] = {}
+        for site in topo.sites:
+            for node in site.nodes:
+                for c in node.components:
+                    self.stations[c.name] = self._station(c.name, c.kind, site.name, node.name)
+        self.app_sites = topo.app_sites()
+        self.mongo = self._one("mongo")
+        self.llm = self._one("llm")
+        self.views = {s: self._view(s) for s in self.app_sites}
+        # Mean one-way trip from an app site back to the LB site, for failures' end times.
+        lb_site = topo.site_of(topo.components_of("lb")[0].name) if topo.components_of("lb") else self.app_sites[0]
+        self.back = {s: self.net.mean_rtt(s, lb_site) / 2 + self.lb_s for s in self.app_sites}
+
+        self.log: list[tuple] = []
+        self.events: list[Op] = []
+        self.changes = 0
+        self.change_times: list[float] = []
+        self.down_count: dict[str, int] = {}
+
+        def group(kind: str, election_s: float) -> RaftGroup:
+            members = [self.stations[c.name] for c in topo.components_of(kind)]
+            return RaftGroup(self.env, kind, members, self.net, election_s, self.stream(f"raft/{kind}"), self.record)
+
+        self.etcd = group("etcd", self.t.etcd_election_s)
+        self.vault = group("vault", self.t.bao_election_s)
+        self.vectordb = group("vectordb", self.t.vector_election_s)
+        self.groups = (self.etcd, self.vault, self.vectordb)
+
+        lbs = [self.stations[c.name] for c in topo.components_of("lb")]
+        gateways = [self.stations[c.name] for c in topo.components_of("gateway")]
+        hrng = self.stream("haproxy")
+        self.haproxy = {
+            lb.name: HAProxy(self.env, lb, gateways, self.net, self.t, self.connect_s, sp.timeouts.retries, hrng,
+                             self.record)
+            for lb in lbs
+        }
+        self.vrrp = Vrrp(self.env, lbs, sp.vrrp.priorities, sp.vrrp.advert_s, self.record)
+        self.keys = {gw.name: KeyCache(sp.key_cache.ttl_s, sp.key_cache.max_stale_s) for gw in gateways}
+        if self.key_ttl_s > 0:
+            for gw in gateways:
+                self.env.process(self._refresh_key(gw))
+        self.policy = Propagation(self)
+
+    # --- building ------------------------------------------------------------------------
+
+    def _station(self, name: str, kind: str, site: str, node: str) -> Station:
+        if kind == "lb":  # HAProxy's work is a fixed delay (params.LB_S); the station is its up/down state
+            return Station(name, kind, site, 1, Dist("const", self.lb_s).sampler(self.stream(name)), node=node)
+        sp = self.params.station(kind)
+        servers = sp.servers * self.topo.params.replicas.of(kind)
+        timeout = self.llm_s if kind == "llm" else self.upstream_s
+        return Station(name, kind, site, servers, sp.service.sampler(self.stream(name)), timeout, node)
+
+    def _one(self, kind: str) -> Station:
+        found = self.topo.components_of(kind)
+        if not found:
+            raise ValueError(f"topology {self.topo.name!r} has no {kind}: the flows need one")
+        return self.stations[found[0].name]
+
+    def _view(self, site: str) -> SiteView:
+        def local(kind: str) -> Station:
+            return next(st for st in self.stations.values() if st.kind == kind and st.site == site)
+
+        def by_distance(kind: str) -> list[Station]:
+            peers = [st for st in self.stations.values() if st.kind == kind]
+            return sorted(peers, key=lambda st: (st.site != site, self.net.mean_rtt(site, st.site)
+                                                 if self.topo.link(site, st.site) or st.site == site else 1e9))
+
+        return SiteView(local("gateway"), local("opa"), local("rag"), local("cms"), local("policy_sync"),
+                        by_distance("vectordb"), by_distance("vault"))
+
+    # --- background: the gateway's key refresh ---------------------------------------------
+
+    def _refresh_key(self, gw: Station):
+        env, cache, view = self.env, self.keys[gw.name], self.views[gw.site]
+        while True:
+            wait = cache.fetched_at + cache.ttl_s - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+            vault = next((v for v in view.vaults if v.up and self.net.reachable(gw.site, v.site)), None)
+            if gw.up and vault is not None:
+                yield env.timeout(self.net.mean_rtt(gw.site, vault.site) + vault.draw())
+                cache.fetched_at = env.now
+                self.record("gateway", "key-refreshed", {"gateway": gw.name, "vault": vault.name}, env.now)
+            else:
+                yield env.timeout(self.params.key_retry_s)
+
+    # --- what flows and faults call --------------------------------------------------------
+
+    def next_change(self, now: float) -> float:
+        """The first scheduled fault change at or after `now` (inf if none)."""
+        i = bisect_left(self.change_times, now)
+        return self.change_times[i] if i < len(self.change_times) else float("inf")
+
+    def changed(self) -> None:
+        self.changes += 1
+        for g in self.groups:
+            g.update()
+        self.vrrp.update()
+        self.policy.changed()
+
+    def done(self, rid: int, f: str, t0: float, t1: float, type_: str, site: str | None, error: str | None,
+             steps: dict | None = None, value: Any = None) -> None:
+        self.log.append((rid, f, t0, t1, type_, site, error, steps, value))
+
+    def record(self, process: str, f: str, value: Any, time: float) -> None:
+        self.events.append(Op(process, "info", f, value=value, time=time))

@@ -1,0 +1,161 @@
+"""The model's parameters: service times per component kind and the protocol timings it derives
+from the spec. Every default names its source.
+
+Protocol settings (health checks, VRRP, Raft, key cache, timeouts) live in the topology spec
+(harness/spec.py, sources cited there) because the containers use them too; this module
+only adds what the model alone needs: how long each component works on a request and how
+many requests it works on at once. `halab calibrate` replaces the service times with ones
+fitted from a measured run (a JSON file; see `ModelParams.load`).
+
+    >>> p = ModelParams()
+    >>> p.station("rag").servers, p.station("rag").service.mean
+    (1, 0.004)
+    >>> round(Dist("lognormal", 0.01, 0.5).sampler(random.Random(1))(), 5)
+    0.01644
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from harness.spec import Topology
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A service-time distribution in seconds: "exp" (M/M/c stations), "lognormal" (measured
+    service times are right-skewed; fitted by calibrate) or "const"."""
+
+    kind: str
+    mean: float
+    cv: float = 1.0  # coefficient of variation, std / mean (lognormal only)
+
+    def sampler(self, rng: random.Random) -> Callable[[], float]:
+        # Closures over bound methods: the hot path pays one call per draw, no dispatch.
+        if self.kind == "exp":
+            rate, expo = 1.0 / self.mean, rng.expovariate
+            return lambda: expo(rate)
+        if self.kind == "lognormal":
+            sigma = math.sqrt(math.log1p(self.cv**2))
+            mu = math.log(self.mean) - sigma**2 / 2
+            gauss, exp = rng.gauss, math.exp
+            return lambda: exp(gauss(mu, sigma))
+        if self.kind == "const":
+            value = self.mean
+            return lambda: value
+        raise ValueError(f"unknown distribution {self.kind!r}; known: exp, lognormal, const")
+
+
+@dataclass(frozen=True)
+class StationParams:
+    """`servers`: requests worked on at once per replica (worker processes or cores; async
+    waits on upstreams hold no server). `service`: work per visit."""
+
+    servers: int
+    service: Dist
+
+
+# Service times per visit. Sources: DESIGN section 5 floors measured on these machines, the
+# components' own published figures, or a stated assumption to be replaced by calibrate.
+STATIONS: dict[str, StationParams] = {
+    # aiohttp reverse proxy: 0.26 ms p50 overhead per proxied call (DESIGN 5); 2 worker processes.
+    "gateway": StationParams(2, Dist("lognormal", 0.0004, 0.5)),
+    # OPA decision on a small policy: ~0.5 ms over REST (assumption; OPA docs cite sub-ms eval); GOMAXPROCS=2.
+    "opa": StationParams(2, Dist("lognormal", 0.0005, 0.5)),
+    # rag: embedding + prompt assembly on one uvicorn worker; 4 ms (assumption: hashing embedder, not MiniLM).
+    "rag": StationParams(1, Dist("lognormal", 0.004, 0.5)),
+    # cms: validate + two writes' client work, one uvicorn worker (assumption).
+    "cms": StationParams(1, Dist("lognormal", 0.001, 0.5)),
+    # policy_sync -> OPA PUT /v1/policies: compile a small Rego module, ~5 ms (assumption).
+    "policy_sync": StationParams(1, Dist("lognormal", 0.005, 0.5)),
+    # etcd put: 0.83 ms p50 through python-etcd3 (DESIGN 5); the apply loop is serial.
+    "etcd": StationParams(1, Dist("lognormal", 0.0009, 0.5)),
+    # OpenBao KV read: ~1 ms (assumption), handled concurrently.
+    "vault": StationParams(4, Dist("lognormal", 0.001, 0.5)),
+    # qdrant-edge: 100 filtered kNN queries in 0.23 s in one process (DESIGN 5) -> 2.3 ms; 2 cores.
+    "vectordb": StationParams(2, Dist("lognormal", 0.0023, 0.5)),
+    # Managed MongoDB ("Atlas"): ~2 ms server time per find/insert (assumption), a large pool.
+    "mongo": StationParams(64, Dist("lognormal", 0.002, 0.7)),
+    # LLM API completion: ~1.2 s, heavy tail (assumption; the llm_stub's latency model); high concurrency.
+    "llm": StationParams(512, Dist("lognormal", 1.2, 0.4)),
+}
+
+# One network hop inside a site (Docker bridge / same rack): ~0.1 ms one-way (assumption).
+INTRA_SITE_HOP_S = 0.0001
+# HAProxy's own work per request: ~50 us (HAProxy publishes ~100k req/s per core) -- a pure delay.
+LB_S = 0.00005
+# How often the gateway retries a failed key refresh (assumption; the gateway's backoff).
+KEY_RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Service-time side of the model. Files written by `halab calibrate` override `stations`."""
+
+    stations: dict[str, StationParams] = field(default_factory=lambda: dict(STATIONS))
+    intra_hop_s: float = INTRA_SITE_HOP_S
+    lb_s: float = LB_S
+    key_retry_s: float = KEY_RETRY_S
+    source: str = "defaults"
+
+    def station(self, kind: str) -> StationParams:
+        return self.stations[kind]
+
+    def with_station(self, kind: str, **changes) -> "ModelParams":
+        stations = dict(self.stations)
+        stations[kind] = replace(stations[kind], **changes)
+        return replace(self, stations=stations)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelParams":
+        """Defaults overlaid with a JSON file: {"stations": {"rag": {"servers": 1,
+        "service": {"kind": "lognormal", "mean": 0.004, "cv": 0.5}}, ...}}."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        stations = dict(STATIONS)
+        for kind, sp in data.get("stations", {}).items():
+            base = stations.get(kind, StationParams(1, Dist("const", 0.0)))
+            service = Dist(**sp["service"]) if "service" in sp else base.service
+            stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
+        return cls(stations=stations, source=str(path))
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Protocol timings in seconds, derived from the spec's parameters."""
+
+    check_inter_s: float
+    check_timeout_s: float
+    fall: int
+    rise: int
+    vrrp_failover_s: float
+    etcd_election_s: float
+    bao_election_s: float
+    vector_election_s: float
+
+
+def timings(topo: Topology) -> Timings:
+    p = topo.params
+    return Timings(
+        check_inter_s=p.health.inter_s,
+        # HAProxy: without `timeout check`, a check's connect times out after
+        # min(timeout connect, inter) (HAProxy configuration manual, "timeout check").
+        check_timeout_s=min(p.timeouts.connect_s, p.health.inter_s),
+        fall=p.health.fall,
+        rise=p.health.rise,
+        # keepalived / RFC 5798: master down interval = 3 * advert + (256 - priority) / 256 * advert.
+        vrrp_failover_s=p.vrrp.failover_s(),
+        # etcd raft: a follower campaigns after a randomised timeout in [election, 2 * election).
+        etcd_election_s=p.etcd.election_ms / 1000.0,
+        # hashicorp/raft ElectionTimeout 1 s x performance_multiplier (OpenBao default 5).
+        bao_election_s=p.bao.election_s,
+        # Qdrant's consensus is Raft too (tick 100 ms, election ~ 1 s; Qdrant docs, "distributed deployment").
+        vector_election_s=1.0,
+    )

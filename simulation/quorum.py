@@ -1,0 +1,110 @@
+"""A Raft group (etcd, OpenBao, the vector store's consensus): write availability by quorum
+arithmetic.
+
+A group of n voters needs a majority, n // 2 + 1, to elect a leader and to commit a write,
+so it tolerates (n - 1) // 2 lost voters: two voters tolerate none, three tolerate one. The
+leader keeps its role while it reaches a majority directly (etcd's CheckQuorum, hashicorp/raft's
+leader lease); otherwise it steps down, and once some voter reaches a majority again it wins
+an election after a randomised timeout in [election, 2 * election) (etcd raft; hashicorp/raft
+likewise randomises). Writes are available from a site that reaches a voter connected to the
+leader (followers forward).
+
+    >>> tolerates(2), tolerates(3), tolerates(5)
+    (0, 1, 2)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import simpy
+
+from simulation.components import Station
+from simulation.network import Network
+
+
+def tolerates(voters: int) -> int:
+    return (voters - 1) // 2
+
+
+class RaftGroup:
+    def __init__(self, env: simpy.Environment, kind: str, members: list[Station], net: Network,
+                 election_s: float, rng: random.Random, record: Callable[..., None]) -> None:
+        self.env, self.kind, self.members, self.net = env, kind, members, net
+        self.election_s, self.rng, self.record = election_s, rng, record
+        self.majority = len(members) // 2 + 1
+        self.leader: Station | None = members[0] if members else None  # bootstrapped before traffic
+        self.term = 1
+        self.electing = False
+        self.leaderless: list[list[float]] = []  # [start, stop] intervals without a leader
+        self.commit_rtt = 0.0
+        self._update_commit_rtt()
+
+    # --- quorum arithmetic ---------------------------------------------------------------
+
+    def reach(self, m: Station) -> list[Station]:
+        """The live voters `m` reaches directly, itself included."""
+        if not m.up:
+            return []
+        return [o for o in self.members if o.up and self.net.reachable(m.site, o.site)]
+
+    def has_quorum(self, m: Station) -> bool:
+        return len(self.reach(m)) >= self.majority
+
+    def writable_from(self, site: str) -> Station | None:
+        """A live voter reachable from `site` that can get a write to the leader, or None."""
+        leader = self.leader
+        if leader is None:
+            return None
+        for m in sorted(self.members, key=lambda o: o.site != site):  # the local voter first
+            if m.up and self.net.reachable(site, m.site) and self.net.reachable(m.site, leader.site):
+                return m
+        return None
+
+    def up_to_date(self) -> list[Station]:
+        """Voters receiving the leader's log: the leader and the live voters it reaches."""
+        return self.reach(self.leader) if self.leader is not None else []
+
+    # --- reacting to changes ---------------------------------------------------------------
+
+    def update(self) -> None:
+        """Call after every fault change: step down without a majority, elect when one exists."""
+        now = self.env.now
+        if self.leader is not None and not self.has_quorum(self.leader):
+            self.record(f"raft-{self.kind}", "leader-lost", {"leader": self.leader.name}, now)
+            self.leader = None
+            self.leaderless.append([now, float("inf")])
+        if self.leader is None and not self.electing and any(self.has_quorum(m) for m in self.members):
+            self.electing = True
+            self.env.process(self._elect())
+        self._update_commit_rtt()
+
+    def _elect(self):
+        yield self.env.timeout(self.election_s * (1.0 + self.rng.random()))
+        self.electing = False
+        if self.leader is not None:
+            return
+        candidates = [m for m in self.members if self.has_quorum(m)]
+        if not candidates:
+            return  # the next change calls update() again
+        self.leader = candidates[0] if len(candidates) == 1 else self.rng.choice(candidates)
+        self.term += 1
+        if self.leaderless:
+            self.leaderless[-1][1] = self.env.now
+        self.record(f"raft-{self.kind}", "leader-elected", {"leader": self.leader.name, "term": self.term},
+                    self.env.now)
+        self._update_commit_rtt()
+
+    def _update_commit_rtt(self) -> None:
+        # A write commits when the (majority - 1)-th fastest follower has acknowledged it.
+        leader = self.leader
+        if leader is None:
+            self.commit_rtt = 0.0
+            return
+        rtts = sorted(self.net.mean_rtt(leader.site, m.site) for m in self.reach(leader) if m is not leader)
+        need = self.majority - 1
+        self.commit_rtt = rtts[need - 1] if need and len(rtts) >= need else 0.0
+
+    def leaderless_s(self, until: float) -> float:
+        return sum(min(b, until) - a for a, b in self.leaderless if a < until)
