@@ -143,7 +143,7 @@ class SecretStore:
                 return entry.value
             failed_at = self._failed_at.get(ck)
             if not background and not force and entry is not None and failed_at is not None \
-                    and now - failed_at < self.retry_backoff_s:
+                    and now - failed_at < self.retry_backoff_s and self._servable(entry, now):
                 return self._stale(ck, entry, now)
             try:
                 value = await self._read(ck, conf)
@@ -159,8 +159,11 @@ class SecretStore:
             self._cache[ck] = _Entry(value=value, fetched_at=self.clock(), last_used=self.clock())
             return value
 
+    def _servable(self, entry: _Entry, now: float) -> bool:
+        return now - entry.fetched_at < self.ttl_s + self.max_stale_s
+
     def _stale(self, ck, entry: _Entry, now: float) -> str:
-        if now - entry.fetched_at < self.ttl_s + self.max_stale_s:
+        if self._servable(entry, now):
             self.stale_served += 1
             return entry.value
         raise SecretUnavailable(f"secret {ck[2]} is staler than max-stale and OpenBao fails: {self.last_error}")

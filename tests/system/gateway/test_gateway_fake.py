@@ -1,0 +1,247 @@
+"""The gateway in-process against fake upstreams, a fake OPA, a fake OpenBao and a fake LLM
+(aiohttp test servers). Config is applied directly (`Gateway.apply`), as the etcd source would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from system.gateway.app import Gateway
+from system.gateway.config import build_config
+from system.gateway.seed import ConsumerSpec, consumer_entries, llm_route
+from system.gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+# -- pure config ------------------------------------------------------------------------
+
+def test_route_matching_follows_apisix_order():
+    raw = {
+        "/apisix/routes/all": {"uri": "/*", "upstream": {"nodes": {"a:1": 1}}},
+        "/apisix/routes/rag": {"uri": "/rag/*", "upstream": {"nodes": {"a:1": 1}}},
+        "/apisix/routes/exact": {"uri": "/rag/query", "methods": ["POST"], "upstream": {"nodes": {"a:1": 1}}},
+        "/apisix/routes/bad": {"uri": "no-slash"},
+        "/apisix/routes/off": {"uri": "/off", "status": 0, "upstream": {"nodes": {"a:1": 1}}},
+    }
+    cfg = build_config(raw, 5).index()
+    assert cfg.match("POST", "/rag/query").id == "exact"
+    assert cfg.match("GET", "/rag/query").id == "rag"
+    assert cfg.match("GET", "/rag").id == "all"
+    assert cfg.match("GET", "/off").id == "all"
+    assert "/apisix/routes/bad" in cfg.errors
+
+
+def test_weighted_balancer():
+    cfg = build_config({"/apisix/routes/r": {"uri": "/*", "upstream": {"nodes": {"a:1": 3, "b:2": 1, "c:3": 0}}}}, 1)
+    bal = cfg.routes["r"].upstream.balancer
+    picks = [bal.pick().host for _ in range(8)]
+    assert picks.count("a") == 6 and picks.count("b") == 2 and "c" not in picks
+
+
+# -- fakes ----------------------------------------------------------------------------------
+
+class Fakes:
+    def __init__(self):
+        self.upstream_seen: list[dict] = []
+        self.opa_inputs: list[dict] = []
+        self.opa_allow = True
+        self.vault_up = True
+        self.vault_key = "key-1"
+        self.vault_reads = 0
+        self.llm_calls: list[dict] = []
+        self.llm_accepts = {"key-1"}
+        self.slow_s = 0.0
+
+
+async def start_fakes(f: Fakes):
+    async def upstream(request: web.Request):
+        if f.slow_s:
+            await asyncio.sleep(f.slow_s)
+        f.upstream_seen.append({"path": request.path_qs, "headers": request.headers.copy(), "body": await request.text()})
+        return web.json_response({"ok": True, "path": request.path_qs})
+
+    async def opa(request: web.Request):
+        body = await request.json()
+        f.opa_inputs.append(body["input"])
+        if f.opa_allow:
+            return web.json_response({"result": {"allow": True}})
+        return web.json_response({"result": {"allow": False, "reason": "sales may not do that"}})
+
+    async def login(request: web.Request):
+        if not f.vault_up:
+            return web.json_response({"errors": ["sealed"]}, status=503)
+        body = await request.json()
+        if body != {"role_id": "rid", "secret_id": "sid"}:
+            return web.json_response({"errors": ["denied"]}, status=400)
+        return web.json_response({"auth": {"client_token": "tok", "lease_duration": 3600}})
+
+    async def kv(request: web.Request):
+        if not f.vault_up:
+            return web.json_response({"errors": ["sealed"]}, status=503)
+        if request.headers.get("X-Vault-Token") != "tok":
+            return web.json_response({"errors": ["permission denied"]}, status=403)
+        f.vault_reads += 1
+        return web.json_response({"data": {"api_key": f.vault_key}})
+
+    async def llm(request: web.Request):
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if key not in f.llm_accepts:
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        body = await request.json()
+        f.llm_calls.append(body)
+        if body.get("stream"):
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            for word in ("hel", "lo"):
+                await resp.write(f"data: {json.dumps({'choices': [{'delta': {'content': word}}]})}\n\n".encode())
+            await resp.write(b"data: [DONE]\n\n")
+            return resp
+        return web.json_response({"choices": [{"message": {"role": "assistant", "content": "hi"}}], "model": body.get("model")})
+
+    app = web.Application()
+    app.router.add_route("*", "/up/{tail:.*}", upstream)
+    app.router.add_post("/v1/data/halab/authz", opa)
+    app.router.add_post("/v1/auth/approle/login", login)
+    app.router.add_get("/v1/kv/apisix/llm", kv)
+    app.router.add_post("/v1/chat/completions", llm)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+@pytest.fixture
+async def env():
+    f = Fakes()
+    fake = await start_fakes(f)
+    base = f"http://127.0.0.1:{fake.port}"
+    settings = GatewaySettings(etcd_endpoint="http://127.0.0.1:9", vault_role_id="rid", vault_secret_id="sid",
+                               secret_ttl_s=0.5, secret_max_stale_s=1.0, secret_retry_backoff_s=0.05,
+                               etcd_reconnect_max_s=10)
+    gw = Gateway(settings)
+    server = TestServer(gw.make_app(), host="127.0.0.1")
+    await server.start_server()
+    consumers = [ConsumerSpec("alice", "k-alice", ("eng",)), ConsumerSpec("rag-service", "k-rag", ("service",), "service")]
+    raw = {
+        "/apisix/routes/svc": {"uri": "/svc/*", "upstream": {"nodes": {f"127.0.0.1:{fake.port}": 1}, "timeout": {"read": 0.5}},
+                                "plugins": {"key-auth": {}, "opa": {"host": base},
+                                            "proxy-rewrite": {"regex_uri": ["^/svc/(.*)", "/up/$1"]}}},
+        "/apisix/routes/dead": {"uri": "/dead/*", "upstream": {"nodes": {"127.0.0.1:9": 1}}},
+        "/apisix/routes/two": {"uri": "/up/*", "upstream": {"nodes": {"127.0.0.1:9": 1, f"127.0.0.1:{fake.port}": 1},
+                                                            "retries": 1}},
+        "/apisix/routes/llm-chat": llm_route(base, base, model="m1"),
+        "/apisix/secrets/vault/1": {"uri": base, "prefix": "kv/apisix"},
+        **consumer_entries(consumers),
+    }
+    gw.apply(raw, 10)
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+        yield client, f, gw
+    await server.close()
+    await fake.close()
+
+
+async def test_key_auth_identity_rewrite_and_request_id(env):
+    client, f, _ = env
+    r = await client.get("/svc/x")
+    assert r.status == 401 and r.headers["X-Request-Id"]
+    r = await client.get("/svc/x", headers={"apikey": "nope"})
+    assert r.status == 401
+    r = await client.get("/svc/x?q=1", headers={"apikey": "k-alice", "X-Request-Id": "rid-1",
+                                                 "X-Consumer-Username": "admin"})
+    assert r.status == 200 and r.headers["X-Request-Id"] == "rid-1"
+    seen = f.upstream_seen[-1]
+    assert seen["path"] == "/up/x?q=1"
+    assert seen["headers"]["X-Consumer-Username"] == "alice" and seen["headers"]["X-Consumer-Groups"] == "eng"
+    assert seen["headers"]["X-Request-Id"] == "rid-1"
+    opa_in = f.opa_inputs[-1]
+    assert opa_in["consumer"] == {"username": "alice", "groups": ["eng"], "role": "user"}
+    assert opa_in["request"]["headers"]["apikey"] == "[redacted]" and opa_in["route"] == {"id": "svc"}
+    assert (await client.get("/nowhere")).status == 404
+
+
+async def test_opa_deny_is_403_with_reason(env):
+    client, f, _ = env
+    f.opa_allow = False
+    r = await client.get("/svc/x", headers={"apikey": "k-alice"})
+    assert r.status == 403 and (await r.json())["message"] == "sales may not do that"
+    assert not f.upstream_seen
+
+
+async def test_upstream_errors_map_to_502_504_and_retry(env):
+    client, f, _ = env
+    assert (await client.get("/dead/x")).status == 502
+    f.slow_s = 2.0
+    t = time.perf_counter()
+    r = await client.get("/svc/x", headers={"apikey": "k-alice"})
+    assert r.status == 504 and time.perf_counter() - t < 1.5
+    f.slow_s = 0
+    for _ in range(4):  # one node refuses: every request still lands on the other
+        assert (await client.get("/up/y")).status == 200
+
+
+async def test_ai_proxy_uses_vault_key_and_streams(env):
+    client, f, _ = env
+    body = {"messages": [{"role": "user", "content": "hello"}]}
+    r = await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})
+    assert r.status == 200, await r.text()
+    assert (await r.json())["model"] == "m1" and f.llm_calls[-1]["model"] == "m1"
+    r = await client.post("/llm/chat", json={**body, "stream": True}, headers={"apikey": "k-rag"})
+    text = await r.text()
+    assert r.headers["Content-Type"].startswith("text/event-stream") and text.count("data:") == 3
+    assert (await client.post("/llm/chat", data=b"{", headers={"apikey": "k-rag"})).status == 400
+    assert (await client.post("/llm/chat", json={"messages": []}, headers={"apikey": "k-rag"})).status == 400
+
+
+async def test_no_llm_call_without_the_vault_key(env):
+    client, f, _ = env
+    f.vault_up = False
+    r = await client.post("/llm/chat", json={"messages": [{"role": "user", "content": "x"}]}, headers={"apikey": "k-rag"})
+    assert r.status == 503
+    assert f.llm_calls == []
+
+
+async def test_cached_key_served_up_to_max_stale_then_503(env):
+    client, f, gw = env
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 200
+    f.vault_up = False
+    await asyncio.sleep(0.7)  # past the TTL (0.5 s), within max-stale (1.0 s more)
+    assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 200
+    await asyncio.sleep(1.0)  # past TTL + max-stale
+    assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 503
+    f.vault_up = True
+    assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 200
+
+
+async def test_rotated_key_reaches_gateway_and_401_forces_reread(env):
+    client, f, gw = env
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 200
+    # Rotation without grace: the LLM refuses the cached key at once; the gateway re-reads.
+    f.vault_key, f.llm_accepts = "key-2", {"key-2"}
+    r = await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})
+    assert r.status == 200
+
+
+async def test_own_endpoints(env):
+    client, _, _ = env
+    assert (await client.get("/healthz")).status == 200
+    r = await client.get("/readyz")
+    assert r.status == 200 and r.headers["X-Request-Id"]
+    status = await (await client.get("/gateway/status")).json()
+    assert status["revision"] == 10 and "llm-chat" in status["routes"]
+    assert "k-rag" not in json.dumps(status) and "key-1" not in json.dumps(status)
+    spec = await (await client.get("/openapi.json")).json()
+    assert "/gateway/status" in spec["paths"]
+    assert (await client.post("/healthz")).status == 405
