@@ -1,0 +1,137 @@
+"""OpenBao as one Raft cluster across the sites: its config, and init / unseal / join over HTTP.
+
+Scratch images have no shell, so everything is driven from the host against each member's
+address (DESIGN section 5): `sys/init` with one key share on the first member, unseal it,
+`raft/join` each other member to the first through the WAN alias and unseal it too; the
+joiners become voters after autopilot's ~10 s stabilisation. The unseal key stays in memory
+and in the run's private secrets directory (for chaos restarts); the root token never
+touches a file: it sets up what the gateways need, mints a limited harness token, and is
+revoked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from harness.topology.plan import Placement
+
+# What the harness (status, tests, chaos) may do with its own token: read the Raft state,
+# renew itself, rotate the LLM key (system/vault/setup.py's path).
+HARNESS_POLICY = """
+path "sys/storage/raft/configuration" { capabilities = ["read"] }
+path "sys/storage/raft/autopilot/state" { capabilities = ["read"] }
+path "sys/health" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "kv/apisix/llm" { capabilities = ["create", "read", "update"] }
+"""
+
+
+@dataclass
+class BaoSecrets:
+    """Held in memory by the process that ran `up`; the unseal key also in the private dir."""
+
+    unseal_key: str
+    harness_token: str
+
+
+class BaoError(RuntimeError):
+    pass
+
+
+class BaoCluster:
+    """`members`: (placement, host-reachable base URL), the first one initialised."""
+
+    def __init__(self, members: list[tuple[Placement, str]], timeout_s: float = 5.0):
+        self.members = members
+        self._http = httpx.Client(timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def health(self, url: str) -> int | None:
+        try:
+            return self._http.get(f"{url}/v1/sys/health").status_code
+        except httpx.HTTPError:
+            return None
+
+    def wait(self, url: str, codes: set[int], deadline_s: float, what: str) -> int:
+        deadline = time.monotonic() + deadline_s
+        code = None
+        while time.monotonic() < deadline:
+            code = self.health(url)
+            if code in codes:
+                return code
+            time.sleep(0.1)
+        raise BaoError(f"OpenBao at {url} never got {what} (last /v1/sys/health: {code})")
+
+    def initialise(self, deadline_s: float = 30.0) -> tuple[str, str]:
+        """Init and unseal the first member; returns (unseal key, root token)."""
+        _, leader_url = self.members[0]
+        self.wait(leader_url, {501, 503, 200, 429}, deadline_s, "to answer")
+        # Init writes the keyring through Raft: slower than the other calls.
+        resp = self._http.put(
+            f"{leader_url}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, timeout=60
+        )
+        if resp.status_code != 200:
+            raise BaoError(f"sys/init failed with {resp.status_code}: {resp.text[:200]}")
+        body = resp.json()
+        key, root = body["keys_base64"][0], body["root_token"]
+        self.unseal(leader_url, key)
+        self.wait(leader_url, {200}, deadline_s, "active after unseal")
+        return key, root
+
+    def unseal(self, url: str, key: str) -> None:
+        resp = self._http.put(f"{url}/v1/sys/unseal", json={"key": key})
+        if resp.status_code != 200:
+            raise BaoError(f"unseal at {url} failed with {resp.status_code}: {resp.text[:200]}")
+
+    def join_all(self, key: str, deadline_s: float = 30.0) -> None:
+        """Join each other member to the first (through its alias, hence the WAN) and unseal it."""
+        leader, _ = self.members[0]
+        for _p, url in self.members[1:]:
+            self.wait(url, {501, 503}, deadline_s, "to answer uninitialised")
+            deadline = time.monotonic() + deadline_s
+            while True:
+                resp = self._http.post(
+                    f"{url}/v1/sys/storage/raft/join", json={"leader_api_addr": leader.url("api")}
+                )
+                if resp.status_code == 200 and resp.json().get("joined"):
+                    break
+                if time.monotonic() > deadline:
+                    raise BaoError(f"raft join at {url} failed with {resp.status_code}: {resp.text[:200]}")
+                time.sleep(0.3)
+            # A Shamir-sealed joiner finishes joining once it is unseal with the cluster's key.
+            deadline = time.monotonic() + deadline_s
+            while True:
+                try:
+                    self.unseal(url, key)
+                    break
+                except BaoError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+
+    def harness_token(self, url: str, root: str) -> str:
+        """A renewable, limited token for the harness (policy HARNESS_POLICY)."""
+        h = {"X-Vault-Token": root}
+        self._http.put(f"{url}/v1/sys/policies/acl/halab-harness", headers=h, json={"policy": HARNESS_POLICY}).raise_for_status()
+        resp = self._http.post(
+            f"{url}/v1/auth/token/create-orphan",
+            headers=h,
+            json={"policies": ["halab-harness"], "period": "24h", "display_name": "halab-harness"},
+        )
+        resp.raise_for_status()
+        return resp.json()["auth"]["client_token"]
+
+    def revoke(self, url: str, token: str) -> None:
+        self._http.post(f"{url}/v1/auth/token/revoke-self", headers={"X-Vault-Token": token}).raise_for_status()
+
+    def raft_peers(self, url: str, token: str) -> list[dict]:
+        """[{node_id, address, leader, voter}, ...] as the cluster sees it."""
+        resp = self._http.get(f"{url}/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": token})
+        resp.raise_for_status()
+        return resp.json()["data"]["config"]["servers"]

@@ -1,0 +1,40 @@
+"""What every recipe needs: the plan, the site networks, the images, and what earlier phases learnt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from harness.containers.base import HalabContainer
+from harness.labels import labels
+from harness.topology.plan import Placement, Plan
+
+# spec kind -> component name in harness/images (the LLM API is the llm_stub service)
+IMAGE_COMPONENT = {"llm": "llm_stub"}
+
+
+@dataclass
+class Context:
+    plan: Plan
+    networks: dict[str, str]  # site -> Docker network name
+    image: Callable[[str], str]  # images component name -> tag to run
+    # Filled in as phases finish: gateway name -> {"role_id": ..., "secret_id": ...}
+    approle: dict[str, dict[str, str]] = field(default_factory=dict)
+    llm_key: str = ""
+    vip: tuple[str, int] | None = None  # (address on the edge network, prefix length)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env
+
+    @property
+    def run_id(self) -> str:
+        return self.plan.run_id
+
+    def image_of(self, kind: str) -> str:
+        return self.image(IMAGE_COMPONENT.get(kind, kind))
+
+    def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
+        """Name it, label it, put it on its site network under its alias."""
+        c.with_name(p.container)
+        for key, value in labels(self.run_id, name=p.name, node=p.node, site=p.site, kind=p.kind).items():
+            c.with_label(key, value)
+        c.on_network(self.networks[p.site], *p.aliases)
+        return c

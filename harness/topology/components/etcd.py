@@ -1,0 +1,46 @@
+"""etcd: one member per site's data node, one cluster across the sites, alias URLs everywhere.
+
+Each member listens on its own ports (see plan.py: the WAN proxy tells remote servers apart
+by port), so the EtcdContainer's command gets its port numbers rewritten here.
+"""
+
+from __future__ import annotations
+
+from harness.containers import EtcdContainer
+from harness.containers.etcd import CLIENT_PORT, PEER_PORT
+from harness.topology.components.context import Context
+from harness.topology.plan import Placement
+
+_CLIENT_FLAGS = ("--listen-client-urls=", "--advertise-client-urls=")
+_PEER_FLAGS = ("--listen-peer-urls=", "--initial-advertise-peer-urls=")
+
+
+class EtcdMember(EtcdContainer):
+    """EtcdContainer on the member's own client and peer ports."""
+
+    def __init__(self, run_id: str, image: str, client_port: int, peer_port: int, **kwargs) -> None:
+        super().__init__(run_id, image, **kwargs)
+        self.port = client_port
+        self._client_port, self._peer_port = client_port, peer_port
+
+    def _configure(self) -> None:
+        super()._configure()
+        out = []
+        for arg in self._command:
+            if arg.startswith(_CLIENT_FLAGS):
+                arg = arg.replace(f":{CLIENT_PORT}", f":{self._client_port}")
+            elif arg.startswith(_PEER_FLAGS):
+                arg = arg.replace(f":{PEER_PORT}", f":{self._peer_port}")
+            out.append(arg)
+        self._command = out
+
+
+def container(ctx: Context, p: Placement) -> EtcdMember:
+    raft = ctx.plan.topology.params.etcd
+    members = {m.name: m.url("peer") for m in ctx.plan.of_kind("etcd")}
+    c = EtcdMember(ctx.run_id, ctx.image_of("etcd"), p.ports["client"], p.ports["peer"], site=p.site)
+    ctx.place(c, p)
+    c.with_member_name(p.name).with_initial_cluster(members).with_cluster_token(f"halab-{ctx.plan.tag}")
+    c.with_args(f"--heartbeat-interval={int(raft.heartbeat_ms)}", f"--election-timeout={int(raft.election_ms)}")
+    # Alone, a member has no quorum: ready once it answers; the cluster's health is waited for later.
+    return c.with_health_wait(False)

@@ -1,0 +1,109 @@
+"""The platform's own services (`python -m system.<module>` in the python image), one recipe.
+
+Each service is configured only through its settings class's `HALAB_<MODULE>_*` variables;
+`env_for` builds them from the plan (local etcd, OPA, vault and vector node of the service's
+own site; the external Atlas and LLM through their aliases, hence the WAN proxies). Keys a
+settings class does not declare are dropped with a warning, so a renamed setting shows up
+at `halab up`, not as a silently ignored variable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from harness.containers import PythonServiceContainer
+from harness.topology.components.context import Context
+from harness.topology.plan import Placement, Plan
+
+log = logging.getLogger(__name__)
+
+# spec kind -> module under system/
+SERVICE_MODULES = {
+    "gateway": "gateway",
+    "cms": "cms",
+    "rag": "rag",
+    "policy_sync": "policy_sync",
+    "vectordb": "vectordb",
+    "llm": "llm_stub",
+}
+LLM_KEY_PATH = "/run/halab/llm_api_key"
+
+
+def mongo_url(plan: Plan, site: str) -> str:
+    # directConnection: the Atlas stand-in is no replica set; never let pymongo go looking.
+    return f"mongodb://{plan.nearest('mongo', site).hostport()}/?directConnection=true"
+
+
+def _others(plan: Plan, kind: str, site: str) -> list[Placement]:
+    return [p for p in plan.of_kind(kind) if p.site != site]
+
+
+def env_for(ctx: Context, p: Placement) -> dict[str, str]:
+    """The service's settings as {field: value} (without the HALAB_<MODULE>_ prefix)."""
+    plan, site = ctx.plan, p.site
+    env: dict[str, str] = {"port": str(p.port), "log_level": "warning"}
+    local = lambda kind: plan.nearest(kind, site)  # noqa: E731 - reads best inline
+    if p.kind == "gateway":
+        env |= {
+            "etcd_endpoint": local("etcd").url("client"),
+            "vault_addr": local("vault").url("api"),
+            **{f"vault_{k}": v for k, v in ctx.approle.get(p.name, {}).items()},
+        }
+    elif p.kind == "cms":
+        env |= {
+            "etcd_endpoint": local("etcd").hostport("client"),
+            "mongo_url": mongo_url(plan, site),
+            "opa_url": local("opa").url(),
+            "policy_sync_url": local("policy_sync").url(),
+        }
+    elif p.kind == "policy_sync":
+        env |= {"etcd_endpoint": local("etcd").hostport("client"), "opa_url": local("opa").url()}
+    elif p.kind == "rag":
+        env |= {
+            "mongo_url": mongo_url(plan, site),
+            "vectordb_url": local("vectordb").url(),
+            "gateway_url": local("gateway").url(),
+            # The other DCs' nodes, for failover (their aliases resolve to the WAN proxy).
+            "vectordb_fallback_urls": ",".join(o.url() for o in _others(plan, "vectordb", site)),
+            "gateway_fallback_urls": ",".join(o.url() for o in _others(plan, "gateway", site)),
+        }
+    elif p.kind == "vectordb":
+        env |= {"node_id": p.name, "peers": ",".join(o.url() for o in _others(plan, "vectordb", site))}
+    elif p.kind == "llm":
+        env |= {"api_key_file": LLM_KEY_PATH, "seed": "0"}
+    env |= ctx.extra_env.get(p.name, {})
+    return env
+
+
+def declared(module: str, env: dict[str, str]) -> dict[str, str]:
+    """Keep the keys the service's settings class declares; warn about the others."""
+    try:
+        mod = importlib.import_module(f"system.{module}.settings")
+    except ModuleNotFoundError:
+        return env
+    fields: set[str] = set()
+    for obj in vars(mod).values():
+        model_fields = getattr(obj, "model_fields", None)
+        if isinstance(obj, type) and model_fields and obj.__module__ == mod.__name__:
+            fields |= set(model_fields)
+    if not fields:
+        return env
+    unknown = sorted(set(env) - fields)
+    if unknown:
+        log.warning("system.%s settings declare no %s: not passed", module, ", ".join(unknown))
+    return {k: v for k, v in env.items() if k in fields}
+
+
+def container(ctx: Context, p: Placement) -> PythonServiceContainer:
+    module = SERVICE_MODULES[p.kind]
+    c = PythonServiceContainer(ctx.run_id, module, ctx.image_of(p.kind), site=p.site)
+    c.port = p.port
+    ctx.place(c, p)
+    prefix = f"HALAB_{module.upper()}_"
+    for key, value in declared(module, env_for(ctx, p)).items():
+        c.with_env(prefix + key.upper(), value)
+    if p.kind == "llm":
+        # The key reaches the stub as a file, not as an environment variable `docker inspect` shows.
+        c.with_copy_into_container(ctx.llm_key.encode(), LLM_KEY_PATH, mode=0o600)
+    return c

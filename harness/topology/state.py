@@ -1,0 +1,83 @@
+"""The running topology's description on disk, so `halab status` works from another process.
+
+Only what is not secret: run id, preset, endpoints, the VIP's port on 127.0.0.1, container
+names and addresses, the WAN proxies. Secrets (the OpenBao unseal key, the harness's
+limited token, consumers' API keys) live in a private directory (mode 0700, files 0600)
+whose path the state names; the root token is never written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class State:
+    run_id: str
+    preset: str
+    source: str
+    started_at: float
+    vip_url: str  # http://127.0.0.1:<port>: users and load tests
+    vip_address: str  # the VIP on the edge network (host-reachable)
+    toxiproxy_api: str
+    secrets_dir: str
+    networks: dict[str, str] = field(default_factory=dict)  # site -> docker network name
+    # name -> {kind, site, node, container, alias, ports, address}
+    components: dict[str, dict] = field(default_factory=dict)
+    proxies: list[dict] = field(default_factory=list)  # wan.Route as dicts
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def address(self, name: str) -> str:
+        return self.components[name]["address"]
+
+    def url(self, name: str, role: str | None = None) -> str:
+        c = self.components[name]
+        port = c["ports"][role] if role else next(iter(c["ports"].values()))
+        return f"http://{c['address']}:{port}"
+
+    def secret(self, name: str) -> str:
+        return read_secret(Path(self.secrets_dir), name)
+
+
+def save(state: State, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def load(path: Path) -> State | None:
+    try:
+        return State(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+
+
+def forget(path: Path) -> State | None:
+    """Remove the state file and its secrets directory; return what was there."""
+    state = load(path)
+    if state is not None:
+        shutil.rmtree(state.secrets_dir, ignore_errors=True)
+    path.unlink(missing_ok=True)
+    return state
+
+
+def private_dir(run_id: str) -> Path:
+    """A fresh 0700 directory for this run's secrets (mkdtemp creates it 0700)."""
+    return Path(tempfile.mkdtemp(prefix=f"halab-secrets-{run_id}-"))
+
+
+def write_secret(directory: Path, name: str, value: str) -> None:
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+
+
+def read_secret(directory: Path, name: str) -> str:
+    return (directory / name).read_text()
