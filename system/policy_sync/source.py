@@ -88,4 +88,14 @@ class EtcdSource:
         self._client.status()
 
     def close(self) -> None:
+        # etcd3's watcher thread re-opens its stream forever; once the channel is closed
+        # it would die on "Channel closed!". Make its next attempt end the thread quietly.
+        watcher = getattr(self._client, "watcher", None)
+        if watcher is not None:
+            watcher._watch_stub = _EndWatcherThread()  # noqa: SLF001
         self._client.close()
+
+
+class _EndWatcherThread:
+    def Watch(self, *args, **kwargs):  # noqa: N802 - gRPC stub's spelling
+        raise SystemExit  # threading ignores SystemExit: the thread just ends

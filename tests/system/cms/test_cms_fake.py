@@ -1,0 +1,254 @@
+"""The CMS against in-memory fakes: the write protocol, the reconciler, the HTTP contract."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from system.cms.api import build_app
+from system.cms.policies import Conflict, PolicyService, WriteFailed, sha256, utcnow
+from system.cms.reconciler import Reconciler
+from system.cms.settings import CmsSettings
+from cms_fakes import FakeCompiler, FakeEtcd, FakeMetadata, FakeProbe
+
+REGO = "package halab.t\n\ndefault allow := false\n"
+REGO2 = "package halab.t\n\ndefault allow := true\n"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def fakes():
+    meta, etcd, comp = FakeMetadata(), FakeEtcd(), FakeCompiler()
+    svc = PolicyService(meta, etcd, comp)
+    return meta, etcd, comp, svc
+
+
+def agree(meta: FakeMetadata, etcd: FakeEtcd) -> bool:
+    """MongoDB and etcd say the same: active docs are in etcd with their content, nothing else is."""
+    for pid, doc in meta.docs.items():
+        e = etcd.kv.get(pid)
+        if doc["status"] == "pending":
+            return False
+        if doc["status"] == "active" and (e is None or sha256(e.value) != doc["sha256"] or e.mod_revision != doc["etcd_revision"]):
+            return False
+        if doc["status"] == "deleted" and e is not None:
+            return False
+    return all(pid in meta.docs for pid in etcd.kv)
+
+
+# ------------------------------------------------------------------ protocol
+
+
+def test_create_update_delete_keep_versions_and_history(fakes):
+    meta, etcd, _, svc = fakes
+    r1 = run(svc.put("a", REGO, "first", "alice"))
+    assert (r1.version, r1.created, r1.etcd_revision) == (1, True, etcd.kv["a"].mod_revision)
+    r2 = run(svc.put("a", REGO2, "second", "bob"))
+    assert r2.version == 2 and not r2.created and etcd.kv["a"].value == REGO2
+    same = run(svc.put("a", REGO2, "second", "bob"))
+    assert same.unchanged and same.version == 2
+    r3 = run(svc.delete("a", "carol"))
+    assert r3.version == 3 and "a" not in etcd.kv and meta.docs["a"]["status"] == "deleted"
+    r4 = run(svc.put("a", REGO, "again", "alice"))
+    assert r4.version == 4 and r4.created
+    doc = meta.docs["a"]
+    assert [h["version"] for h in doc["history"]] == [1, 2, 3, 4]
+    assert [h["op"] for h in doc["history"]] == ["put", "put", "delete", "put"]
+    assert [h["author"] for h in doc["history"]] == ["alice", "bob", "carol", "alice"]
+    assert agree(meta, etcd)
+
+
+def test_expected_version_conflict_writes_nothing(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    rev = etcd.revision
+    with pytest.raises(Conflict):
+        run(svc.put("a", REGO2, "", "bob", expected_version=0))
+    assert etcd.revision == rev and meta.docs["a"]["version"] == 1
+
+
+def test_etcd_compare_failure_is_409_and_rolled_back(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    etcd.raw_put("a", REGO2)  # an out-of-band write: the metadata's revision is stale
+    with pytest.raises(Conflict):
+        run(svc.put("a", "package halab.t\nx := 1\n", "", "bob"))
+    doc = meta.docs["a"]
+    assert (doc["status"], doc["version"]) == ("active", 1)
+
+
+def test_pending_blocks_other_writers(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    etcd.mode = "unknown"
+    with pytest.raises(WriteFailed) as exc:
+        run(svc.put("a", REGO2, "", "bob"))
+    assert exc.value.body["outcome"] == "unknown"
+    etcd.mode = "ok"
+    assert meta.docs["a"]["status"] == "pending"
+    with pytest.raises(Conflict):
+        run(svc.put("a", REGO, "x", "carol"))
+
+
+def test_etcd_down_is_not_applied_and_leaves_nothing_active(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    etcd.down = True
+    with pytest.raises(WriteFailed) as exc:
+        run(svc.put("a", REGO2, "", "bob"))
+    assert exc.value.body == {"store": "etcd", "cause": "UNAVAILABLE: fake down", "outcome": "not applied"}
+    with pytest.raises(WriteFailed):
+        run(svc.put("new", REGO2, "", "bob"))
+    etcd.down = False
+    assert meta.docs["a"]["version"] == 1 and meta.docs["a"]["status"] == "active"
+    assert "new" not in meta.docs
+    assert agree(meta, etcd)
+
+
+def test_mongo_down_after_etcd_write_is_committed_and_rolled_forward(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    real_update = meta.update_policy_if
+    calls = {"n": 0}
+
+    async def flaky(pid, cond, update):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second update is step 4 (activation)
+            raise __import__("system.cms.stores", fromlist=["x"]).StoreUnavailable("mongo", "fake", None)
+        return await real_update(pid, cond, update)
+
+    meta.update_policy_if = flaky
+    with pytest.raises(WriteFailed) as exc:
+        run(svc.put("a", REGO2, "", "bob"))
+    meta.update_policy_if = real_update
+    assert exc.value.body["outcome"] == "committed"
+    assert meta.docs["a"]["status"] == "pending" and etcd.kv["a"].value == REGO2
+    repairs = run(Reconciler(svc, grace_s=60).run_once())
+    assert [r.action for r in repairs] == ["rolled forward"]
+    assert meta.docs["a"]["version"] == 2 and agree(meta, etcd)
+
+
+# ------------------------------------------------------------------ reconciler
+
+
+def test_reconciler_repairs_every_disagreement(fakes):
+    meta, etcd, _, svc = fakes
+    for pid in ("missing", "differs", "drift", "deleted", "stale"):
+        run(svc.put(pid, REGO, "", "alice"))
+    run(svc.delete("deleted", "alice"))
+    etcd.raw_delete("missing")                      # active metadata, no etcd content
+    etcd.raw_put("differs", REGO2)                   # active metadata, other content
+    etcd.raw_put("drift", REGO)                      # same content, other revision
+    etcd.raw_put("deleted", REGO)                     # deleted metadata, content back
+    etcd.raw_put("orphan", REGO2)                    # content without metadata
+    doc = meta.docs["stale"]                         # a pending update that never reached etcd
+    meta.docs["stale"] = {**doc, "status": "pending", "version": 2,
+                          "pending": {"token": "t", "op": "put", "version": 2, "author": "x", "description": "",
+                                      "rego": REGO2, "sha256": sha256(REGO2), "base_revision": doc["etcd_revision"],
+                                      "started_at": utcnow() - timedelta(seconds=100)}}
+    rec = Reconciler(svc, grace_s=10)
+    actions = {r.id: r.action for r in run(rec.run_once())}
+    assert actions == {"missing": "restored", "differs": "rewritten", "drift": "revision recorded",
+                       "deleted": "deleted from etcd", "orphan": "adopted", "stale": "rolled back"}
+    assert agree(meta, etcd)
+    assert run(rec.run_once()) == []
+    assert etcd.kv["differs"].value == REGO and etcd.kv["missing"].value == REGO
+    assert meta.docs["stale"]["version"] == 1 and meta.docs["orphan"]["author"] == "reconciler"
+
+
+def test_reconciler_waits_out_the_grace_of_a_young_pending_record(fakes):
+    meta, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    etcd.mode = "unknown"
+    etcd.down = False
+    # an update whose etcd write never happened: make put_if fail before applying
+    etcd.down = True
+    with pytest.raises(WriteFailed):
+        run(svc.put("b", REGO, "", "alice"))
+    etcd.down = False
+    etcd.mode = "ok"
+    doc = meta.docs["a"]
+    meta.docs["a"] = {**doc, "status": "pending", "version": 2,
+                      "pending": {"token": "t", "op": "put", "version": 2, "author": "x", "description": "",
+                                  "rego": REGO2, "sha256": sha256(REGO2), "base_revision": doc["etcd_revision"],
+                                  "started_at": utcnow()}}
+    rec = Reconciler(svc, grace_s=30)
+    assert run(rec.run_once()) == []
+    assert meta.docs["a"]["status"] == "pending"
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+@pytest.fixture
+def client(fakes):
+    meta, etcd, comp, _ = fakes
+    probe = FakeProbe()
+    app = build_app(CmsSettings(reconciler_enabled=False, max_body_bytes=4096, enforce_timeout_s=0.2),
+                    meta=meta, etcd=etcd, compiler=comp, probe=probe)
+    with TestClient(app, headers={"X-Consumer-Username": "alice"}) as c:
+        c.fakes = (meta, etcd, comp, probe)
+        yield c
+
+
+def test_http_contract(client):
+    meta, etcd, comp, probe = client.fakes
+    assert client.put("/cms/policies/a", json={"rego": REGO}, headers={"X-Consumer-Username": ""}).status_code == 401
+    r = client.put("/cms/policies/a", json={"rego": REGO, "description": "d"})
+    assert r.status_code == 201 and r.json()["result"] == "update successful" and r.json()["version"] == 1
+    assert client.get("/cms/policies/a").json()["history"][0]["author"] == "alice"
+    assert client.get("/cms/policies/nope").status_code == 404
+    assert client.delete("/cms/policies/nope").status_code == 404
+    bad = client.put("/cms/policies/a", json={"rego": "package x {"})
+    assert bad.status_code == 400 and "rego_parse_error" in bad.json()["detail"]["message"]
+    assert client.put("/cms/policies/a", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+    assert client.put("/cms/policies/a", json={"rego": REGO + "#" * 5000}).status_code == 413
+    assert client.put("/cms/policies/bad%20id", json={"rego": REGO}).status_code == 400
+    assert client.put("/cms/policies/a", json={"rego": REGO2, "expected_version": 7}).status_code == 409
+    assert meta.docs["a"]["version"] == 1 and etcd.kv["a"].value == REGO
+    etcd.down = True
+    r = client.put("/cms/policies/a", json={"rego": REGO2})
+    assert r.status_code == 503 and r.json()["detail"]["store"] == "etcd"
+    etcd.down = False
+    meta.down = True
+    r = client.put("/cms/policies/a", json={"rego": REGO2})
+    assert r.status_code == 503 and r.json()["detail"]["store"] == "mongo"
+    meta.down = False
+    comp.down = True
+    assert client.put("/cms/policies/a", json={"rego": REGO2}).status_code == 503
+    comp.down = False
+    assert client.get("/readyz").status_code == 200
+
+
+def test_wait_enforced_answers_202_after_timeout_and_200_once_loaded(client):
+    meta, etcd, comp, probe = client.fakes
+    r = client.put("/cms/policies/a", json={"rego": REGO}, params={"wait": "enforced"})
+    assert r.status_code == 202 and r.json()["enforced"] is False
+    rev = etcd.kv["a"].mod_revision
+    probe.value = {"revision": rev + 1, "policies": {"a": rev + 1}, "errors": {}}
+    r = client.put("/cms/policies/a", json={"rego": REGO, "description": "x"}, params={"wait": "enforced"})
+    assert r.status_code == 200 and r.json()["enforced"] is True
+
+
+def test_users_crud(client):
+    assert client.get("/cms/users/bob").status_code == 404
+    r = client.put("/cms/users/bob", json={"groups": ["eng", "ops"], "role": "user"})
+    assert r.status_code == 201 and r.json() == {"name": "bob", "groups": ["eng", "ops"], "role": "user"}
+    assert client.put("/cms/users/bob", json={"groups": [], "role": "admin"}).status_code == 200
+    assert client.get("/cms/users").json()["users"] == [{"name": "bob", "groups": [], "role": "admin"}]
+    assert client.put("/cms/users/bob", json={"role": "root"}).status_code == 422
+    assert client.delete("/cms/users/bob").status_code == 204
+    assert client.delete("/cms/users/bob").status_code == 404
+    assert client.fakes[0].users == {}
+
+
+def test_openapi_documents_the_api(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/cms/policies", "/cms/policies/{policy_id}", "/cms/users", "/cms/users/{name}", "/cms/reconcile"} <= set(paths)
+    assert {"200", "400", "401", "409", "413", "503"} <= set(paths["/cms/policies/{policy_id}"]["put"]["responses"])
