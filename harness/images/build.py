@@ -30,6 +30,8 @@ CACHE_DIR = Path(os.environ.get("HALAB_CACHE_DIR", Path.home() / ".cache" / "hal
 HEARTBEAT_S = 15.0
 SOURCES = ("offline", "official", "auto")
 REGISTRY_PROBE_TIMEOUT_S = 5.0
+# Where Go lives when it is not on PATH (the official tarball; Debian's golang-go).
+GO_CANDIDATES = ("/usr/local/go/bin/go", "/usr/lib/go/bin/go")
 
 
 @dataclass
@@ -66,9 +68,7 @@ class BuildEnv:
             shutil.rmtree(path, ignore_errors=True)
 
     def go(self) -> str:
-        go = shutil.which("go") or next(
-            (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(p).is_file()), None
-        )
+        go = shutil.which("go") or next((p for p in GO_CANDIDATES if Path(p).is_file()), None)
         if go is None:
             raise BuildError(
                 "no Go toolchain: install Go >= 1.24 from https://go.dev/dl into /usr/local/go, then retry"

@@ -192,7 +192,11 @@ def images_for(names: list[str] | tuple[str, ...]) -> list[str]:
     """The images (in build order, parents first) that the named components or images need."""
     wanted: list[str] = []
     for name in names:
-        image = name if name in IMAGES else component(name).image
+        if name not in IMAGES and name not in COMPONENTS:
+            raise UnknownComponent(
+                f"unknown component {name!r}: choose from {', '.join(COMPONENTS)} (or an image: {', '.join(IMAGES)})"
+            )
+        image = name if name in IMAGES else COMPONENTS[name].image
         for dep in _ancestry(image):
             if dep not in wanted:
                 wanted.append(dep)

@@ -45,7 +45,13 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
     from harness.images.catalog import UnknownComponent
     from harness.images.recipes import BuildError
 
+    from harness.images.catalog import images_for
+
     started = time.monotonic()
+    try:
+        images_for(components)  # an unknown name fails here, before Docker is even asked
+    except UnknownComponent as exc:
+        raise click.ClickException(str(exc)) from None
     client = _client()
     try:
         results = do_build(components, source=source, progress=_err, client=client, force=force)
@@ -94,7 +100,14 @@ def check(components: tuple[str, ...]) -> None:
     from harness.images.catalog import UnknownComponent
     from harness.images.check import check as do_check
 
+    from harness.images.catalog import component
+
     started = time.monotonic()
+    try:
+        for name in components:
+            component(name)
+    except UnknownComponent as exc:
+        raise click.ClickException(str(exc)) from None
     client = _client()
 
     def show(r) -> None:
