@@ -1,0 +1,226 @@
+"""policy_sync's loop against an in-memory etcd (with history and compaction) and OPA."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from system.policy_sync.opa import OpaRejected, OpaUnavailable
+from system.policy_sync.source import Batch, Entry, Event, WatchCompacted
+from system.policy_sync.syncer import PolicySync
+
+
+class FakeEtcd:
+    def __init__(self) -> None:
+        self.kv: dict[str, Entry] = {}
+        self.revision = 1
+        self.history: list[Event] = []
+        self.compacted = 0
+        self.down = False
+        self.watchers: list = []
+        self.lock = threading.Lock()
+
+    def put(self, pid, value):
+        with self.lock:
+            self.revision += 1
+            self.kv[pid] = Entry(value, self.revision)
+            ev = Event("put", pid, value, self.revision)
+            self.history.append(ev)
+            watchers = list(self.watchers)
+        for w in watchers:
+            w(Batch([ev], ev.mod_revision))
+
+    def delete(self, pid):
+        with self.lock:
+            self.revision += 1
+            self.kv.pop(pid, None)
+            ev = Event("delete", pid, None, self.revision)
+            self.history.append(ev)
+            watchers = list(self.watchers)
+        for w in watchers:
+            w(Batch([ev], ev.mod_revision))
+
+    def compact(self):
+        self.compacted = self.revision
+
+    def set_down(self, down: bool):
+        self.down = down
+        if down:
+            for w in list(self.watchers):
+                w(ConnectionError("fake etcd down"))
+            self.watchers.clear()
+
+
+class FakeSource:
+    def __init__(self, etcd: FakeEtcd, on_snapshot=None) -> None:
+        self.etcd = etcd
+        self.on_snapshot = on_snapshot
+        self.cb = None
+
+    def _check(self):
+        if self.etcd.down:
+            raise ConnectionError("fake etcd down")
+
+    def snapshot(self):
+        self._check()
+        snap = self.etcd.revision, dict(self.etcd.kv)
+        if self.on_snapshot:
+            self.on_snapshot()
+        return snap
+
+    def watch(self, start, cb):
+        self._check()
+        if start <= self.etcd.compacted:
+            raise WatchCompacted(self.etcd.compacted)
+        with self.etcd.lock:
+            backlog = [e for e in self.etcd.history if e.mod_revision >= start]
+            self.etcd.watchers.append(cb)
+        self.cb = cb
+        if backlog:
+            cb(Batch(backlog, self.etcd.revision))
+        return lambda: None
+
+    def ping(self):
+        self._check()
+
+    def close(self):
+        if self.cb in self.etcd.watchers:
+            self.etcd.watchers.remove(self.cb)
+
+
+class FakeOpa:
+    def __init__(self) -> None:
+        self.policies: dict[str, str] = {}
+        self.down = False
+
+    def _check(self):
+        if self.down:
+            raise OpaUnavailable("fake OPA down")
+
+    def put(self, pid, rego):
+        self._check()
+        if "reject" in rego:
+            raise OpaRejected("rego_compile_error: fake")
+        self.policies[pid] = rego
+
+    def delete(self, pid):
+        self._check()
+        self.policies.pop(pid, None)
+
+    def list(self):
+        self._check()
+        return dict(self.policies)
+
+
+def eventually(pred, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def env():
+    etcd, opa = FakeEtcd(), FakeOpa()
+    sources: list = []
+
+    def factory():
+        s = FakeSource(etcd, getattr(factory, "on_snapshot", None))
+        sources.append(s)
+        return s
+
+    sync = PolicySync(factory, opa, heartbeat_s=0.05, verify_interval_s=0.1, backoff_min_s=0.02, backoff_max_s=0.1)
+    yield etcd, opa, sync, factory
+    sync.stop()
+
+
+def test_initial_resync_puts_all_and_deletes_strays(env):
+    etcd, opa, sync, _ = env
+    etcd.put("a", "A1")
+    etcd.put("b", "B1")
+    opa.policies = {"stray": "S", "a": "old"}
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    assert opa.policies == {"a": "A1", "b": "B1"}
+    assert sync.status()["revision"] == etcd.revision
+    assert sync.status()["policies"] == {"a": 2, "b": 3}
+
+
+def test_follows_puts_and_deletes(env):
+    etcd, opa, sync, _ = env
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    etcd.put("a", "A1")
+    etcd.put("a", "A2")
+    etcd.delete("a")
+    etcd.put("b", "B1")
+    eventually(lambda: sync.status()["revision"] == etcd.revision)
+    assert opa.policies == {"b": "B1"}
+    assert sync.status()["events_applied"] == 4
+
+
+def test_keeps_opa_while_etcd_is_down_and_resyncs_after(env):
+    etcd, opa, sync, _ = env
+    etcd.put("a", "A1")
+    etcd.put("gone", "G")
+    sync.start()
+    eventually(lambda: sync.status()["revision"] == etcd.revision)
+    etcd.set_down(True)
+    eventually(lambda: not sync.status()["etcd_connected"])
+    assert opa.policies == {"a": "A1", "gone": "G"}
+    opa.policies.clear()  # OPA restarts while etcd is away: the sidecar puts back what it had
+    eventually(lambda: opa.policies == {"a": "A1", "gone": "G"})
+    etcd.down = False
+    etcd.put("a", "A2")  # changes the sidecar did not see
+    etcd.delete("gone")
+    eventually(lambda: sync.status()["etcd_connected"] and sync.status()["revision"] == etcd.revision)
+    assert opa.policies == {"a": "A2"}
+    assert sync.status()["resyncs"] >= 2
+
+
+def test_compacted_watch_triggers_a_full_resync(env):
+    etcd, opa, sync, factory = env
+    etcd.put("a", "A1")
+    state = {"done": False}
+
+    def change_and_compact():
+        # between the snapshot and the watch: changes, then a compaction past them
+        if not state["done"]:
+            state["done"] = True
+            etcd.put("a", "A2")
+            etcd.put("b", "B1")
+            etcd.compact()
+
+    factory.on_snapshot = change_and_compact
+    sync.start()
+    eventually(lambda: sync.status()["compactions"] == 1 and sync.status()["revision"] == etcd.revision)
+    assert opa.policies == {"a": "A2", "b": "B1"}
+
+
+def test_rejected_policy_is_reported_and_the_old_one_kept(env):
+    etcd, opa, sync, _ = env
+    etcd.put("a", "A1")
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    etcd.put("a", "reject me")
+    eventually(lambda: sync.status()["revision"] == etcd.revision)
+    st = sync.status()
+    assert st["errors"]["a"]["revision"] == etcd.revision and opa.policies == {"a": "A1"}
+    assert st["policies"]["a"] == 2
+
+
+def test_opa_outage_delays_but_never_skips_an_event(env):
+    etcd, opa, sync, _ = env
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    opa.down = True
+    etcd.put("a", "A1")
+    time.sleep(0.2)
+    assert sync.status()["revision"] < etcd.revision
+    opa.down = False
+    eventually(lambda: sync.status()["revision"] == etcd.revision)
+    assert opa.policies == {"a": "A1"}
