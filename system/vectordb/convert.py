@@ -1,0 +1,366 @@
+"""Qdrant's REST JSON to qdrant-edge objects and back.
+
+Everything that arrives from a client passes through here, so every malformed shape ends
+as `BadInput` (HTTP 400), never as an exception from the engine.
+
+    to_filter({"must": [{"key": "acl_groups", "match": {"any": ["eng"]}}]})
+    # -> qdrant_edge.Filter(must=[FieldCondition("acl_groups", match=MatchAny(["eng"]))])
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import qdrant_edge as qe
+
+from system.vectordb.errors import BadInput
+
+MAX_U64 = (1 << 64) - 1
+DISTANCES = {"Cosine": qe.Distance.Cosine, "Euclid": qe.Distance.Euclid, "Dot": qe.Distance.Dot,
+             "Manhattan": qe.Distance.Manhattan}
+SCHEMA_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchemaType.Integer,
+                "float": qe.PayloadSchemaType.Float, "geo": qe.PayloadSchemaType.Geo,
+                "text": qe.PayloadSchemaType.Text, "bool": qe.PayloadSchemaType.Bool,
+                "datetime": qe.PayloadSchemaType.Datetime, "uuid": qe.PayloadSchemaType.Uuid}
+_FORBIDDEN_NAME_CHARS = set('<>:"/\\|?*\0')
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise BadInput(message)
+
+
+def obj(value: Any, what: str) -> dict:
+    require(isinstance(value, dict), f"{what} must be an object")
+    return value
+
+
+def opt_list(value: Any, what: str) -> list:
+    if value is None:
+        return []
+    require(isinstance(value, list), f"{what} must be an array")
+    return value
+
+
+def collection_name(name: str) -> str:
+    require(0 < len(name) <= 255, "collection name must have 1 to 255 characters")
+    require(not (_FORBIDDEN_NAME_CHARS & set(name)) and name.isprintable(),
+            f"collection name `{name}` contains forbidden characters")
+    return name
+
+
+# --- ids ------------------------------------------------------------------------------------
+
+def point_id(value: Any) -> int | str:
+    """An unsigned 64-bit integer or a UUID (normalised to its hyphenated form)."""
+    if isinstance(value, bool):
+        raise BadInput(f"point id must be an unsigned integer or a UUID, got {value!r}")
+    if isinstance(value, int):
+        require(0 <= value <= MAX_U64, f"point id {value} is out of range")
+        return value
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise BadInput(f"Unable to parse UUID: {value[:80]}") from None
+    raise BadInput("point id must be an unsigned integer or a UUID")
+
+
+def point_ids(values: Any, what: str = "points") -> list[int | str]:
+    return [point_id(v) for v in opt_list(values, what)]
+
+
+def id_out(value: Any) -> int | str:
+    return value if isinstance(value, int) else str(value)
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+def dense(value: Any, what: str = "vector") -> list[float]:
+    require(isinstance(value, list), f"{what} must be an array of numbers")
+    out = []
+    for x in value:
+        require(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x),
+                f"{what} must contain only finite numbers")
+        out.append(float(x))
+    return out
+
+
+def named_vector(value: Any, params: dict | None, sparse: bool, name: str) -> Any:
+    """One vector for the vector `name` of a collection: dense, multi-dense or sparse."""
+    label = f"vector `{name}`" if name else "vector"
+    if sparse:
+        v = obj(value, label)
+        indices, values = v.get("indices"), v.get("values")
+        require(isinstance(indices, list) and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**32
+                                                  for i in indices), f"{label}: indices must be unsigned integers")
+        vals = dense(values, f"{label} values")
+        require(len(indices) == len(vals), f"{label}: indices and values must have the same length")
+        require(len(set(indices)) == len(indices), f"{label}: indices must be unique")
+        return qe.SparseVector(indices, vals)
+    require(params is not None, f"Not existing vector name error: {name}")
+    size = params["size"]
+    if params.get("multivector_config"):
+        require(isinstance(value, list) and value and all(isinstance(r, list) for r in value),
+                f"{label} must be an array of vectors (multivector)")
+        rows = [dense(r, label) for r in value]
+        for r in rows:
+            require(len(r) == size, f"Vector dimension error: expected dim: {size}, got {len(r)}")
+        return rows
+    v = dense(value, label)
+    require(len(v) == size, f"Vector dimension error: expected dim: {size}, got {len(v)}")
+    return v
+
+
+def vector_struct(value: Any, collection: dict) -> Any:
+    """A point's vectors: a bare array for the unnamed vector, or {name: vector}."""
+    vectors, sparse = collection["vectors"], collection["sparse_vectors"]
+    if isinstance(value, dict) and not ({"indices", "values"} <= set(value)):
+        out = {}
+        for name, v in value.items():
+            require(isinstance(name, str), "vector names must be strings")
+            if name in sparse:
+                out[name] = named_vector(v, None, True, name)
+            else:
+                out[name] = named_vector(v, vectors.get(name), False, name)
+        return out
+    require("" in vectors, "Not existing vector name error: collection has only named vectors; "
+                           "give the vector as {name: vector}")
+    return named_vector(value, vectors[""], False, "")
+
+
+def vector_out(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, qe.SparseVector):
+        return {"indices": list(value.indices), "values": list(value.values)}
+    if isinstance(value, dict):
+        return {k: vector_out(v) for k, v in value.items()}
+    return value
+
+
+# --- filters --------------------------------------------------------------------------------
+
+def to_filter(value: Any) -> qe.Filter | None:
+    if value is None:
+        return None
+    f = obj(value, "filter")
+    unknown = set(f) - {"must", "should", "must_not", "min_should"}
+    require(not unknown, f"unknown filter field(s): {', '.join(sorted(map(str, unknown)))}")
+
+    def conditions(key: str):
+        raw = f.get(key)
+        if raw is None:
+            return None
+        items = raw if isinstance(raw, list) else [raw]
+        return [to_condition(c) for c in items]
+
+    min_should = None
+    if f.get("min_should") is not None:
+        ms = obj(f["min_should"], "min_should")
+        count = ms.get("min_count")
+        require(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
+                "min_should.min_count must be a non-negative integer")
+        min_should = qe.MinShould([to_condition(c) for c in opt_list(ms.get("conditions"), "min_should.conditions")],
+                                  count)
+    return qe.Filter(must=conditions("must"), should=conditions("should"), must_not=conditions("must_not"),
+                     min_should=min_should)
+
+
+def _key(value: Any, what: str) -> str:
+    require(isinstance(value, str) and value != "", f"{what} must be a non-empty string")
+    return value
+
+
+def _geo_point(value: Any) -> qe.GeoPoint:
+    p = obj(value, "geo point")
+    lon, lat = p.get("lon"), p.get("lat")
+    require(all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lon, lat)),
+            "geo point needs numeric lon and lat")
+    require(-180 <= lon <= 180 and -90 <= lat <= 90, "geo point out of range")
+    return qe.GeoPoint(lon=float(lon), lat=float(lat))
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+            f"{what} must be a number")
+    return float(value)
+
+
+def to_condition(value: Any):
+    c = obj(value, "condition")
+    if "key" in c:
+        return _field_condition(c)
+    if "is_empty" in c:
+        return qe.IsEmptyCondition(_key(obj(c["is_empty"], "is_empty").get("key"), "is_empty.key"))
+    if "is_null" in c:
+        return qe.IsNullCondition(_key(obj(c["is_null"], "is_null").get("key"), "is_null.key"))
+    if "has_id" in c:
+        return qe.HasIdCondition(set(point_ids(c["has_id"], "has_id")))
+    if "has_vector" in c:
+        require(isinstance(c["has_vector"], str), "has_vector must be a vector name")
+        return qe.HasVectorCondition(c["has_vector"])
+    if "nested" in c:
+        n = obj(c["nested"], "nested")
+        inner = to_filter(n.get("filter"))
+        require(inner is not None, "nested.filter is required")
+        return qe.NestedCondition(_key(n.get("key"), "nested.key"), inner)
+    if set(c) & {"must", "should", "must_not", "min_should"}:
+        return to_filter(c)
+    raise BadInput(f"unknown condition: {sorted(map(str, c))[:5]}")
+
+
+def _match(m: dict):
+    if "value" in m:
+        v = m["value"]
+        require(isinstance(v, (str, int, bool)) and (isinstance(v, (str, bool)) or -(2**63) <= v < 2**63),
+                "match.value must be a string, an integer or a boolean")
+        return qe.MatchValue(v)
+    for key, cls in (("any", qe.MatchAny), ("except", qe.MatchExcept)):
+        if key in m:
+            vals = m[key]
+            require(isinstance(vals, list) and (all(isinstance(v, str) for v in vals)
+                                                or all(isinstance(v, int) and not isinstance(v, bool)
+                                                       and -(2**63) <= v < 2**63 for v in vals)),
+                    f"match.{key} must be an array of strings or of integers")
+            return cls(vals)
+    for key, cls in (("text", qe.MatchText), ("text_any", qe.MatchTextAny), ("phrase", qe.MatchPhrase),
+                     ("prefix", qe.MatchPrefix)):
+        if key in m:
+            require(isinstance(m[key], str), f"match.{key} must be a string")
+            return cls(m[key])
+    raise BadInput("match needs one of value, any, except, text, text_any, phrase, prefix")
+
+
+def _field_condition(c: dict):
+    key = _key(c.get("key"), "condition key")
+    kwargs: dict[str, Any] = {}
+    if c.get("match") is not None:
+        kwargs["match"] = _match(obj(c["match"], "match"))
+    if c.get("range") is not None:
+        r = obj(c["range"], "range")
+        bounds = {k: r.get(k) for k in ("gt", "gte", "lt", "lte") if r.get(k) is not None}
+        if bounds and all(isinstance(v, str) for v in bounds.values()):
+            kwargs["range"] = qe.RangeDateTime(**bounds)
+        else:
+            kwargs["range"] = qe.RangeFloat(**{k: _number(v, f"range.{k}") for k, v in bounds.items()})
+    if c.get("geo_bounding_box") is not None:
+        g = obj(c["geo_bounding_box"], "geo_bounding_box")
+        kwargs["geo_bounding_box"] = qe.GeoBoundingBox(_geo_point(g.get("top_left")), _geo_point(g.get("bottom_right")))
+    if c.get("geo_radius") is not None:
+        g = obj(c["geo_radius"], "geo_radius")
+        radius = _number(g.get("radius"), "geo_radius.radius")
+        require(radius is not None and radius >= 0, "geo_radius.radius must be a non-negative number")
+        kwargs["geo_radius"] = qe.GeoRadius(_geo_point(g.get("center")), radius)
+    if c.get("geo_polygon") is not None:
+        g = obj(c["geo_polygon"], "geo_polygon")
+
+        def ring(v):
+            pts = [_geo_point(p) for p in opt_list(obj(v, "polygon ring").get("points"), "points")]
+            require(len(pts) >= 4, "a polygon ring needs at least 4 points")
+            return pts
+        kwargs["geo_polygon"] = qe.GeoPolygon(ring(g.get("exterior")),
+                                              [ring(i) for i in opt_list(g.get("interiors"), "interiors")] or None)
+    if c.get("values_count") is not None:
+        v = obj(c["values_count"], "values_count")
+        counts = {k: v.get(k) for k in ("lt", "gt", "lte", "gte") if v.get(k) is not None}
+        require(all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63 for x in counts.values()),
+                "values_count bounds must be non-negative integers")
+        kwargs["values_count"] = qe.ValuesCount(**counts)
+    for flag in ("is_empty", "is_null"):
+        if c.get(flag) is not None:
+            require(isinstance(c[flag], bool), f"{flag} must be a boolean")
+            kwargs[flag] = c[flag]
+    require(bool(kwargs), f"condition on `{key}` needs match, range, geo_*, values_count, is_empty or is_null")
+    return qe.FieldCondition(key, **kwargs)
+
+
+# --- selectors ------------------------------------------------------------------------------
+
+def with_payload(value: Any, default: bool):
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        require(all(isinstance(k, str) for k in value), "with_payload must list field names")
+        return qe.PayloadSelector.Include(value)
+    if isinstance(value, dict):
+        if "include" in value:
+            keys = value["include"]
+            require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "include must list field names")
+            return qe.PayloadSelector.Include(keys)
+        if "exclude" in value:
+            keys = value["exclude"]
+            require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "exclude must list field names")
+            return qe.PayloadSelector.Exclude(keys)
+    raise BadInput("with_payload must be a boolean, a list of fields, or {include|exclude: [...]}")
+
+
+def with_vector(value: Any, default: bool = False):
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    require(isinstance(value, list) and all(isinstance(k, str) for k in value),
+            "with_vector must be a boolean or a list of vector names")
+    return value
+
+
+def search_params(value: Any) -> qe.SearchParams | None:
+    if value is None:
+        return None
+    p = obj(value, "params")
+    ef = p.get("hnsw_ef")
+    require(ef is None or (isinstance(ef, int) and not isinstance(ef, bool) and 0 <= ef < 2**32),
+            "params.hnsw_ef must be an unsigned integer")
+    for flag in ("exact", "indexed_only"):
+        require(p.get(flag) is None or isinstance(p.get(flag), bool), f"params.{flag} must be a boolean")
+    quant = None
+    if p.get("quantization") is not None:
+        q = obj(p["quantization"], "params.quantization")
+        over = _number(q.get("oversampling"), "oversampling")
+        require(over is None or over >= 1, "oversampling must be at least 1")
+        for flag in ("ignore", "rescore"):
+            require(q.get(flag) is None or isinstance(q.get(flag), bool), f"quantization.{flag} must be a boolean")
+        quant = qe.QuantizationSearchParams(ignore=bool(q.get("ignore", False)), rescore=q.get("rescore"),
+                                            oversampling=over)
+    return qe.SearchParams(hnsw_ef=ef, exact=bool(p.get("exact") or False), quantization=quant,
+                           indexed_only=bool(p.get("indexed_only") or False))
+
+
+def uint(value: Any, what: str, default: int | None, minimum: int = 0, maximum: int = 1_000_000_000) -> int | None:
+    if value is None:
+        return default
+    require(isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum,
+            f"{what} must be an integer between {minimum} and {maximum}")
+    return value
+
+
+def score_threshold(value: Any) -> float | None:
+    return _number(value, "score_threshold")
+
+
+# --- results --------------------------------------------------------------------------------
+
+def scored_out(p) -> dict:
+    out = {"id": id_out(p.id), "version": p.version, "score": p.score, "payload": p.payload,
+           "vector": vector_out(p.vector)}
+    if p.order_value is not None:
+        out["order_value"] = p.order_value
+    return out
+
+
+def record_out(r) -> dict:
+    out = {"id": id_out(r.id), "payload": r.payload, "vector": vector_out(r.vector)}
+    if r.order_value is not None:
+        out["order_value"] = r.order_value
+    return out
+
+
+def enum_name(value: Any) -> str:
+    return str(value).rsplit(".", 1)[-1].lower()

@@ -1,0 +1,277 @@
+"""Two-node replication: every write accepted by a node is shipped to its peer.
+
+Write consistency 1 acknowledges once the write is applied and logged locally and ships it
+in the background, in log order, retrying with backoff; 2 also waits until the peer has
+applied it. Reads never consult the peer. A node that was cut off catches up when the link
+returns: the shipper asks the peer which sequence number of each origin it has applied and
+sends the rest; the peer skips what it already has (idempotent apply).
+
+    node = Node(engine, oplog, node_id="dc1", peer_url="http://vectordb-dc2:8000")
+    entry = await node.write(op, consistency=2)   # raises Unavailable if the peer does not ack
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+import httpx
+
+from system.vectordb.engine import Engine
+from system.vectordb.errors import ApiError, BadInput, Unavailable
+from system.vectordb.oplog import Entry, OpLog
+
+log = logging.getLogger(__name__)
+MAX_BATCH_ENTRIES = 512
+MAX_BATCH_BYTES = 8 << 20
+
+
+class Node:
+    def __init__(self, engine: Engine, oplog: OpLog, *, node_id: str, origin: str, peer_url: str | None = None,
+                 api_key: str | None = None, consistency_timeout_s: float = 5.0, heartbeat_s: float = 0.5,
+                 retry_min_s: float = 0.05, retry_max_s: float = 2.0, request_timeout_s: float = 5.0) -> None:
+        self.engine = engine
+        self.oplog = oplog
+        self.node_id = node_id
+        self.origin = origin
+        self.peer_url = peer_url.rstrip("/") if peer_url else None
+        self.api_key = api_key
+        self.consistency_timeout_s = consistency_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = retry_max_s
+        self.request_timeout_s = request_timeout_s
+        # What the peer has told us it has applied, per origin; None until the first handshake.
+        self.peer_origin: str | None = None
+        self.peer_marks: dict[str, int] | None = None
+        self.cursor = 0  # every log entry before it is known to be applied by the peer
+        self._need_handshake = True
+        self.peer_reachable = False
+        self.last_contact: float | None = None
+        self.last_error: str | None = None
+        self.shipped = 0
+        self.ship_batches = 0
+        self.ship_failures = 0
+        self.received = 0
+        self.apply_errors = 0
+        self.last_ship_ms: float | None = None
+        self.apply_delays_ms: deque[float] = deque(maxlen=2000)
+        self._wake = asyncio.Event()
+        self._ack_waiters: list[tuple[int, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    # --- writes -------------------------------------------------------------------------
+
+    def replay(self, entries: list[Entry]) -> None:
+        """Rebuild the engine from the log at start."""
+        failed = 0
+        for e in entries:
+            try:
+                self.engine.apply(e.op, replicated=True)
+            except ApiError:
+                failed += 1
+        if failed:
+            log.warning("replay: %d of %d logged operations did not apply", failed, len(entries))
+
+    def write_local(self, op: dict) -> tuple[Entry, object]:
+        """Apply and log an operation accepted from a client (no await: atomic on the loop)."""
+        result = self.engine.apply(op)
+        entry = self.oplog.append_new(self.origin, op)
+        self._wake.set()
+        return entry, result
+
+    async def write(self, op: dict, consistency: int = 1) -> tuple[Entry, object]:
+        entry, result = self.write_local(op)
+        if consistency >= 2 and self.peer_url:
+            await self.wait_acked(entry.seq)
+        return entry, result
+
+    async def wait_acked(self, seq: int) -> None:
+        if self._peer_has(self.origin, seq):
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._ack_waiters.append((seq, fut))
+        self._wake.set()
+        try:
+            await asyncio.wait_for(fut, self.consistency_timeout_s)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"write consistency factor 2 not reached: the peer did not apply operation "
+                              f"{seq} within {self.consistency_timeout_s} s (applied locally; it will be "
+                              f"shipped when the peer is back)") from None
+        finally:
+            self._ack_waiters = [(s, f) for s, f in self._ack_waiters if f is not fut]
+
+    def _peer_has(self, origin: str, seq: int) -> bool:
+        return self.peer_marks is not None and self.peer_marks.get(origin, 0) >= seq
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def receive(self, sender: str, entries: list) -> dict:
+        """Apply entries shipped by the peer, in order; skip those already applied; stop at a gap."""
+        now = time.time()
+        for raw in entries:
+            if not isinstance(raw, dict):
+                raise BadInput("entries must be objects")
+            origin, seq, ts, op = raw.get("origin"), raw.get("seq"), raw.get("ts"), raw.get("op")
+            if not (isinstance(origin, str) and isinstance(seq, int) and isinstance(ts, (int, float))
+                    and isinstance(op, dict)):
+                raise BadInput("entry needs origin, seq, ts and op")
+            if origin == self.origin:
+                continue
+            have = self.oplog.watermarks.get(origin, 0)
+            if seq <= have:
+                continue
+            if seq != have + 1:
+                break  # a gap: the sender resends from our watermark
+            try:
+                self.engine.apply(op, replicated=True)
+            except ApiError as exc:
+                # Logged and skipped, so one bad entry cannot stall replication for good.
+                self.apply_errors += 1
+                log.warning("replicated operation %s#%d did not apply: %s", origin, seq, exc.text()[:200])
+            self.oplog.append(Entry.make(origin, seq, float(ts), op))
+            self.received += 1
+            self.apply_delays_ms.append(max(0.0, (now - float(ts)) * 1000))
+        self.last_contact = time.monotonic()
+        return self.handshake()
+
+    def handshake(self) -> dict:
+        return {"node_id": self.node_id, "origin": self.origin, "watermarks": dict(self.oplog.watermarks)}
+
+    # --- shipping -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.peer_url and self._task is None:
+            headers = {"api-key": self.api_key} if self.api_key else {}
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.request_timeout_s, connect=1.0),
+                                             headers=headers)
+            self._task = asyncio.create_task(self._ship_forever(), name="vectordb-shipper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+            self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _learn(self, state: dict) -> None:
+        """Take the peer's watermarks; if it lost state (new incarnation, rollback), rescan the log."""
+        origin, marks = state.get("origin"), state.get("watermarks")
+        if not isinstance(origin, str) or not isinstance(marks, dict):
+            raise ValueError("peer answered without origin/watermarks")
+        if self.peer_marks is not None and (origin != self.peer_origin or
+                                            any(marks.get(o, 0) < s for o, s in self.peer_marks.items())):
+            log.info("peer state changed (now %s); rescanning the log", origin)
+            self.cursor = 0
+        if self.peer_origin is None or origin != self.peer_origin:
+            self.cursor = 0
+        self.peer_origin, self.peer_marks = origin, {k: int(v) for k, v in marks.items()}
+        self.peer_reachable = True
+        self._need_handshake = False
+        self.last_contact = time.monotonic()
+        self.last_error = None
+        mine = self.peer_marks.get(self.origin, 0)
+        for seq, fut in self._ack_waiters:
+            if seq <= mine and not fut.done():
+                fut.set_result(None)
+
+    def _needs_shipping(self, e: Entry) -> bool:
+        return e.origin != self.peer_origin and not self._peer_has(e.origin, e.seq)
+
+    def _advance(self) -> None:
+        entries = self.oplog.entries
+        while self.cursor < len(entries) and not self._needs_shipping(entries[self.cursor]):
+            self.cursor += 1
+
+    def _batch(self) -> list[Entry]:
+        self._advance()
+        batch, size = [], 0
+        for e in self.oplog.entries[self.cursor:]:
+            if not self._needs_shipping(e):
+                continue
+            if batch and (len(batch) >= MAX_BATCH_ENTRIES or size + len(e.line) > MAX_BATCH_BYTES):
+                break
+            batch.append(e)
+            size += len(e.line)
+        return batch
+
+    async def _ship_forever(self) -> None:
+        backoff = self.retry_min_s
+        while True:
+            try:
+                if self._need_handshake:
+                    await self._handshake()
+                batch = self._batch()
+                if not batch:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self.heartbeat_s)
+                    except asyncio.TimeoutError:
+                        await self._handshake()  # heartbeat: reachability, and a peer that lost state
+                    continue
+                await self._ship(batch)
+                backoff = self.retry_min_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of the link: retry with backoff
+                self.peer_reachable = False
+                self.ship_failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
+                backoff = min(backoff * 2, self.retry_max_s)
+                self._need_handshake = True  # the peer may have restarted meanwhile
+
+    async def _handshake(self) -> None:
+        r = await self._client.get(f"{self.peer_url}/replication/handshake")
+        r.raise_for_status()
+        self._learn(r.json())
+
+    async def _ship(self, batch: list[Entry]) -> None:
+        body = (b'{"sender":"' + self.origin.encode() + b'","entries":[' + b",".join(e.line for e in batch) + b"]}")
+        t0 = time.perf_counter()
+        r = await self._client.post(f"{self.peer_url}/replication/apply", content=body,
+                                    headers={"content-type": "application/json"})
+        r.raise_for_status()
+        self.last_ship_ms = (time.perf_counter() - t0) * 1000
+        self._learn(r.json())
+        self.shipped += sum(1 for e in batch if self._peer_has(e.origin, e.seq))
+        self.ship_batches += 1
+
+    # --- status -------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        pending = [e for e in self.oplog.entries[self.cursor:] if self._needs_shipping(e)] if self.peer_url else []
+        own_seq = self.oplog.watermarks.get(self.origin, 0)
+        delays = sorted(self.apply_delays_ms)
+
+        def pct(p: float):
+            return round(delays[min(len(delays) - 1, int(p * len(delays)))], 3) if delays else None
+
+        return {
+            "node_id": self.node_id, "origin": self.origin, "peer_url": self.peer_url,
+            "peer_origin": self.peer_origin, "peer_reachable": self.peer_reachable if self.peer_url else None,
+            "last_contact_age_s": round(time.monotonic() - self.last_contact, 3) if self.last_contact else None,
+            "last_error": self.last_error,
+            "log_length": len(self.oplog.entries), "own_seq": own_seq,
+            "peer_acked_seq": (self.peer_marks or {}).get(self.origin, 0) if self.peer_url else None,
+            "lag_ops": len(pending), "lag_s": round(time.time() - pending[0].ts, 3) if pending else 0.0,
+            "watermarks": dict(self.oplog.watermarks),
+            "shipped": self.shipped, "ship_batches": self.ship_batches, "ship_failures": self.ship_failures,
+            "last_ship_ms": round(self.last_ship_ms, 3) if self.last_ship_ms is not None else None,
+            "received": self.received, "apply_errors": self.apply_errors,
+            "apply_delay_ms": {"last": round(self.apply_delays_ms[-1], 3) if self.apply_delays_ms else None,
+                               "p50": pct(0.5), "p99": pct(0.99), "max": round(delays[-1], 3) if delays else None,
+                               "samples": len(delays)},
+        }
