@@ -3,7 +3,13 @@
 Each operation appears twice: an `invoke` when it starts and a completion when it ends.
 A completion is `ok` (it happened), `fail` (it certainly did not happen) or `info` (unknown:
 a timeout during a failover is `info`, never a guess). Completions carry the latency, so
-most checkers need only them. The harness (measurement) and simulation/ (prediction) write
+most checkers need only them.
+
+Events share the history (Jepsen records its nemesis the same way): an `info` op with no
+latency, whose process names the source -- "nemesis" (f = fault kind, value = {"target",
+"phase": "start"|"stop"}), "haproxy" (server-down / server-up), "vrrp", "raft-<kind>",
+"policy_sync" (policy-loaded), "gateway" (key-refreshed). Checkers of client operations
+skip them (`is_event`). The harness (measurement) and simulation/ (prediction) write
 the same format, so the same checkers score both.
 
     >>> h = [Op(1, "invoke", "rag_query", time=0.0), Op(1, "ok", "rag_query", time=0.8, latency=0.8, site="dc1")]
@@ -60,6 +66,11 @@ class Op:
         return self.type in COMPLETIONS
 
     @property
+    def is_event(self) -> bool:
+        """An event from the nemesis or the system, not a client operation's completion."""
+        return self.type == "info" and self.latency is None
+
+    @property
     def start(self) -> float:
         """When the operation was invoked (for a completion: time - latency)."""
         return self.time - (self.latency or 0.0)
@@ -89,8 +100,13 @@ class Op:
 
 
 def completions(history: Iterable[Op]) -> list[Op]:
-    """The ok/fail/info entries, in history order."""
-    return [op for op in history if op.type in COMPLETIONS]
+    """The ok/fail/info completions of client operations (events left out), in history order."""
+    return [op for op in history if op.type in COMPLETIONS and op.latency is not None]
+
+
+def event(process: str, f: str, value: Any, time: float) -> Op:
+    """An event op: `event("nemesis", "site-down", {"target": "dc2", "phase": "start"}, 120.0)`."""
+    return Op(process, "info", f, value=value, time=time)
 
 
 def write_jsonl(history: Iterable[Op], path: str | Path) -> int:

@@ -80,6 +80,8 @@ def rag_query(m, rid: int):
         return
     arrive = env.now
     end = gw.visit(arrive)
+    if steps is not None:
+        steps["gateway"] = end - arrive
     # 3. OPA authorises (fail closed: no decision, no request).
     opa = view.opa
     if not opa.up:
@@ -92,8 +94,7 @@ def rag_query(m, rid: int):
         m.done(rid, RAG, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
         return
     if steps is not None:
-        steps["gateway"] = arrive - t0
-        steps["opa"] = end - arrive
+        steps["opa"] = end - arrive + 2 * m.params.intra_hop_s
     # 4. gateway -> rag.
     rag = view.rag
     if not rag.up:
@@ -207,6 +208,8 @@ def policy_update(m, rid: int):
         return
     arrive = env.now
     end = gw.visit(arrive)
+    if steps is not None:
+        steps["gateway"] = end - arrive
     opa = view.opa
     if not opa.up:
         m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
@@ -218,8 +221,7 @@ def policy_update(m, rid: int):
         m.done(rid, POLICY, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
         return
     if steps is not None:
-        steps["gateway"] = arrive - t0
-        steps["opa"] = end - arrive
+        steps["opa"] = end - arrive + 2 * m.params.intra_hop_s
     # 4. gateway -> cms.
     cms = view.cms
     if not cms.up:

@@ -16,7 +16,7 @@ from typing import Any
 
 import simpy
 
-from harness.history import Op
+from harness.history import Op, event
 from harness.spec import Topology
 from simulation.components import KeyCache, Station
 from simulation.lb import HAProxy, Vrrp
@@ -164,4 +164,4 @@ class Model:
         self.log.append((rid, f, t0, t1, type_, site, error, steps, value))
 
     def record(self, process: str, f: str, value: Any, time: float) -> None:
-        self.events.append(Op(process, "info", f, value=value, time=time))
+        self.events.append(event(process, f, value, time))

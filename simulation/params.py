@@ -81,8 +81,9 @@ STATIONS: dict[str, StationParams] = {
     "vectordb": StationParams(2, Dist("lognormal", 0.0023, 0.5)),
     # Managed MongoDB ("Atlas"): ~2 ms server time per find/insert (assumption), a large pool.
     "mongo": StationParams(64, Dist("lognormal", 0.002, 0.7)),
-    # LLM API completion: ~1.2 s, heavy tail (assumption; the llm_stub's latency model); high concurrency.
-    "llm": StationParams(512, Dist("lognormal", 1.2, 0.4)),
+    # The LLM stub's latency model: 250 ms mean, right-skewed (assumption; a real LLM API takes
+    # seconds -- calibrate against it, or pass --params). An API: effectively unbounded concurrency.
+    "llm": StationParams(512, Dist("lognormal", 0.25, 0.5)),
 }
 
 # One network hop inside a site (Docker bridge / same rack): ~0.1 ms one-way (assumption).

@@ -14,15 +14,18 @@ a report can put the two side by side.
 from scenarios.checkers.availability import Availability, Window, availability, windowed_availability
 from scenarios.checkers.events import Failover, failover
 from scenarios.checkers.latency import Latency, latency, percentile
+from scenarios.checkers.propagation import Propagation, propagation
 
 __all__ = [
     "Availability",
     "Failover",
     "Latency",
+    "Propagation",
     "Window",
     "availability",
     "failover",
     "latency",
     "percentile",
+    "propagation",
     "windowed_availability",
 ]

@@ -1,4 +1,4 @@
-"""Availability per flow: ok / all completions. `info` counts against availability (the
+"""Availability per flow: ok / all completions of client operations (events are skipped). `info` counts against availability (the
 client could not tell it worked), but is reported apart so a reader can see the doubt."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def availability(history: Iterable[Op]) -> dict[str, Availability]:
     index = {"ok": 0, "fail": 1, "info": 2}
     for op in history:
         i = index.get(op.type)
-        if i is not None:
+        if i is not None and op.latency is not None:  # events have no latency
             counts[op.f][i] += 1
     return {f: Availability(*c) for f, c in sorted(counts.items())}
 
@@ -54,7 +54,7 @@ def windowed_availability(history: Iterable[Op], window_s: float = 10.0) -> dict
     with no operation in them are left out."""
     counts: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for op in history:
-        if op.type in ("ok", "fail", "info"):
+        if op.type in ("ok", "fail", "info") and op.latency is not None:
             w = math.floor(op.start / window_s)
             c = counts[op.f][w]
             c[1] += 1

@@ -1,0 +1,96 @@
+"""Fit service times from a measured baseline history (`halab calibrate <run-dir>`).
+
+The contract with the harness: an `ok` completion may carry `steps`, a map from component
+kind to seconds. For the kinds in SERVER_SIDE the value is the component's own time (it
+times itself: queueing + work); for every other kind it is the call as its caller saw it,
+network included. Calibration subtracts the spec's mean round trip for that call (the
+intra-site hop, or the WAN link to the nearest component of that kind; for etcd also the
+commit round trip to a majority), then fits a lognormal by its mean and coefficient of
+variation. Use a baseline at low utilisation: queueing time is attributed to service.
+
+    >>> from harness.history import Op
+    >>> h = [Op(i, "ok", "rag_query", time=1.0, latency=1.0, site="dc1",
+    ...         steps={"rag": 0.004 + 0.001 * (i % 3)}) for i in range(30)]
+    >>> fit = fit_steps(h, preset("seed"))
+    >>> round(fit["rag"].service.mean, 4), fit["rag"].servers
+    (0.005, 1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from harness.history import Op, iter_jsonl
+from harness.spec import Topology, preset
+from simulation.params import INTRA_SITE_HOP_S, STATIONS, Dist, ModelParams, StationParams
+
+SERVER_SIDE = frozenset({"gateway", "rag", "cms"})
+MIN_SAMPLES = 20  # fewer than this and a fit says more about luck than about the component
+
+
+def network_s(topo: Topology, kind: str, site: str | None) -> float:
+    """The mean network round trip inside a client-observed call to `kind` from `site`."""
+    if kind in SERVER_SIDE or site is None:
+        return 0.0
+
+    def rtt(a: str, b: str) -> float:
+        if a == b:
+            return 2 * INTRA_SITE_HOP_S
+        link = topo.link(a, b)
+        return 2 * link.latency_ms / 1000.0 if link else 0.0
+
+    sites = [topo.site_of(c.name) for c in topo.components_of(kind)]
+    if not sites:
+        return 0.0
+    total = min(rtt(site, s) for s in sites)
+    if kind == "etcd" and len(sites) > 1:
+        # Commit: the leader waits for the nearest other voters up to a majority.
+        others = sorted(rtt(sites[0], s) for s in sites[1:])
+        total += others[len(sites) // 2 - 1]
+    return total
+
+
+def fit_lognormal(samples: list[float]) -> Dist:
+    n = len(samples)
+    mean = sum(samples) / n
+    var = sum((x - mean) ** 2 for x in samples) / (n - 1) if n > 1 else 0.0
+    cv = math.sqrt(var) / mean if mean > 0 else 0.0
+    return Dist("lognormal", mean, round(cv, 4)) if cv > 0 else Dist("const", mean)
+
+
+def fit_steps(history: Iterable[Op], topo: Topology) -> dict[str, StationParams]:
+    samples: dict[str, list[float]] = defaultdict(list)
+    for op in history:
+        if op.type != "ok" or not op.steps:
+            continue
+        for kind, seconds in op.steps.items():
+            samples[kind].append(max(1e-6, seconds - network_s(topo, kind, op.site)))
+    fitted = {}
+    for kind, xs in sorted(samples.items()):
+        if len(xs) >= MIN_SAMPLES and kind in STATIONS:
+            fitted[kind] = replace(STATIONS[kind], service=fit_lognormal(xs))
+    return fitted
+
+
+def calibrate(run: str | Path, topo: Topology | None = None) -> tuple[ModelParams, dict[str, int]]:
+    """Params fitted from `run` (a run directory holding history.jsonl, or the file itself),
+    and the number of samples per kind."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / "history.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no history to calibrate from (expected a run directory with history.jsonl)")
+    topo = topo or preset("seed")
+    ops = [op for op in iter_jsonl(path) if op.type == "ok" and op.steps]
+    counts: dict[str, int] = defaultdict(int)
+    for op in ops:
+        for kind in op.steps:
+            counts[kind] += 1
+    fitted = fit_steps(ops, topo)
+    stations = dict(STATIONS)
+    stations.update(fitted)
+    return ModelParams(stations=stations, source=str(path)), dict(counts)
