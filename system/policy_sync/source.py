@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
+import grpc
+
 from system.common.etcd import connect, etcd3
+
+etcdrpc = etcd3.etcdrpc
+_DELETE = 1  # mvccpb.Event.DELETE
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class EtcdSource:
     def __init__(self, endpoint: str, prefix: str = "/policies/", timeout: float = 2.0) -> None:
         self.prefix = prefix
         self._client = connect(endpoint, timeout=timeout)
+        self._cancels: list[Callable[[], None]] = []
 
     def _id(self, key: bytes) -> str:
         return key.decode("utf-8")[len(self.prefix):]
@@ -63,39 +71,64 @@ class EtcdSource:
                                       for kv in resp.kvs}
 
     def watch(self, start_revision: int, callback: Callable[[object], None]) -> Callable[[], None]:
-        def on_response(resp) -> None:
-            if isinstance(resp, etcd3.exceptions.RevisionCompactedError):
-                callback(WatchCompacted(resp.compacted_revision))
-            elif isinstance(resp, BaseException):
-                callback(resp)
-            else:
-                events = []
-                for ev in resp.events:
-                    if isinstance(ev, etcd3.events.DeleteEvent):
-                        events.append(Event("delete", self._id(ev.key), None, ev.mod_revision))
-                    else:
-                        events.append(Event("put", self._id(ev.key), ev.value.decode("utf-8"), ev.mod_revision))
-                callback(Batch(events, resp.header.revision))
+        """Stream the prefix's events from `start_revision` to `callback` (in a thread of its own).
 
-        try:
-            watch_id = self._client.add_watch_prefix_callback(
-                self.prefix, on_response, start_revision=start_revision, progress_notify=True)
-        except etcd3.exceptions.RevisionCompactedError as exc:
-            raise WatchCompacted(exc.compacted_revision) from exc
-        return lambda: self._client.cancel_watch(watch_id)
+        etcd3's own Watcher re-opens a failed stream forever in a hot loop; this uses the
+        gRPC stub directly, so a broken stream is reported once and the thread ends.
+        """
+        prefix = self.prefix.encode("utf-8")
+        requests: queue.Queue = queue.Queue()
+        requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+            key=prefix, range_end=etcd3.utils.increment_last_byte(prefix), start_revision=start_revision,
+            progress_notify=True)))
+        stopped = threading.Event()
+
+        def request_iter():
+            while True:
+                rq = requests.get()
+                if rq is None:
+                    return
+                yield rq
+
+        call = etcdrpc.WatchStub(self._client.channel).Watch(request_iter(), metadata=self._client.metadata)
+
+        def pump() -> None:
+            try:
+                for rs in call:
+                    if rs.compact_revision:
+                        callback(WatchCompacted(rs.compact_revision))
+                        return
+                    if rs.canceled:
+                        callback(RuntimeError(f"etcd canceled the watch: {rs.cancel_reason or 'no reason'}"))
+                        return
+                    if rs.created and not rs.events:
+                        continue
+                    events = [Event("delete" if ev.type == _DELETE else "put", self._id(ev.kv.key),
+                                    None if ev.type == _DELETE else ev.kv.value.decode("utf-8"), ev.kv.mod_revision)
+                              for ev in rs.events]
+                    callback(Batch(events, rs.header.revision))
+                if not stopped.is_set():
+                    callback(ConnectionError("etcd ended the watch stream"))
+            except grpc.RpcError as exc:
+                if not stopped.is_set():
+                    callback(exc)
+            except Exception as exc:  # noqa: BLE001 - reported to the sync loop, which reconnects
+                if not stopped.is_set():
+                    callback(exc)
+
+        def cancel() -> None:
+            stopped.set()
+            requests.put(None)
+            call.cancel()
+
+        self._cancels.append(cancel)
+        threading.Thread(target=pump, name="policy-sync-watch", daemon=True).start()
+        return cancel
 
     def ping(self) -> None:
         self._client.status()
 
     def close(self) -> None:
-        # etcd3's watcher thread re-opens its stream forever; once the channel is closed
-        # it would die on "Channel closed!". Make its next attempt end the thread quietly.
-        watcher = getattr(self._client, "watcher", None)
-        if watcher is not None:
-            watcher._watch_stub = _EndWatcherThread()  # noqa: SLF001
+        for cancel in self._cancels:
+            cancel()
         self._client.close()
-
-
-class _EndWatcherThread:
-    def Watch(self, *args, **kwargs):  # noqa: N802 - gRPC stub's spelling
-        raise SystemExit  # threading ignores SystemExit: the thread just ends
