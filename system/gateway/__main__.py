@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--llm", required=True, help="LLM base URL or full chat/completions URL")
     p.add_argument("--opa", required=True)
     p.add_argument("--vault", required=True)
-    p.add_argument("--model", default="stub-1")
+    p.add_argument("--model", default="halab-stub-1")
     p.add_argument("--consumers", help="JSON file: list of {username, key, groups, role}")
     args = p.parse_args(argv[1:])
     from .seed import ConsumerSpec, default_routes, seed

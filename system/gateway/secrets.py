@@ -100,6 +100,12 @@ class SecretStore:
         if entry is not None and not force and now - entry.fetched_at < self.ttl_s:
             entry.last_used = now
             return entry.value
+        lock = self._locks.get(ck)
+        if entry is not None and not force and lock is not None and lock.locked() and self._servable(entry, now):
+            # A refresh is under way (the background refresher, or OpenBao is slow): the hot
+            # path does not queue behind it while the cached value may still be served.
+            self.stale_served += 1
+            return entry.value
         return await self._refresh(ck, conf, force=force)
 
     def invalidate(self, manager_id: str, key: str, managers: dict[str, dict]) -> None:

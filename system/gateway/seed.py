@@ -15,10 +15,13 @@ gateway logs in with AppRole instead.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from system.common.etcd import connect
+
+DEFAULT_AUTHZ_REGO = (Path(__file__).parent / "policies" / "authz.rego").read_text()
 
 PREFIX = "/apisix"
 LLM_SECRET_REF = "$secret://vault/1/llm/api_key"
@@ -59,7 +62,7 @@ def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30
     }
 
 
-def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "stub-1", timeout_ms: int = 30000,
+def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "halab-stub-1", timeout_ms: int = 30000,
               secret_ref: str = LLM_SECRET_REF, policy: str = "halab/authz") -> dict:
     endpoint = llm_endpoint.rstrip("/")
     if not endpoint.endswith("/chat/completions"):
@@ -83,7 +86,7 @@ def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "stub-1", timeout
 
 
 def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vault_addr: str,
-                   model: str = "stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0) -> dict[str, dict]:
+                   model: str = "halab-stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0) -> dict[str, dict]:
     """etcd key -> JSON value for the default routes and the Vault secret manager."""
     return {
         f"{PREFIX}/routes/rag": service_route("/rag", rag_nodes, opa_url, timeout_s=upstream_timeout_s),

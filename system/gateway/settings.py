@@ -32,7 +32,7 @@ class GatewaySettings(BaseSettings):
     secret_ttl_s: float = 30.0
     secret_max_stale_s: float = 300.0
     # After a failed read, serve the stale value without asking OpenBao again for this long.
-    secret_retry_backoff_s: float = 1.0
+    secret_retry_backoff_s: float = 5.0
 
     max_body_bytes: int = 8 << 20
     log_level: str = "info"

@@ -1,0 +1,215 @@
+"""Issue 4 end to end in one DC, on real etcd, OpenBao, OPA and FerretDB containers.
+
+The platform's services (gateway, rag, llm_stub, vectordb) run as host subprocesses
+pointed at the containers (see test_query_path_env.QueryPath).
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from system.vault.setup import rotate_llm_key
+from test_query_path_env import QueryPath, Service, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ENG_DOCS = {
+    "eng-deploy": "Deployments use blue green releases. The deploy pipeline runs canary checks before traffic moves.",
+    "eng-oncall": "The on-call engineer rotates weekly. Pages go to the on-call engineer through the deploy pipeline alerts.",
+}
+SALES_DOCS = {
+    "sales-pricing": "Enterprise pricing has a volume discount. The deploy pipeline add-on costs extra for sales deals.",
+}
+
+
+@pytest.fixture(scope="module")
+def qp(docker_client, run_id):
+    with QueryPath(run_id, secret_ttl_s=2.0, secret_max_stale_s=4.0) as env:
+        for doc_id, text in {**ENG_DOCS, **SALES_DOCS}.items():
+            groups = ["eng"] if doc_id.startswith("eng") else ["sales"]
+            r = env.user_post("/rag/documents", "erin", {"doc_id": doc_id, "title": doc_id, "text": text,
+                                                           "acl_groups": groups})
+            assert r.status_code == 201, r.text
+        yield env
+
+
+def test_query_answers_from_ingested_documents_of_the_users_groups(qp):
+    r = qp.user_post("/rag/query", "alice", {"question": "how does the deploy pipeline work?"},
+                     headers={"X-Request-Id": "q-alice-1"})
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Request-Id"] == "q-alice-1"
+    body = r.json()
+    sources = {s["doc_id"] for s in body["sources"]}
+    assert sources and sources <= set(ENG_DOCS)
+    assert any(f"[{d}#" in body["answer"] for d in sources), body["answer"]  # the stub quotes the prompt's sources
+    assert body["user"] == "alice" and body["gateway"] == "local" and body["vector_node"] == "local"
+    assert set(body["timings_ms"]) >= {"profile", "embed", "search", "metadata", "prompt", "llm", "total"}
+
+    r = qp.user_post("/rag/query", "bob", {"question": "how does the deploy pipeline work?"})
+    assert r.status_code == 200, r.text
+    assert {s["doc_id"] for s in r.json()["sources"]} == set(SALES_DOCS)
+
+
+def test_opa_deny_is_403_with_the_policys_reason(qp):
+    # Users may not call the LLM directly: only services may.
+    r = qp.chat(user="alice")
+    assert r.status_code == 403
+    assert r.json()["message"] == "alice (role user) may not POST /llm/chat"
+    # Users may not ingest; editors may.
+    r = qp.user_post("/rag/documents", "alice", {"title": "t", "text": "x", "acl_groups": ["eng"]})
+    assert r.status_code == 403
+    # A policy published to OPA applies at once: block bob.
+    from system.gateway.seed import DEFAULT_AUTHZ_REGO
+
+    qp.put_policy(DEFAULT_AUTHZ_REGO.replace('allow if input.consumer.role == "admin"',
+                                             'allow if input.consumer.role == "admin"\n\n'
+                                             'deny_bob if input.consumer.username == "bob"')
+                  .replace('input.consumer.role == "user"\n\tinput.request.method == "POST"',
+                           'input.consumer.role == "user"\n\tnot deny_bob\n\tinput.request.method == "POST"'))
+    try:
+        assert qp.user_post("/rag/query", "bob", {"question": "pricing"}).status_code == 403
+        assert qp.user_post("/rag/query", "alice", {"question": "pricing"}).status_code == 200
+    finally:
+        qp.put_policy(DEFAULT_AUTHZ_REGO)
+    assert qp.user_post("/rag/query", "bob", {"question": "pricing"}).status_code == 200
+    # No key, wrong key: key-auth answers before OPA is asked.
+    assert qp.http.post(qp.gateway_url + "/rag/query", json={"question": "x"}).status_code == 401
+    assert qp.http.post(qp.gateway_url + "/rag/query", json={"question": "x"}, headers={"apikey": "nope"}).status_code == 401
+
+
+def test_no_llm_call_without_the_vault_key(qp):
+    before = qp.stub_admin("GET", "/admin/stats").json().get("requests", 0)
+    # 1. A gateway whose AppRole secret id is wrong never gets the key.
+    port = free_port()
+    env = {"HALAB_GATEWAY_PORT": str(port), "HALAB_GATEWAY_HOST": "127.0.0.1",
+           "HALAB_GATEWAY_ETCD_ENDPOINT": qp.etcd.client_url, "HALAB_GATEWAY_VAULT_ADDR": qp.bao.api_url,
+           "HALAB_GATEWAY_VAULT_ROLE_ID": "not-a-role", "HALAB_GATEWAY_VAULT_SECRET_ID": "not-a-secret",
+           "HALAB_GATEWAY_LOG_LEVEL": "warning"}
+    gw = Service("gateway", env, port, qp.logdir, label="gateway-wrong-approle")
+    try:
+        gw.wait_healthy()
+        deadline = time.monotonic() + 10
+        while not httpx.get(gw.url + "/readyz", trust_env=False).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(3):
+            r = httpx.post(gw.url + "/llm/chat", json={"messages": [{"role": "user", "content": "hi"}]},
+                           headers={"apikey": qp.keys["rag-service"]}, trust_env=False, timeout=10)
+            assert r.status_code == 503, r.text
+            assert "credentials unavailable" in r.json()["message"]
+    finally:
+        gw.stop()
+    # 2. A route whose secret lies outside the AppRole's policy: OpenBao refuses, no call.
+    route = dict(qp.routes["/apisix/routes/llm-chat"])
+    plugins = {"key-auth": {}, "ai-proxy": {**route["plugins"]["ai-proxy"], "auth": {
+        "header": {"Authorization": "Bearer $secret://vault/1/other/api_key"}}}}
+    rev = qp.etcd_put("/apisix/routes/llm-other", {**route, "uri": "/llm/other", "plugins": plugins})
+    qp.wait_gateway_revision(rev)
+    r = qp.user_post("/llm/other", "rag-service", {"messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 503, r.text
+    assert qp.stub_admin("GET", "/admin/stats").json().get("requests", 0) == before
+    from system.common.etcd import connect
+
+    c = connect(qp.etcd.client_url)
+    c.delete("/apisix/routes/llm-other")
+    c.close()
+
+
+def test_key_rotated_in_openbao_reaches_the_gateway_within_its_ttl(qp):
+    assert qp.chat().headers.get("X-Stub-Key") == "current"
+    new_key = "sk-rotated-" + str(time.time_ns())
+    # The LLM accepts the new key now and the old one for its grace period (60 s).
+    assert qp.stub_admin("PUT", "/admin/api-key", {"key": new_key, "grace_s": 60}).status_code == 200
+    rotate_llm_key(qp.bao.api_url, qp.bao.root_token, new_key)
+    t0 = time.monotonic()
+    while True:
+        r = qp.chat()
+        assert r.status_code == 200, r.text
+        if r.headers.get("X-Stub-Key") == "current":
+            break
+        assert time.monotonic() - t0 < qp.secret_ttl_s + 1.0, "the rotated key did not arrive within the TTL"
+        time.sleep(0.05)
+    elapsed = time.monotonic() - t0
+    print(f"rotated key in use after {elapsed * 1000:.0f} ms (TTL {qp.secret_ttl_s} s)")
+    assert elapsed <= qp.secret_ttl_s + 0.5
+
+
+def test_route_changed_in_etcd_applies_live(qp):
+    stub = qp.services["llm_stub"]
+    t0 = time.monotonic()
+    rev = qp.etcd_put("/apisix/routes/probe", {"uri": "/probe/*", "upstream": {"nodes": {f"127.0.0.1:{stub.port}": 1}},
+                                               "plugins": {"proxy-rewrite": {"uri": "/healthz"}}})
+    while qp.http.get(qp.gateway_url + "/probe/x").status_code != 200:
+        assert time.monotonic() - t0 < 5
+        time.sleep(0.005)
+    print(f"new route served {1000 * (time.monotonic() - t0):.1f} ms after the etcd put (revision {rev})")
+    # Change its upstream to a dead port: 502, never a hang.
+    qp.etcd_put("/apisix/routes/probe", {"uri": "/probe/*", "upstream": {"nodes": {"127.0.0.1:9": 1}}})
+    t0 = time.monotonic()
+    while qp.http.get(qp.gateway_url + "/probe/x").status_code != 502:
+        assert time.monotonic() - t0 < 5
+        time.sleep(0.005)
+    from system.common.etcd import connect
+
+    c = connect(qp.etcd.client_url)
+    c.delete("/apisix/routes/probe")
+    c.close()
+    t0 = time.monotonic()
+    while qp.http.get(qp.gateway_url + "/probe/x").status_code != 404:
+        assert time.monotonic() - t0 < 5
+        time.sleep(0.005)
+
+
+def test_vault_down_cached_key_until_max_stale_then_503(qp):
+    assert qp.chat().status_code == 200
+    bao = qp.bao.get_wrapped_container()
+    bao.pause()  # a blackhole, as a cut link or a dead node looks from the network's side
+    t0 = time.monotonic()
+    try:
+        statuses = []
+        while time.monotonic() - t0 < qp.secret_ttl_s + qp.secret_max_stale_s + 2.5:
+            r = qp.chat()
+            statuses.append((round(time.monotonic() - t0, 2), r.status_code))
+            time.sleep(0.1)
+        ok_until = max((t for t, s in statuses if s == 200), default=0)
+        print(f"OpenBao paused: key served for {ok_until:.2f} s, then {statuses[-1][1]}")
+        assert all(s == 200 for t, s in statuses if t < qp.secret_ttl_s + qp.secret_max_stale_s - 2.5)
+        assert statuses[-1][1] == 503
+        assert qp.stub_admin("GET", "/admin/stats").status_code == 200
+    finally:
+        bao.unpause()
+    t0 = time.monotonic()
+    while qp.chat().status_code != 200:
+        assert time.monotonic() - t0 < 15, "gateway did not recover after OpenBao came back"
+        time.sleep(0.2)
+
+
+def test_etcd_stopped_gateway_keeps_serving_then_reloads(qp):
+    etcd = qp.etcd.get_wrapped_container()
+    address = qp.etcd.address()
+    etcd.stop(timeout=2)
+    try:
+        time.sleep(0.5)
+        status = qp.gateway_status()
+        assert status["etcd"]["connected"] is False
+        for _ in range(5):
+            r = qp.user_post("/rag/query", "alice", {"question": "who is on call?"})
+            assert r.status_code == 200, r.text
+        assert qp.http.get(qp.gateway_url + "/readyz").status_code == 200
+    finally:
+        etcd.start()
+    assert qp.etcd.address() == address, "etcd came back on another address"
+    t0 = time.monotonic()
+    while True:
+        try:
+            rev = qp.etcd_put("/apisix/routes/after-restart", {"uri": "/after/*", "upstream": {
+                "nodes": {f"127.0.0.1:{qp.services['llm_stub'].port}": 1}}, "plugins": {"proxy-rewrite": {"uri": "/healthz"}}})
+            break
+        except Exception:  # noqa: BLE001 - etcd still starting
+            assert time.monotonic() - t0 < 20
+            time.sleep(0.2)
+    qp.wait_gateway_revision(rev, timeout=15)
+    assert qp.http.get(qp.gateway_url + "/after/x").status_code == 200
+    assert qp.gateway_status()["etcd"]["connected"] is True
