@@ -58,7 +58,7 @@ def build_app(settings: Settings | None = None):
     engine = Engine(shards)
     oplog = OpLog(settings.data_dir / "oplog.jsonl" if settings.data_dir else None, fsync=settings.fsync)
     node = Node(engine, oplog, node_id=settings.node_id, origin=_identity(settings.data_dir, settings.node_id),
-                peer_url=settings.peer_url, api_key=api_key, consistency_timeout_s=settings.consistency_timeout_s,
+                peer_url=settings.peer, api_key=api_key, consistency_timeout_s=settings.consistency_timeout_s,
                 heartbeat_s=settings.heartbeat_s, retry_max_s=settings.retry_max_s)
 
     @asynccontextmanager
@@ -66,7 +66,9 @@ def build_app(settings: Settings | None = None):
         entries = oplog.load()
         node.replay(entries)
         log.info("vectordb %s (%s): %d logged operations replayed, %d collections; peer %s",
-                 settings.node_id, node.origin, len(entries), len(engine.collections), settings.peer_url or "none")
+                 settings.node_id, node.origin, len(entries), len(engine.collections), settings.peer or "none")
+        if settings.extra_peers:
+            log.warning("replication is two-node: peers %s are ignored", settings.extra_peers)
         node.start()
         try:
             yield

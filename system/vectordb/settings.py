@@ -18,8 +18,10 @@ class Settings(BaseSettings):
     # The platform's convention; set 6333 to sit where a real Qdrant would.
     port: int = 8000
     node_id: str = "vectordb"
-    # The other DC's node; None: a single node, no replication.
+    # The other DC's node; None: a single node, no replication. `peers` (comma-separated, as
+    # the topology passes it) is the same thing; replication is two-node, so the first counts.
     peer_url: str | None = None
+    peers: str = ""
     # Holds the operation log (and the node's identity), replayed at start. None: memory only
     # (a restart is a new, empty node that the peer refills).
     data_dir: Path | None = None
@@ -33,3 +35,15 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     max_body_bytes: int = 64 << 20
     log_level: str = "info"
+
+    @property
+    def peer(self) -> str | None:
+        if self.peer_url:
+            return self.peer_url
+        urls = [u.strip() for u in self.peers.split(",") if u.strip()]
+        return urls[0] if urls else None
+
+    @property
+    def extra_peers(self) -> list[str]:
+        urls = [u.strip() for u in self.peers.split(",") if u.strip()]
+        return [u for u in urls if u != self.peer]

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
+from llm_stub_support import ADMIN, KEY, StubProcess
 
 from system.llm_stub.app import build_app
 from system.llm_stub.settings import Settings
-
-KEY = "sk-test-current"
-ADMIN = "admin-test-token"
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -43,54 +33,9 @@ def client(make_client) -> TestClient:
     return make_client()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class StubProcess:
-    """`python -m system.llm_stub` on 127.0.0.1, stopped on exit."""
-
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "HALAB_LLM_STUB_HOST": "127.0.0.1", "HALAB_LLM_STUB_PORT": str(self.port),
-                    "HALAB_LLM_STUB_API_KEY": KEY, "HALAB_LLM_STUB_ADMIN_TOKEN": ADMIN,
-                    "HALAB_LLM_STUB_LOG_LEVEL": "warning", **env}
-        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"llm_stub-{self.port}.log", "w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "system.llm_stub"], cwd=REPO, env=full_env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stub exited with {self.proc.returncode}: {self.output()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("stub did not become healthy")
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
 @pytest.fixture
 def stub_process() -> Iterator:
+    """Start `python -m system.llm_stub` processes on 127.0.0.1; all stopped at the end."""
     started: list[StubProcess] = []
 
     def start(**env: str) -> StubProcess:

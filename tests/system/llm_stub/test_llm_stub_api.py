@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ADMIN, KEY
+from llm_stub_support import ADMIN, KEY
 
 from system.llm_stub.answer import answer_for, source_ids
 from system.llm_stub.keys import KeyRing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ADMIN, KEY
+from llm_stub_support import ADMIN, KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
