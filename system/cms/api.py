@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult
 from system.cms.reconciler import Reconciler
@@ -37,9 +37,18 @@ USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
 # ------------------------------------------------------------------ models
 
 
+def _utf8(value: str) -> str:
+    # JSON may carry lone surrogates (\ud800); etcd, MongoDB and OPA take UTF-8 only.
+    value.encode("utf-8")
+    return value
+
+
+Utf8 = Annotated[str, AfterValidator(_utf8)]
+
+
 class PolicyIn(BaseModel):
-    rego: str = Field(description="Rego source; compiled by OPA before anything is written")
-    description: str = Field("", max_length=4096)
+    rego: Utf8 = Field(min_length=1, description="Rego source; compiled by OPA before anything is written")
+    description: Utf8 = Field("", max_length=4096)
     expected_version: int | None = Field(None, ge=0, description="409 unless the policy is at this version "
                                                                  "(0: it must not exist)")
 

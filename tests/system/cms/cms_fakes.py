@@ -141,7 +141,7 @@ class FakeEtcd:
 
 
 class FakeCompiler:
-    """Rego is "valid" when it starts with `package` and has balanced braces."""
+    """Rego is "valid" when its first statement is `package` and its braces balance."""
 
     def __init__(self) -> None:
         self.down = False
@@ -152,7 +152,8 @@ class FakeCompiler:
 
     async def validate(self, pid, rego):
         await self.ping()
-        if not rego.lstrip().startswith("package") or rego.count("{") != rego.count("}"):
+        code = [ln for ln in rego.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if not code or not code[0].lstrip().startswith("package") or rego.count("{") != rego.count("}"):
             raise RegoInvalid(f"{pid}:1: rego_parse_error: fake parse error",
                               [{"code": "rego_parse_error", "message": "fake parse error", "row": 1, "col": 1}])
 

@@ -252,3 +252,21 @@ def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/cms/policies", "/cms/policies/{policy_id}", "/cms/users", "/cms/users/{name}", "/cms/reconcile"} <= set(paths)
     assert {"200", "400", "401", "409", "413", "503"} <= set(paths["/cms/policies/{policy_id}"]["put"]["responses"])
+
+
+def test_lone_surrogates_are_refused_before_any_write(client):
+    r = client.put("/cms/policies/a", content=b'{"rego": "package x\\n# \\ud800\\n"}',
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and client.fakes[1].kv == {}
+
+
+def test_seed_installs_the_default_policy_set(client):
+    from system.cms.seed import default_policies, seed
+
+    first = seed("http://testserver", admin="root", client=client)
+    assert [r["version"] for r in first] == [1]
+    again = seed("http://testserver", admin="root", client=client)
+    assert again[0]["unchanged"] is True
+    meta, etcd = client.fakes[0], client.fakes[1]
+    assert etcd.kv["authz"].value == default_policies()["authz"]["rego"]
+    assert meta.docs["authz"]["author"] == "root"

@@ -1,0 +1,79 @@
+"""Install halab's default policy set through the CMS API (idempotent).
+
+    python -m system.cms.seed --cms-url http://cms:8000 --admin halab-admin --wait-enforced
+
+or from Python (the topology calls this once the CMS answers /readyz):
+
+    from system.cms.seed import seed
+    results = seed("http://10.0.0.5:8000", admin="halab-admin")
+
+The default set is one policy, id `authz`, package `halab.authz` (default_authz.rego):
+admins may do anything, users may query /rag/* and /llm/*, CMS write routes are for role
+admin only. Seeding the same content again writes no new version ("unchanged": true).
+It talks to the CMS directly (not through the gateway, which needs this very policy to let
+an admin in), naming the admin in X-Consumer-Username.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import resources
+
+import httpx
+
+DEFAULT_ADMIN = "halab-admin"
+
+
+def default_policies() -> dict[str, dict]:
+    """id -> {"rego", "description"}: the policies `seed` installs."""
+    rego = resources.files("system.cms").joinpath("default_authz.rego").read_text(encoding="utf-8")
+    return {"authz": {"rego": rego, "description": "halab default: admins anything; users /rag/* and /llm/*; "
+                                                   "CMS writes admin only"}}
+
+
+def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = False, ready_timeout_s: float = 60.0,
+         client: httpx.Client | None = None) -> list[dict]:
+    """PUT every default policy; returns the CMS's answers. Waits up to `ready_timeout_s`
+    for the CMS's /readyz first; raises httpx.HTTPStatusError on a refusal."""
+    own = client is None
+    client = client or httpx.Client(base_url=cms_url.rstrip("/"), timeout=30.0, trust_env=False)
+    try:
+        deadline = time.monotonic() + ready_timeout_s
+        while True:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CMS at {cms_url} not ready within {ready_timeout_s} s")
+            time.sleep(0.5)
+        results = []
+        for pid, body in default_policies().items():
+            r = client.put(f"/cms/policies/{pid}", json=body, headers={"X-Consumer-Username": admin},
+                           params={"wait": "enforced"} if wait_enforced else None)
+            r.raise_for_status()
+            results.append(r.json())
+        return results
+    finally:
+        if own:
+            client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m system.cms.seed", description=__doc__.splitlines()[0])
+    p.add_argument("--cms-url", required=True, help="e.g. http://cms:8000")
+    p.add_argument("--admin", default=DEFAULT_ADMIN, help="the author recorded in the policies' history")
+    p.add_argument("--wait-enforced", action="store_true", help="wait until the local OPA loaded each policy")
+    p.add_argument("--ready-timeout", type=float, default=60.0)
+    args = p.parse_args(argv)
+    for result in seed(args.cms_url, args.admin, wait_enforced=args.wait_enforced, ready_timeout_s=args.ready_timeout):
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
