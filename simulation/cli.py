@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import click
@@ -16,7 +17,8 @@ from harness.spec import PRESETS, SpecError, preset
 from scenarios import checkers
 from simulation.params import ModelParams
 
-console = Console()
+# Piped output gets a fixed width wide enough for the tables instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _ms(x: float) -> str:
@@ -95,9 +97,10 @@ def _summary(topo, sc, result, history) -> None:
             errors[op.error] = errors.get(op.error, 0) + 1
     if errors:
         console.print("errors: " + ", ".join(f"{e} {n:,}" for e, n in sorted(errors.items(), key=lambda x: -x[1])))
-    fo = checkers.failover(history)
+    master = result.model.vrrp.by_priority[0][1].name if result.model.vrrp.by_priority else None
+    fo = checkers.failover(history, lb=master)
     if fo:
-        t = Table(title="faults (HAProxy detection after start, recovery after stop; s)")
+        t = Table(title=f"faults (detection by {master}'s HAProxy after start, recovery after stop; s)")
         for col in ("fault", "target", "start", "detection", "recovery"):
             t.add_column(col)
         for x in fo:
@@ -151,6 +154,7 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     table = Table(title=f"{topo.name}: capacity, SLO p95({flow}) <= {slo_s * 1000:.0f} ms, availability >= 99.9%")
+    # Utilisation is offered load per server: above 100 % the station is saturated.
     for col in ("replicas", "rps", f"p95 {flow} ms", "availability", *(f"{k} util" for k in KINDS), "SLO"):
         table.add_column(col, justify="right")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
@@ -162,13 +166,13 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
 
         found = sweep(topo, rates, replicas, slo_s, duration, _params(params_path), seed, flow, on_point)
     for p in found:
-        table.add_row(str(p.replicas), f"{p.rps:g}", _ms(p.p95.get(flow, float("nan"))),
+        table.add_row(str(p.replicas), f"{p.rps:.0f}", _ms(p.p95.get(flow, float("nan"))),
                       f"{p.availability.get(flow, float('nan')):.4f}",
                       *(f"{p.utilisation.get(k, 0.0):.0%}" for k in KINDS),
                       "[green]yes[/]" if p.meets_slo else "[red]no[/]")
     console.print(table)
     for n, rate in best_rates(found).items():
-        console.print(f"replicas {n}: highest rate meeting the SLO: " + (f"[bold]{rate:g} rps[/]" if rate else "none"))
+        console.print(f"replicas {n}: highest rate meeting the SLO: " + (f"[bold]{rate:.0f} rps[/]" if rate else "none"))
 
 
 @click.command()

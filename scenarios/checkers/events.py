@@ -27,9 +27,12 @@ class Failover:
     recovery_s: float | None
 
 
-def failover(history: Iterable[Op]) -> list[Failover]:
-    """One Failover per nemesis fault, in order of start."""
-    ops = [op for op in history if op.process in ("nemesis", "haproxy")]
+def failover(history: Iterable[Op], lb: str | None = None) -> list[Failover]:
+    """One Failover per nemesis fault, in order of start. Each HAProxy checks on its own: with
+    `lb`, only that one's marks count (the VIP holder's are what users feel); without, the
+    first mark by any."""
+    ops = [op for op in history if op.process == "nemesis"
+           or (op.process == "haproxy" and (lb is None or (op.value or {}).get("lb") == lb))]
     out = []
     for op in ops:
         if op.process != "nemesis" or (op.value or {}).get("phase") != "start":

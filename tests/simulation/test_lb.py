@@ -1,0 +1,51 @@
+"""HAProxy detection and keepalived failover, from the spec's parameters.
+
+Scenario: no load; at FAULT_AT_S DC2 goes down. HAProxy checks every INTER_S with a
+1 s connect timeout and marks a server DOWN after FALL failures: detection takes
+U(0, inter) + (fall - 1) * inter + timeout, 5-7 s, 6 s on average over RUNS seeds.
+Then the master LB dies: the backup holds the VIP after 3 * advert + skew = 3.61 s.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.scenario import Fault, Load, Scenario
+from harness.spec import HealthCheck, preset
+from scenarios.checkers import failover
+from simulation.run import simulate
+
+RUNS = 40
+FAULT_AT_S = 30.0  # seconds
+INTER_S, FALL, RISE = 2.0, 3, 2
+QUIET = Load.constant(0.0, 120.0)  # no requests: only checks and faults
+
+
+def test_dc_outage_is_detected_in_about_six_seconds() -> None:
+    topo = preset("seed").with_params(health=HealthCheck(INTER_S, FALL, RISE))
+    scenario = Scenario("dc2-down", QUIET, (Fault("site-down", "dc2", FAULT_AT_S, 90.0),))
+    detections = []
+    for seed in range(RUNS):
+        (f,) = failover(simulate(topo, scenario, seed=seed).history(), lb="lb1")  # the VIP holder
+        detections.append(f.detection_s)
+        assert 5.0 <= f.detection_s <= 7.0 + 1e-9
+        assert 0 < f.recovery_s <= INTER_S * RISE + 1e-9
+    mean = sum(detections) / len(detections)
+    print(f"\ndetection over {RUNS} seeds: mean {mean:.2f} s, min {min(detections):.2f}, max {max(detections):.2f}")
+    assert mean == pytest.approx(6.0, abs=0.3)
+
+
+def test_faster_checks_detect_faster() -> None:
+    topo = preset("seed").with_params(health=HealthCheck(1.0, 2, 2))
+    scenario = Scenario("dc2-down", QUIET, (Fault("site-down", "dc2", FAULT_AT_S, 90.0),))
+    (f,) = failover(simulate(topo, scenario, seed=1).history(), lb="lb1")
+    assert 2.0 <= f.detection_s <= 3.0 + 1e-9  # U(0, 1) + 1 + 1
+
+
+def test_vrrp_moves_the_vip_after_the_master_down_interval() -> None:
+    scenario = Scenario("lb1-down", QUIET, (Fault("component-down", "lb1", FAULT_AT_S, 60.0),))
+    events = [op for op in simulate(preset("seed"), scenario, seed=1).history() if op.process == "vrrp"]
+    took_over = next(op for op in events if op.f == "master" and op.value["lb"] == "lb2")
+    assert took_over.time - FAULT_AT_S == pytest.approx(3 + (256 - 100) / 256, abs=1e-6)
+    back = next(op for op in events if op.f == "master" and op.value["lb"] == "lb1")
+    assert back.time == pytest.approx(60.0)  # the higher priority preempts at once
