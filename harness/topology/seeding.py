@@ -32,11 +32,42 @@ class User:
 USERS = (
     User("alice", ("staff", "engineering"), "user"),
     User("bob", ("staff",), "user"),
+    User("erin", ("staff", "editors"), "user"),
     User("admin", ("ops",), "admin"),
     # The RAG service's own identity for the hairpin call back through the gateway.
     User("rag-service", ("service",), "service"),
 )
 SERVICE_CONSUMER = "rag-service"
+HARNESS_AUTHOR = "halab-harness"
+DEFAULT_POLICY_ID = "authz"
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    acl_groups: tuple[str, ...]
+    text: str
+
+
+CORPUS = (
+    Document("gateway-role", "What the gateway does", ("staff",),
+             "The gateway plays APISIX's role: it authenticates every request with key-auth, asks OPA "
+             "whether the consumer may make it, and proxies it to the CMS, the RAG service or the LLM API. "
+             "It reads its routes from etcd and keeps serving from the last configuration it saw."),
+    Document("policy-path", "How a policy update propagates", ("staff",),
+             "An admin publishes Rego through the CMS. The CMS writes the metadata to MongoDB, then the raw "
+             "policy to etcd; policy_sync watches etcd and loads it into OPA in every datacenter."),
+    Document("quorum", "Why two datacenters lose quorum", ("engineering",),
+             "A two-member etcd or Raft cluster needs both members for a majority: losing either datacenter "
+             "stops writes. A witness site with a third voter lets one site fail."),
+    Document("vault-key", "The LLM key in Vault", ("engineering",),
+             "The gateway fetches the LLM API key from Vault (OpenBao) with AppRole and caches it; a Vault read "
+             "on every LLM call would make Vault a hard dependency of every query."),
+    Document("ops-runbook", "Failover runbook", ("ops",),
+             "keepalived moves the VIP between the two HAProxy nodes in about three and a half seconds; HAProxy "
+             "marks a gateway down after three failed checks two seconds apart."),
+)
 
 
 def new_consumers() -> dict[str, str]:
@@ -68,23 +99,49 @@ def seed_routes(lab: "Running") -> int:
     for key, value in routes.items():
         if key.startswith("/apisix/secrets/"):
             value.pop("uri", None)
+    # The CMS serves its API under /cms itself: its route passes the path through unchanged.
+    routes["/apisix/routes/cms"]["plugins"].pop("proxy-rewrite", None)
     consumers = [ConsumerSpec(u.name, lab.consumers[u.name], u.groups, u.role) for u in USERS]
     return seed(lab.url(plan.of_kind("etcd")[0].name, "client"), routes, consumers)
 
 
-def seed_users(lab: "Running") -> None:
-    import pymongo
+def _cms(lab: "Running") -> httpx.Client:
+    """The first DC's CMS, directly (before the default policy exists, the gateway lets no one in)."""
+    cms = lab.plan.of_kind("cms")[0]
+    return httpx.Client(base_url=lab.url(cms.name), timeout=30, trust_env=False,
+                        headers={"X-Consumer-Username": HARNESS_AUTHOR})
 
-    mongo = lab.plan.of_kind("mongo")[0]
-    client = pymongo.MongoClient(
-        f"mongodb://{lab.address(mongo.name)}:{mongo.port}/?directConnection=true", serverSelectionTimeoutMS=5000
-    )
-    try:
-        users = client["halab"]["users"]
+
+def seed_users(lab: "Running") -> None:
+    """User profiles through the CMS's users API (it writes them to Atlas, where RAG reads them)."""
+    with _cms(lab) as cms:
         for u in USERS:
-            users.replace_one({"_id": u.name}, {"_id": u.name, "name": u.name, "groups": list(u.groups), "role": u.role}, upsert=True)
-    finally:
-        client.close()
+            if u.role == "service":  # a consumer of the gateway, not a person with a profile
+                continue
+            cms.put(f"/cms/users/{u.name}", json={"groups": list(u.groups), "role": u.role}).raise_for_status()
+
+
+def seed_policy(lab: "Running") -> dict:
+    """The default `authz` policy through the CMS, waiting until the local OPA enforces it."""
+    from system.gateway.seed import DEFAULT_AUTHZ_REGO
+
+    with _cms(lab) as cms:
+        resp = cms.put(
+            f"/cms/policies/{DEFAULT_POLICY_ID}", params={"wait": "enforced"},
+            json={"rego": DEFAULT_AUTHZ_REGO, "description": "default policy set (seeded by halab up)"},
+        )
+        resp.raise_for_status()
+        return resp.json()
+
+
+def seed_corpus(lab: "Running") -> int:
+    """The sample corpus through the first DC's RAG ingest; replication carries it to the others."""
+    rag = lab.plan.of_kind("rag")[0]
+    with httpx.Client(base_url=lab.url(rag.name), timeout=60, trust_env=False) as http:
+        for d in CORPUS:
+            body = {"doc_id": d.doc_id, "title": d.title, "acl_groups": list(d.acl_groups), "text": d.text}
+            http.post("/documents", json=body).raise_for_status()
+    return len(CORPUS)
 
 
 def wait_for_query(lab: "Running", user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
@@ -106,11 +163,17 @@ def wait_for_query(lab: "Running", user: str = "alice", timeout_s: float = 60.0)
 
 
 def query(http: httpx.Client, key: str, question: str) -> httpx.Response:
-    return http.post("/rag/query", headers={"apikey": key}, json={"query": question})
+    return http.post("/rag/query", headers={"apikey": key}, json={"question": question})
 
 
 def seed_all(lab: "Running", progress: Callable[[str], None] = lambda _m: None) -> None:
     seed_routes(lab)
     progress("routes and consumers in etcd")
+    seed_policy(lab)
+    progress("default policy through the CMS, enforced")
     seed_users(lab)
-    progress("user profiles in Atlas")
+    progress("user profiles through the CMS")
+    seed_corpus(lab)
+    progress(f"{len(CORPUS)} documents through the RAG ingest")
+    wait_for_query(lab)
+    progress("a RAG query through the VIP answered")

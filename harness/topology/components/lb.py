@@ -1,7 +1,11 @@
 """The LB pair: HAProxy checking every gateway through the WAN, keepalived moving one VIP.
 
 Both LBs sit on the edge site's network; the VIP is an address on that network that
-keepalived gives the master (VRRP, `advert_int` and priorities from the spec). HAProxy's
+keepalived gives the master (VRRP, `advert_int` and priorities from the spec). VRRP goes
+unicast between the LBs: an internal Docker network drops every packet whose destination
+lies outside its subnet, VRRP's multicast group 224.0.0.18 included. Docker hands out the
+addresses, so each LB resolves itself and its peers by container name before keepalived
+starts (HAProxy starts at once). HAProxy's
 checks and retries follow the spec's HealthCheck and Timeouts (DESIGN section 5 measured
 `check inter 2s fall 3 rise 2`, `retries 2`, `option redispatch`, `timeout connect 1s`).
 """
@@ -9,6 +13,7 @@ checks and retries follow the spec's HealthCheck and Timeouts (DESIGN section 5 
 from __future__ import annotations
 
 from harness.containers import HaproxyContainer
+from harness.containers.haproxy import CONFIG_PATH, KEEPALIVED_PATH
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
 
@@ -49,6 +54,7 @@ def keepalived_conf(plan: Plan, p: Placement, vip: str, prefix: int) -> str:
     v = plan.topology.params.vrrp
     lbs = [x.name for x in plan.of_kind("lb")]
     priority = v.priorities[lbs.index(p.name)]
+    peers = "\n".join(f"        @PEER_{x.name}@" for x in plan.of_kind("lb") if x.name != p.name)
     return f"""\
 global_defs {{
     router_id {p.name}
@@ -62,6 +68,10 @@ vrrp_instance halab_vip {{
     priority {priority}
     advert_int {v.advert_s:g}
     nopreempt
+    unicast_src_ip @SELF@
+    unicast_peer {{
+{peers}
+    }}
     virtual_ipaddress {{
         {vip}/{prefix} dev eth0
     }}
@@ -69,9 +79,31 @@ vrrp_instance halab_vip {{
 """
 
 
+class LbNode(HaproxyContainer):
+    """HAProxy now; keepalived once the LB knows its own and its peers' addresses."""
+
+    def __init__(self, run_id: str, image: str, names: dict[str, str], **kw) -> None:
+        super().__init__(run_id, image, **kw)
+        self._names = names  # placeholder -> container name to resolve
+
+    def _configure(self) -> None:
+        super()._configure()
+        resolve = " && ".join(
+            f'{var}=$(until getent hosts {name}; do sleep 0.2; done | cut -d" " -f1)'
+            for var, name in self._names.items()
+        )
+        subst = " ".join(f"-e s/@{var}@/${var}/" for var in self._names)
+        keepalived = (
+            f"({resolve} && sed -i {subst} {KEEPALIVED_PATH} && "
+            f"exec keepalived --dont-fork --log-console -f {KEEPALIVED_PATH}) & "
+        )
+        self.with_command(["sh", "-c", f"{keepalived}exec haproxy -db -W -f {CONFIG_PATH}"])
+
+
 def container(ctx: Context, p: Placement) -> HaproxyContainer:
     assert ctx.vip is not None, "the VIP is chosen when the edge network exists"
     vip, prefix = ctx.vip
-    c = HaproxyContainer(ctx.run_id, ctx.image_of("lb"), site=p.site)
+    names = {"SELF": p.container, **{f"PEER_{x.name}": x.container for x in ctx.plan.of_kind("lb") if x != p}}
+    c = LbNode(ctx.run_id, ctx.image_of("lb"), names, site=p.site)
     ctx.place(c, p)
     return c.with_config(haproxy_cfg(ctx.plan)).with_keepalived(keepalived_conf(ctx.plan, p, vip, prefix))

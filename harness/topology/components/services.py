@@ -60,16 +60,22 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     elif p.kind == "policy_sync":
         env |= {"etcd_endpoint": local("etcd").hostport("client"), "opa_url": local("opa").url()}
     elif p.kind == "rag":
+        other_vector, other_gateway = _others(plan, "vectordb", site), _others(plan, "gateway", site)
         env |= {
             "mongo_url": mongo_url(plan, site),
-            "vectordb_url": local("vectordb").url(),
-            "gateway_url": local("gateway").url(),
-            # The other DCs' nodes, for failover (their aliases resolve to the WAN proxy).
-            "vectordb_fallback_urls": ",".join(o.url() for o in _others(plan, "vectordb", site)),
-            "gateway_fallback_urls": ",".join(o.url() for o in _others(plan, "gateway", site)),
+            "vector_url_local": local("vectordb").url(),
+            "gateway_url_local": local("gateway").url(),
+            # The other DC's nodes, for failover (their aliases resolve to the WAN proxy).
+            "vector_url_remote": other_vector[0].url() if other_vector else "",
+            "gateway_url_remote": other_gateway[0].url() if other_gateway else "",
         }
     elif p.kind == "vectordb":
-        env |= {"node_id": p.name, "peers": ",".join(o.url() for o in _others(plan, "vectordb", site))}
+        others = _others(plan, "vectordb", site)
+        env |= {
+            "node_id": p.name,
+            "peer_url": others[0].url() if others else "",
+            "write_consistency": str(plan.topology.params.vector.write_consistency),
+        }
     elif p.kind == "llm":
         env |= {"api_key_file": LLM_KEY_PATH, "seed": "0"}
     env |= ctx.extra_env.get(p.name, {})
