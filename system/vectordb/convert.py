@@ -214,12 +214,32 @@ def to_condition(value: Any):
     raise BadInput(f"unknown condition: {sorted(map(str, c))[:5]}")
 
 
+class _EdgeBool:
+    """A boolean that qdrant-edge's bindings keep boolean.
+
+    qdrant-edge-py 0.9 turns a Python `True` given to MatchValue into the integer 1 (bool is
+    an int subclass and the binding tries int first), so `match: {value: true}` matched
+    nothing. PyO3 extracts numpy's bool_ as a boolean by its type's module and name; this
+    class carries that name, which avoids a numpy dependency.
+    """
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+_EdgeBool.__module__ = "numpy"
+_EdgeBool.__name__ = _EdgeBool.__qualname__ = "bool_"
+
+
 def _match(m: dict):
     if "value" in m:
         v = m["value"]
         require(isinstance(v, (str, int, bool)) and (isinstance(v, (str, bool)) or -(2**63) <= v < 2**63),
                 "match.value must be a string, an integer or a boolean")
-        return qe.MatchValue(v)
+        return qe.MatchValue(_EdgeBool(v) if isinstance(v, bool) else v)
     for key, cls in (("any", qe.MatchAny), ("except", qe.MatchExcept)):
         if key in m:
             vals = m[key]
