@@ -64,7 +64,9 @@ class Gateway:
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.max_body_bytes)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # [\s\S]: a decoded path may hold a newline, which `.` would not match.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
+        app.on_response_prepare.append(_ensure_request_id)
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
@@ -185,6 +187,12 @@ class Gateway:
 
 
 _OPENAPI_BYTES = json.dumps(OPENAPI).encode()
+
+
+async def _ensure_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    # Responses aiohttp makes itself (a request it could not parse, say) get one too.
+    if REQUEST_ID not in response.headers:
+        response.headers[REQUEST_ID] = uuid.uuid4().hex
 
 
 def _method_not_allowed() -> web.Response:

@@ -22,7 +22,9 @@ class RequestCtx:
         self.config = config
         self.consumer: "Consumer | None" = None
         self.request_id = request_id
-        self.path = request.path  # proxy-rewrite may change it
+        # The path as the client sent it (percent-encoded, no query): what goes upstream unless
+        # proxy-rewrite changes it. Matching and OPA use the decoded `request.path`.
+        self.path = request.rel_url.raw_path
         self.upstream_headers: dict[str, str] = {}
         self.body: bytes | None = None
 

@@ -104,7 +104,7 @@ class Forwarder:
         req = ctx.request
         body = ctx.body if ctx.body is not None else (await req.read() if req.body_exists else None)
         headers = upstream_request_headers(ctx)
-        if ctx.path == req.path:
+        if ctx.path == req.rel_url.raw_path:
             target = req.raw_path
         else:
             target = ctx.path + (f"?{req.query_string}" if req.query_string else "")
