@@ -4,8 +4,8 @@ The contract with the harness: an `ok` completion may carry `steps`, a map from 
 kind to seconds. For the kinds in SERVER_SIDE the value is the component's own time (it
 times itself: queueing + work); for every other kind it is the call as its caller saw it,
 network included. Calibration subtracts the spec's mean round trip for that call (the
-intra-site hop, or the WAN link to the nearest component of that kind; for etcd also the
-commit round trip to a majority), then fits a lognormal by its mean and coefficient of
+intra-site hop, or the WAN link to the nearest component of that kind; for etcd the trip to
+the leader and the commit round trip to a majority), then fits a lognormal by its mean and coefficient of
 variation. Use a baseline at low utilisation: queueing time is attributed to service.
 
     >>> from harness.history import Op
@@ -46,12 +46,12 @@ def network_s(topo: Topology, kind: str, site: str | None) -> float:
     sites = [topo.site_of(c.name) for c in topo.components_of(kind)]
     if not sites:
         return 0.0
-    total = min(rtt(site, s) for s in sites)
-    if kind == "etcd" and len(sites) > 1:
-        # Commit: the leader waits for the nearest other voters up to a majority.
-        others = sorted(rtt(sites[0], s) for s in sites[1:])
-        total += others[len(sites) // 2 - 1]
-    return total
+    if kind != "etcd" or len(sites) == 1:
+        return min(rtt(site, s) for s in sites)
+    # A write goes to the leader -- assumed the first voter of the spec, which both the
+    # harness and the model bootstrap first -- and commits when a majority has it.
+    others = sorted(rtt(sites[0], s) for s in sites[1:])
+    return rtt(site, sites[0]) + others[len(sites) // 2 - 1]
 
 
 def fit_lognormal(samples: list[float]) -> Dist:

@@ -34,19 +34,22 @@ def failover(history: Iterable[Op], lb: str | None = None) -> list[Failover]:
     ops = [op for op in history if op.process == "nemesis"
            or (op.process == "haproxy" and (lb is None or (op.value or {}).get("lb") == lb))]
     out = []
-    for op in ops:
+    for op in sorted(ops, key=lambda o: o.time):
         if op.process != "nemesis" or (op.value or {}).get("phase") != "start":
             continue
         target = op.value.get("target", "")
-        stop = next(
+        # min(), not the first in order: a merged history need not be sorted.
+        stop = min(
             (o.time for o in ops if o.process == "nemesis" and o.f == op.f and o.time >= op.time
              and (o.value or {}).get("phase") == "stop" and o.value.get("target") == target),
-            None,
+            default=None,
         )
-        down = next((o.time for o in ops if o.process == "haproxy" and o.f == "server-down" and o.time >= op.time), None)
+        down = min((o.time for o in ops if o.process == "haproxy" and o.f == "server-down" and o.time >= op.time),
+                   default=None)
         up = None
         if stop is not None:
-            up = next((o.time for o in ops if o.process == "haproxy" and o.f == "server-up" and o.time >= stop), None)
+            up = min((o.time for o in ops if o.process == "haproxy" and o.f == "server-up" and o.time >= stop),
+                     default=None)
         out.append(
             Failover(
                 op.f,
