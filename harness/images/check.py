@@ -80,16 +80,18 @@ def run_once(client, image: str, command: list[str], run_id: str, network: str, 
         container.remove(force=True)
 
 
-def check_component(name: str, run_id: str, network, client, root: Path | None = None) -> CheckResult:
+def check_component(name: str, run_id: str, network, client, root: Path | None = None,
+                    image: str | None = None) -> CheckResult:
     from harness import containers as hc
     from harness.images import ImageNotBuilt, image_for
 
     comp = component(name)
     started = time.monotonic()
-    try:
-        image = image_for(name, client)
-    except ImageNotBuilt as exc:
-        return CheckResult(name, "-", comp.health, False, 0.0, str(exc))
+    if image is None:
+        try:
+            image = image_for(name, client)
+        except ImageNotBuilt as exc:
+            return CheckResult(name, "-", comp.health, False, 0.0, str(exc))
 
     def done(ok: bool, signal: str, detail: str = "") -> CheckResult:
         return CheckResult(name, image, signal, ok, time.monotonic() - started, detail)
@@ -134,11 +136,26 @@ def check(names: list[str] | tuple[str, ...] = (), run_id: str | None = None,
         component(n)  # unknown names fail before anything starts
     client = client or docker.from_env(timeout=120)
     run_id = run_id or new_run_id("images-check")
+    from harness.images import ImageNotBuilt, image_for
+
+    # Resolve every tag first: the source may change while the checks run (a shared
+    # checkout), and one check run should test one consistent set of images.
+    tags: dict[str, str | None] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        try:
+            tags[name] = image_for(name, client)
+        except ImageNotBuilt as exc:
+            tags[name] = None
+            missing[name] = str(exc)
     results = []
     try:
         with InternalNetwork(run_id, "check", client=client) as net:
             for name in names:
-                result = check_component(name, run_id, net, client)
+                if tags[name] is None:
+                    result = CheckResult(name, "-", component(name).health, False, 0.0, missing[name])
+                else:
+                    result = check_component(name, run_id, net, client, image=tags[name])
                 results.append(result)
                 if progress:
                     progress(result)
