@@ -2,8 +2,8 @@
 
     PUT /cms/policies/authz
       1. OPA compiles the Rego (scratch policy)          invalid -> 400, nothing written
-      2. metadata: version N -> N+1, status `pending`    (conditional on N and the status:
-                                                          a concurrent writer gets 409)
+      2. claim version N+1 (insert of `<id>@<N+1>` into policy_claims: a concurrent
+         writer's insert fails -> 409); metadata: version N+1, status `pending`
       3. etcd txn: if mod_revision(/policies/authz) == the revision the metadata recorded,
                    put the Rego                           (compare fails -> rollback, 409)
       4. metadata: status `active`, etcd_revision = the txn's revision, history += entry
@@ -89,6 +89,8 @@ class Metadata(Protocol):
     async def insert_policy(self, doc: dict) -> bool: ...
     async def update_policy_if(self, policy_id: str, cond: dict, update: dict) -> bool: ...
     async def delete_policy_if(self, policy_id: str, cond: dict) -> bool: ...
+    async def claim_version(self, policy_id: str, version: int, token: str, at: datetime) -> bool: ...
+    async def release_claim(self, policy_id: str, version: int, token: str) -> None: ...
 
 
 class Content(Protocol):
@@ -201,6 +203,8 @@ class PolicyService:
                    "base_revision": base_revision, "started_at": now}
         fields = {"version": version, "status": "pending", "author": author, "description": description,
                   "pending": pending, "updated_at": now}
+        if not await self._meta(self.meta.claim_version(policy_id, version, pending["token"], now)):
+            raise Conflict(f"policy {policy_id!r}: version {version} is taken by a concurrent update")
         if doc is None:
             ok = await self._meta(self.meta.insert_policy(
                 {"_id": policy_id, **fields, "etcd_revision": None, "rego": None, "sha256": None, "history": []}))
@@ -208,6 +212,7 @@ class PolicyService:
             ok = await self._meta(self.meta.update_policy_if(
                 policy_id, {"version": doc["version"], "status": doc["status"]}, {"$set": fields}))
         if not ok:
+            await self.meta.release_claim(policy_id, version, pending["token"])
             raise Conflict(f"policy {policy_id!r} changed concurrently (version {version - 1} is no longer current)")
         return pending
 
@@ -226,6 +231,9 @@ class PolicyService:
         doc = await self._meta(self.meta.get_policy(policy_id))
         if not doc or (doc.get("pending") or {}).get("token") != token:
             return False
+        # Give the version back first: if we stop right after, the record is still pending
+        # (writers get 409) and the next pass rolls it back again.
+        await self.meta.release_claim(policy_id, doc["pending"]["version"], token)
         history = doc.get("history") or []
         if not history:
             return await self._meta(self.meta.delete_policy_if(policy_id, {"pending.token": token}))

@@ -202,6 +202,7 @@ class MongoMetadata:
         )
         self._db = self._client[db]
         self.policies = self._db["policies"]
+        self.claims = self._db["policy_claims"]
         self.users = self._db["users"]
 
     @_mongo_errors
@@ -233,6 +234,23 @@ class MongoMetadata:
     async def delete_policy_if(self, policy_id: str, cond: dict) -> bool:
         res = await self.policies.delete_one({"_id": policy_id, **cond})
         return res.deleted_count == 1
+
+    @_mongo_errors
+    async def claim_version(self, policy_id: str, version: int, token: str, at) -> bool:
+        """Claim the right to write `version` of a policy: an insert with a unique _id, the
+        one write that is atomic on every MongoDB the lab uses (FerretDB v1 checks an
+        update's filter and writes the document in two steps)."""
+        try:
+            await self.claims.insert_one({"_id": f"{policy_id}@{version}", "policy_id": policy_id,
+                                          "version": version, "token": token, "at": at})
+        except pymongo.errors.DuplicateKeyError:
+            return False
+        return True
+
+    @_mongo_errors
+    async def release_claim(self, policy_id: str, version: int, token: str) -> None:
+        """Give a version back (its update was rolled back), so the next writer can take it."""
+        await self.claims.delete_one({"_id": f"{policy_id}@{version}", "token": token})
 
     @_mongo_errors
     async def get_user(self, name: str) -> dict | None:

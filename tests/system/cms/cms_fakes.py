@@ -20,6 +20,7 @@ class FakeMetadata:
     def __init__(self) -> None:
         self.docs: dict[str, dict] = {}
         self.users: dict[str, dict] = {}
+        self.claims: dict[str, str] = {}
         self.down = False
 
     def _check(self) -> None:
@@ -65,6 +66,19 @@ class FakeMetadata:
             return False
         del self.docs[pid]
         return True
+
+    async def claim_version(self, pid, version, token, at):
+        self._check()
+        key = f"{pid}@{version}"
+        if key in self.claims:
+            return False
+        self.claims[key] = token
+        return True
+
+    async def release_claim(self, pid, version, token):
+        self._check()
+        if self.claims.get(f"{pid}@{version}") == token:
+            del self.claims[f"{pid}@{version}"]
 
     async def get_user(self, name):
         self._check()
