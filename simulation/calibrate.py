@@ -50,8 +50,11 @@ def network_s(topo: Topology, kind: str, site: str | None) -> float:
         return min(rtt(site, s) for s in sites)
     # A write goes to the leader -- assumed the first voter of the spec, which both the
     # harness and the model bootstrap first -- and commits when a majority has it.
+    # The client talks to its nearest voter, which forwards to the leader unless it is the leader.
+    nearest = min(sites, key=lambda s: rtt(site, s))
     others = sorted(rtt(sites[0], s) for s in sites[1:])
-    return rtt(site, sites[0]) + others[len(sites) // 2 - 1]
+    forward = rtt(nearest, sites[0]) if nearest != sites[0] else 0.0
+    return rtt(site, nearest) + forward + others[len(sites) // 2 - 1]
 
 
 def fit_lognormal(samples: list[float]) -> Dist:

@@ -257,7 +257,9 @@ def policy_update(m, rid: int):
         m.done(rid, POLICY, t0, t + m.upstream_s + m.back[site] * 2, INFO, site, "etcd-no-quorum")
         return
     leader = etcd.leader
-    yield env.timeout(t + hop(site, via.site) + hop(via.site, leader.site) - env.now)
+    # A follower forwards the put to the leader: one more hop there and back.
+    to_leader = hop(site, via.site) + (hop(via.site, leader.site) if via is not leader else 0.0)
+    yield env.timeout(t + to_leader - env.now)
     if m.changes != ch and ((e := _broken(m, lb, gw, gw_ep, cms, cms_ep)) or etcd.leader is not leader):
         m.done(rid, POLICY, t0, t0 + m.request_s if e else env.now + m.upstream_s, INFO, site, e or "etcd-leader-lost")
         return
@@ -268,9 +270,9 @@ def policy_update(m, rid: int):
         return
     committed = end + etcd.commit_rtt
     revision = m.policy.commit(committed, leader)
-    back = hop(leader.site, via.site) + hop(via.site, site)
+    back = (hop(leader.site, via.site) if via is not leader else 0.0) + hop(via.site, site)
     if steps is not None:
-        steps["etcd"] = committed - arrive + back + hop(site, via.site) + hop(via.site, leader.site)
+        steps["etcd"] = committed - arrive + back + to_leader
     # 7. "update successful", before any OPA has loaded it.
     t_end = committed + back + 2 * hop(site, site) + hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
