@@ -295,10 +295,15 @@ class Debootstrap(Recipe):
         return {"recipe": self._describe()}
 
     def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
-        if shutil.which("debootstrap") is None:
-            raise BuildError("debootstrap is not installed: run `apt-get install -y debootstrap` (as root), then retry")
         if os.geteuid() != 0:
             raise BuildError("debootstrap needs root: run `sudo halab images build base`")
+        if shutil.which("debootstrap") is None:
+            if not Path("/etc/debian_version").exists():
+                raise BuildError("debootstrap is not installed and this is not Debian: install debootstrap, then retry")
+            env.say("installing debootstrap from Debian ...")
+            apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            env.step(["apt-get", "update", "-qq"], "apt-update", env=apt_env)
+            env.step(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-install", env=apt_env)
         with env.tempdir() as tmp:
             rootfs = tmp / "rootfs"
             env.say(f"debootstrap --variant={self.variant} {self.suite} (+ {len(self.packages)} packages) ...")
