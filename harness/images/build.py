@@ -43,8 +43,9 @@ class BuildEnv:
     image: str
     hash: str
     progress: Callable[[str], None] = print
-    cache_dir: Path = CACHE_DIR
+    cache_dir: Path = field(default_factory=lambda: CACHE_DIR)
     python: str = sys.executable
+    force: bool = False  # also bypass Docker's layer cache
     _started: float = field(default_factory=time.monotonic)
 
     def say(self, msg: str) -> None:
@@ -112,7 +113,8 @@ class BuildEnv:
         with log.open("w") as fh:
             try:
                 for chunk in self.client.api.build(
-                    fileobj=fileobj, tag=tag, rm=True, forcerm=True, pull=False, decode=True, **kwargs
+                    fileobj=fileobj, tag=tag, rm=True, forcerm=True, pull=False, decode=True, nocache=self.force,
+                    **kwargs
                 ):
                     if "stream" in chunk:
                         fh.write(chunk["stream"])
@@ -165,7 +167,7 @@ def build_image(client, image: str, root: Path, progress=print, force: bool = Fa
     if parent_tag and not exists(client, parent_tag):
         raise BuildError(f"parent image {parent_tag} of {image} is missing: run `halab images build {recipe.parent}`")
     temp = f"{REPOSITORY}/{image}:building-{hash_}"
-    env = BuildEnv(client=client, root=root, image=image, hash=hash_, progress=progress)
+    env = BuildEnv(client=client, root=root, image=image, hash=hash_, progress=progress, force=force)
     env.say(f"building {tag} ...")
     try:
         recipe.build(env, temp, parent_tag)
@@ -215,19 +217,19 @@ def build(
     order = images_for(wanted)  # raises UnknownComponent first, before anything is built
     results: list[Result] = []
     if source in ("official", "auto"):
-        official = [COMPONENTS[n].official for n in (names or COMPONENTS) if n in COMPONENTS and COMPONENTS[n].official]
-        if official:
-            ok, why = registry_answers(client, official[0])
+        named = list(names) or list(COMPONENTS)
+        pullable = [n for n in named if n in COMPONENTS and COMPONENTS[n].official]
+        if pullable:
+            ref = COMPONENTS[pullable[0]].official
+            ok, why = registry_answers(client, ref)
+            why = why.strip().splitlines()[0][:160] if why.strip() else "no answer"
             if not ok and source == "official":
-                raise BuildError(
-                    f"no registry answers for {official[0]} ({why.splitlines()[0][:120]}): use --source offline"
-                )
+                raise BuildError(f"no registry answers for {ref} ({why}): use --source offline (or auto)")
             if ok:
-                return _pull_official(client, names or tuple(COMPONENTS), progress) + [
-                    build_image(client, img, root, progress, force)
-                    for img in images_for([n for n in (names or COMPONENTS) if not COMPONENTS[n].official])
-                ]
-            progress(f"no registry answers ({why.splitlines()[0][:100]}); building offline")
+                rest = [n for n in named if n not in pullable]
+                results = _pull_official(client, pullable, progress)
+                return results + [build_image(client, img, root, progress, force) for img in images_for(rest)]
+            progress(f"no registry answers ({why}); building offline")
     for image in order:
         results.append(build_image(client, image, root, progress, force))
     return results
