@@ -133,29 +133,32 @@ def up(
         wan.populate(listen)
         phase(f"wan: {len(routes)} proxies")
 
-        # 3. everything but the gateways
+        # 3. everything but the gateways, all at once: data nodes first in the queue, the
+        #    Python services (slow to import on two cores) start while OpenBao is set up.
         started: dict[str, HalabContainer] = {"wan": wan_c}
-        early = [p for p in plan.placements if p.kind not in LATE_KINDS and wanted(p.kind)]
-        built = {p.name: RECIPES[p.kind](ctx, p) for p in early}
+        order = sorted(
+            (p for p in plan.placements if p.kind not in LATE_KINDS and wanted(p.kind)),
+            key=lambda p: p.kind not in ("etcd", "vault", "mongo", "opa"),
+        )
+        todo = {p.name: RECIPES[p.kind](ctx, p) for p in order}
         if wanted("lb"):
-            built["ingress"] = ingress_recipe.container(ctx, publish.name)
-        _start_all(built, started, settings.parallel_starts)
-        phase(f"started {len(built)} containers")
-
-        # 4. etcd quorum, OpenBao
-        if wanted("etcd"):
-            _wait_etcd(plan, started, settings.phase_timeout_s)
-            phase("etcd cluster healthy")
-        bao = BaoSecrets("", "")
-        if wanted("vault"):
-            bao = _bootstrap_bao(plan, started, ctx, secrets_dir)
-            phase("openbao initialised, unsealed, joined")
-
-        # 5. gateways
-        if wanted("gateway"):
-            gateways = {p.name: RECIPES[p.kind](ctx, p) for p in plan.of_kind("gateway")}
-            _start_all(gateways, started, settings.parallel_starts)
-            phase("gateways started")
+            todo["ingress"] = ingress_recipe.container(ctx, publish.name)
+        with Starter(started, settings.parallel_starts) as starter:
+            starter.submit(todo)
+            # 4. etcd quorum, OpenBao (needs only its own containers)
+            starter.wait([p.name for p in plan.of_kind("etcd") if wanted("etcd")])
+            if wanted("etcd"):
+                _wait_etcd(plan, started, settings.phase_timeout_s)
+                phase("etcd cluster healthy")
+            bao = BaoSecrets("", "")
+            if wanted("vault"):
+                starter.wait([p.name for p in plan.of_kind("vault")])
+                bao = _bootstrap_bao(plan, started, ctx, secrets_dir)
+                phase("openbao initialised, unsealed, joined")
+            # 5. gateways, with their AppRole credentials
+            if wanted("gateway"):
+                starter.submit({p.name: RECIPES[p.kind](ctx, p) for p in plan.of_kind("gateway")})
+        phase(f"{len(started)} containers healthy")
 
         state = st.State(
             run_id=run_id,
@@ -212,19 +215,41 @@ def down(run_id: str | None = None, *, state_file: Path | None = None, client=No
 # --- helpers -------------------------------------------------------------------------
 
 
-def _start_all(todo: dict[str, HalabContainer], started: dict[str, HalabContainer], workers: int) -> None:
-    """Start containers concurrently; each start() returns once the component is healthy."""
-    errors = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(c.start) for name, c in todo.items()}
-        for name, fut in futures.items():
+class Starter:
+    """Starts containers on a thread pool (each start() returns once the component is healthy);
+    `wait` blocks for some of them; leaving the block waits for all and raises on any failure."""
+
+    def __init__(self, started: dict[str, HalabContainer], workers: int):
+        self.started = started
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._futures: dict[str, object] = {}
+        self._todo: dict[str, HalabContainer] = {}
+
+    def submit(self, todo: dict[str, HalabContainer]) -> None:
+        for name, c in todo.items():
+            self._todo[name] = c
+            self._futures[name] = self._pool.submit(c.start)
+
+    def wait(self, names) -> None:
+        errors = []
+        for name in names:
             try:
-                fut.result()
-                started[name] = todo[name]
+                self._futures[name].result()
+                self.started[name] = self._todo[name]
             except Exception as exc:  # noqa: BLE001 - collect all, report together
                 errors.append(f"{name}: {exc}")
-    if errors:
-        raise StartupError("components failed to start:\n  " + "\n  ".join(errors))
+        if errors:
+            raise StartupError("components failed to start:\n  " + "\n  ".join(errors))
+
+    def __enter__(self) -> "Starter":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        try:
+            if exc_type is None:
+                self.wait(list(self._futures))
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _wait_etcd(plan: Plan, started: dict[str, HalabContainer], timeout_s: float) -> None:

@@ -16,4 +16,4 @@ class TopologySettings(BaseSettings):
     # Start-up deadline per phase; generous for a 2-core machine under load.
     phase_timeout_s: float = 90.0
     # Threads starting containers at once (docker create/start and health waits overlap).
-    parallel_starts: int = 8
+    parallel_starts: int = 32

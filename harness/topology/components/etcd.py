@@ -6,6 +6,8 @@ by port), so the EtcdContainer's command gets its port numbers rewritten here.
 
 from __future__ import annotations
 
+import socket
+
 from harness.containers import EtcdContainer
 from harness.containers.etcd import CLIENT_PORT, PEER_PORT
 from harness.topology.components.context import Context
@@ -33,6 +35,12 @@ class EtcdMember(EtcdContainer):
                 arg = arg.replace(f":{PEER_PORT}", f":{self._peer_port}")
             out.append(arg)
         self._command = out
+
+    def _probe(self) -> bool:
+        if not self._health_wait:  # a member waiting for its peers: its client port accepts
+            with socket.create_connection((self.address(), self.port), timeout=1):
+                return True
+        return super()._probe()
 
 
 def container(ctx: Context, p: Placement) -> EtcdMember:
