@@ -6,6 +6,7 @@ pointed at the containers (see test_query_path_env.QueryPath).
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -213,6 +214,42 @@ def test_etcd_stopped_gateway_keeps_serving_then_reloads(qp):
     qp.wait_gateway_revision(rev, timeout=15)
     assert qp.http.get(qp.gateway_url + "/after/x").status_code == 200
     assert qp.gateway_status()["etcd"]["connected"] is True
+
+
+
+def test_streaming_chat_through_ai_proxy(qp):
+    with qp.http.stream("POST", qp.gateway_url + "/llm/chat", headers={"apikey": qp.keys["rag-service"]},
+                        json={"messages": [{"role": "user", "content": "[source: d#0] text\nQuestion: q"}],
+                              "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream") and r.headers["x-request-id"]
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "data: [DONE]" and len(events) > 2
+    text = "".join(json.loads(e[6:])["choices"][0]["delta"].get("content", "") for e in events[:-1]
+                   if json.loads(e[6:]).get("choices"))
+    assert "[d#0]" in text
+
+
+def test_rag_fails_over_to_the_other_dcs_vector_node_and_gateway(qp):
+    """A rag whose DC-local vector node and gateway are down uses the other DC's."""
+    rag = qp.services["rag"]
+    port = free_port()
+    env = {"HALAB_RAG_PORT": str(port), "HALAB_RAG_HOST": "127.0.0.1", "HALAB_RAG_MONGO_URL": qp.mongo.mongo_url,
+           "HALAB_RAG_VECTOR_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_VECTOR_URL_REMOTE": qp.services["vectordb"].url,
+           "HALAB_RAG_GATEWAY_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_GATEWAY_URL_REMOTE": qp.gateway_url,
+           "HALAB_RAG_GATEWAY_API_KEY": qp.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "error"}
+    other = Service("rag", env, port, qp.logdir, label="rag-failover")
+    try:
+        other.wait_healthy()
+        r = qp.http.post(other.url + "/query", json={"question": "who is on call?"},
+                         headers={"X-Consumer-Username": "alice"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["vector_node"] == "remote" and body["gateway"] == "remote"
+        assert {s["doc_id"] for s in body["sources"]} <= set(ENG_DOCS) and body["sources"]
+    finally:
+        other.stop()
+    assert rag.proc.poll() is None
 
 
 # -- no 5xx for malformed input (schemathesis, positive and negative cases) ----------------
