@@ -1,0 +1,145 @@
+"""system/vectordb without a network: the operation log, idempotent apply, shipping state,
+filter conversion (a fake peer stands in for the other node)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import qdrant_edge as qe
+
+from system.vectordb import convert as cv
+from system.vectordb.engine import Engine
+from system.vectordb.errors import AlreadyExists, BadInput, NotFound
+from system.vectordb.oplog import Entry, OpLog
+from system.vectordb.replication import Node
+
+CREATE = {"op": "create_collection", "name": "docs", "config": {"vectors": {"size": 2, "distance": "Dot"}}}
+
+
+def upsert(*ids, group="eng"):
+    return {"op": "upsert", "collection": "docs",
+            "points": [{"id": i, "vector": [1.0, float(i)], "payload": {"acl_groups": [group], "ok": i % 2 == 0}}
+                       for i in ids]}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = Engine(tmp_path / "shards")
+    yield e
+    e.close()
+
+
+def node(tmp_path, name="a", peer=None, log_file=True):
+    e = Engine(tmp_path / f"{name}-shards")
+    log = OpLog(tmp_path / f"{name}.jsonl" if log_file else None)
+    log.load()
+    return Node(e, log, node_id=name, origin=f"{name}:1", peer_url=peer)
+
+
+def count(engine, flt=None):
+    return engine.count("docs", {"filter": flt} if flt else {})
+
+
+def test_engine_errors_are_typed(engine):
+    engine.apply(CREATE)
+    with pytest.raises(AlreadyExists):
+        engine.apply(CREATE)
+    assert engine.apply(CREATE, replicated=True) is False  # both DCs may create it
+    with pytest.raises(NotFound):
+        engine.apply({**upsert(1), "collection": "nope"})
+    with pytest.raises(BadInput, match="dimension"):
+        engine.apply({"op": "upsert", "collection": "docs", "points": [{"id": 1, "vector": [1.0]}]})
+    with pytest.raises(BadInput):
+        engine.apply({"op": "drop_everything"})
+    assert count(engine) == 0  # nothing half-applied
+
+
+def test_log_survives_a_torn_tail_and_replays(tmp_path):
+    a = node(tmp_path)
+    a.write_local(CREATE)
+    a.write_local(upsert(1, 2, 3))
+    a.oplog.close()
+    with (tmp_path / "a.jsonl").open("ab") as f:
+        f.write(b'{"origin":"a:1","seq":3,"ts":0,"op":{"op":"upse')  # a crash mid-append
+    log = OpLog(tmp_path / "a.jsonl")
+    entries = log.load()
+    assert [e.seq for e in entries] == [1, 2] and log.watermarks == {"a:1": 2}
+    fresh = Node(Engine(tmp_path / "replay"), log, node_id="a", origin="a:1")
+    fresh.replay(entries)
+    assert count(fresh.engine) == 3
+    entry, _ = fresh.write_local(upsert(4))
+    assert entry.seq == 3  # the sequence continues after the replayed log
+
+
+def test_receive_is_idempotent_and_stops_at_a_gap(tmp_path):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    e1, _ = a.write_local(CREATE)
+    e2, _ = a.write_local(upsert(1, 2))
+    e3, _ = a.write_local(upsert(3))
+    wire = lambda *es: [{"origin": e.origin, "seq": e.seq, "ts": e.ts, "op": e.op} for e in es]  # noqa: E731
+    assert b.receive("a:1", wire(e1, e3))["watermarks"] == {"a:1": 1}  # gap at 2: stop
+    assert b.receive("a:1", wire(e1, e2, e3))["watermarks"] == {"a:1": 3}
+    assert b.receive("a:1", wire(e2, e3))["watermarks"] == {"a:1": 3}  # duplicates skipped
+    assert count(b.engine) == 3 and len(b.oplog.entries) == 3
+    # B's log keeps A's entries under A's origin; B's own writes get B's sequence numbers.
+    e, _ = b.write_local(upsert(9))
+    assert (e.origin, e.seq) == ("b:1", 1)
+
+
+def test_shipping_state_skips_what_the_peer_has_and_rescans_on_a_new_incarnation(tmp_path):
+    a = node(tmp_path, "a", peer="http://peer")
+    for op in (CREATE, upsert(1), upsert(2)):
+        a.write_local(op)
+    a._learn({"origin": "b:1", "watermarks": {"a:1": 1}})
+    assert [e.seq for e in a._batch()] == [2, 3]
+    assert a.status()["lag_ops"] == 2 and a.status()["peer_acked_seq"] == 1
+    a._learn({"origin": "b:1", "watermarks": {"a:1": 3}})
+    assert a._batch() == [] and a.status()["lag_ops"] == 0 and a.cursor == 3
+    # The peer came back empty (a new incarnation): everything is shipped again.
+    a._learn({"origin": "b:2", "watermarks": {}})
+    assert a.cursor == 0 and [e.seq for e in a._batch()] == [1, 2, 3]
+    # Entries that came from the peer's origin are never shipped back to it.
+    a.oplog.append(Entry.make("b:2", 1, 0.0, upsert(7)))
+    assert all(e.origin == "a:1" for e in a._batch())
+
+
+def test_consistency_two_waits_for_the_peer_ack(tmp_path):
+    async def scenario():
+        a = node(tmp_path, "a", peer="http://peer")
+        a.consistency_timeout_s = 0.2
+        a.write_local(CREATE)
+        from system.vectordb.errors import Unavailable
+
+        with pytest.raises(Unavailable):
+            await a.write(upsert(1), consistency=2)
+        waiting = asyncio.create_task(a.write(upsert(2), consistency=2))
+        await asyncio.sleep(0.05)
+        a._learn({"origin": "b:1", "watermarks": {"a:1": 3}})  # the fake peer acks
+        entry, _ = await waiting
+        assert entry.seq == 3
+
+    asyncio.run(scenario())
+
+
+def test_filters_convert_like_qdrant(engine):
+    engine.apply(CREATE)
+    engine.apply(upsert(1, 2, 3, 4))
+    engine.apply(upsert(5, group="hr"))
+    assert count(engine, {"must": [{"key": "acl_groups", "match": {"any": ["eng"]}}]}) == 4
+    assert count(engine, {"must": {"key": "acl_groups", "match": {"value": "hr"}}}) == 1  # a single condition
+    assert count(engine, {"must": [{"key": "ok", "match": {"value": True}}]}) == 2
+    assert count(engine, {"must_not": [{"has_id": [1, 2]}]}) == 3
+    assert count(engine, {"should": [{"must": [{"key": "ok", "match": {"value": False}}]},
+                                     {"key": "acl_groups", "match": {"value": "hr"}}]}) == 3
+    assert count(engine, {"min_should": {"conditions": [{"has_id": [1]}, {"has_id": [1, 2]}], "min_count": 2}}) == 1
+    for bad in ({"must": [{"key": "x"}]}, {"muss": []}, {"must": [{"key": "x", "match": {"any": [1, "a"]}}]},
+                {"must": [{"key": "x", "range": {"gt": "a", "lt": 1}}]}, {"must": [{"has_id": ["nope"]}]}, []):
+        with pytest.raises(BadInput):
+            cv.to_filter(bad)
+
+
+def test_bool_match_stays_boolean():
+    # qdrant-edge-py 0.9 would read a plain True as the integer 1.
+    assert cv.to_filter({"must": [{"key": "f", "match": {"value": True}}]}).must[0].match.value is True
+    assert isinstance(cv.to_filter({"must": [{"key": "f", "match": {"value": 1}}]}).must[0].match, qe.MatchValue)
