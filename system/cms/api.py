@@ -21,7 +21,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Qu
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
-from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult
+from system.cms.policies import (POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult,
+                                 step_timings)
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import (EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid,
@@ -232,6 +233,7 @@ async def put_policy(policy_id: PolicyId, body: PolicyIn, deps: Deps, author: Co
                      wait: Annotated[Literal["enforced"] | None, Query(description="wait until the local OPA loaded it")] = None,
                      ) -> JSONResponse:
     _check_id(policy_id)
+    step_timings.set({})
     with _errors():
         result = await deps.service.put(policy_id, body.rego, body.description, author, body.expected_version)
     return await _answer(deps, result, wait)
@@ -243,6 +245,7 @@ async def delete_policy(policy_id: PolicyId, deps: Deps, author: Consumer,
                         expected_version: Annotated[int | None, Query(ge=0)] = None,
                         wait: Annotated[Literal["enforced"] | None, Query()] = None) -> JSONResponse:
     _check_id(policy_id)
+    step_timings.set({})
     with _errors():
         result = await deps.service.delete(policy_id, author, expected_version)
     return await _answer(deps, result, wait)
@@ -255,11 +258,22 @@ async def _answer(deps: CmsDeps, result: WriteResult, wait: str | None) -> JSONR
                     unchanged=result.unchanged)
     status = 201 if result.created else 200
     if wait == "enforced" and result.etcd_revision is not None:
+        t0 = time.perf_counter()
         out.enforced, out.enforce_detail = await wait_enforced(
             deps.probe, result.id, result.etcd_revision, result.op, deps.settings.enforce_timeout_s)
+        _record("enforce_wait", t0)
         if not out.enforced:
             status = 202
-    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+    timings = step_timings.get() or {}
+    # Server-Timing: where the update spent its time (opa_compile, mongo_*, etcd_txn, enforce_wait).
+    headers = {"Server-Timing": ", ".join(f"{k};dur={v:.2f}" for k, v in timings.items())} if timings else None
+    return JSONResponse(out.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _record(name: str, t0: float) -> None:
+    d = step_timings.get()
+    if d is not None:
+        d[name] = (time.perf_counter() - t0) * 1000
 
 
 async def wait_enforced(probe: PolicySyncProbe, policy_id: str, revision: int, op: str,

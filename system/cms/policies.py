@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Protocol
@@ -53,6 +55,23 @@ def sha256(text: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# Per-request step durations in ms (the API sets a dict, answers it as Server-Timing).
+step_timings: ContextVar[dict | None] = ContextVar("cms_step_timings", default=None)
+
+
+class _step:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        d = step_timings.get()
+        if d is not None:
+            d[self.name] = d.get(self.name, 0.0) + (time.perf_counter() - self.t0) * 1000
 
 
 class Conflict(Exception):
@@ -137,8 +156,10 @@ class PolicyService:
 
     async def put(self, policy_id: str, rego: str, description: str, author: str,
                   expected_version: int | None = None) -> WriteResult:
-        await self.compiler.validate(policy_id, rego)
-        doc = await self._meta(self.meta.get_policy(policy_id))
+        with _step("opa_compile"):
+            await self.compiler.validate(policy_id, rego)
+        with _step("mongo_read"):
+            doc = await self._meta(self.meta.get_policy(policy_id))
         current = self._check_writable(policy_id, doc, expected_version)
         digest = sha256(rego)
         if doc and doc["status"] == "active" and doc.get("sha256") == digest and doc.get("description") == description:
@@ -166,12 +187,14 @@ class PolicyService:
 
     async def _write(self, policy_id: str, doc: dict | None, op: str, rego: str | None, author: str,
                      description: str, base_revision: int) -> WriteResult:
-        pending = await self._begin(policy_id, doc, op, rego, author, description, base_revision)
+        with _step("mongo_pending"):
+            pending = await self._begin(policy_id, doc, op, rego, author, description, base_revision)
         try:
-            if op == "put":
-                revision = await self.etcd.put_if(policy_id, rego, base_revision)
-            else:
-                revision = await self.etcd.delete_if(policy_id, base_revision)
+            with _step("etcd_txn"):
+                if op == "put":
+                    revision = await self.etcd.put_if(policy_id, rego, base_revision)
+                else:
+                    revision = await self.etcd.delete_if(policy_id, base_revision)
         except StoreUnavailable as exc:
             if exc.applied is False:
                 await self._rollback_quietly(policy_id, pending["token"])
@@ -183,7 +206,8 @@ class PolicyService:
             raise Conflict(f"policy {policy_id!r}: etcd changed since revision {base_revision} "
                            f"(a concurrent or out-of-band write); nothing was written")
         try:
-            finished = await self.finish(policy_id, pending, revision)
+            with _step("mongo_active"):
+                finished = await self.finish(policy_id, pending, revision)
         except StoreUnavailable as exc:
             raise WriteFailed("mongo", exc.cause, "committed", version=pending["version"], etcd_revision=revision,
                               detail="the content is in etcd; the reconciler activates the metadata") from exc
