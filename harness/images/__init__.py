@@ -44,6 +44,21 @@ def image_for(name: str, client=None) -> str:
     raise ImageNotBuilt(f"image {tag} for {name} is not built: run `halab images build {name}`")
 
 
+def ensure_image(name: str, client=None, progress=None) -> str:
+    """Like image_for, but builds what is missing first (quiet unless `progress` is given).
+
+    Meant for test fixtures in a checkout whose source changes: rebuilding the project
+    image after a code change takes a second or two; a cold machine pays the full build.
+    """
+    from harness.images.build import build
+
+    try:
+        return image_for(name, client)
+    except ImageNotBuilt:
+        build([name], source="offline", progress=progress or (lambda msg: None), client=client)
+        return image_for(name, client)
+
+
 def _exists(client, tag: str) -> bool:
     import docker.errors
 
@@ -61,6 +76,7 @@ __all__ = [
     "ImageNotBuilt",
     "UnknownComponent",
     "component",
+    "ensure_image",
     "image_for",
     "input_hash",
     "tag_for",

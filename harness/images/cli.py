@@ -125,3 +125,28 @@ def check(components: tuple[str, ...]) -> None:
     click.echo(f"{len(results) - len(failed)}/{len(results)} ok in {time.monotonic() - started:.1f} s")
     if failed:
         raise click.ClickException(f"check failed for {', '.join(failed)}: see the lines above")
+
+
+@images.command()
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+def prune(dry_run: bool) -> None:
+    """Remove halab/* images whose tag is not the current input hash (old builds)."""
+    from harness.images.catalog import IMAGES
+    from harness.images.hashing import REPOSITORY, tag_for
+
+    client = _client()
+    current = {tag_for(name) for name in IMAGES}
+    stale = sorted(
+        tag
+        for img in client.images.list(name=f"{REPOSITORY}/*")
+        for tag in img.tags
+        if tag.startswith(f"{REPOSITORY}/") and tag not in current
+    )
+    for tag in stale:
+        click.echo(("would remove " if dry_run else "removing ") + tag)
+        if not dry_run:
+            try:
+                client.images.remove(tag)
+            except Exception as exc:  # noqa: BLE001 - in use by a container, say
+                click.echo(f"  kept {tag}: {exc}", err=True)
+    click.echo(f"{len(stale)} stale tags{' (dry run)' if dry_run else ' removed'}")

@@ -25,7 +25,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from harness.images.build import BuildEnv
@@ -474,5 +474,3 @@ class PythonProject(Recipe):
         env.say(f"docker build (project source: {len(files)} files) ...")
         env.docker_build(buf, tag, custom_context=True, network_mode="none")
 
-
-StepFn = Callable[..., None]
