@@ -86,7 +86,9 @@ class Gateway:
         self._etcd_session = aiohttp.ClientSession()
         self.source = EtcdConfigSource(self._etcd_session, s.etcd_endpoints, s.etcd_prefix, self.apply,
                                        timeout_s=s.etcd_timeout_s, reconnect_min_s=s.etcd_reconnect_min_s,
-                                       reconnect_max_s=s.etcd_reconnect_max_s)
+                                       reconnect_max_s=s.etcd_reconnect_max_s,
+                                       probe_interval_s=s.etcd_probe_interval_s, probe_timeout_s=s.etcd_probe_timeout_s,
+                                       probe_failures=s.etcd_probe_failures)
         self._tasks = [asyncio.create_task(self.source.run(), name="etcd-source"),
                        asyncio.create_task(secrets.refresh_loop(lambda: self.config.secret_managers), name="secret-refresh")]
 

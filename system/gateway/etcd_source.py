@@ -52,6 +52,9 @@ class EtcdConfigSource:
         timeout_s: float = 3.0,
         reconnect_min_s: float = 0.2,
         reconnect_max_s: float = 3.0,
+        probe_interval_s: float = 1.0,
+        probe_timeout_s: float = 1.0,
+        probe_failures: int = 2,
     ):
         self.session = session
         self.endpoints = endpoints
@@ -60,6 +63,9 @@ class EtcdConfigSource:
         self.timeout_s = timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
+        self.probe_interval_s = probe_interval_s
+        self.probe_timeout_s = probe_timeout_s
+        self.probe_failures = probe_failures
         self.kv: dict[str, Any] = {}
         self.revision = 0
         self.connected = False
@@ -79,7 +85,7 @@ class EtcdConfigSource:
             try:
                 await self._load()
                 delay = self.reconnect_min_s
-                await self._watch()
+                await self._watch_while_alive()
                 self.last_error = "watch stream ended"
             except asyncio.CancelledError:
                 raise
@@ -90,6 +96,39 @@ class EtcdConfigSource:
             self._endpoint_idx += 1
             await asyncio.sleep(delay)
             delay = min(self.reconnect_max_s, delay * 2)
+
+    async def _watch_while_alive(self) -> None:
+        """The watch, raced against a liveness probe on a second connection.
+
+        A killed etcd looks like a blackhole (no FIN, no RST): the watch stream would wait
+        forever and miss everything after etcd's restart. The probe notices and ends the
+        watch, so the loop reconnects and reloads in full.
+        """
+        watch = asyncio.ensure_future(self._watch())
+        probe = asyncio.ensure_future(self._liveness())
+        try:
+            done, _ = await asyncio.wait({watch, probe}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (watch, probe):
+                t.cancel()
+            await asyncio.gather(watch, probe, return_exceptions=True)
+        for t in done:
+            t.result()  # re-raise what ended it
+
+    async def _liveness(self) -> None:
+        failures = 0
+        timeout = aiohttp.ClientTimeout(total=self.probe_timeout_s)
+        while True:
+            await asyncio.sleep(self.probe_interval_s)
+            try:
+                async with self.session.post(f"{self.endpoint}/v3/maintenance/status", json={}, timeout=timeout) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                ok = False
+            failures = 0 if ok else failures + 1
+            if failures >= self.probe_failures:
+                raise RuntimeError(f"etcd did not answer {failures} liveness probes")
 
     async def _load(self) -> None:
         body = {"key": _b64(self.prefix), "range_end": _prefix_end(self.prefix)}

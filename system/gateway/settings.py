@@ -19,6 +19,11 @@ class GatewaySettings(BaseSettings):
     etcd_timeout_s: float = 3.0
     etcd_reconnect_min_s: float = 0.2
     etcd_reconnect_max_s: float = 3.0
+    # The watch stream cannot tell a killed etcd from a quiet one: a probe on a second
+    # connection every interval; this many failures in a row end the watch (then reconnect).
+    etcd_probe_interval_s: float = 1.0
+    etcd_probe_timeout_s: float = 1.0
+    etcd_probe_failures: int = 2
 
     # OpenBao / Vault: the secret manager's uri comes from /apisix/secrets/vault/<id>; this is
     # the fallback when that record has no uri. The gateway logs in with AppRole.

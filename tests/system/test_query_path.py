@@ -298,3 +298,32 @@ def test_rag_openapi_fuzz_no_5xx(qp):
     # The same through the gateway (/rag/* is rewritten to the service's paths).
     seen = _fuzz(rag + "/openapi.json", qp.gateway_url + "/rag", {"apikey": qp.keys["erin"]}, max_examples=10)
     print({k: sorted(set(v)) for k, v in seen.items()})
+
+
+@pytest.mark.parametrize("fault", ["kill", "pause"])
+def test_etcd_killed_or_paused_gateway_notices_and_reloads(qp, fault):
+    """A paused etcd (a blackhole, as a cut link looks) answers nothing and closes nothing:
+    the watch stream alone would wait forever. The gateway's liveness probe ends it and it
+    serves its last config; after etcd is back the gateway reloads in full."""
+    etcd = qp.etcd.get_wrapped_container()
+    etcd.kill() if fault == "kill" else etcd.pause()
+    try:
+        t0 = time.monotonic()
+        while qp.gateway_status()["etcd"]["connected"]:
+            assert time.monotonic() - t0 < 10, "gateway did not notice etcd was gone"
+            time.sleep(0.1)
+        print(f"gateway noticed etcd ({fault}) gone after {time.monotonic() - t0:.2f} s")
+        assert qp.user_post("/rag/query", "alice", {"question": "deploys?"}).status_code == 200
+    finally:
+        etcd.start() if fault == "kill" else etcd.unpause()
+    t0 = time.monotonic()
+    while True:
+        try:
+            rev = qp.etcd_put(f"/apisix/routes/after-{fault}", {"uri": f"/after-{fault}/*", "upstream": {
+                "nodes": {f"127.0.0.1:{qp.services['llm_stub'].port}": 1}}, "plugins": {"proxy-rewrite": {"uri": "/healthz"}}})
+            break
+        except Exception:  # noqa: BLE001 - etcd still starting
+            assert time.monotonic() - t0 < 20
+            time.sleep(0.2)
+    qp.wait_gateway_revision(rev, timeout=15)
+    assert qp.http.get(qp.gateway_url + f"/after-{fault}/x").status_code == 200
