@@ -84,6 +84,7 @@ class Upstream:
     read_s: float = DEFAULT_READ_S
     pass_host: str = "pass"
     balancer: Balancer = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    client_timeout: object = field(default=None, compare=False, repr=False)
 
     @property
     def attempts(self) -> int:
@@ -128,6 +129,10 @@ def parse_upstream(raw: Any) -> Upstream:
         pass_host=raw.get("pass_host", "pass"),
     )
     object.__setattr__(up, "balancer", Balancer(up.nodes))
+    import aiohttp  # built once per config, not per request
+
+    object.__setattr__(up, "client_timeout", aiohttp.ClientTimeout(
+        total=None, connect=up.connect_s + up.send_s, sock_connect=up.connect_s, sock_read=up.read_s))
     return up
 
 

@@ -108,8 +108,7 @@ class Forwarder:
             target = req.raw_path
         else:
             target = ctx.path + (f"?{req.query_string}" if req.query_string else "")
-        timeout = aiohttp.ClientTimeout(total=None, connect=up.connect_s + up.send_s, sock_connect=up.connect_s,
-                                        sock_read=up.read_s)
+        timeout = up.client_timeout
         tried: set[Node] = set()
         last = UpstreamFailed(502, "no upstream node available")
         for _ in range(min(up.attempts, max(1, up.balancer.distinct))):
