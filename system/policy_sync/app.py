@@ -22,7 +22,8 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
         opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
         sync = PolicySync(lambda: EtcdSource(settings.etcd_endpoint, settings.policy_prefix, settings.etcd_timeout_s),
                           opa, heartbeat_s=settings.heartbeat_s, verify_interval_s=settings.verify_interval_s,
-                          backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s)
+                          backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s,
+                          resync_interval_s=settings.resync_interval_s)
 
     def synced() -> None:
         if not sync.synced.is_set():

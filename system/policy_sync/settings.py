@@ -30,5 +30,9 @@ class PolicySyncSettings(BaseSettings):
     # How often OPA's policies are compared with what was loaded (an OPA restart loses them).
     verify_interval_s: float = 5.0
 
+    # A full resync from a fresh snapshot every so often, besides the one after each
+    # (re)connect; 0 turns it off. (harness.spec.PolicySync.resync_s models the same.)
+    resync_interval_s: float = 60.0
+
     backoff_min_s: float = 0.2
     backoff_max_s: float = 3.0

@@ -43,13 +43,17 @@ class PolicySync:
     """
 
     def __init__(self, source_factory: Callable[[], Source], opa: Opa, *, heartbeat_s: float = 1.0,
-                 verify_interval_s: float = 5.0, backoff_min_s: float = 0.2, backoff_max_s: float = 3.0) -> None:
+                 verify_interval_s: float = 5.0, backoff_min_s: float = 0.2, backoff_max_s: float = 3.0,
+                 resync_interval_s: float = 0.0) -> None:
         self.source_factory = source_factory
         self.opa = opa
         self.heartbeat_s = heartbeat_s
         self.verify_interval_s = verify_interval_s
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
+        self.resync_interval_s = resync_interval_s
+        self._snapshot_revision = 0  # events up to it are covered by the last full resync
+        self._last_resync = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,6 +130,8 @@ class PolicySync:
                 raise item
             if isinstance(item, Batch):
                 self.apply(item)
+            if self.resync_interval_s and time.monotonic() - self._last_resync >= self.resync_interval_s:
+                self.resync(source, periodic=True)  # a belt to the watch's braces; the watch goes on
             self._maybe_verify()
 
     def _idle(self, seconds: float) -> None:
@@ -136,7 +142,7 @@ class PolicySync:
 
     # ------------------------------------------------------------ applying
 
-    def resync(self, source: Source) -> None:
+    def resync(self, source: Source, periodic: bool = False) -> None:
         revision, entries = source.snapshot()
         in_opa = self._opa(self.opa.list)
         for pid, entry in sorted(entries.items()):
@@ -151,13 +157,18 @@ class PolicySync:
         with self._lock:
             for pid in set(self.loaded) - set(entries):
                 del self.loaded[pid]
-            self.revision = revision
+            # a periodic resync races the watch, which may already be past the snapshot
+            self.revision = max(self.revision, revision) if periodic else revision
+            self._snapshot_revision = revision
             self.resyncs += 1
+        self._last_resync = time.monotonic()
         self.synced.set()
         log.info("policy_sync: resynced %d policies at revision %d", len(entries), revision)
 
     def apply(self, batch: Batch) -> None:
         for ev in batch.events:
+            if ev.mod_revision <= self._snapshot_revision:
+                continue  # already in the last full resync; replaying it would go back in time
             if ev.kind == "put":
                 self._put(ev.id, ev.value, ev.mod_revision)
             else:

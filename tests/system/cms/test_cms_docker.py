@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import uid
+from cms_stack import uid
 
 pytestmark = pytest.mark.docker
 

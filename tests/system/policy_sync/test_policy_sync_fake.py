@@ -224,3 +224,20 @@ def test_opa_outage_delays_but_never_skips_an_event(env):
     opa.down = False
     eventually(lambda: sync.status()["revision"] == etcd.revision)
     assert opa.policies == {"a": "A1"}
+
+
+def test_periodic_resync_never_goes_back_in_time(env):
+    etcd, opa, sync, _ = env
+    sync.resync_interval_s = 0.05
+    etcd.put("a", "A1")
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    for i in range(30):
+        etcd.put("a", f"A{i + 2}")
+        time.sleep(0.005)
+    etcd.delete("a")
+    etcd.put("b", "B")
+    eventually(lambda: sync.status()["revision"] == etcd.revision and sync.status()["resyncs"] >= 3)
+    time.sleep(0.2)
+    assert opa.policies == {"b": "B"}
+    assert sync.status()["revision"] == etcd.revision
