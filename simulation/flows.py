@@ -69,7 +69,9 @@ def rag_query(m, rid: int):
         return
     site = gw.site
     view = m.views[site]
-    hop = net.hop
+    if view.changes != m.changes:
+        m.refresh(view)
+    hop, rtt, intra = net.hop, net.rtt, net.intra_hop_s
     steps = {} if m.record_steps else None
     yield env.timeout(lost + m.lb_s + hop(lb.site, site))
 
@@ -87,7 +89,7 @@ def rag_query(m, rid: int):
     if not opa.up:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
         return
-    yield env.timeout(end - arrive + hop(site, site))
+    yield env.timeout(end - arrive + intra)
     arrive = env.now
     end = opa.visit(arrive)
     if end < 0:
@@ -100,7 +102,7 @@ def rag_query(m, rid: int):
     if not rag.up:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
         return
-    yield env.timeout(end - arrive + 2 * hop(site, site))
+    yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, opa, opa.epoch)):
         m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
         return
@@ -112,15 +114,17 @@ def rag_query(m, rid: int):
         return
     rag_ep = rag.epoch
     # 5. rag -> MongoDB (Atlas): profile and metadata.
+    if view.changes != m.changes:
+        m.refresh(view)
     mongo = m.mongo
-    if not (mongo.up and net.reachable(site, mongo.site)):
+    if not view.mongo_ok:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
-    mongo_s = hop(site, mongo.site) + mongo.draw() + hop(mongo.site, site)
+    mongo_s = rtt(site, mongo.site) + mongo.draw()
     mongo.busy += mongo_s
     t = end + mongo_s
     # 7. rag -> vector DB: the local replica, else a remote one.
-    vdb, lost = _first_reachable(m, site, view.vectordbs)
+    vdb, lost = view.vectordb, view.vectordb_lost
     if vdb is None:
         m.done(rid, RAG, t0, t + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
         return
@@ -140,7 +144,7 @@ def rag_query(m, rid: int):
     if steps is not None:
         steps["vectordb"] = end - arrive + net.mean_rtt(site, vdb.site)
     # 8. the hairpin: rag -> gateway with the enriched prompt.
-    yield env.timeout(end - arrive + hop(vdb.site, site) + hop(site, site))
+    yield env.timeout(end - arrive + hop(vdb.site, site) + intra)
     if m.changes != ch and (
         (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)) or (e := _broken(m, lb, gw, gw_ep, vdb, vdb_ep))
     ):
@@ -169,7 +173,9 @@ def rag_query(m, rid: int):
             steps["vault"] = end - arrive
     # 10-11. gateway -> LLM API and back.
     llm = m.llm
-    if not (llm.up and net.reachable(site, llm.site)):
+    if view.changes != m.changes:
+        m.refresh(view)
+    if not view.llm_ok:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 3, FAIL, site, "llm-unavailable")
         return
     think = llm.draw()
@@ -177,11 +183,11 @@ def rag_query(m, rid: int):
     if think > m.llm_s:
         m.done(rid, RAG, t0, end + m.llm_s + m.back[site] * 3, INFO, site, "llm-timeout")
         return
-    llm_s = hop(site, llm.site) + think + hop(llm.site, site)
+    llm_s = rtt(site, llm.site) + think
     if steps is not None:
         steps["llm"] = llm_s
     # 12-14. the answer flows back: gateway -> rag -> gateway -> LB -> user.
-    t_end = end + llm_s + 2 * hop(site, site) + hop(site, lb.site) + m.lb_s
+    t_end = end + llm_s + 2 * intra + hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
         # A fault is scheduled before this answer arrives: wait for it and check the path.
         yield env.timeout(t_end - env.now)
@@ -199,7 +205,7 @@ def policy_update(m, rid: int):
         return
     site = gw.site
     view = m.views[site]
-    hop = net.hop
+    hop, intra = net.hop, net.intra_hop_s
     steps = {} if m.record_steps else None
     yield env.timeout(lost + m.lb_s + hop(lb.site, site))
     gw_ep = gw.epoch
@@ -214,7 +220,7 @@ def policy_update(m, rid: int):
     if not opa.up:
         m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
         return
-    yield env.timeout(end - arrive + hop(site, site))
+    yield env.timeout(end - arrive + intra)
     arrive = env.now
     end = opa.visit(arrive)
     if end < 0:
@@ -227,7 +233,7 @@ def policy_update(m, rid: int):
     if not cms.up:
         m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "cms-unavailable")
         return
-    yield env.timeout(end - arrive + 2 * hop(site, site))
+    yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
         m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e)
         return
@@ -274,7 +280,7 @@ def policy_update(m, rid: int):
     if steps is not None:
         steps["etcd"] = committed - arrive + back + to_leader
     # 7. "update successful", before any OPA has loaded it.
-    t_end = committed + back + 2 * hop(site, site) + hop(site, lb.site) + m.lb_s
+    t_end = committed + back + 2 * intra + hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):

@@ -37,6 +37,12 @@ class SiteView:
     policy_sync: Station
     vectordbs: list[Station]
     vaults: list[Station]
+    # Decisions that only a fault can change, cached until `Model.changes` moves on.
+    changes: int = -1
+    mongo_ok: bool = True
+    llm_ok: bool = True
+    vectordb: Station | None = None
+    vectordb_lost: float = 0.0  # connect timeouts spent on dead replicas before `vectordb`
 
 
 class Model:
@@ -128,6 +134,20 @@ class Model:
 
         return SiteView(local("gateway"), local("opa"), local("rag"), local("cms"), local("policy_sync"),
                         by_distance("vectordb"), by_distance("vault"))
+
+    def refresh(self, view: SiteView) -> SiteView:
+        """Recompute a site's cached routing decisions after a fault change."""
+        site, net = view.gateway.site, self.net
+        view.mongo_ok = self.mongo.up and net.reachable(site, self.mongo.site)
+        view.llm_ok = self.llm.up and net.reachable(site, self.llm.site)
+        view.vectordb, view.vectordb_lost = None, 0.0
+        for st in view.vectordbs:
+            if st.up and net.reachable(site, st.site):
+                view.vectordb = st
+                break
+            view.vectordb_lost += self.connect_s  # a dead peer is a blackhole: the connect times out
+        view.changes = self.changes
+        return view
 
     # --- background: the gateway's key refresh ---------------------------------------------
 

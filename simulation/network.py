@@ -52,6 +52,16 @@ class Network:
             return max(0.0, latency + jitter * (2.0 * self.rng.random() - 1.0))
         return latency
 
+    def rtt(self, a: str, b: str) -> float:
+        """A round trip a -> b -> a: two independent one-way hops, drawn in one call."""
+        if a == b:
+            return 2 * self.intra_hop_s
+        latency, jitter = self.links[(a, b)]
+        if jitter:
+            r = self.rng.random
+            return max(0.0, latency + jitter * (2.0 * r() - 1.0)) + max(0.0, latency + jitter * (2.0 * r() - 1.0))
+        return 2 * latency
+
     def mean_rtt(self, a: str, b: str) -> float:
         return 2 * (self.intra_hop_s if a == b else self.links[(a, b)][0])
 

@@ -23,6 +23,26 @@ from simulation.model import Model
 from simulation.params import ModelParams
 
 
+def start(gen) -> None:
+    """Run a request's generator as a process, without simpy.Process.
+
+    Why: a Process costs two extra events per request (its Initialize event and its own
+    termination event) plus a general-purpose resume with failure handling. A request only
+    ever yields Timeouts, which never fail and nobody waits on it, so this driver just runs
+    the generator to its next yield and registers itself on that timeout: a third fewer
+    events, same order of execution (SimPy still orders the timeouts).
+    """
+
+    def resume(_event=None) -> None:
+        try:
+            event = gen.send(None)
+        except StopIteration:
+            return
+        event.callbacks.append(resume)
+
+    resume()
+
+
 def arrivals(m: Model, load: Load):
     """Open-loop Poisson arrivals following the load's stages; each picks a flow by the mix."""
     env = m.env
@@ -30,7 +50,7 @@ def arrivals(m: Model, load: Load):
     expo, uniform = rng.expovariate, rng.random
     shares = load.shares()
     p_rag = shares.get(RAG, 0.0)
-    rag, policy, process = FLOWS[RAG], FLOWS[POLICY], env.process
+    rag, policy = FLOWS[RAG], FLOWS[POLICY]
     rid = 0
     for stage in load.stages:
         stage_end = env.now + stage.duration_s
@@ -45,7 +65,7 @@ def arrivals(m: Model, load: Load):
                 break
             yield env.timeout(gap)
             rid += 1
-            process(rag(m, rid) if uniform() < p_rag else policy(m, rid))
+            start(rag(m, rid) if uniform() < p_rag else policy(m, rid))
 
 
 @dataclass

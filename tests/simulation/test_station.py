@@ -10,11 +10,11 @@ exactly that FCFS queue, computed without Resource events.
 
 from __future__ import annotations
 
-import math
 import random
 
 import simpy
 
+from simulation.analytic import erlang_c
 from simulation.components import Station
 from simulation.params import Dist
 
@@ -24,15 +24,6 @@ SERVICE_MEAN_S = 0.15  # seconds per customer
 SERVERS = 3
 CUSTOMERS = 300_000
 WARM_UP = 5_000  # customers left out of the statistics while the queue fills
-
-
-def erlang_c(servers: int, arrival_rate: float, service_mean_s: float) -> tuple[float, float]:
-    """Probability of waiting and mean wait (seconds) of an M/M/c queue."""
-    a = arrival_rate * service_mean_s  # offered load in Erlangs
-    rho = a / servers
-    top = a**servers / math.factorial(servers) / (1 - rho)
-    p_wait = top / (sum(a**k / math.factorial(k) for k in range(servers)) + top)
-    return p_wait, p_wait * service_mean_s / (servers - a)
 
 
 def run_station() -> tuple[float, float]:
@@ -56,13 +47,20 @@ def run_station() -> tuple[float, float]:
     return stats["waited"] / stats["n"], stats["wait_sum"] / stats["n"]
 
 
-def test_mmc_station_matches_erlang_c() -> None:
+def erlang_figures() -> tuple[str, float, float]:
     p_wait, mean_wait = erlang_c(SERVERS, ARRIVAL_RATE, SERVICE_MEAN_S)
     sim_p_wait, sim_mean_wait = run_station()
     err_p = abs(sim_p_wait - p_wait) / p_wait
     err_w = abs(sim_mean_wait - mean_wait) / mean_wait
-    print(f"\nErlang C: P(wait) {p_wait:.4f} model {sim_p_wait:.4f} ({err_p:.2%}); "
-          f"mean wait {mean_wait * 1000:.2f} ms model {sim_mean_wait * 1000:.2f} ms ({err_w:.2%})")
+    text = (f"Erlang C (M/M/{SERVERS}, utilisation {ARRIVAL_RATE * SERVICE_MEAN_S / SERVERS:.2f}, "
+            f"{CUSTOMERS:,} customers): P(wait) {p_wait:.4f} vs model {sim_p_wait:.4f} (error {err_p:.2%}); "
+            f"mean wait {mean_wait * 1000:.2f} ms vs model {sim_mean_wait * 1000:.2f} ms (error {err_w:.2%})")
+    return text, err_p, err_w
+
+
+def test_mmc_station_matches_erlang_c() -> None:
+    text, err_p, err_w = erlang_figures()
+    print("\n" + text)
     assert err_p < 0.05
     assert err_w < 0.05
 

@@ -1,0 +1,66 @@
+"""Benchmark: how fast the model runs. Prints figures, asserts no timings (run with -m benchmark).
+
+Scenario: `seed` under a constant RPS for DURATION_S, i.e. a million requests with no fault,
+then a fault run (dc2-down) to show the slow path's cost. Figures go to FIGURES_PATH too.
+Wall time depends on what else the machine runs, so CPU time is reported beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import pytest
+
+from harness.scenario import preset as scenario
+from harness.spec import preset
+from simulation.run import simulate
+
+pytestmark = pytest.mark.benchmark
+
+SEED = 1
+RPS = 400.0  # requests per second: the seed's busiest station (rag) at about 80%
+DURATION_S = 2_500.0  # seconds of simulated load -> about a million requests
+FIGURES_PATH = "/tmp/issue6-figures.txt"
+
+
+@pytest.fixture(autouse=True)
+def only_when_asked(request):
+    # The marker alone does not keep a minute-long run out of a plain `pytest`.
+    if "benchmark" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a benchmark: run with -m benchmark")
+
+
+def measure(name: str, topo: str, scenario_name: str, rps: float, duration_s: float) -> str:
+    cpu = time.process_time()
+    r = simulate(preset(topo), scenario(scenario_name).with_load(rps=rps, duration_s=duration_s), seed=SEED)
+    cpu = time.process_time() - cpu
+    checkers_start = time.perf_counter()
+    avail = r.availability()
+    lat = r.latency()
+    checkers_s = time.perf_counter() - checkers_start
+    return (
+        f"{name}: {topo}/{scenario_name} {rps:g} rps x {duration_s:g} s: {r.requests:,} requests in "
+        f"{r.wall_s:.1f} s wall ({cpu:.1f} s CPU): {r.requests_per_s:,.0f} simulated requests/s wall, "
+        f"{r.requests / cpu:,.0f}/s CPU; {r.events_per_s:,.0f} SimPy events/s wall, "
+        f"{r.sim_events / r.requests:.2f} events/request; checkers {checkers_s:.1f} s; "
+        f"rag_query availability {avail['rag_query'].availability:.5f}, p95 {lat['rag_query'].p95 * 1000:.0f} ms"
+    )
+
+
+def test_a_million_requests() -> None:
+    lines = [
+        f"issue 6 figures, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average before: "
+        + " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        measure("1M", "seed", "baseline", RPS, DURATION_S),
+        measure("fault", "seed", "dc2-down", 200.0, 1_000.0),
+    ]
+    from test_station import erlang_figures  # the sibling test module (tests/ has no packages)
+
+    lines.append(erlang_figures()[0])
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    with open(FIGURES_PATH, "w", encoding="utf-8") as out:
+        out.write(text)
