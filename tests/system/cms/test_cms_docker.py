@@ -248,3 +248,27 @@ def test_user_profiles_are_stored_for_the_rag_service(stack):
     assert any(u["name"] == name for u in cms.get("/cms/users").json()["users"])
     assert cms.delete(f"/cms/users/{name}").status_code == 204
     assert cms.get(f"/cms/users/{name}").status_code == 404
+
+
+def test_etcd_paused_during_an_update_outcome_unknown_then_settled(stack):
+    """A paused etcd swallows the txn: the CMS times out (503, outcome "unknown") and leaves
+    the record pending; etcd applies the txn when it wakes up, and the reconciler rolls the
+    metadata forward (or back, had it never arrived). Either way the stores agree."""
+    pkg = uid("t")
+    cms = stack.cms()
+    assert cms.put(f"/cms/policies/{pkg}", json={"rego": rego(pkg, True)}).status_code == 201
+    container = stack.etcd.get_wrapped_container()
+    container.pause()
+    try:
+        r = cms.put(f"/cms/policies/{pkg}", json={"rego": rego(pkg, False)})
+        assert r.status_code == 503 and r.json()["detail"]["store"] == "etcd", r.text
+        outcome = r.json()["detail"]["outcome"]
+        doc = stack.mongo_db().policies.find_one({"_id": pkg})
+        assert doc["status"] == "pending" or doc["version"] == 1
+    finally:
+        container.unpause()
+    eventually(lambda: agree(stack, pkg), stack.settings.pending_grace_s + 15, "stores in agreement")
+    doc, entry = stores(stack, pkg)
+    assert (doc["version"], entry[0]) in ((1, rego(pkg, True)), (2, rego(pkg, False)))
+    print(f"outcome {outcome!r}: settled at version {doc['version']} ({doc['history'][-1]['author']})")
+    eventually(lambda: stack.opa_data(f"halab/{pkg}/allow") is (doc["version"] == 1), 10, "OPA follows")
