@@ -119,7 +119,7 @@ def up(
         nets = create_site_networks(client, plan)
         publish = create_publish_network(client, plan)
         lb_site = plan.of_kind("lb")[0].site
-        ctx = Context(plan, {k: n.name for k, n in nets.items()}, image)
+        ctx = Context(plan, {k: n.name for k, n in nets.items()}, image, ready_timeout_s=settings.ready_timeout_s)
         ctx.vip = free_high_address(nets[lb_site])
         ctx.llm_key = pysecrets.token_urlsafe(24)
         consumers = seeding.new_consumers()

@@ -13,7 +13,9 @@ class TopologySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HALAB_TOPOLOGY_", extra="ignore")
 
     state_file: Path = Path.home() / ".local" / "state" / "halab" / "topology.json"
-    # Start-up deadline per phase; generous for a 2-core machine under load.
-    phase_timeout_s: float = 90.0
+    # Start-up deadlines (per phase, per container's health); generous for a 2-core machine
+    # shared with other work: they bound a failure, they do not slow a good start.
+    phase_timeout_s: float = 180.0
+    ready_timeout_s: float = 180.0
     # Threads starting containers at once (docker create/start and health waits overlap).
     parallel_starts: int = 32

@@ -22,6 +22,7 @@ class Context:
     approle: dict[str, dict[str, str]] = field(default_factory=dict)
     llm_key: str = ""
     vip: tuple[str, int] | None = None  # (address on the edge network, prefix length)
+    ready_timeout_s: float = 180.0  # per container; generous: 2 cores, often shared
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env
 
     @property
@@ -34,6 +35,7 @@ class Context:
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """Name it, label it, put it on its site network under its alias."""
         c.with_name(p.container)
+        c.with_ready_timeout(self.ready_timeout_s)
         for key, value in labels(self.run_id, name=p.name, node=p.node, site=p.site, kind=p.kind).items():
             c.with_label(key, value)
         c.on_network(self.networks[p.site], *p.aliases)

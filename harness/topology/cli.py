@@ -1,0 +1,93 @@
+"""`halab up`, `halab status`, `halab down` (harness/cli.py maps the names here)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from harness.spec import PRESETS
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@click.command()
+@click.option("--preset", "preset_name", type=click.Choice(sorted(PRESETS)), default="seed", show_default=True)
+@click.option("--source", type=click.Choice(["offline", "official", "auto"]), default="auto", show_default=True,
+              help="offline: images built here; official: upstream images pulled beforehand; auto: offline if built.")
+@click.option("--no-seed", is_flag=True, help="Start and wire everything, seed nothing.")
+def up(preset_name: str, source: str, no_seed: bool) -> None:
+    """Start a two-datacenter topology, seed it, print its endpoints and status."""
+    import docker
+
+    from harness.doctor import ensure_engine
+    from harness.spec import preset, validate
+    from harness.topology import realise, state as st, status as stat
+    from harness.topology.settings import TopologySettings
+
+    console = _console()
+    ensure_engine(progress=console.print)
+    settings = TopologySettings()
+    current = st.load(settings.state_file)
+    client = docker.from_env(timeout=120)
+    if current is not None:
+        if client.containers.list(filters={"label": f"halab={current.run_id}"}):
+            raise click.ClickException(f"topology {current.run_id} is running: `halab down` first")
+        st.forget(settings.state_file)
+    topology = preset(preset_name)
+    for warning in validate_quietly(validate, topology):
+        console.print(f"[yellow]warning:[/] {warning}")
+    t0 = time.monotonic()
+    lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed)
+    console.print(f"[bold green]up[/] in {time.monotonic() - t0:.1f} s; state in {settings.state_file}")
+    console.print(stat.render(stat.collect(lab.state, client)))
+
+
+def validate_quietly(validate, topology) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return validate(topology)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--wan", is_flag=True, help="Also list every WAN proxy and the connections it carries.")
+def status(as_json: bool, wan: bool) -> None:
+    """Show the running topology: components, health, etcd and OpenBao members, WAN proxies."""
+    import docker
+
+    from harness.topology import state as st, status as stat
+    from harness.topology.settings import TopologySettings
+    from harness.topology.wan import Route, describe
+
+    state = st.load(TopologySettings().state_file)
+    if state is None:
+        raise click.ClickException("no topology is running (no state file): `halab up`")
+    s = stat.collect(state, docker.from_env(timeout=30))
+    if as_json:
+        click.echo(stat.as_json(s))
+        return
+    console = _console()
+    console.print(stat.render(s))
+    if wan:
+        routes = [Route(**{k: v for k, v in p.items() if k != "name"} | {"carries": tuple(p["carries"])}) for p in state.proxies]
+        console.print("\n".join(describe(tuple(routes))), highlight=False, markup=False)
+
+
+@click.command()
+@click.option("--run-id", default=None, help="Only this run's resources (default: everything labelled halab).")
+def down(run_id: str | None) -> None:
+    """Remove every container, network and volume halab started, crashed runs' too."""
+    from harness.topology import realise
+
+    t0 = time.monotonic()
+    n_c, n_n, n_v = realise.down(run_id)
+    click.echo(f"removed {n_c} containers, {n_n} networks, {n_v} volumes in {time.monotonic() - t0:.1f} s")
+    sys.stdout.flush()

@@ -1,0 +1,164 @@
+"""What `halab status` shows: every component's container and health, etcd members, OpenBao
+Raft peers, which LB holds the VIP, the WAN proxies. Reads only the state file, the Docker
+API and the components' own endpoints, so it works from any process.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from harness.containers.haproxy import MONITOR_PORT
+from harness.topology.state import State
+
+TIMEOUT_S = 1.5
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    kind: str
+    site: str
+    container: str
+    address: str
+    port: int
+    running: str  # docker state: running, exited, paused, missing
+    health: str  # "ok", or why not
+
+
+@dataclass
+class Status:
+    state: State
+    components: list[ComponentStatus] = field(default_factory=list)
+    etcd_members: list[str] = field(default_factory=list)
+    raft_peers: list[dict] = field(default_factory=list)
+    vip_holder: str = "?"
+    proxies: dict[str, dict] = field(default_factory=dict)  # name -> {enabled, toxics}
+    errors: list[str] = field(default_factory=list)
+
+
+def _http(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=TIMEOUT_S, trust_env=False)
+
+
+def probe(kind: str, address: str, ports: dict[str, int]) -> str:
+    port = next(iter(ports.values()))
+    try:
+        if kind == "etcd":
+            body = _http(f"http://{address}:{port}/health").json()
+            return "ok" if body.get("health") == "true" else f"unhealthy: {body.get('reason') or '?'}"
+        if kind == "vault":
+            code = _http(f"http://{address}:{port}/v1/sys/health").status_code
+            return {200: "ok (active)", 429: "ok (standby)", 503: "sealed", 501: "not initialised"}.get(code, f"HTTP {code}")
+        if kind == "mongo":
+            with socket.create_connection((address, port), timeout=TIMEOUT_S):
+                return "ok (port open)"
+        path = {"opa": "/health"}.get(kind, "/healthz")
+        if kind == "lb":
+            port = MONITOR_PORT
+        code = _http(f"http://{address}:{port}{path}").status_code
+        return "ok" if code == 200 else f"HTTP {code}"
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        return f"down: {exc.__class__.__name__}"
+
+
+def collect(state: State, client) -> Status:
+    out = Status(state)
+    containers = {c.name: c for c in client.containers.list(all=True, filters={"label": f"halab={state.run_id}"})}
+
+    def one(item) -> ComponentStatus:
+        name, c = item
+        ctr = containers.get(c["container"])
+        running = ctr.status if ctr is not None else "missing"
+        health = probe(c["kind"], c["address"], c["ports"]) if running == "running" else "-"
+        return ComponentStatus(name, c["kind"], c["site"], c["container"], c["address"],
+                               next(iter(c["ports"].values())), running, health)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        out.components = list(pool.map(one, state.components.items()))
+    up = {c.name for c in out.components if c.health.startswith("ok")}
+    for c in out.components:
+        if c.kind == "etcd" and c.name in up:
+            try:
+                resp = httpx.post(f"http://{c.address}:{c.port}/v3/cluster/member/list", json={}, timeout=TIMEOUT_S, trust_env=False)
+                out.etcd_members = [m.get("name") or "(joining)" for m in resp.json().get("members", [])]
+                break
+            except (httpx.HTTPError, ValueError) as exc:
+                out.errors.append(f"etcd member list: {exc}")
+    try:
+        token = state.secret("harness_token")
+    except OSError:
+        token = ""
+    for c in out.components:
+        if c.kind == "vault" and c.name in up and token:
+            try:
+                resp = httpx.get(f"http://{c.address}:{c.port}/v1/sys/storage/raft/configuration",
+                                 headers={"X-Vault-Token": token}, timeout=TIMEOUT_S, trust_env=False)
+                out.raft_peers = resp.json()["data"]["config"]["servers"]
+                break
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                out.errors.append(f"OpenBao raft peers: {exc}")
+    out.vip_holder = _vip_holder(state, containers)
+    try:
+        proxies = httpx.get(f"{state.toxiproxy_api}/proxies", timeout=TIMEOUT_S, trust_env=False).json()
+        out.proxies = {n: {"enabled": p["enabled"], "toxics": [t["name"] for t in p.get("toxics", [])]} for n, p in proxies.items()}
+    except (httpx.HTTPError, ValueError) as exc:
+        out.errors.append(f"toxiproxy: {exc}")
+    return out
+
+
+def _vip_holder(state: State, containers) -> str:
+    """The LB whose keepalived last said MASTER (from its log: the images carry no `ip`)."""
+    holders = []
+    for name, c in state.components.items():
+        ctr = containers.get(c["container"])
+        if c["kind"] != "lb" or ctr is None or ctr.status != "running":
+            continue
+        lines = [ln for ln in ctr.logs(tail=200).decode(errors="replace").splitlines() if "halab_vip" in ln]
+        if lines and "MASTER" in lines[-1]:
+            holders.append(name)
+    return ", ".join(holders) or "none"
+
+
+def render(status: Status):
+    """A rich renderable: one screen."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    s = status.state
+    head = Text.assemble(
+        ("halab ", "bold"), (f"{s.preset}", "bold cyan"), f"  run {s.run_id}  source {s.source}\n",
+        ("users: ", "bold"), f"{s.vip_url}  (VIP {s.vip_address} on {status.vip_holder})\n",
+        ("toxiproxy: ", "bold"), f"{s.toxiproxy_api}   ", ("secrets: ", "bold"), f"{s.secrets_dir}",
+    )
+    t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for col in ("component", "kind", "site", "address", "container", "health"):
+        t.add_column(col)
+    for c in status.components:
+        style = "green" if c.health.startswith("ok") else ("red" if c.running != "running" or c.health.startswith("down") else "yellow")
+        t.add_row(c.name, c.kind, c.site, f"{c.address}:{c.port}", c.running, Text(c.health, style=style))
+    enabled = sum(1 for p in status.proxies.values() if p["enabled"])
+    off = [n for n, p in status.proxies.items() if not p["enabled"]]
+    toxic = [f"{n}({','.join(p['toxics'])})" for n, p in status.proxies.items() if p["toxics"]]
+    peers = ", ".join(f"{p['node_id']}{'*' if p.get('leader') else ''}{'' if p.get('voter') else ' (non-voter)'}" for p in status.raft_peers)
+    tail = Text.assemble(
+        ("etcd members: ", "bold"), f"{', '.join(status.etcd_members) or '?'}   ",
+        ("OpenBao Raft: ", "bold"), f"{peers or '?'}\n",
+        ("WAN proxies: ", "bold"), f"{enabled}/{len(status.proxies)} enabled",
+        f"; disabled: {', '.join(off)}" if off else "", f"; toxics: {', '.join(toxic)}" if toxic else "",
+        *((("\n" + "\n".join(status.errors), "red"),) if status.errors else ()),
+    )
+    return Group(head, t, tail)
+
+
+def as_json(status: Status) -> str:
+    return json.dumps({
+        "run_id": status.state.run_id, "preset": status.state.preset, "vip_url": status.state.vip_url,
+        "vip_holder": status.vip_holder, "etcd_members": status.etcd_members, "raft_peers": status.raft_peers,
+        "components": [c.__dict__ for c in status.components], "proxies": status.proxies, "errors": status.errors,
+    }, indent=2)

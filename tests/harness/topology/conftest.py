@@ -1,0 +1,62 @@
+"""A running topology for the tests, started once per session and removed whatever happens.
+
+`seed_lab` starts `halab up --preset seed` (labelled with this session's run id, its own
+state file in a temp dir, so a lab started by hand is left alone) and removes it at the end
+of the session, even when a test or the start-up fails. Images are brought up to date first
+(`halab images build` is quick when nothing changed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# As in tests/harness/containers: make `harness` resolve to the project's package, not tests/harness.
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+
+def build_images() -> None:
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "images", "build"], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"`halab images build` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+
+
+def start_lab(docker_client, preset_name: str, run_id: str, state_dir: Path):
+    from harness.spec import preset
+    from harness.topology.realise import up
+
+    build_images()
+    return up(preset(preset_name), run_id=run_id, state_file=state_dir / "topology.json", client=docker_client,
+              progress=lambda m: print(f"[{run_id}] {m}", file=sys.stderr))
+
+
+@pytest.fixture(scope="session")
+def seed_lab(docker_client, tmp_path_factory):
+    from harness.topology.realise import down
+
+    run_id = f"pytest-topo-seed-{os.getpid()}"
+    state_dir = tmp_path_factory.mktemp("seed-lab")
+    try:
+        lab = start_lab(docker_client, "seed", run_id, state_dir)
+        yield lab
+    finally:
+        down(run_id, state_file=state_dir / "topology.json", client=docker_client)
+
+
+@pytest.fixture(scope="module")
+def witness_lab(docker_client, tmp_path_factory):
+    from harness.topology.realise import down
+
+    run_id = f"pytest-topo-witness-{os.getpid()}"
+    state_dir = tmp_path_factory.mktemp("witness-lab")
+    try:
+        yield start_lab(docker_client, "seed+witness", run_id, state_dir)
+    finally:
+        down(run_id, state_file=state_dir / "topology.json", client=docker_client)
