@@ -8,7 +8,6 @@ Every answer is Qdrant's envelope `{"result": ..., "status": "ok", "time": s}`; 
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from typing import Any
 
@@ -16,14 +15,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from system.vectordb import convert as cv
+from system.vectordb import jsonfast
 from system.vectordb.errors import ApiError, BadInput
 from system.vectordb.replication import Node
 
 QDRANT_API_VERSION = "1.19.0"  # the REST API these shapes follow (qdrant-client 1.20 accepts it)
 
 
+class FastJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return jsonfast.dumps(content)
+
+
 def ok(result: Any, t0: float) -> JSONResponse:
-    return JSONResponse({"result": result, "status": "ok", "time": round(time.perf_counter() - t0, 6)})
+    return FastJSONResponse({"result": result, "status": "ok", "time": round(time.perf_counter() - t0, 6)})
 
 
 def error_response(exc: ApiError) -> JSONResponse:
@@ -37,7 +42,7 @@ async def body_of(request: Request, required: bool = True) -> dict:
             raise BadInput("Json deserialize error: EOF while parsing a value")
         return {}
     try:
-        data = json.loads(raw)
+        data = jsonfast.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput(f"Json deserialize error: {str(exc)[:200]}") from None
     if not isinstance(data, dict):

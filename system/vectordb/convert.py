@@ -78,13 +78,19 @@ def id_out(value: Any) -> int | str:
 
 # --- vectors --------------------------------------------------------------------------------
 
+_NUMBER_TYPES = {float, int}
+
+
 def dense(value: Any, what: str = "vector") -> list[float]:
     require(isinstance(value, list), f"{what} must be an array of numbers")
-    out = []
-    for x in value:
-        require(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x),
-                f"{what} must contain only finite numbers")
-        out.append(float(x))
+    # Exact type checks (bool is an int subclass; strings must not be coerced), then C-level
+    # passes: this runs for every float of every upsert.
+    require(set(map(type, value)) <= _NUMBER_TYPES, f"{what} must contain only numbers")
+    try:
+        out = list(map(float, value))
+    except OverflowError:
+        raise BadInput(f"{what} has a number out of range") from None
+    require(not any(map(math.isinf, out)) and not any(map(math.isnan, out)), f"{what} must contain only finite numbers")
     return out
 
 

@@ -12,12 +12,13 @@ start; without one it lives in memory only.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from system.vectordb import jsonfast
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Entry:
 
     @staticmethod
     def make(origin: str, seq: int, ts: float, op: dict) -> "Entry":
-        line = json.dumps({"origin": origin, "seq": seq, "ts": ts, "op": op}, separators=(",", ":")).encode()
+        line = jsonfast.dumps({"origin": origin, "seq": seq, "ts": ts, "op": op})
         return Entry(origin, seq, ts, op, line)
 
 
@@ -55,7 +56,7 @@ class OpLog:
                     if not raw.endswith(b"\n"):
                         break
                     try:
-                        d = json.loads(raw)
+                        d = jsonfast.loads(raw)
                         entry = Entry(d["origin"], int(d["seq"]), float(d["ts"]), d["op"], raw.rstrip(b"\n"))
                     except (ValueError, KeyError, TypeError):
                         break

@@ -1,0 +1,99 @@
+"""system/vectordb figures (prints, asserts nothing about time): query latency over HTTP and
+in process, upsert throughput, replication lag and the cost of write consistency 2.
+
+Run: pytest -m benchmark tests/system/vectordb -s
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+import pytest
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+from vectordb_support import wait_until
+
+pytestmark = pytest.mark.benchmark
+SEED = 7
+POINTS = 5000
+DIM = 64
+QUERIES = 300
+GROUPS = ["eng", "hr", "ops", "finance", "legal"]
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))] * 1000
+
+
+def test_query_latency_and_replication_lag(pair):
+    rng = random.Random(SEED)
+    a, b = pair(persist=False)
+    ca = QdrantClient(url=a.url, timeout=30, check_compatibility=False)
+    ca.create_collection("bench", vectors_config=m.VectorParams(size=DIM, distance=m.Distance.COSINE))
+    ca.create_collection("strict", vectors_config=m.VectorParams(size=DIM, distance=m.Distance.COSINE),
+                         write_consistency_factor=2)
+    pts = [m.PointStruct(id=i, vector=[rng.gauss(0, 1) for _ in range(DIM)],
+                         payload={"doc_id": f"doc-{i // 4}", "acl_groups": rng.sample(GROUPS, 2)}) for i in range(POINTS)]
+    t0 = time.perf_counter()
+    for start in range(0, POINTS, 500):
+        ca.upsert("bench", points=pts[start:start + 500], wait=True)
+    upsert_s = time.perf_counter() - t0
+    wait_until(lambda: b.count("bench") == POINTS, 60, 0.01, "B to have every point")
+    replicated_s = time.perf_counter() - t0
+
+    flt = m.Filter(must=[m.FieldCondition(key="acl_groups", match=m.MatchAny(any=["eng", "ops"]))])
+    queries = [[rng.gauss(0, 1) for _ in range(DIM)] for _ in range(QUERIES)]
+    lat = []
+    for q in queries:
+        t = time.perf_counter()
+        ca.query_points("bench", query=q, query_filter=flt, limit=5, with_payload=True)
+        lat.append(time.perf_counter() - t)
+
+    # Replication lag of single-point writes, and the price of consistency 2.
+    c1, c2 = [], []
+    for i in range(200):
+        p = [m.PointStruct(id=POINTS + i, vector=queries[i % QUERIES], payload={"acl_groups": ["eng"]})]
+        t = time.perf_counter()
+        ca.upsert("bench", points=p, wait=True)
+        c1.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ca.upsert("strict", points=p, wait=True)
+        c2.append(time.perf_counter() - t)
+        time.sleep(0.002)
+    wait_until(lambda: a.status()["lag_ops"] == 0, 10, what="lag to drain")
+    delay = b.status()["apply_delay_ms"]
+    print(f"\nvectordb ({POINTS} points x {DIM} dims, two nodes on loopback):")
+    print(f"  upsert {POINTS} points in batches of 500: {upsert_s:.2f} s on A; all on B after {replicated_s:.2f} s")
+    print(f"  filtered query (MatchAny, limit 5) via qdrant-client over HTTP: p50 {pct(lat, .5):.2f} ms, "
+          f"p99 {pct(lat, .99):.2f} ms, mean {statistics.mean(lat) * 1000:.2f} ms")
+    print(f"  single-point upsert: consistency 1 p50 {pct(c1, .5):.2f} ms p99 {pct(c1, .99):.2f} ms; "
+          f"consistency 2 p50 {pct(c2, .5):.2f} ms p99 {pct(c2, .99):.2f} ms")
+    print(f"  replication apply delay on B (ack on A to applied on B): p50 {delay['p50']} ms, p99 {delay['p99']} ms, "
+          f"max {delay['max']} ms over {delay['samples']} operations")
+
+
+def test_query_latency_in_process(tmp_path):
+    """The engine alone (no HTTP), to separate the API's overhead from the search."""
+    from system.vectordb.engine import Engine
+
+    rng = random.Random(SEED)
+    engine = Engine(tmp_path / "shards")
+    engine.apply({"op": "create_collection", "name": "b", "config": {"vectors": {"size": DIM, "distance": "Cosine"}}})
+    pts = [{"id": i, "vector": [rng.gauss(0, 1) for _ in range(DIM)], "payload": {"acl_groups": rng.sample(GROUPS, 2)}}
+           for i in range(POINTS)]
+    t0 = time.perf_counter()
+    engine.apply({"op": "upsert", "collection": "b", "points": pts})
+    upsert_s = time.perf_counter() - t0
+    body = {"filter": {"must": [{"key": "acl_groups", "match": {"any": ["eng", "ops"]}}]}, "limit": 5, "with_payload": True}
+    lat = []
+    for _ in range(QUERIES):
+        q = [rng.gauss(0, 1) for _ in range(DIM)]
+        t = time.perf_counter()
+        engine.query("b", body | {"query": q})
+        lat.append(time.perf_counter() - t)
+    engine.close()
+    print(f"\nvectordb engine in process: upsert {POINTS}x{DIM} in {upsert_s:.3f} s; filtered query "
+          f"p50 {pct(lat, .5):.3f} ms, p99 {pct(lat, .99):.3f} ms")
