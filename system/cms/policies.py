@@ -141,7 +141,7 @@ class PolicyService:
     # ----------------------------------------------------------------- reads
 
     async def get(self, policy_id: str, include_deleted: bool = False) -> dict:
-        doc = await self._meta(self.meta.get_policy(policy_id))
+        doc = await self.meta.get_policy(policy_id)
         if doc is None or (doc["status"] == "deleted" and not include_deleted):
             raise NotFound(policy_id)
         if doc["status"] == "pending" and not doc.get("history"):
@@ -149,7 +149,7 @@ class PolicyService:
         return doc
 
     async def list(self, include_deleted: bool = False) -> list[dict]:
-        docs = await self._meta(self.meta.list_policies())
+        docs = await self.meta.list_policies()
         return [d for d in docs if include_deleted or d["status"] != "deleted"]
 
     # ----------------------------------------------------------------- writes
@@ -159,7 +159,7 @@ class PolicyService:
         with _step("opa_compile"):
             await self.compiler.validate(policy_id, rego)
         with _step("mongo_read"):
-            doc = await self._meta(self.meta.get_policy(policy_id))
+            doc = await self.meta.get_policy(policy_id)
         current = self._check_writable(policy_id, doc, expected_version)
         digest = sha256(rego)
         if doc and doc["status"] == "active" and doc.get("sha256") == digest and doc.get("description") == description:
@@ -168,7 +168,7 @@ class PolicyService:
         return await self._write(policy_id, doc, "put", rego, author, description, base)
 
     async def delete(self, policy_id: str, author: str, expected_version: int | None = None) -> WriteResult:
-        doc = await self._meta(self.meta.get_policy(policy_id))
+        doc = await self.meta.get_policy(policy_id)
         if doc is None or doc["status"] == "deleted" or (doc["status"] == "pending" and not doc.get("history")):
             raise NotFound(policy_id)
         self._check_writable(policy_id, doc, expected_version)
@@ -214,7 +214,7 @@ class PolicyService:
         if not finished:
             # The reconciler got there first; it only rolls forward a record whose content
             # etcd holds, so check that it did.
-            now = await self._meta(self.meta.get_policy(policy_id))
+            now = await self.meta.get_policy(policy_id)
             if not (now and now["version"] == pending["version"] and now["status"] != "pending"):
                 raise WriteFailed("mongo", "pending record settled concurrently", "unknown")
         return WriteResult(policy_id, op, pending["version"], revision, created=doc is None or doc["status"] == "deleted")
@@ -227,14 +227,14 @@ class PolicyService:
                    "base_revision": base_revision, "started_at": now}
         fields = {"version": version, "status": "pending", "author": author, "description": description,
                   "pending": pending, "updated_at": now}
-        if not await self._meta(self.meta.claim_version(policy_id, version, pending["token"], now)):
+        if not await self.meta.claim_version(policy_id, version, pending["token"], now):
             raise Conflict(f"policy {policy_id!r}: version {version} is taken by a concurrent update")
         if doc is None:
-            ok = await self._meta(self.meta.insert_policy(
-                {"_id": policy_id, **fields, "etcd_revision": None, "rego": None, "sha256": None, "history": []}))
+            ok = await self.meta.insert_policy(
+                {"_id": policy_id, **fields, "etcd_revision": None, "rego": None, "sha256": None, "history": []})
         else:
-            ok = await self._meta(self.meta.update_policy_if(
-                policy_id, {"version": doc["version"], "status": doc["status"]}, {"$set": fields}))
+            ok = await self.meta.update_policy_if(
+                policy_id, {"version": doc["version"], "status": doc["status"]}, {"$set": fields})
         if not ok:
             await self.meta.release_claim(policy_id, version, pending["token"])
             raise Conflict(f"policy {policy_id!r} changed concurrently (version {version - 1} is no longer current)")
@@ -247,12 +247,12 @@ class PolicyService:
                  "etcd_revision": revision, "at": now, "op": pending["op"], "sha256": pending["sha256"]}
         fields = {"status": "active" if pending["op"] == "put" else "deleted", "etcd_revision": revision,
                   "rego": pending["rego"], "sha256": pending["sha256"], "pending": None, "updated_at": now}
-        return await self._meta(self.meta.update_policy_if(
-            policy_id, {"pending.token": pending["token"]}, {"$set": fields, "$push": {"history": entry}}))
+        return await self.meta.update_policy_if(
+            policy_id, {"pending.token": pending["token"]}, {"$set": fields, "$push": {"history": entry}})
 
     async def rollback(self, policy_id: str, token: str) -> bool:
         """Undo a pending record: back to the last committed version (or no document)."""
-        doc = await self._meta(self.meta.get_policy(policy_id))
+        doc = await self.meta.get_policy(policy_id)
         if not doc or (doc.get("pending") or {}).get("token") != token:
             return False
         # Give the version back first: if we stop right after, the record is still pending
@@ -260,21 +260,15 @@ class PolicyService:
         await self.meta.release_claim(policy_id, doc["pending"]["version"], token)
         history = doc.get("history") or []
         if not history:
-            return await self._meta(self.meta.delete_policy_if(policy_id, {"pending.token": token}))
+            return await self.meta.delete_policy_if(policy_id, {"pending.token": token})
         last = history[-1]
         fields = {"version": last["version"], "author": last["author"], "description": last["description"],
                   "etcd_revision": last["etcd_revision"], "status": "active" if last.get("op", "put") == "put" else "deleted",
                   "pending": None, "updated_at": self.now()}
-        return await self._meta(self.meta.update_policy_if(policy_id, {"pending.token": token}, {"$set": fields}))
+        return await self.meta.update_policy_if(policy_id, {"pending.token": token}, {"$set": fields})
 
     async def _rollback_quietly(self, policy_id: str, token: str) -> None:
         try:
             await self.rollback(policy_id, token)
         except StoreUnavailable as exc:
             log.warning("rollback of %s left to the reconciler: %s", policy_id, exc)
-
-    async def _meta(self, awaitable):
-        try:
-            return await awaitable
-        except StoreUnavailable:
-            raise
