@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 FAULT_KINDS = ("site-down", "node-crash", "component-down", "partition", "latency")
-FLOWS = ("rag_query", "policy_update")
+FLOWS = ("rag_query", "policy_update", "rag_ingest")
 DEFAULT_MIX = (("rag_query", 0.95), ("policy_update", 0.05))
 
 

@@ -11,6 +11,9 @@ Policy update (9 steps): 1 admin -> LB, 2 LB -> gateway, 3 gateway -> OPA, 4 gat
 user ("update successful"), then asynchronously 8 etcd watch -> policy_sync, 9 policy_sync ->
 OPA (loaded). Steps 8-9 are in simulation/policy.py.
 
+RAG ingest (how the corpus gets in; share 0 in the default mix): steps 1-3, rag chunks and
+embeds, the vector DB upserts with Qdrant's write consistency.
+
 Why the code looks the way it does: a process yields only where a request *arrives at a
 queueing station* (gateway, OPA, rag, vector DB, cms, etcd leader), because a station must
 see arrivals in time order (simulation/components.py). Everything between two such arrivals
@@ -25,7 +28,7 @@ from __future__ import annotations
 from simulation.components import Station
 
 OK, FAIL, INFO = "ok", "fail", "info"
-RAG, POLICY = "rag_query", "policy_update"
+RAG, POLICY, INGEST = "rag_query", "policy_update", "rag_ingest"
 
 
 def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | None, float]:
@@ -61,42 +64,61 @@ def _broken(m, lb: Station, gw: Station, gw_epoch: int, held: Station | None, he
     return None
 
 
-def rag_query(m, rid: int):
-    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
+class Front:
+    """Where a request stands after steps 1-3 (VIP, gateway, OPA)."""
+
+    __slots__ = ("lb", "gw", "gw_ep", "site", "view", "end", "steps")
+
+    def __init__(self, lb, gw, gw_ep, site, view, end, steps) -> None:
+        self.lb, self.gw, self.gw_ep, self.site, self.view, self.end, self.steps = lb, gw, gw_ep, site, view, end, steps
+
+
+def _front(m, rid: int, f: str, t0: float, ch: int):
+    """Steps 1-3 of every flow: the VIP and HAProxy, the gateway (key-auth, route), OPA
+    (fail closed). Returns a Front, or None when the request already ended."""
+    env, net = m.env, m.net
     lb, gw, lost, err = _enter(m)
     if err:
-        m.done(rid, RAG, t0, t0 + lost, FAIL, None, err)
-        return
+        m.done(rid, f, t0, t0 + lost, FAIL, None, err)
+        return None
     site = gw.site
     view = m.views[site]
     if view.changes != m.changes:
         m.refresh(view)
-    hop, rtt, intra = net.hop, net.rtt, net.intra_hop_s
     steps = {} if m.record_steps else None
-    yield env.timeout(lost + m.lb_s + hop(lb.site, site))
-
-    # 2. gateway: key-auth and route match.
+    yield env.timeout(lost + m.lb_s + net.hop(lb.site, site))
     gw_ep = gw.epoch
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
-        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
-        return
+        m.done(rid, f, t0, t0 + m.request_s, INFO, site, e)
+        return None
     arrive = env.now
     end = gw.visit(arrive)
     if steps is not None:
         steps["gateway"] = end - arrive
-    # 3. OPA authorises (fail closed: no decision, no request).
     opa = view.opa
     if not opa.up:
-        m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
-        return
-    yield env.timeout(end - arrive + intra)
+        m.done(rid, f, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
+        return None
+    yield env.timeout(end - arrive + net.intra_hop_s)
     arrive = env.now
     end = opa.visit(arrive)
     if end < 0:
-        m.done(rid, RAG, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
-        return
+        m.done(rid, f, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
+        return None
     if steps is not None:
-        steps["opa"] = end - arrive + 2 * m.params.intra_hop_s
+        steps["opa"] = end - arrive + 2 * net.intra_hop_s
+    return Front(lb, gw, gw_ep, site, view, end, steps)
+
+
+def rag_query(m, rid: int):
+    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
+    fr = yield from _front(m, rid, RAG, t0, ch)
+    if fr is None:
+        return
+    lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
+    hop, rtt, intra = net.hop, net.rtt, net.intra_hop_s
+    opa = view.opa
+    arrive = env.now
     # 4. gateway -> rag.
     rag = view.rag
     if not rag.up:
@@ -199,35 +221,12 @@ def rag_query(m, rid: int):
 
 def policy_update(m, rid: int):
     env, net, t0, ch = m.env, m.net, m.env.now, m.changes
-    lb, gw, lost, err = _enter(m)
-    if err:
-        m.done(rid, POLICY, t0, t0 + lost, FAIL, None, err)
+    fr = yield from _front(m, rid, POLICY, t0, ch)
+    if fr is None:
         return
-    site = gw.site
-    view = m.views[site]
+    lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
     hop, intra = net.hop, net.intra_hop_s
-    steps = {} if m.record_steps else None
-    yield env.timeout(lost + m.lb_s + hop(lb.site, site))
-    gw_ep = gw.epoch
-    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
-        m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e)
-        return
     arrive = env.now
-    end = gw.visit(arrive)
-    if steps is not None:
-        steps["gateway"] = end - arrive
-    opa = view.opa
-    if not opa.up:
-        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
-        return
-    yield env.timeout(end - arrive + intra)
-    arrive = env.now
-    end = opa.visit(arrive)
-    if end < 0:
-        m.done(rid, POLICY, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
-        return
-    if steps is not None:
-        steps["opa"] = end - arrive + 2 * m.params.intra_hop_s
     # 4. gateway -> cms.
     cms = view.cms
     if not cms.up:
@@ -290,4 +289,60 @@ def policy_update(m, rid: int):
     m.done(rid, POLICY, t0, t_end, OK, site, None, steps, value={"revision": revision})
 
 
-FLOWS = {RAG: rag_query, POLICY: policy_update}
+def rag_ingest(m, rid: int):
+    """Ingest a document: steps 1-3, rag chunks and embeds it, upserts it into the local vector
+    replica (else a remote one), which acknowledges once `write_consistency` replicas hold it
+    (Qdrant's write_consistency_factor): with 1 a DC outage costs nothing, with 2 on two
+    replicas every write during it times out."""
+    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
+    fr = yield from _front(m, rid, INGEST, t0, ch)
+    if fr is None:
+        return
+    lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
+    intra = net.intra_hop_s
+    rag = view.rag
+    if not rag.up:
+        m.done(rid, INGEST, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
+        return
+    yield env.timeout(end - env.now + 2 * intra)
+    arrive = env.now
+    end = rag.visit(arrive)
+    if end < 0:
+        m.done(rid, INGEST, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
+        return
+    rag_ep = rag.epoch
+    if view.changes != m.changes:
+        m.refresh(view)
+    vdb, lost = view.vectordb, view.vectordb_lost
+    if vdb is None:
+        m.done(rid, INGEST, t0, end + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
+        return
+    yield env.timeout(end + lost + net.hop(site, vdb.site) - env.now)
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
+        m.done(rid, INGEST, t0, t0 + m.request_s, INFO, site, e)
+        return
+    arrive = env.now
+    end = vdb.visit(arrive)
+    if end < 0 or not vdb.up:
+        m.done(rid, INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
+        return
+    # The other replicas the primary reaches, nearest first; the ack waits for k - 1 of them.
+    k = m.topo.params.vector.write_consistency
+    if k > 1:
+        peers = sorted(net.rtt(vdb.site, p.site) + p.draw() for p in m.vectordb.members
+                       if p is not vdb and p.up and net.reachable(vdb.site, p.site))
+        if len(peers) < k - 1:
+            # The primary waits for acks that never come: the client's deadline ends it, unknown.
+            m.done(rid, INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vector-consistency")
+            return
+        end += peers[k - 2]
+    t_end = end + net.hop(vdb.site, site) + 2 * intra + net.hop(site, lb.site) + m.lb_s
+    if t_end >= m.next_change(env.now):
+        yield env.timeout(t_end - env.now)
+        if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
+            m.done(rid, INGEST, t0, t0 + m.request_s, INFO, site, e)
+            return
+    m.done(rid, INGEST, t0, t_end, OK, site, None, steps)
+
+
+FLOWS = {RAG: rag_query, POLICY: policy_update, INGEST: rag_ingest}

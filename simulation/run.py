@@ -18,7 +18,7 @@ from harness.scenario import Load, Scenario
 from harness.spec import Topology
 from scenarios import checkers
 from simulation import failures
-from simulation.flows import FLOWS, POLICY, RAG
+from simulation.flows import FLOWS
 from simulation.model import Model
 from simulation.params import ModelParams
 
@@ -48,9 +48,13 @@ def arrivals(m: Model, load: Load):
     env = m.env
     rng = m.stream("arrivals")
     expo, uniform = rng.expovariate, rng.random
-    shares = load.shares()
-    p_rag = shares.get(RAG, 0.0)
-    rag, policy = FLOWS[RAG], FLOWS[POLICY]
+    # The flow of each arrival: one uniform draw against the cumulative shares.
+    cumulative, total = [], 0.0
+    for f, share in load.shares().items():
+        total += share
+        cumulative.append((total, FLOWS[f]))
+    last = cumulative[-1][1]
+    c0, first = cumulative[0]
     rid = 0
     for stage in load.stages:
         stage_end = env.now + stage.duration_s
@@ -65,7 +69,9 @@ def arrivals(m: Model, load: Load):
                 break
             yield env.timeout(gap)
             rid += 1
-            start(rag(m, rid) if uniform() < p_rag else policy(m, rid))
+            u = uniform()
+            flow = first if u < c0 else next((fl for c, fl in cumulative if u < c), last)
+            start(flow(m, rid))
 
 
 @dataclass

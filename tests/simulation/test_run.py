@@ -10,7 +10,7 @@ import pytest
 
 from harness.history import read_jsonl, write_jsonl
 from harness.scenario import Fault, Load, Scenario, ScenarioError, preset as scenario
-from harness.spec import KeyCache, preset
+from harness.spec import KeyCache, VectorReplication, preset
 from scenarios import checkers
 from simulation.params import ModelParams
 from simulation.run import simulate
@@ -121,3 +121,13 @@ def test_params_file_changes_service_times(tmp_path) -> None:
     loaded = ModelParams.load(path)
     assert loaded.station("rag").service.mean == 0.05
     assert run(params=loaded).latency()["rag_query"].p50 > run().latency()["rag_query"].p50 + 0.04
+
+
+@pytest.mark.parametrize("consistency, available", [(1, 1.0), (2, 0.5)])
+def test_vector_write_consistency_decides_ingest_through_a_dc_outage(consistency: int, available: float) -> None:
+    topo = preset("seed").with_params(vector=VectorReplication(write_consistency=consistency))
+    mix = (("rag_query", 0.5), ("rag_ingest", 0.5))
+    scenario = Scenario("ingest", Load.constant(RPS, DURATION_S, mix),
+                        (Fault("site-down", "dc2", FAULT_START_S, FAULT_STOP_S),))
+    ingest = simulate(topo, scenario, seed=SEED).availability()["rag_ingest"]
+    assert ingest.availability == pytest.approx(available, abs=0.03)
