@@ -39,7 +39,9 @@ def source_ids(text: str) -> list[str]:
         found += [(m.start(), m.group(1)) for m in pattern.finditer(text)]
     seen: dict[str, None] = {}
     for _, sid in sorted(found):
-        seen.setdefault(sid, None)
+        # A placeholder such as the "[source: ...]" of an instruction is not a source.
+        if any(ch.isalnum() for ch in sid):
+            seen.setdefault(sid, None)
     return list(seen)[:MAX_QUOTED_SOURCES]
 
 

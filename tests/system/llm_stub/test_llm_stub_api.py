@@ -132,6 +132,8 @@ def test_source_id_forms():
     text = '[source: a#1] [source=b] [doc_id: c] <source id="d">\nsource: e\n[source: a#1]'
     assert source_ids(text) == ["a#1", "b", "c", "d", "e"]
     assert "No sources" in answer_for([{"role": "user", "content": "hello"}])
+    # The RAG system prompt names the tag format with a placeholder; that is not a source.
+    assert source_ids("Cite the sources by their [source: ...] tags.\n[source: doc-1#0] x") == ["doc-1#0"]
 
 
 def test_content_parts_are_read(client):
