@@ -43,8 +43,10 @@ class Op:
     latency: seconds from invoke to this completion (completions only).
     site:    the DC that served it, when known.
     error:   why it failed or is unknown, e.g. "timeout", "vault-unavailable".
-    steps:   step name -> seconds spent, when the client or the model knows them
-             (what `halab calibrate` fits service times from).
+    steps:   component kind -> seconds spent on it, when the client or the model knows them
+             (what `halab calibrate` fits service times from). For gateway, rag and cms the
+             component's own time; for the others the call as its caller saw it, network
+             included (see simulation/calibrate.py).
     """
 
     process: int | str
