@@ -326,6 +326,10 @@ def build_routers(node: Node, *, default_consistency: int, api_key: str | None) 
     async def replication_status():
         return node.status()
 
+    @replication.get("/digest", summary="Point count and content hash per collection (compare the two nodes)")
+    async def digest():
+        return {"node_id": node.node_id, "collections": engine.digest()}
+
     @replication.get("/handshake", summary="This node's origin and applied sequence numbers")
     async def handshake():
         return node.handshake()

@@ -351,6 +351,31 @@ class Engine:
                            "wal_config": WAL_DEFAULT, "quantization_config": None},
                 "payload_schema": schema}
 
+    def digest(self) -> dict:
+        """Per collection: point count and a hash of every (id, payload, vector), so two nodes
+        can be compared after a heal (equal digests: same content)."""
+        import hashlib
+
+        from system.vectordb import jsonfast
+
+        out = {}
+        for name, c in sorted(self.collections.items()):
+            h = hashlib.sha256()
+            n, offset = 0, None
+            while True:
+                records, offset = engine_call(c.shard.scroll, qe.ScrollRequest(
+                    offset=offset, limit=1000, with_payload=True, with_vector=True))
+                for r in records:
+                    rec = cv.record_out(r)
+                    # Vectors rounded: the same float may print differently after a round trip.
+                    rec["vector"] = _rounded(rec["vector"])
+                    h.update(jsonfast.dumps(rec))
+                    n += 1
+                if offset is None:
+                    break
+            out[name] = {"points": n, "sha256": h.hexdigest()}
+        return out
+
     def retrieve(self, name: str, ids: list, payload: Any = True, vector: Any = False) -> list[dict]:
         c = self.get(name)
         records = engine_call(c.shard.retrieve, ids, cv.with_payload(payload, True), cv.with_vector(vector))
@@ -512,6 +537,16 @@ class Engine:
             return qe.Sample.Random, None
         raise BadInput("unsupported query: use a vector, a point id, nearest, recommend, fusion, rrf, "
                        "order_by or sample")
+
+
+def _rounded(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 5)
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in sorted(v.items())}
+    return v
 
 
 def _order_by(value: Any) -> qe.OrderBy:

@@ -143,3 +143,28 @@ def test_bool_match_stays_boolean():
     # qdrant-edge-py 0.9 would read a plain True as the integer 1.
     assert cv.to_filter({"must": [{"key": "f", "match": {"value": True}}]}).must[0].match.value is True
     assert isinstance(cv.to_filter({"must": [{"key": "f", "match": {"value": 1}}]}).must[0].match, qe.MatchValue)
+
+
+def test_api_key_like_qdrant(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from system.vectordb.app import build_app
+    from system.vectordb.settings import Settings
+
+    with TestClient(build_app(Settings(node_id="k", api_key="s3cret"))) as c:
+        assert c.get("/healthz").status_code == 200  # health stays open, as in Qdrant
+        assert c.get("/collections").status_code == 401
+        assert c.get("/collections", headers={"api-key": "nope"}).status_code == 401
+        assert c.get("/collections", headers={"api-key": "s3cret"}).status_code == 200
+        assert c.get("/collections", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/replication").status_code == 401
+
+
+def test_digest_tells_equal_content(tmp_path):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    for n in (a, b):
+        n.write_local(CREATE)
+        n.write_local(upsert(1, 2))
+    assert a.engine.digest() == b.engine.digest()
+    b.write_local({"op": "set_payload", "collection": "docs", "payload": {"x": 1}, "points": [1]})
+    assert a.engine.digest()["docs"]["sha256"] != b.engine.digest()["docs"]["sha256"]

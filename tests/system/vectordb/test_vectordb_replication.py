@@ -150,6 +150,8 @@ def test_partition_through_toxiproxy_then_heal(toxiproxy, tmp_path):
         ids_a = sorted(p.id for p in ca.scroll("docs", limit=200)[0])
         ids_b = sorted(p.id for p in cb.scroll("docs", limit=200)[0])
         assert ids_a == ids_b
+        digests = [httpx.get(n.url + "/replication/digest").json()["collections"] for n in (a, b)]
+        assert digests[0] == digests[1] and digests[0]["docs"]["points"] == 80
         print(f"partition heal: both nodes converged {heal * 1000:.0f} ms after the link came back")
     finally:
         a.stop()
