@@ -28,7 +28,7 @@ SALES_DOCS = {
 
 @pytest.fixture(scope="module")
 def qp(docker_client, run_id):
-    with QueryPath(run_id, secret_ttl_s=2.0, secret_max_stale_s=4.0) as env:
+    with QueryPath(run_id, secret_ttl_s=2.0, secret_max_stale_s=4.0, llm_timeout_ms=2000) as env:
         for doc_id, text in {**ENG_DOCS, **SALES_DOCS}.items():
             groups = ["eng"] if doc_id.startswith("eng") else ["sales"]
             r = env.user_post("/rag/documents", "erin", {"doc_id": doc_id, "title": doc_id, "text": text,
@@ -250,6 +250,25 @@ def test_rag_fails_over_to_the_other_dcs_vector_node_and_gateway(qp):
     finally:
         other.stop()
     assert rag.proc.poll() is None
+
+
+
+def test_llm_hang_is_504_never_a_hang_and_429_passes_through(qp):
+    try:
+        assert qp.stub_admin("PUT", "/admin/faults", {"hang_rate": 1.0, "hang_s": 30}).status_code == 200
+        t0 = time.monotonic()
+        r = qp.chat()
+        assert r.status_code == 504 and time.monotonic() - t0 < 2.0 + 1.5, r.text
+        t0 = time.monotonic()
+        r = qp.user_post("/rag/query", "alice", {"question": "deploys?"})
+        assert r.status_code == 503 and "LLM unavailable" in r.json()["detail"], r.text
+        assert time.monotonic() - t0 < 2.0 + 2.5
+        assert qp.stub_admin("PUT", "/admin/faults", {"rate_limit_rate": 1.0, "retry_after_s": 7}).status_code == 200
+        r = qp.chat()
+        assert r.status_code == 429 and r.headers["retry-after"] == "7"
+    finally:
+        qp.stub_admin("DELETE", "/admin/faults")
+    assert qp.chat().status_code == 200
 
 
 # -- no 5xx for malformed input (schemathesis, positive and negative cases) ----------------
