@@ -2,7 +2,8 @@
 
 Infrastructure runs as real, labelled containers on an internal network: etcd, OpenBao
 (dev mode), OPA, FerretDB. The platform's Python services run as host subprocesses on
-127.0.0.1 pointed at the containers' bridge addresses: llm_stub, vectordb, gateway, rag.
+127.0.0.1 pointed at the containers' bridge addresses: llm_stub, vectordb, gateway, rag. Their logs
+go to a temporary directory, removed at the end unless HALAB_KEEP_LOGS is set.
 
     with QueryPath(run_id) as qp:
         qp.user_post("/rag/query", "alice", {"question": "..."})
@@ -177,6 +178,10 @@ class QueryPath:
         if getattr(self, "net", None) is not None:
             self.net.remove()
         self.http.close()
+        if not os.environ.get("HALAB_KEEP_LOGS"):
+            import shutil
+
+            shutil.rmtree(self.logdir, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------
 
