@@ -135,3 +135,17 @@ class BaoCluster:
         resp = self._http.get(f"{url}/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": token})
         resp.raise_for_status()
         return resp.json()["data"]["config"]["servers"]
+
+
+def unseal_member(state, name: str, timeout_s: float = 30.0) -> None:
+    """Unseal one OpenBao node of a running topology after a restart (a chaos `node-crash`
+    heals with this): the key comes from the run's private secrets directory."""
+    c = state.components[name]
+    url = f"http://{c['address']}:{c['ports']['api']}"
+    cluster = BaoCluster([])
+    try:
+        cluster.wait(url, {503, 200, 429}, timeout_s, "to answer")
+        if cluster.health(url) == 503:
+            cluster.unseal(url, state.secret("unseal_key"))
+    finally:
+        cluster.close()

@@ -65,7 +65,8 @@ def status(as_json: bool, wan: bool) -> None:
 
     from harness.topology import state as st, status as stat
     from harness.topology.settings import TopologySettings
-    from harness.topology.wan import Route, describe
+    from harness.topology.wan import describe
+    from harness.topology.wanlink import WanLink
 
     state = st.load(TopologySettings().state_file)
     if state is None:
@@ -77,8 +78,8 @@ def status(as_json: bool, wan: bool) -> None:
     console = _console()
     console.print(stat.render(s))
     if wan:
-        routes = [Route(**{k: v for k, v in p.items() if k != "name"} | {"carries": tuple(p["carries"])}) for p in state.proxies]
-        console.print("\n".join(describe(tuple(routes))), highlight=False, markup=False)
+        with WanLink.from_state(state) as link:
+            console.print("\n".join(describe(link.routes)), highlight=False, markup=False)
 
 
 @click.command()

@@ -142,7 +142,7 @@ def up(
         )
         todo = {p.name: RECIPES[p.kind](ctx, p) for p in order}
         if wanted("lb"):
-            todo["ingress"] = ingress_recipe.container(ctx, publish.name)
+            todo["ingress"] = ingress_recipe.container(ctx, publish.name, settings.vip_port or None)
         with Starter(started, settings.parallel_starts) as starter:
             starter.submit(todo)
             # 4. etcd quorum, OpenBao (needs only its own containers)

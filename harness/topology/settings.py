@@ -17,5 +17,7 @@ class TopologySettings(BaseSettings):
     # shared with other work: they bound a failure, they do not slow a good start.
     phase_timeout_s: float = 180.0
     ready_timeout_s: float = 180.0
+    # The VIP's port on 127.0.0.1; 0: any free port (the state file and `halab status` say which).
+    vip_port: int = 0
     # Threads starting containers at once (docker create/start and health waits overlap).
     parallel_starts: int = 32

@@ -23,6 +23,13 @@ class WanLink:
         self.routes = tuple(routes)
         self._http = httpx.Client(base_url=self.api_url, timeout=timeout_s)
 
+    @classmethod
+    def from_state(cls, state) -> "WanLink":
+        """The running topology's WAN link, from its state file (any process)."""
+        routes = [Route(**{k: v for k, v in p.items() if k != "name"} | {"carries": tuple(p["carries"])})
+                  for p in state.proxies]
+        return cls(state.toxiproxy_api, routes)
+
     def close(self) -> None:
         self._http.close()
 

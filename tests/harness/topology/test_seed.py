@@ -134,6 +134,23 @@ def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) ->
     _until(lambda: all(health(u) == "true" for u in etcds) or [health(u) for u in etcds], 20, "etcd healed")
 
 
+def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, docker_client) -> None:
+    from harness.topology.bao import BaoCluster, unseal_member
+
+    vault2 = seed_lab.plan.of_kind("vault")[1]
+    docker_client.containers.get(vault2.container).restart(timeout=5)
+    # A restart may bring another address on the site network: the state follows it.
+    seed_lab.state.components[vault2.name]["address"] = seed_lab.containers[vault2.name].address(
+        seed_lab.state.networks[vault2.site])
+    cluster = BaoCluster([])
+    try:
+        cluster.wait(seed_lab.url(vault2.name, "api"), {503}, 60, "sealed after the restart")
+        unseal_member(seed_lab.state, vault2.name)
+        cluster.wait(seed_lab.url(vault2.name, "api"), {200, 429}, 60, "unsealed and back in the cluster")
+    finally:
+        cluster.close()
+
+
 def test_down_leaves_nothing_labelled(seed_lab, docker_client) -> None:
     run_id = seed_lab.run_id
     seed_lab.down(client=docker_client)
