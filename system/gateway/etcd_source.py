@@ -156,11 +156,7 @@ class EtcdConfigSource:
         async with self.session.post(f"{self.endpoint}/v3/watch", json=body, timeout=timeout) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"watch answered {resp.status}")
-            async for line in resp.content:
-                line = line.strip()
-                if not line:
-                    continue
-                msg = json.loads(line)
+            async for msg in _json_lines(resp):
                 if "error" in msg:
                     raise RuntimeError(f"watch error: {msg['error']}")
                 result = msg.get("result") or {}
@@ -182,3 +178,18 @@ class EtcdConfigSource:
                 self.revision = max(self.revision, int((result.get("header") or {}).get("revision", 0)))
                 self.last_event_at = time.time()
                 self.on_config(dict(self.kv), self.revision)
+
+
+async def _json_lines(resp: aiohttp.ClientResponse):
+    """The watch stream's newline-separated JSON messages, however large (a transaction of
+    many keys is one message; aiohttp's readline would refuse lines over 128 KiB)."""
+    buf = b""
+    async for chunk in resp.content.iter_any():
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+    if buf.strip():
+        yield json.loads(buf)
+

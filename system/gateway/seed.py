@@ -24,6 +24,7 @@ from system.common.etcd import connect
 DEFAULT_AUTHZ_REGO = (Path(__file__).parent / "policies" / "authz.rego").read_text()
 
 PREFIX = "/apisix"
+TXN_OPS = 100
 LLM_SECRET_REF = "$secret://vault/1/llm/api_key"
 VAULT_KV_PREFIX = "kv/apisix"  # KV v1 mount "kv"; the key lives at kv/apisix/llm, field api_key
 
@@ -103,14 +104,16 @@ def consumer_entries(consumers: Iterable[ConsumerSpec]) -> dict[str, dict]:
 
 def seed(etcd_endpoint: str, entries: Mapping[str, dict], consumers: Iterable[ConsumerSpec] = (),
          *, timeout: float = 5.0) -> int:
-    """Write routes/secrets/consumers to etcd in one transaction; returns etcd's revision."""
+    """Write routes/secrets/consumers to etcd (one transaction per 100 keys); returns etcd's revision."""
     all_entries = {**entries, **consumer_entries(consumers)}
     client = connect(etcd_endpoint.split(",")[0], timeout=timeout)
     try:
         ops = [client.transactions.put(k, json.dumps(v)) for k, v in all_entries.items()]
-        ok, _ = client.transaction(compare=[], success=ops, failure=[])
-        if not ok:
-            raise RuntimeError("etcd refused the seeding transaction")
+        # etcd allows 128 operations per transaction (--max-txn-ops).
+        for i in range(0, len(ops), TXN_OPS):
+            ok, _ = client.transaction(compare=[], success=ops[i:i + TXN_OPS], failure=[])
+            if not ok:
+                raise RuntimeError("etcd refused the seeding transaction")
         return int(client.get_prefix_response(PREFIX, keys_only=True).header.revision)
     finally:
         client.close()
