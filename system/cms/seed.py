@@ -35,9 +35,10 @@ def default_policies() -> dict[str, dict]:
 
 
 def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = False, ready_timeout_s: float = 60.0,
-         client: httpx.Client | None = None) -> list[dict]:
-    """PUT every default policy; returns the CMS's answers. Waits up to `ready_timeout_s`
-    for the CMS's /readyz first; raises httpx.HTTPStatusError on a refusal."""
+         client: httpx.Client | None = None, policies: dict[str, dict] | None = None) -> list[dict]:
+    """PUT every policy of `policies` (id -> {"rego", "description"}; default: `default_policies()`);
+    returns the CMS's answers. Waits up to `ready_timeout_s` for the CMS's /readyz first;
+    raises httpx.HTTPStatusError on a refusal."""
     own = client is None
     client = client or httpx.Client(base_url=cms_url.rstrip("/"), timeout=30.0, trust_env=False)
     try:
@@ -52,7 +53,7 @@ def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = Fals
                 raise TimeoutError(f"CMS at {cms_url} not ready within {ready_timeout_s} s")
             time.sleep(0.5)
         results = []
-        for pid, body in default_policies().items():
+        for pid, body in (policies if policies is not None else default_policies()).items():
             r = client.put(f"/cms/policies/{pid}", json=body, headers={"X-Consumer-Username": admin},
                            params={"wait": "enforced"} if wait_enforced else None)
             r.raise_for_status()
