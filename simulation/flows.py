@@ -174,42 +174,19 @@ def rag_query(m, rid: int):
         return
     arrive = env.now
     end = gw.visit(arrive)
-    # 9. the LLM key: from the gateway's cache, or from Vault on every call when the TTL is 0.
-    if m.key_ttl_s > 0:
-        if not m.keys[gw.name].usable(end):
-            m.done(rid, RAG, t0, end + m.back[site] * 3, FAIL, site, "no-llm-key")
-            return
-    else:
-        vault, lost = _first_reachable(m, site, view.vaults)
-        if vault is None:
-            m.done(rid, RAG, t0, end + lost + m.back[site] * 3, FAIL, site, "vault-unavailable")
-            return
-        yield env.timeout(end - arrive + lost + hop(site, vault.site))
-        arrive = env.now
-        end = vault.visit(arrive)
-        if end < 0:
-            m.done(rid, RAG, t0, arrive + vault.timeout_s + m.back[site] * 3, INFO, site, "vault-timeout")
-            return
-        end += hop(vault.site, site)
-        if steps is not None:
-            steps["vault"] = end - arrive
-    # 10-11. gateway -> LLM API and back.
-    llm = m.llm
-    if view.changes != m.changes:
-        m.refresh(view)
-    if not view.llm_ok:
-        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 3, FAIL, site, "llm-unavailable")
+    # 9-11. the key and the LLM through the local gateway; if it answers 502/503 (no key, no
+    # LLM) rag retries through the other DC's gateway (system/rag/llm.py's hairpin failover).
+    hairpin = gw
+    t, e, outcome = yield from _llm_through(m, gw, end, steps)
+    if outcome == FAIL and (alt := m.other_gateway(site)) is not None:
+        yield env.timeout(t - env.now + intra + hop(site, alt.site))
+        hairpin = alt
+        t, e, outcome = yield from _llm_through(m, alt, alt.visit(env.now), steps)
+    if e is not None:
+        m.done(rid, RAG, t0, t + hop(hairpin.site, site) + m.back[site] * 3, outcome, site, e)
         return
-    think = llm.draw()
-    llm.busy += think
-    if think > m.llm_s:
-        m.done(rid, RAG, t0, end + m.llm_s + m.back[site] * 3, INFO, site, "llm-timeout")
-        return
-    llm_s = rtt(site, llm.site) + think
-    if steps is not None:
-        steps["llm"] = llm_s
     # 12-14. the answer flows back: gateway -> rag -> gateway -> LB -> user.
-    t_end = end + llm_s + 2 * intra + hop(site, lb.site) + m.lb_s
+    t_end = t + hop(hairpin.site, site) + intra + hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
         # A fault is scheduled before this answer arrives: wait for it and check the path.
         yield env.timeout(t_end - env.now)
@@ -217,6 +194,43 @@ def rag_query(m, rid: int):
             m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
             return
     m.done(rid, RAG, t0, t_end, OK, site, None, steps)
+
+
+def _llm_through(m, gw: Station, end: float, steps: dict | None):
+    """Steps 9-11 at one gateway whose own work ends at `end`: the LLM key from its cache (or
+    from Vault on every call when the TTL is 0), then the LLM API. Returns (time, None, OK)
+    with the time the answer is back at the gateway, or (time, error, FAIL|INFO)."""
+    env, net = m.env, m.net
+    site = gw.site
+    view = m.views[site]
+    if view.changes != m.changes:
+        m.refresh(view)
+    if m.key_ttl_s > 0:
+        if not m.keys[gw.name].usable(end):
+            return end, "no-llm-key", FAIL
+    else:
+        vault, lost = _first_reachable(m, site, view.vaults)
+        if vault is None:
+            return end + lost, "vault-unavailable", FAIL
+        yield env.timeout(end - env.now + lost + net.hop(site, vault.site))
+        arrive = env.now
+        end = vault.visit(arrive)
+        if end < 0:
+            return arrive + vault.timeout_s, "vault-timeout", INFO
+        end += net.hop(vault.site, site)
+        if steps is not None:
+            steps["vault"] = end - arrive
+    if not view.llm_ok:
+        return end + m.connect_s, "llm-unavailable", FAIL
+    llm = m.llm
+    think = llm.draw()
+    llm.busy += think
+    if think > m.llm_s:
+        return end + m.llm_s, "llm-timeout", INFO
+    llm_s = net.rtt(site, llm.site) + think
+    if steps is not None:
+        steps["llm"] = llm_s
+    return end + llm_s, None, OK
 
 
 def policy_update(m, rid: int):

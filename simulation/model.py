@@ -149,6 +149,15 @@ class Model:
         view.changes = self.changes
         return view
 
+    def other_gateway(self, site: str) -> Station | None:
+        """A live gateway in another app site that `site` reaches: the hairpin's fallback."""
+        for other in self.app_sites:
+            if other != site:
+                gw = self.views[other].gateway
+                if gw.up and self.net.reachable(site, other):
+                    return gw
+        return None
+
     # --- background: the gateway's key refresh ---------------------------------------------
 
     def _refresh_key(self, gw: Station):

@@ -131,3 +131,19 @@ def test_vector_write_consistency_decides_ingest_through_a_dc_outage(consistency
                         (Fault("site-down", "dc2", FAULT_START_S, FAULT_STOP_S),))
     ingest = simulate(topo, scenario, seed=SEED).availability()["rag_ingest"]
     assert ingest.availability == pytest.approx(available, abs=0.03)
+
+
+def test_hairpin_falls_back_to_the_other_dcs_gateway() -> None:
+    from simulation import run as run_module
+    from simulation.model import Model
+
+    class NoKey:  # gateway1 has lost its LLM key: it answers 503 to the hairpin
+        def usable(self, now: float) -> bool:
+            return False
+
+    m = Model(preset("seed"), seed=SEED)
+    m.keys["gateway1"] = NoKey()
+    m.env.process(run_module.arrivals(m, Load.constant(RPS, 30.0, (("rag_query", 1.0),))))
+    m.env.run(until=40.0)
+    outcomes = {(site, type_) for _, _, _, _, type_, site, _, _, _ in m.log}
+    assert outcomes == {("dc1", "ok"), ("dc2", "ok")}  # dc1's queries answered through gateway2
