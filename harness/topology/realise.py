@@ -18,6 +18,7 @@ Phases, each waiting for health before the next (a failure removes everything st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets as pysecrets
 import shutil
@@ -25,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
 
@@ -196,9 +197,26 @@ def up(
         progress("start-up failed: removing everything this run started")
         remove_all(client, run_id)
         shutil.rmtree(secrets_dir, ignore_errors=True)
-        if st.load(state_file) and st.load(state_file).run_id == run_id:
+        current = st.load(state_file)
+        if current is not None and current.run_id == run_id:
             state_file.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def running(topology: Topology, **kwargs) -> Iterator[Running]:
+    """`up` on entry, `down` of that run on exit, whatever happens in between.
+
+    >>> with running(preset("seed"), run_id="scenario-1") as lab:        # doctest: +SKIP
+    ...     httpx.post(f"{lab.state.vip_url}/rag/query", headers={"apikey": lab.consumers["alice"]}, ...)
+    """
+    run_id = kwargs.pop("run_id", None) or new_run_id("lab")
+    state_file = kwargs.get("state_file") or TopologySettings().state_file
+    try:
+        yield up(topology, run_id=run_id, **kwargs)
+    finally:
+        with contextlib.suppress(Exception):
+            down(run_id, state_file=state_file, client=kwargs.get("client"))
 
 
 def down(run_id: str | None = None, *, state_file: Path | None = None, client=None) -> tuple[int, int, int]:

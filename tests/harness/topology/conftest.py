@@ -28,35 +28,24 @@ def build_images() -> None:
         pytest.skip(f"`halab images build` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
 
 
-def start_lab(docker_client, preset_name: str, run_id: str, state_dir: Path):
+def lab_of(preset_name: str, docker_client, state_dir: Path):
+    """harness.topology.running: up now, down of this run on exit whatever happened."""
     from harness.spec import preset
-    from harness.topology.realise import up
+    from harness.topology import running
 
     build_images()
-    return up(preset(preset_name), run_id=run_id, state_file=state_dir / "topology.json", client=docker_client,
-              progress=lambda m: print(f"[{run_id}] {m}", file=sys.stderr))
+    run_id = f"pytest-topo-{preset_name.replace('+', '-')}-{os.getpid()}"
+    return running(preset(preset_name), run_id=run_id, state_file=state_dir / "topology.json", client=docker_client,
+                   progress=lambda m: print(f"[{run_id}] {m}", file=sys.stderr))
 
 
 @pytest.fixture(scope="session")
 def seed_lab(docker_client, tmp_path_factory):
-    from harness.topology.realise import down
-
-    run_id = f"pytest-topo-seed-{os.getpid()}"
-    state_dir = tmp_path_factory.mktemp("seed-lab")
-    try:
-        lab = start_lab(docker_client, "seed", run_id, state_dir)
+    with lab_of("seed", docker_client, tmp_path_factory.mktemp("seed-lab")) as lab:
         yield lab
-    finally:
-        down(run_id, state_file=state_dir / "topology.json", client=docker_client)
 
 
 @pytest.fixture(scope="module")
 def witness_lab(docker_client, tmp_path_factory):
-    from harness.topology.realise import down
-
-    run_id = f"pytest-topo-witness-{os.getpid()}"
-    state_dir = tmp_path_factory.mktemp("witness-lab")
-    try:
-        yield start_lab(docker_client, "seed+witness", run_id, state_dir)
-    finally:
-        down(run_id, state_file=state_dir / "topology.json", client=docker_client)
+    with lab_of("seed+witness", docker_client, tmp_path_factory.mktemp("witness-lab")) as lab:
+        yield lab

@@ -121,3 +121,22 @@ def test_state_round_trip_keeps_secrets_out(tmp_path) -> None:
         import shutil
 
         shutil.rmtree(secrets_dir, ignore_errors=True)
+
+
+class _NoImages:
+    class images:  # noqa: N801 - mimics docker.DockerClient.images
+        @staticmethod
+        def get(tag):
+            import docker.errors
+
+            raise docker.errors.ImageNotFound(tag)
+
+
+def test_offline_source_names_the_build_command_for_a_missing_image() -> None:
+    from harness.images import ImageNotBuilt
+    from harness.topology.sources import resolver
+
+    with pytest.raises(ImageNotBuilt, match="halab images build etcd"):
+        resolver(_NoImages(), "offline")("etcd")
+    with pytest.raises(ValueError):
+        resolver(_NoImages(), "nightly")

@@ -1,0 +1,32 @@
+"""Realise a topology spec (harness/spec.py) as labelled containers, and take it down again.
+
+    >>> from harness.spec import preset
+    >>> from harness.topology import running
+    >>> with running(preset("seed")) as lab:                 # doctest: +SKIP
+    ...     lab.state.vip_url, lab.consumers["alice"]        # users' way in, a seeded API key
+    ...     lab.wan.cut("dc1", "dc2"); lab.wan.heal()
+
+From another process: `state.load(TopologySettings().state_file)`, then
+`WanLink.from_state(state)`, `bao.unseal_member(state, "vault2")`,
+`json.loads(state.secret("consumers.json"))`.
+
+One concept per module:
+  plan        names, ports and aliases of every component (no Docker)
+  crossings   which connections cross the WAN (from the spec's TALKS_TO)
+  wan         the Toxiproxy proxy carrying each crossing, and their listing
+  wanlink     the running proxies: populate, cut, heal
+  networks    one internal network per site, the one publishing network, the VIP's address
+  components/ one start recipe per component kind (on harness/containers)
+  bao         OpenBao init, unseal, Raft join over HTTP; the harness's limited token
+  seeding     routes and consumers, default policy, user profiles, corpus, first query
+  state       the state file (no secrets) and the private secrets directory
+  sources     --source offline|official|auto
+  realise     up / down / running: the phases
+  teardown    removal by label, containers in parallel
+  status      what `halab status` shows
+  cli         `halab up|status|down`
+"""
+
+from harness.topology.realise import Running, down, running, up
+
+__all__ = ["Running", "down", "running", "up"]
