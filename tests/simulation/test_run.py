@@ -138,6 +138,8 @@ def test_hairpin_falls_back_to_the_other_dcs_gateway() -> None:
     from simulation.model import Model
 
     class NoKey:  # gateway1 has lost its LLM key: it answers 503 to the hairpin
+        ttl_s = fetched_at = 1e12  # and its background refresh sleeps through the run
+
         def usable(self, now: float) -> bool:
             return False
 
