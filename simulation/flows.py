@@ -1,8 +1,9 @@
-"""The two user flows of DESIGN section 1 as SimPy processes.
+"""The user flows of DESIGN section 1 as SimPy processes.
 
 RAG query (14 steps): 1 user -> LB, 2 LB -> gateway (key-auth), 3 gateway -> OPA (authorise),
 4 gateway -> rag, 5 rag -> MongoDB (profile, document metadata), 6 rag embeds the query,
-7 rag -> vector DB (context), 8 rag -> gateway hairpin with the enriched prompt, 9 gateway
+7 rag -> vector DB (context), 8 rag -> gateway hairpin with the enriched prompt (the other
+DC's gateway if the local one answers 502/503, as system/rag does), 9 gateway
 -> Vault for the LLM key (or its key cache), 10 gateway -> LLM API, 11 LLM -> gateway,
 12 gateway -> rag, 13 rag -> gateway, 14 gateway -> LB -> user.
 
