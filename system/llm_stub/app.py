@@ -190,9 +190,12 @@ def build_app(settings: Settings | None = None):
                                  "invalid_request_error")
 
         fault = stub.faults.draw()
+        stall = None
         if fault is not None:
             stub.stats[f"fault_{fault.kind}"] += 1
-            if fault.kind == "hang":
+            if fault.kind == "stall" and req.stream:
+                stall = fault
+            elif fault.kind in ("hang", "stall"):
                 await asyncio.sleep(fault.hang_s)
             elif fault.kind == "rate_limit":
                 return _openai_error(429, "Rate limit reached (stub fault).", "rate_limit_error", "rate_limit_exceeded",
@@ -248,6 +251,8 @@ def build_app(settings: Settings | None = None):
                 wait = due - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                if stall is not None and i == stall.after_tokens:
+                    await asyncio.sleep(stall.hang_s)
                 yield chunk({"content": piece}, None)
             yield chunk({}, finish)
             if include_usage:
@@ -286,7 +291,8 @@ def build_app(settings: Settings | None = None):
     async def get_faults():
         return stub.faults.status()
 
-    @admin.put("/faults", summary="Set fault modes: error_rate, rate_limit_rate + retry_after_s, hang_rate + hang_s")
+    @admin.put("/faults", summary="Set fault modes: error_rate, rate_limit_rate + retry_after_s, hang_rate + hang_s, "
+                                  "stall_rate + stall_after_tokens")
     async def set_faults(body: FaultUpdate):
         stub.faults.configure(FaultConfig(**body.model_dump(exclude={"seed"})), seed=body.seed)
         return stub.faults.status()

@@ -211,6 +211,24 @@ def test_hang_outlasts_the_client_timeout(stub_process):
     assert httpx.post(stub.url + "/v1/chat/completions", json=BODY, headers=AUTH, timeout=5).status_code == 200
 
 
+def test_stall_stops_a_stream_after_some_tokens(stub_process):
+    stub = stub_process(HALAB_LLM_STUB_ZERO_LATENCY="true")
+    httpx.put(stub.url + "/admin/faults", json={"stall_rate": 1.0, "stall_after_tokens": 2, "hang_s": 30, "next_n": 1},
+              headers=ADMIN_H)
+    got = []
+    with pytest.raises(httpx.ReadTimeout):
+        with httpx.stream("POST", stub.url + "/v1/chat/completions", json=BODY | {"stream": True}, headers=AUTH,
+                          timeout=httpx.Timeout(5, read=0.5)) as r:
+            assert r.status_code == 200  # the headers came: the failure is mid-stream
+            for line in r.iter_lines():
+                if line.startswith("data: {"):
+                    got.append(json.loads(line[6:]))
+    contents = [c["choices"][0]["delta"].get("content") for c in got]
+    assert len([x for x in contents if x]) == 2  # the role chunk, then two tokens, then silence
+    assert httpx.post(stub.url + "/v1/chat/completions", json=BODY | {"stream": True}, headers=AUTH,
+                      timeout=5).text.endswith("data: [DONE]\n\n")
+
+
 # --- latency and determinism -----------------------------------------------------------------
 
 def test_same_seed_same_latencies_and_answers(make_client):
