@@ -4,8 +4,9 @@
     web.run_app(Gateway(settings).make_app(), port=settings.port)
 
 Own endpoints (documented in `/openapi.json`): `/healthz`, `/readyz`, `/gateway/status`.
-Everything else is matched against the routes from etcd. Every response carries X-Request-Id
-(the caller's if it sent a sane one).
+Everything else is matched against the routes from etcd. Every response the handler makes
+carries X-Request-Id (the caller's if it sent a sane one); the catch-all route sees every
+parsable request. Only a request aiohttp cannot parse at all gets its plain 400 without one.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
-import uuid
 
 import aiohttp
 from aiohttp import web
@@ -66,7 +67,6 @@ class Gateway:
         app = web.Application(client_max_size=self.settings.max_body_bytes)
         # [\s\S]: a decoded path may hold a newline, which `.` would not match.
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
-        app.on_response_prepare.append(_ensure_request_id)
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
@@ -121,7 +121,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         rid = request.headers.get(REQUEST_ID)
         if rid is None or not _RID_OK.match(rid):
-            rid = uuid.uuid4().hex
+            rid = os.urandom(16).hex()
         try:
             own = self._own.get(request.path)
             if own is not None:
@@ -189,12 +189,6 @@ class Gateway:
 
 
 _OPENAPI_BYTES = json.dumps(OPENAPI).encode()
-
-
-async def _ensure_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    # Responses aiohttp makes itself (a request it could not parse, say) get one too.
-    if REQUEST_ID not in response.headers:
-        response.headers[REQUEST_ID] = uuid.uuid4().hex
 
 
 def _method_not_allowed() -> web.Response:
