@@ -14,6 +14,7 @@ import httpx
 
 from harness.containers.haproxy import MONITOR_PORT
 from harness.topology.state import State
+from harness.topology.wanlink import BASELINE
 
 TIMEOUT_S = 1.5
 
@@ -105,7 +106,10 @@ def collect(state: State, client) -> Status:
     out.vip_holder = _vip_holder(state, containers)
     try:
         proxies = httpx.get(f"{state.toxiproxy_api}/proxies", timeout=TIMEOUT_S, trust_env=False).json()
-        out.proxies = {n: {"enabled": p["enabled"], "toxics": [t["name"] for t in p.get("toxics", [])]} for n, p in proxies.items()}
+        out.proxies = {
+            n: {"enabled": p["enabled"], "toxics": [t["name"] for t in p.get("toxics") or [] if not t["name"].startswith(BASELINE)]}
+            for n, p in proxies.items()
+        }
     except (httpx.HTTPError, ValueError) as exc:
         out.errors.append(f"toxiproxy: {exc}")
     return out

@@ -42,6 +42,8 @@ class Route:
     port: int
     upstream: str  # real container name and port: never an alias
     carries: tuple[str, ...]
+    latency_ms: float = 0.0  # the spec's Link, one way: the baseline toxics in each direction
+    jitter_ms: float = 0.0
 
     @property
     def name(self) -> str:
@@ -68,7 +70,9 @@ def wan_routes(plan: Plan) -> tuple[Route, ...]:
     for (site, server_name, role), lines in carries.items():
         server = plan[server_name]
         port = server.ports[role]
-        routes.append(Route(site, server_name, server.site, role, port, f"{server.container}:{port}", tuple(lines)))
+        link = plan.topology.link(site, server.site)
+        routes.append(Route(site, server_name, server.site, role, port, f"{server.container}:{port}", tuple(lines),
+                            link.latency_ms if link else 0.0, link.jitter_ms if link else 0.0))
     routes.sort(key=lambda r: (site_order[r.client_site], comp_order[r.server], r.role))
     return tuple(routes)
 def aliases_by_site(routes: tuple[Route, ...]) -> dict[str, list[str]]:
@@ -85,6 +89,7 @@ def describe(routes: tuple[Route, ...]) -> list[str]:
     """The listing `halab status` prints: proxy name, listen side, upstream, what it carries."""
     lines = []
     for r in routes:
-        lines.append(f"{r.name:<28} {r.client_site:>8} -> {r.server}:{r.port} [{r.server_site}]")
+        lines.append(f"{r.name:<28} {r.client_site:>8} -> {r.server}:{r.port} [{r.server_site}]"
+                     f"  {r.latency_ms:g}±{r.jitter_ms:g} ms each way")
         lines += [f"    {c}" for c in r.carries]
     return lines

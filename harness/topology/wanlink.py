@@ -2,7 +2,11 @@
 
     >>> link = WanLink("http://172.18.0.2:8474", routes)       # doctest: +SKIP
     >>> link.cut("dc1", "dc2")      # disable every proxy between the two DCs, both directions
-    >>> link.heal()                 # enable everything, remove every toxic
+    >>> link.heal()                 # everything enabled, only the spec's baseline latency left
+
+Every proxy carries two baseline toxics, the spec's Link latency and jitter in each direction,
+so the lab's WAN is the model's WAN; `heal` puts them back after Toxiproxy's reset. Chaos
+code adds its own toxics beside them (names not starting with BASELINE).
 
 Plain HTTP against Toxiproxy's v2 API, so it does not touch toxiproxy-python's class-level
 server address (chaos code may point that at this same server).
@@ -15,6 +19,8 @@ from typing import Iterable
 import httpx
 
 from harness.topology.wan import Route
+
+BASELINE = "baseline_"
 
 
 class WanLink:
@@ -41,6 +47,20 @@ class WanLink:
         ]
         resp = self._http.post("/populate", json=body)
         resp.raise_for_status()
+        self.apply_baseline()
+
+    def apply_baseline(self) -> None:
+        """The spec's one-way latency and jitter, as a latency toxic on each stream of each proxy."""
+        for r in self.routes:
+            if r.latency_ms <= 0 and r.jitter_ms <= 0:
+                continue
+            for stream in ("upstream", "downstream"):
+                toxic = {
+                    "name": f"{BASELINE}{stream}", "type": "latency", "stream": stream, "toxicity": 1.0,
+                    # Toxiproxy takes whole milliseconds.
+                    "attributes": {"latency": round(r.latency_ms), "jitter": round(r.jitter_ms)},
+                }
+                self._http.post(f"/proxies/{r.name}/toxics", json=toxic).raise_for_status()
 
     def proxies(self) -> dict[str, dict]:
         resp = self._http.get("/proxies")
@@ -68,8 +88,9 @@ class WanLink:
         return self.set_enabled(self.between(a, b), False)
 
     def heal(self) -> None:
-        """Every proxy enabled, every toxic removed (Toxiproxy's /reset)."""
+        """Every proxy enabled, every fault toxic removed, the baseline latency back."""
         self._http.post("/reset").raise_for_status()
+        self.apply_baseline()
 
     def __enter__(self) -> "WanLink":
         return self

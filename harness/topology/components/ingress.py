@@ -35,7 +35,7 @@ def container(ctx: Context, publish_network: str, host_port: int | None = None) 
     assert ctx.vip is not None
     lb_port = ctx.plan.of_kind("lb")[0].port
     c = HaproxyContainer(ctx.run_id, ctx.image_of("lb"), site="publish")
-    c.with_name(ctx.plan.ingress_container)
+    c.with_name(ctx.plan.ingress_container).with_label("halab.name", "ingress")
     c.on_network(publish_network).on_network(ctx.networks[ctx.plan.of_kind("lb")[0].site])
     c.with_docker_kwargs(ports={f"{LISTEN_PORT}/tcp": ("127.0.0.1", host_port)})
     return c.with_config(config(ctx.vip[0], lb_port))

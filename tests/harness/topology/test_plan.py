@@ -77,6 +77,13 @@ def test_seed_proxies_are_the_architectures_connections() -> None:
     assert len(routes) == 16
 
 
+def test_proxies_carry_the_spec_link_latency() -> None:
+    topo = preset("seed")
+    for r in wan_routes(Plan.of(topo, "r1")):
+        link = topo.link(r.client_site, r.server_site)
+        assert (r.latency_ms, r.jitter_ms) == (link.latency_ms, link.jitter_ms)
+
+
 def test_site_local_names_share_a_port() -> None:
     plan = Plan.of(preset("seed"), "r1")
     assert plan.site_local("rag") == "rag:8000" and plan.site_local("opa") == "opa:8181"

@@ -132,6 +132,11 @@ def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) ->
     finally:
         seed_lab.wan.heal()
     _until(lambda: all(health(u) == "true" for u in etcds) or [health(u) for u in etcds], 20, "etcd healed")
+    proxies = seed_lab.wan.proxies()
+    assert all(p["enabled"] for p in proxies.values())
+    # heal keeps the spec's WAN latency: two baseline latency toxics per proxy, nothing else
+    assert all(sorted(t["name"] for t in p["toxics"]) == ["baseline_downstream", "baseline_upstream"]
+               for p in proxies.values())
 
 
 def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, docker_client) -> None:
