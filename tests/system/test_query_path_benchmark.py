@@ -85,9 +85,7 @@ def paired(direct, via, n: int) -> tuple[list[float], list[float]]:
 
 
 @pytest.fixture(scope="module")
-def qp(request, docker_client, run_id):
-    if "benchmark" not in (request.config.getoption("-m") or ""):
-        pytest.skip("a benchmark: run with -m benchmark")
+def qp(docker_client, run_id):
     with QueryPath(run_id, secret_ttl_s=30.0, secret_max_stale_s=300.0) as env:
         stub = env.services["llm_stub"]
         for rid, plugins in {"bench-bare": {}, "bench-keyauth": {"key-auth": {}},
