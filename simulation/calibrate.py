@@ -1,7 +1,8 @@
 """Fit service times from a measured baseline history (`halab calibrate <run-dir>`).
 
-The contract with the harness: an `ok` completion may carry `steps`, a map from component
-kind to seconds. For the kinds in SERVER_SIDE the value is the component's own time (it
+The contract with the harness: an `ok` completion may carry `steps`, a map from step name to
+seconds -- the names the services report (STEP_KIND maps them to component kinds; a kind's
+own name works too). For the kinds in SERVER_SIDE the value is the component's own time (it
 times itself: queueing + work); for every other kind it is the call as its caller saw it,
 network included. Calibration subtracts the spec's mean round trip for that call (the
 intra-site hop, or the WAN link to the nearest component of that kind; for etcd the trip to
@@ -29,6 +30,21 @@ from harness.spec import Topology, preset
 from simulation.params import INTRA_SITE_HOP_S, STATIONS, Dist, ModelParams, StationParams
 
 SERVER_SIDE = frozenset({"gateway", "rag", "cms"})
+# Step names the services report (system/rag's timings_ms, system/cms's Server-Timing; the
+# harness converts them to seconds) -> the component kind whose service time they measure.
+# A step named after a kind is that kind.
+STEP_KIND = {
+    "profile": "mongo", "metadata": "mongo", "mongo_read": "mongo", "mongo_pending": "mongo",
+    "mongo_active": "mongo", "embed": "rag", "search": "vectordb", "etcd_txn": "etcd",
+    "opa_compile": "policy_sync",  # OPA compiling a module: what policy_sync's PUT costs too
+}
+IGNORED_STEPS = frozenset({"total", "prompt", "enforce_wait"})  # sums, tiny CPU, or waiting on others
+
+
+def step_kind(step: str) -> str | None:
+    if step in IGNORED_STEPS:
+        return None
+    return STEP_KIND.get(step, step if step in STATIONS else None)
 MIN_SAMPLES = 20  # fewer than this and a fit says more about luck than about the component
 
 
@@ -70,8 +86,10 @@ def fit_steps(history: Iterable[Op], topo: Topology) -> dict[str, StationParams]
     for op in history:
         if op.type != "ok" or not op.steps:
             continue
-        for kind, seconds in op.steps.items():
-            samples[kind].append(max(1e-6, seconds - network_s(topo, kind, op.site)))
+        for step, seconds in op.steps.items():
+            kind = step_kind(step)
+            if kind is not None:
+                samples[kind].append(max(1e-6, seconds - network_s(topo, kind, op.site)))
     fitted = {}
     for kind, xs in sorted(samples.items()):
         if len(xs) >= MIN_SAMPLES and kind in STATIONS:
@@ -91,8 +109,9 @@ def calibrate(run: str | Path, topo: Topology | None = None) -> tuple[ModelParam
     ops = [op for op in iter_jsonl(path) if op.type == "ok" and op.steps]
     counts: dict[str, int] = defaultdict(int)
     for op in ops:
-        for kind in op.steps:
-            counts[kind] += 1
+        for step in op.steps:
+            if (kind := step_kind(step)) is not None:
+                counts[kind] += 1
     fitted = fit_steps(ops, topo)
     stations = dict(STATIONS)
     stations.update(fitted)

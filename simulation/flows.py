@@ -130,30 +130,32 @@ def rag_query(m, rid: int):
         m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
-    # 6. rag's own work (parse, embed) -- done on arrival, while nothing else holds it.
+    # 6. rag's own work (embed the query, build the prompt) -- computed on arrival, while the
+    # queue order is known. (system/rag reads the profile first, then embeds: same sum.)
     end = rag.visit(arrive)
     if end < 0:
         m.done(rid, RAG, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
         return
     rag_ep = rag.epoch
-    # 5. rag -> MongoDB (Atlas): profile and metadata.
+    # 5. rag -> MongoDB (Atlas): the user's profile now, the documents' metadata after the search.
     if view.changes != m.changes:
         m.refresh(view)
     mongo = m.mongo
     if not view.mongo_ok:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
-    mongo_s = rtt(site, mongo.site) + mongo.draw()
-    mongo.busy += mongo_s
-    t = end + mongo_s
+    service = mongo.draw()
+    mongo.busy += service
+    profile_s = rtt(site, mongo.site) + service
+    t = end + profile_s
     # 7. rag -> vector DB: the local replica, else a remote one.
     vdb, lost = view.vectordb, view.vectordb_lost
     if vdb is None:
         m.done(rid, RAG, t0, t + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
         return
-    if steps is not None:
-        steps["rag"] = end - arrive
-        steps["mongo"] = mongo_s
+    if steps is not None:  # the names system/rag reports in timings_ms
+        steps["embed"] = end - arrive
+        steps["profile"] = profile_s
     yield env.timeout(t + lost + hop(site, vdb.site) - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
         m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
@@ -164,10 +166,20 @@ def rag_query(m, rid: int):
         m.done(rid, RAG, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
         return
     vdb_ep = vdb.epoch
+    end += hop(vdb.site, site)
+    if m.changes != ch:
+        m.refresh(view)
+    if not view.mongo_ok:
+        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        return
+    service = mongo.draw()
+    mongo.busy += service
+    metadata_s = rtt(site, mongo.site) + service
     if steps is not None:
-        steps["vectordb"] = end - arrive + net.mean_rtt(site, vdb.site)
+        steps["search"] = end - arrive + net.mean_rtt(site, vdb.site) / 2
+        steps["metadata"] = metadata_s
     # 8. the hairpin: rag -> gateway with the enriched prompt.
-    yield env.timeout(end - arrive + hop(vdb.site, site) + intra)
+    yield env.timeout(end + metadata_s + intra - env.now)
     if m.changes != ch and (
         (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)) or (e := _broken(m, lb, gw, gw_ep, vdb, vdb_ep))
     ):
@@ -195,6 +207,13 @@ def rag_query(m, rid: int):
             m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
             return
     m.done(rid, RAG, t0, t_end, OK, site, None, steps)
+
+
+def _mongo_call(m, site: str) -> float:
+    """One round trip to MongoDB (Atlas) from `site`: a delay (a managed service's large pool)."""
+    service = m.mongo.draw()
+    m.mongo.busy += service
+    return m.net.rtt(site, m.mongo.site) + service
 
 
 def _llm_through(m, gw: Station, end: float, steps: dict | None):
@@ -257,20 +276,29 @@ def policy_update(m, rid: int):
         m.done(rid, POLICY, t0, arrive + cms.timeout_s + m.back[site], INFO, site, "cms-timeout")
         return
     cms_ep = cms.epoch
-    # 5. cms -> MongoDB: the metadata (author, version) first.
-    mongo = m.mongo
-    if not (mongo.up and net.reachable(site, mongo.site)):
-        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+    # 5. cms validates the Rego with OPA (compile), reads the metadata and claims the next
+    # version in MongoDB ("pending"), as system/cms does; etcd next, then "active".
+    if view.changes != m.changes:
+        m.refresh(view)
+    if not view.opa.up:
+        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "opa-unavailable")
         return
-    mongo_s = hop(site, mongo.site) + mongo.draw() + hop(mongo.site, site)
-    mongo.busy += mongo_s
-    t = end + mongo_s
-    if steps is not None:
+    # Compiling is OPA's work but rare: a delay drawn like policy_sync's PUT (also a compile).
+    compile_s = 2 * intra + view.policy_sync.draw()
+    mongo = m.mongo
+    if not view.mongo_ok:
+        m.done(rid, POLICY, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        return
+    read_s, pending_s = _mongo_call(m, site), _mongo_call(m, site)
+    t = end + compile_s + read_s + pending_s
+    if steps is not None:  # the names system/cms reports in Server-Timing
         steps["cms"] = end - arrive
-        steps["mongo"] = mongo_s
+        steps["opa_compile"] = compile_s
+        steps["mongo_read"] = read_s
+        steps["mongo_pending"] = pending_s
     # 6. cms -> etcd: the raw policy; the leader applies it, a majority acknowledges it. Without
-    # a quorum the put hangs until the client's deadline: the metadata is already in MongoDB
-    # (the dual-write gap) and the outcome is unknown to the client -- `info`.
+    # a quorum the put hangs until the client's deadline: the pending record is already in
+    # MongoDB (the dual-write gap, left to the reconciler) and the outcome is unknown -- `info`.
     etcd = m.etcd
     via = etcd.writable_from(site)
     if via is None:
@@ -291,10 +319,12 @@ def policy_update(m, rid: int):
     committed = end + etcd.commit_rtt
     revision = m.policy.commit(committed, leader)
     back = (hop(leader.site, via.site) if via is not leader else 0.0) + hop(via.site, site)
+    active_s = _mongo_call(m, site)
     if steps is not None:
-        steps["etcd"] = committed - arrive + back + to_leader
-    # 7. "update successful", before any OPA has loaded it.
-    t_end = committed + back + 2 * intra + hop(site, lb.site) + m.lb_s
+        steps["etcd_txn"] = committed - arrive + back + to_leader
+        steps["mongo_active"] = active_s
+    # 7. "update successful" once the metadata is active -- before any OPA has loaded it.
+    t_end = committed + back + active_s + 2 * intra + hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
