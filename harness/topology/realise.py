@@ -123,6 +123,8 @@ def up(
         ctx = Context(plan, {k: n.name for k, n in nets.items()}, image, ready_timeout_s=settings.ready_timeout_s)
         ctx.vip = free_high_address(nets[lb_site])
         ctx.llm_key = pysecrets.token_urlsafe(24)
+        ctx.llm_admin_token = pysecrets.token_urlsafe(18)
+        st.write_secret(secrets_dir, "llm_admin_token", ctx.llm_admin_token)
         consumers = seeding.new_consumers()
         ctx.extra_env.update(seeding.service_env(plan, consumers))
         phase("networks")

@@ -77,7 +77,7 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             "write_consistency": str(plan.topology.params.vector.write_consistency),
         }
     elif p.kind == "llm":
-        env |= {"api_key_file": LLM_KEY_PATH, "seed": "0"}
+        env |= {"api_key_file": LLM_KEY_PATH, "seed": "0", "admin_token": ctx.llm_admin_token}
     env |= ctx.extra_env.get(p.name, {})
     return env
 

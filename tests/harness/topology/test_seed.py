@@ -62,6 +62,14 @@ def test_rag_query_through_the_vip(seed_lab) -> None:
     assert body["answer"] and body["sources"] and body["user"] == "alice"
 
 
+def test_llm_stub_admin_answers_the_runs_token_only(seed_lab) -> None:
+    llm = seed_lab.url(seed_lab.plan.of_kind("llm")[0].name)
+    token = seed_lab.state.secret("llm_admin_token")
+    ok = httpx.get(f"{llm}/admin/stats", headers={"X-Admin-Token": token}, timeout=5, trust_env=False)
+    assert ok.status_code == 200, ok.text
+    assert httpx.get(f"{llm}/admin/stats", headers={"X-Admin-Token": "guess"}, timeout=5, trust_env=False).status_code in (401, 403)
+
+
 def test_policy_update_through_the_vip_is_enforced_in_both_dcs(seed_lab) -> None:
     from harness.topology.seeding import DEFAULT_POLICY_ID
     from system.gateway.seed import DEFAULT_AUTHZ_REGO
