@@ -1,8 +1,8 @@
 """Forwarding a request to a route's upstream: balancing, retries, timeouts, relaying.
 
 Errors map as APISIX (nginx) maps them: no connection → 502, upstream too slow → 504;
-a connect failure or a timeout before any response moves on to the next node while
-`retries` allow. Bodies with a length are relayed whole; event streams and chunked bodies
+a connect failure moves on to the next node while `retries` allow, and so does a read
+timeout for idempotent methods (as nginx: a POST that reached a node is not sent again). Bodies with a length are relayed whole; event streams and chunked bodies
 are relayed as they arrive.
 """
 
@@ -25,6 +25,7 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "content-length",
 })
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Identity headers only the gateway may set: a client sending them is ignored.
 SPOOFABLE = frozenset({"x-consumer-username", "x-consumer-groups", "x-consumer-role"})
 
@@ -125,8 +126,14 @@ class Forwarder:
                     return await relay(resp, req, ctx.request_id)
             except UpstreamFailed as exc:
                 return error(exc.status, exc.message, ctx.request_id)
+            except aiohttp.ConnectionTimeoutError:
+                last = UpstreamFailed(504, f"upstream {node.hostport} timed out connecting")
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
                 last = UpstreamFailed(504, f"upstream {node.hostport} timed out")
+                if req.method not in IDEMPOTENT:
+                    # The request reached the node: sending a POST again could apply it twice.
+                    log.warning("request %s route %s: %s", ctx.request_id, ctx.route.id, last.message)
+                    break
             except aiohttp.ClientConnectorError:
                 last = UpstreamFailed(502, f"upstream {node.hostport} refused or unreachable")
             except aiohttp.ClientError as exc:

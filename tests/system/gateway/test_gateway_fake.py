@@ -245,3 +245,42 @@ async def test_own_endpoints(env):
     spec = await (await client.get("/openapi.json")).json()
     assert "/gateway/status" in spec["paths"]
     assert (await client.post("/healthz")).status == 405
+
+
+async def test_read_timeout_retries_only_idempotent_methods(env):
+    client, f, gw = env
+    hits = {"slow": 0, "fast": 0}
+
+    async def slow(request):
+        hits["slow"] += 1
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    async def fast(request):
+        hits["fast"] += 1
+        return web.json_response({"ok": True})
+
+    servers = []
+    for handler in (slow, fast):
+        app = web.Application()
+        app.router.add_route("*", "/{t:.*}", handler)
+        s = TestServer(app, host="127.0.0.1")
+        await s.start_server()
+        servers.append(s)
+    try:
+        raw = {"/apisix/routes/pair": {"uri": "/pair/*", "upstream": {
+            "nodes": [{"host": "127.0.0.1", "port": servers[0].port, "weight": 1},
+                      {"host": "127.0.0.1", "port": servers[1].port, "weight": 1}],
+            "retries": 1, "timeout": {"read": 0.3}}}}
+        gw.apply(raw, 11)
+        statuses = {"GET": [], "POST": []}
+        for method in ("GET", "POST"):
+            for _ in range(4):
+                r = await client.request(method, "/pair/x")
+                statuses[method].append(r.status)
+        assert statuses["GET"] == [200] * 4  # a slow node is skipped for the other one
+        assert statuses["POST"].count(504) == 2 and statuses["POST"].count(200) == 2  # never sent twice
+        assert hits == {"slow": 6, "fast": 6}  # each POST reached exactly one node
+    finally:
+        for s in servers:
+            await s.close()
