@@ -27,5 +27,5 @@ Modules, one concept each:
 Speed (why the code is shaped as it is): a request yields only when it arrives at a queueing
 station; everything between two stations is one timeout; failures are computed, not waited
 for; draws come in batches; requests run without simpy.Process. About 6 SimPy events per
-request, some 40,000 simulated requests per CPU-second (tests/simulation/test_benchmark.py).
+request, some 40,000 simulated requests per CPU-second (tests/simulation/test_sim_benchmark.py).
 """

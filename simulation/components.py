@@ -6,7 +6,7 @@ and arrivals are handled in time order, so the start of service is simply
 max(arrival, earliest time a server frees up) -- Lindley's recursion for c servers. One heap
 operation replaces a Resource's request, grant and release events; this is what lets the
 model run a million requests in well under a minute. It is the same queue a
-`simpy.Resource` gives (tests/simulation/test_station.py checks that draw for draw).
+`simpy.Resource` gives (tests/simulation/test_sim_station.py checks that draw for draw).
 
     >>> import random
     >>> from simulation.params import Dist

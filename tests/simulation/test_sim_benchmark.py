@@ -25,13 +25,6 @@ DURATION_S = 2_500.0  # seconds of simulated load -> about a million requests
 FIGURES_PATH = "/tmp/issue6-figures.txt"
 
 
-@pytest.fixture(autouse=True)
-def only_when_asked(request):
-    # The marker alone does not keep a minute-long run out of a plain `pytest`.
-    if "benchmark" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("a benchmark: run with -m benchmark")
-
-
 def measure(name: str, topo: str, scenario_name: str, rps: float, duration_s: float) -> str:
     cpu = time.process_time()
     r = simulate(preset(topo), scenario(scenario_name).with_load(rps=rps, duration_s=duration_s), seed=SEED)
@@ -57,7 +50,7 @@ def test_a_million_requests() -> None:
         measure("1M", "seed", "baseline", RPS, DURATION_S),
         measure("fault", "seed", "dc2-down", 200.0, 1_000.0),
     ]
-    from test_station import erlang_figures  # the sibling test module (tests/ has no packages)
+    from test_sim_station import erlang_figures  # the sibling test module (tests/ has no packages)
 
     lines.append(erlang_figures()[0])
     text = "\n".join(lines) + "\n"
