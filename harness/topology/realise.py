@@ -229,6 +229,7 @@ def down(run_id: str | None = None, *, state_file: Path | None = None, client=No
     current = st.load(state_file)
     if current is not None and (run_id is None or current.run_id == run_id):
         st.forget(state_file)
+    st.remove_private_dirs(run_id)  # a crashed run's unseal key must not outlive its containers
     return counts
 
 

@@ -67,9 +67,21 @@ def forget(path: Path) -> State | None:
     return state
 
 
+SECRETS_PREFIX = "halab-secrets-"
+
+
 def private_dir(run_id: str) -> Path:
     """A fresh 0700 directory for this run's secrets (mkdtemp creates it 0700)."""
-    return Path(tempfile.mkdtemp(prefix=f"halab-secrets-{run_id}-"))
+    return Path(tempfile.mkdtemp(prefix=f"{SECRETS_PREFIX}{run_id}-"))
+
+
+def remove_private_dirs(run_id: str | None = None) -> int:
+    """Remove the secrets directories of one run, or of every run (a crashed run's included)."""
+    pattern = f"{SECRETS_PREFIX}{run_id}-*" if run_id else f"{SECRETS_PREFIX}*"
+    found = [p for p in Path(tempfile.gettempdir()).glob(pattern) if p.is_dir()]
+    for p in found:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(found)
 
 
 def write_secret(directory: Path, name: str, value: str) -> None:

@@ -147,3 +147,13 @@ def test_offline_source_names_the_build_command_for_a_missing_image() -> None:
         resolver(_NoImages(), "offline")("etcd")
     with pytest.raises(ValueError):
         resolver(_NoImages(), "nightly")
+
+
+def test_private_dirs_of_one_run_or_all_are_removed() -> None:
+    a, b = st.private_dir("runA"), st.private_dir("runB")
+    try:
+        assert st.remove_private_dirs("runA") == 1 and not a.exists() and b.exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(b, ignore_errors=True)

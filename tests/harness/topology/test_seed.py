@@ -7,6 +7,7 @@ Tests run in file order on one session-scoped lab; the last one takes it down.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -172,3 +173,4 @@ def test_down_leaves_nothing_labelled(seed_lab, docker_client) -> None:
     assert docker_client.networks.list(filters=selector) == []
     assert docker_client.volumes.list(filters=selector) == []
     assert not seed_lab.state_file.exists()
+    assert not Path(seed_lab.state.secrets_dir).exists()
