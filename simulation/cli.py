@@ -83,12 +83,14 @@ def _summary(topo, sc, result, history) -> None:
                   f"{result.requests:,} requests, seed {result.model.seed}, params: {result.model.params.source}")
     flows = Table(title="flows (latency in ms, over ok operations)")
     flows.add_column("flow", no_wrap=True)
-    for col in ("ok", "fail", "info", "avail", "p50", "p95", "p99", "max"):
+    for col in ("ok", "fail", "info", "avail", "worst 10 s", "p50", "p95", "p99", "max"):
         flows.add_column(col, justify="right")
     lat = checkers.latency(history)
+    windows = checkers.windowed_availability(history, 10.0)
     for f, a in checkers.availability(history).items():
         la = lat.get(f)
-        flows.add_row(f, f"{a.ok:,}", f"{a.fail:,}", f"{a.info:,}", f"{a.availability:.5f}",
+        worst = min((w.availability for w in windows.get(f, [])), default=float("nan"))
+        flows.add_row(f, f"{a.ok:,}", f"{a.fail:,}", f"{a.info:,}", f"{a.availability:.5f}", f"{worst:.3f}",
                       *(_ms(getattr(la, k)) if la else "-" for k in ("p50", "p95", "p99", "max")))
     console.print(flows)
     errors: dict[str, int] = {}
