@@ -33,6 +33,9 @@ DATATYPES = {"float32": qe.VectorStorageDatatype.Float32, "float16": qe.VectorSt
              "uint8": qe.VectorStorageDatatype.Uint8}
 UPDATE_MODES = {"upsert": qe.UpdateMode.Upsert, "insert_only": qe.UpdateMode.InsertOnly,
                 "update_only": qe.UpdateMode.UpdateOnly}
+# Point operations that select points by ids or by a filter.
+_SELECTOR_OPS = {"delete_points", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
+                 "delete_vectors"}
 HNSW_DEFAULT = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000, "max_indexing_threads": 0,
                 "on_disk": False}
 OPTIMIZERS_DEFAULT = {"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000, "default_segment_number": 0,
@@ -61,6 +64,10 @@ class Collection:
     path: Path
     payload_schema: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    # Per point: the stamp (origin time, origin) of the last write that touched it, deletes
+    # included (tombstones), so that writes made concurrently on both nodes converge to the
+    # newest one whatever order each node applies them in (last writer wins).
+    stamps: dict[Any, tuple[float, str]] = field(default_factory=dict)
 
     @property
     def vectors(self) -> dict:
@@ -165,6 +172,8 @@ class Engine:
         shutil.rmtree(self.shards_dir, ignore_errors=True)
         self.shards_dir.mkdir(parents=True, exist_ok=True)
         self.collections: dict[str, Collection] = {}
+        self._stamp: tuple[float, str] | None = None
+        self._touched: tuple[Collection, list] | None = None
         self._ops = {
             "create_collection": self._create_collection, "delete_collection": self._delete_collection,
             "update_collection": self._update_collection, "upsert": self._upsert, "delete_points": self._delete_points,
@@ -184,18 +193,56 @@ class Engine:
 
     # --- operations ---------------------------------------------------------------------
 
-    def apply(self, op: dict, *, replicated: bool = False) -> Any:
+    def apply(self, op: dict, *, replicated: bool = False, stamp: tuple[float, str] | None = None) -> Any:
         """Apply one operation; raises ApiError (nothing changed) when it is invalid.
 
-        A replicated create of a collection that exists is a no-op: both DCs may create the
-        same collection at start."""
+        With a `stamp` (origin time, origin), a point operation skips every point that a
+        newer write already touched (last writer wins). A replicated create of a collection
+        that exists is a no-op: both DCs may create the same collection at start."""
         kind = op.get("op")
         handler = self._ops.get(kind)
         if handler is None:
             raise BadInput(f"unknown operation {kind!r}")
         if replicated and kind == "create_collection" and op["name"] in self.collections:
             return False
-        return handler(op)
+        self._stamp, self._touched = stamp, None
+        try:
+            result = handler(op)
+            if stamp is not None and self._touched is not None:
+                c, ids = self._touched
+                for pid in ids:
+                    c.stamps[pid] = stamp
+            return result
+        finally:
+            self._stamp, self._touched = None, None
+
+    def _admit(self, c: Collection, ids: list) -> list:
+        """The ids this operation may touch: those no newer write has touched."""
+        stamp = self._stamp
+        if stamp is None:
+            return ids
+        admitted = [pid for pid in ids if (s := c.stamps.get(pid)) is None or s < stamp]
+        self._touched = (c, admitted)
+        return admitted
+
+    def resolve_filters(self, op: dict) -> dict:
+        """A point operation by filter, turned into the same operation on the ids the filter
+        selects here and now: what is logged and replicated is the effect at its origin, so
+        the peer neither re-evaluates the filter on different data nor misses a stamp."""
+        if op.get("op") not in _SELECTOR_OPS or op.get("filter") is None:
+            return op
+        c = self.get(op["collection"])
+        flt = cv.to_filter(op["filter"])
+        ids, offset = [], None
+        while True:
+            records, offset = engine_call(c.shard.scroll, qe.ScrollRequest(
+                offset=offset, limit=10_000, filter=flt, with_payload=False, with_vector=False))
+            ids += [cv.id_out(r.id) for r in records]
+            if offset is None:
+                break
+        resolved = {k: v for k, v in op.items() if k != "filter"}
+        resolved["points"] = ids
+        return resolved
 
     def get(self, name: str) -> Collection:
         c = self.collections.get(name)
@@ -234,40 +281,49 @@ class Engine:
         return True
 
     def _points(self, c: Collection, raw: list) -> list:
-        points = []
+        cv.require(isinstance(raw, list), "points must be an array")
+        points = {}
         for p in raw:
             p = cv.obj(p, "point")
             payload = p.get("payload")
             cv.require(payload is None or isinstance(payload, dict), "payload must be an object")
             cv.require("vector" in p, "point needs a vector")
-            points.append(qe.Point(cv.point_id(p.get("id")), cv.vector_struct(p["vector"], c.config), payload))
-        return points
+            pid = cv.point_id(p.get("id"))
+            points[pid] = qe.Point(pid, cv.vector_struct(p["vector"], c.config), payload)  # the last one wins
+        admitted = self._admit(c, list(points))
+        return [points[pid] for pid in admitted]
 
     def _upsert(self, op: dict) -> None:
         c = self.get(op["collection"])
-        points = self._points(c, op["points"])
         mode = op.get("update_mode")
         cv.require(mode is None or mode in UPDATE_MODES, "update_mode must be upsert, insert_only or update_only")
-        engine_call(c.shard.update, qe.UpdateOperation.upsert_points(
-            points, condition=cv.to_filter(op.get("update_filter")), update_mode=UPDATE_MODES.get(mode)))
+        condition = cv.to_filter(op.get("update_filter"))
+        points = self._points(c, op["points"])
+        if points:
+            engine_call(c.shard.update, qe.UpdateOperation.upsert_points(
+                points, condition=condition, update_mode=UPDATE_MODES.get(mode)))
 
-    def _selector(self, op: dict):
+    def _selector(self, op: dict, c: Collection):
+        """(ids, None) or (None, filter); ids already reduced to those this write may touch."""
         if op.get("filter") is not None:
             return None, cv.to_filter(op["filter"])
-        return cv.point_ids(op.get("points"), "points"), None
+        return self._admit(c, cv.point_ids(op.get("points"), "points")), None
 
     def _delete_points(self, op: dict) -> None:
         c = self.get(op["collection"])
-        ids, flt = self._selector(op)
-        engine_call(c.shard.update, qe.UpdateOperation.delete_points_by_filter(flt) if flt is not None
-                    else qe.UpdateOperation.delete_points(ids))
+        ids, flt = self._selector(op, c)
+        if flt is not None or ids:
+            engine_call(c.shard.update, qe.UpdateOperation.delete_points_by_filter(flt) if flt is not None
+                        else qe.UpdateOperation.delete_points(ids))
 
     def _set_payload(self, op: dict, overwrite: bool = False) -> None:
         c = self.get(op["collection"])
         payload = cv.obj(op.get("payload"), "payload")
         key = op.get("key")
         cv.require(key is None or isinstance(key, str), "key must be a string")
-        ids, flt = self._selector(op)
+        ids, flt = self._selector(op, c)
+        if flt is None and not ids:
+            return
         U = qe.UpdateOperation
         if overwrite:
             u = U.overwrite_payload_by_filter(flt, payload, key) if flt is not None else U.overwrite_payload(ids, payload, key)
@@ -282,33 +338,38 @@ class Engine:
         c = self.get(op["collection"])
         keys = op.get("keys")
         cv.require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "keys must list field names")
-        ids, flt = self._selector(op)
-        engine_call(c.shard.update, qe.UpdateOperation.delete_payload_by_filter(flt, keys) if flt is not None
-                    else qe.UpdateOperation.delete_payload(ids, keys))
+        ids, flt = self._selector(op, c)
+        if flt is not None or ids:
+            engine_call(c.shard.update, qe.UpdateOperation.delete_payload_by_filter(flt, keys) if flt is not None
+                        else qe.UpdateOperation.delete_payload(ids, keys))
 
     def _clear_payload(self, op: dict) -> None:
         c = self.get(op["collection"])
-        ids, flt = self._selector(op)
-        engine_call(c.shard.update, qe.UpdateOperation.clear_payload_by_filter(flt) if flt is not None
-                    else qe.UpdateOperation.clear_payload(ids))
+        ids, flt = self._selector(op, c)
+        if flt is not None or ids:
+            engine_call(c.shard.update, qe.UpdateOperation.clear_payload_by_filter(flt) if flt is not None
+                        else qe.UpdateOperation.clear_payload(ids))
 
     def _update_vectors(self, op: dict) -> None:
         c = self.get(op["collection"])
-        pvs = []
+        pvs = {}
         for p in cv.opt_list(op.get("points"), "points"):
             p = cv.obj(p, "point")
-            vec = cv.vector_struct(p.get("vector"), c.config)
-            pvs.append(qe.PointVectors(cv.point_id(p.get("id")), vec))
+            pid = cv.point_id(p.get("id"))
+            pvs[pid] = qe.PointVectors(pid, cv.vector_struct(p.get("vector"), c.config))
         cv.require(bool(pvs), "points must not be empty")
-        engine_call(c.shard.update, qe.UpdateOperation.update_vectors(pvs))
+        admitted = self._admit(c, list(pvs))
+        if admitted:
+            engine_call(c.shard.update, qe.UpdateOperation.update_vectors([pvs[pid] for pid in admitted]))
 
     def _delete_vectors(self, op: dict) -> None:
         c = self.get(op["collection"])
         names = op.get("vector")
         cv.require(isinstance(names, list) and all(isinstance(n, str) for n in names), "vector must list vector names")
-        ids, flt = self._selector(op)
-        engine_call(c.shard.update, qe.UpdateOperation.delete_vectors_by_filter(flt, names) if flt is not None
-                    else qe.UpdateOperation.delete_vectors(ids, names))
+        ids, flt = self._selector(op, c)
+        if flt is not None or ids:
+            engine_call(c.shard.update, qe.UpdateOperation.delete_vectors_by_filter(flt, names) if flt is not None
+                        else qe.UpdateOperation.delete_vectors(ids, names))
 
     def _create_index(self, op: dict) -> None:
         c = self.get(op["collection"])

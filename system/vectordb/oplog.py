@@ -86,8 +86,8 @@ class OpLog:
                 os.fsync(self._file.fileno())
         self._remember(entry)
 
-    def append_new(self, origin: str, op: dict) -> Entry:
-        entry = Entry.make(origin, self.watermarks.get(origin, 0) + 1, time.time(), op)
+    def append_new(self, origin: str, op: dict, ts: float | None = None) -> Entry:
+        entry = Entry.make(origin, self.watermarks.get(origin, 0) + 1, time.time() if ts is None else ts, op)
         self.append(entry)
         return entry
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 
@@ -58,6 +59,9 @@ class Node:
         self.apply_errors = 0
         self.last_ship_ms: float | None = None
         self.apply_delays_ms: deque[float] = deque(maxlen=2000)
+        # The newest stamp time applied here: local writes are stamped after it, so a node
+        # whose clock lags its peer's still wins with its own later writes (a hybrid clock).
+        self._clock_floor = 0.0
         self._wake = asyncio.Event()
         self._ack_waiters: list[tuple[int, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
@@ -69,17 +73,23 @@ class Node:
         """Rebuild the engine from the log at start."""
         failed = 0
         for e in entries:
+            self._clock_floor = max(self._clock_floor, e.ts)
             try:
-                self.engine.apply(e.op, replicated=True)
+                self.engine.apply(e.op, replicated=True, stamp=(e.ts, e.origin))
             except ApiError:
                 failed += 1
         if failed:
             log.warning("replay: %d of %d logged operations did not apply", failed, len(entries))
 
     def write_local(self, op: dict) -> tuple[Entry, object]:
-        """Apply and log an operation accepted from a client (no await: atomic on the loop)."""
-        result = self.engine.apply(op)
-        entry = self.oplog.append_new(self.origin, op)
+        """Apply and log an operation accepted from a client (no await: atomic on the loop).
+
+        Filters are resolved to ids first, so the peer applies exactly the effect it had here."""
+        op = self.engine.resolve_filters(op)
+        ts = max(time.time(), self._clock_floor + 1e-6)
+        result = self.engine.apply(op, stamp=(ts, self.origin))
+        self._clock_floor = ts
+        entry = self.oplog.append_new(self.origin, op, ts)
         self._wake.set()
         return entry, result
 
@@ -117,7 +127,7 @@ class Node:
                 raise BadInput("entries must be objects")
             origin, seq, ts, op = raw.get("origin"), raw.get("seq"), raw.get("ts"), raw.get("op")
             if not (isinstance(origin, str) and isinstance(seq, int) and isinstance(ts, (int, float))
-                    and isinstance(op, dict)):
+                    and math.isfinite(ts) and isinstance(op, dict)):
                 raise BadInput("entry needs origin, seq, ts and op")
             if origin == self.origin:
                 continue
@@ -126,8 +136,9 @@ class Node:
                 continue
             if seq != have + 1:
                 break  # a gap: the sender resends from our watermark
+            self._clock_floor = max(self._clock_floor, float(ts))
             try:
-                self.engine.apply(op, replicated=True)
+                self.engine.apply(op, replicated=True, stamp=(float(ts), origin))
             except ApiError as exc:
                 # Logged and skipped, so one bad entry cannot stall replication for good.
                 self.apply_errors += 1

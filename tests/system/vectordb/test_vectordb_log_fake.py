@@ -168,3 +168,72 @@ def test_digest_tells_equal_content(tmp_path):
     assert a.engine.digest() == b.engine.digest()
     b.write_local({"op": "set_payload", "collection": "docs", "payload": {"x": 1}, "points": [1]})
     assert a.engine.digest()["docs"]["sha256"] != b.engine.digest()["docs"]["sha256"]
+
+
+def wire(*entries):
+    return [{"origin": e.origin, "seq": e.seq, "ts": e.ts, "op": e.op} for e in entries]
+
+
+def payload_of(n, pid):
+    found = n.engine.retrieve("docs", [pid], True, False)
+    return found[0]["payload"] if found else None
+
+
+def test_concurrent_writes_to_one_point_converge_to_the_newest(tmp_path):
+    """A partition: both nodes write point 1; after the heal each applies the other's write
+    in the opposite order, and both keep the newer one (last writer wins)."""
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    e0, _ = a.write_local(CREATE)
+    b.receive("a:1", wire(e0))
+    ea, _ = a.write_local({"op": "upsert", "collection": "docs", "points": [
+        {"id": 1, "vector": [1, 0], "payload": {"v": "from a"}}, {"id": 2, "vector": [1, 0], "payload": {"v": "a only"}}]})
+    eb, _ = b.write_local({"op": "upsert", "collection": "docs", "points": [
+        {"id": 1, "vector": [0, 1], "payload": {"v": "from b"}}]})
+    assert eb.ts > ea.ts
+    a.receive("b:1", wire(eb))  # a: its own older write, then b's newer one
+    b.receive("a:1", wire(ea))  # b: its own newer write, then a's older one (skipped for point 1)
+    assert payload_of(a, 1) == payload_of(b, 1) == {"v": "from b"}
+    assert payload_of(b, 2) == {"v": "a only"}  # the rest of the older operation still applies
+    assert a.engine.digest() == b.engine.digest()
+
+
+def test_a_delete_is_not_undone_by_an_older_write(tmp_path):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    e0, _ = a.write_local(CREATE)
+    e1, _ = a.write_local(upsert(1, 2, 3))
+    b.receive("a:1", wire(e0, e1))
+    ea, _ = a.write_local({"op": "set_payload", "collection": "docs", "payload": {"x": 1}, "points": [1]})
+    eb, _ = b.write_local({"op": "delete_points", "collection": "docs", "points": [1]})
+    a.receive("b:1", wire(eb))
+    b.receive("a:1", wire(ea))
+    assert payload_of(a, 1) is None and payload_of(b, 1) is None
+    assert a.engine.digest() == b.engine.digest()
+
+
+def test_filter_writes_replicate_their_effect_not_the_filter(tmp_path):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    e0, _ = a.write_local(CREATE)
+    e1, _ = a.write_local(upsert(1, 2))
+    b.receive("a:1", wire(e0, e1))
+    eb, _ = b.write_local(upsert(3))  # made on b during a partition; a does not know it
+    ea, _ = a.write_local({"op": "delete_points", "collection": "docs",
+                           "filter": {"must": [{"key": "acl_groups", "match": {"value": "eng"}}]}})
+    assert "filter" not in ea.op and sorted(ea.op["points"]) == [1, 2]
+    a.receive("b:1", wire(eb))
+    b.receive("a:1", wire(ea))
+    assert count(a.engine) == count(b.engine) == 1  # point 3 survives on both
+    assert a.engine.digest() == b.engine.digest()
+
+
+def test_a_lagging_clock_still_lets_local_writes_win(tmp_path, monkeypatch):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    e0, _ = a.write_local(CREATE)
+    b.receive("a:1", wire(e0))
+    import time as _time
+
+    real = _time.time
+    e1, _ = a.write_local(upsert(1))
+    monkeypatch.setattr("system.vectordb.replication.time.time", lambda: real() - 3600)  # b's clock is an hour late
+    b.receive("a:1", wire(e1))
+    eb, _ = b.write_local({"op": "set_payload", "collection": "docs", "payload": {"late": True}, "points": [1]})
+    assert eb.ts > e1.ts and payload_of(b, 1)["late"] is True

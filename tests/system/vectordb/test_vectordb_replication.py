@@ -96,6 +96,7 @@ def test_stopped_node_catches_up_after_restart(pair, persist):
     a, b = pair(persist=persist)
     ca, cb = client(a), client(b)
     create(ca, "docs")
+    wait_until(lambda: cb.collection_exists("docs"), 10, what="the collection to reach B")
     cb.upsert("docs", points=points(1000, 20, "hr"), wait=True)  # B's own writes, before it dies
     wait_until(lambda: a.count("docs") == 20, 10, what="A to have B's points")
     b.stop(kill=True)
@@ -137,11 +138,18 @@ def test_partition_through_toxiproxy_then_heal(toxiproxy, tmp_path):
         toxiproxy.set_enabled("dc2-to-dc1", False)
         ca.upsert("docs", points=points(100, 30), wait=True)
         cb.upsert("docs", points=points(200, 40, "hr"), wait=True)
+        # The same document replaced on both sides (delete by filter, then upsert, as the RAG
+        # service does): B's replacement is the later one, so it must win on both nodes.
+        doc3 = m.FilterSelector(filter=m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value="doc-3"))]))
+        for c, group in ((ca, "from-a"), (cb, "from-b")):
+            c.delete("docs", points_selector=doc3, wait=True)
+            c.upsert("docs", points=[m.PointStruct(id=3, vector=[1.0] * DIM, payload={"doc_id": "doc-3", "acl_groups": [group]})],
+                     wait=True)
         # Both sides keep serving reads and writes of their own DC.
         assert a.count("docs") == 40 and b.count("docs") == 50
         wait_until(lambda: a.status()["peer_reachable"] is False and b.status()["peer_reachable"] is False,
                    5, what="both to see the cut")
-        assert a.status()["lag_ops"] == 1 and b.status()["lag_ops"] == 1
+        assert a.status()["lag_ops"] == 3 and b.status()["lag_ops"] == 3
         t0 = time.monotonic()
         toxiproxy.set_enabled("dc1-to-dc2", True)
         toxiproxy.set_enabled("dc2-to-dc1", True)
@@ -150,6 +158,8 @@ def test_partition_through_toxiproxy_then_heal(toxiproxy, tmp_path):
         ids_a = sorted(p.id for p in ca.scroll("docs", limit=200)[0])
         ids_b = sorted(p.id for p in cb.scroll("docs", limit=200)[0])
         assert ids_a == ids_b
+        assert ca.retrieve("docs", ids=[3])[0].payload["acl_groups"] == ["from-b"]
+        assert cb.retrieve("docs", ids=[3])[0].payload["acl_groups"] == ["from-b"]
         digests = [httpx.get(n.url + "/replication/digest").json()["collections"] for n in (a, b)]
         assert digests[0] == digests[1] and digests[0]["docs"]["points"] == 80
         print(f"partition heal: both nodes converged {heal * 1000:.0f} ms after the link came back")
