@@ -24,8 +24,8 @@ def halab_node():
 
 
 def _official_qdrant(request):
-    """The official image on an internal network, when it is present locally (it cannot be
-    pulled here: no registry is reachable)."""
+    """The official image on an internal network, when it is present or can be pulled (here no
+    registry is reachable, so these cases skip and say why)."""
     docker_client = request.getfixturevalue("docker_client")
     run_id = request.getfixturevalue("run_id")
     import docker.errors
@@ -33,7 +33,12 @@ def _official_qdrant(request):
     try:
         docker_client.images.get(OFFICIAL_IMAGE)
     except docker.errors.ImageNotFound:
-        pytest.skip(f"official image {OFFICIAL_IMAGE} is not present and no registry is reachable to pull it")
+        repo, tag = OFFICIAL_IMAGE.rsplit(":", 1)
+        try:
+            docker_client.images.pull(repo, tag=tag)
+        except docker.errors.APIError as exc:
+            pytest.skip(f"official image {OFFICIAL_IMAGE} is not present and cannot be pulled "
+                        f"({str(exc.explanation or exc)[:160]})")
     from harness.containers import InternalNetwork
     from harness.containers.base import HalabContainer, http_ok
 
