@@ -45,11 +45,3 @@ def free_high_address(network) -> tuple[str, int]:
     end, and a site network holds a handful of containers, so the top one stays free."""
     net = subnet(network)
     return str(net.broadcast_address - 1), net.prefixlen
-
-
-def address_on(container, network_name: str) -> str:
-    """A container's IPv4 address on one network (the host can dial it directly)."""
-    container.reload()
-    return container.attrs["NetworkSettings"]["Networks"][network_name]["IPAddress"]
-
-

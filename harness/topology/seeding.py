@@ -87,7 +87,10 @@ def seed_routes(lab: "Running") -> int:
     from system.gateway.seed import ConsumerSpec, default_routes, seed
 
     plan = lab.plan
+    t = plan.topology.params.timeouts
     routes = default_routes(
+        upstream_timeout_s=t.upstream_s,
+        llm_timeout_ms=int(t.llm_s * 1000),
         rag_nodes=[plan.site_local("rag")],
         cms_nodes=[plan.site_local("cms")],
         llm_endpoint=plan.nearest("llm", plan.of_kind("gateway")[0].site).url(),

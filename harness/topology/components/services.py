@@ -44,8 +44,12 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     plan, site = ctx.plan, p.site
     env: dict[str, str] = {"port": str(p.port), "log_level": "warning"}
     local = lambda kind: plan.nearest(kind, site)  # noqa: E731 - reads best inline
+    params = plan.topology.params
     if p.kind == "gateway":
         env |= {
+            # the spec's key cache: fresh for ttl, then served stale while OpenBao fails
+            "secret_ttl_s": f"{params.key_cache.ttl_s:g}",
+            "secret_max_stale_s": f"{params.key_cache.max_stale_s:g}",
             "etcd_endpoint": local("etcd").url("client"),
             "vault_addr": local("vault").url("api"),
             **{f"vault_{k}": v for k, v in ctx.approle.get(p.name, {}).items()},
@@ -58,7 +62,12 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             "policy_sync_url": local("policy_sync").url(),
         }
     elif p.kind == "policy_sync":
-        env |= {"etcd_endpoint": local("etcd").hostport("client"), "opa_url": local("opa").url()}
+        env |= {
+            "etcd_endpoint": local("etcd").hostport("client"),
+            "opa_url": local("opa").url(),
+            "resync_interval_s": f"{params.policy_sync.resync_s:g}",
+            "backoff_min_s": f"{params.policy_sync.reconnect_backoff_s:g}",
+        }
     elif p.kind == "rag":
         other_vector, other_gateway = _others(plan, "vectordb", site), _others(plan, "gateway", site)
         env |= {
@@ -74,7 +83,7 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
         env |= {
             "node_id": p.name,
             "peer_url": others[0].url() if others else "",
-            "write_consistency": str(plan.topology.params.vector.write_consistency),
+            "write_consistency": str(params.vector.write_consistency),
         }
     elif p.kind == "llm":
         env |= {"api_key_file": LLM_KEY_PATH, "seed": "0", "admin_token": ctx.llm_admin_token}
