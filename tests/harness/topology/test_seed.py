@@ -148,6 +148,23 @@ def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) ->
                for p in proxies.values())
 
 
+def test_status_from_another_process(seed_lab) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HALAB_TOPOLOGY_STATE_FILE=str(seed_lab.state_file))
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "status", "--json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["run_id"] == seed_lab.run_id and sorted(body["etcd_members"]) == ["etcd1", "etcd2"]
+    assert all(c["health"].startswith("ok") for c in body["components"]), body["components"]
+    assert len(body["proxies"]) == len(seed_lab.routes) and body["vip_holder"] in ("lb1", "lb2")
+    assert {p["node_id"] for p in body["raft_peers"]} == {"vault1", "vault2"}
+
+
 def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, docker_client) -> None:
     from harness.topology.bao import BaoCluster, unseal_member
 
