@@ -128,9 +128,13 @@ class Model:
             return next(st for st in self.stations.values() if st.kind == kind and st.site == site)
 
         def by_distance(kind: str) -> list[Station]:
+            # The local replica first, then the others by mean round trip (clients list the
+            # local node first, then the other DC's, as system/rag does).
+            def rtt(st: Station) -> float:
+                return self.net.mean_rtt(site, st.site) if (site, st.site) in self.net.links else 0.0
+
             peers = [st for st in self.stations.values() if st.kind == kind]
-            return sorted(peers, key=lambda st: (st.site != site, self.net.mean_rtt(site, st.site)
-                                                 if self.topo.link(site, st.site) or st.site == site else 1e9))
+            return sorted(peers, key=lambda st: (st.site != site, rtt(st)))
 
         return SiteView(local("gateway"), local("opa"), local("rag"), local("cms"), local("policy_sync"),
                         by_distance("vectordb"), by_distance("vault"))
