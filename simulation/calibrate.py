@@ -7,7 +7,8 @@ times itself: queueing + work); for every other kind it is the call as its calle
 network included. Calibration subtracts the spec's mean round trip for that call (the
 intra-site hop, or the WAN link to the nearest component of that kind; for etcd the trip to
 the leader and the commit round trip to a majority), then fits a lognormal by its mean and coefficient of
-variation. Use a baseline at low utilisation: queueing time is attributed to service.
+variation, with the network jitter's variance taken out. Use a baseline at low utilisation:
+queueing time is attributed to service.
 
     >>> from harness.history import Op
     >>> h = [Op(i, "ok", "rag_query", time=1.0, latency=1.0, site="dc1",
@@ -41,59 +42,71 @@ STEP_KIND = {
 IGNORED_STEPS = frozenset({"total", "prompt", "enforce_wait"})  # sums, tiny CPU, or waiting on others
 
 
+MIN_SAMPLES = 20  # fewer than this and a fit says more about luck than about the component
+
+
 def step_kind(step: str) -> str | None:
     if step in IGNORED_STEPS:
         return None
     return STEP_KIND.get(step, step if step in STATIONS else None)
-MIN_SAMPLES = 20  # fewer than this and a fit says more about luck than about the component
 
 
-def network_s(topo: Topology, kind: str, site: str | None) -> float:
-    """The mean network round trip inside a client-observed call to `kind` from `site`."""
+def network_s(topo: Topology, kind: str, site: str | None) -> tuple[float, float]:
+    """Mean and variance of the network round trips inside a client-observed call to `kind`
+    from `site` (a Toxiproxy jitter of +-j adds j^2 / 3 of variance per hop)."""
     if kind in SERVER_SIDE or site is None:
-        return 0.0
+        return 0.0, 0.0
 
-    def rtt(a: str, b: str) -> float:
+    def rtt(a: str, b: str) -> tuple[float, float]:
         if a == b:
-            return 2 * INTRA_SITE_HOP_S
+            return 2 * INTRA_SITE_HOP_S, 0.0
         link = topo.link(a, b)
-        return 2 * link.latency_ms / 1000.0 if link else 0.0
+        if link is None:
+            return 0.0, 0.0
+        return 2 * link.latency_ms / 1000.0, 2 * (link.jitter_ms / 1000.0) ** 2 / 3
 
     sites = [topo.site_of(c.name) for c in topo.components_of(kind)]
     if not sites:
-        return 0.0
+        return 0.0, 0.0
     if kind != "etcd" or len(sites) == 1:
         return min(rtt(site, s) for s in sites)
     # A write goes to the leader -- assumed the first voter of the spec, which both the
-    # harness and the model bootstrap first -- and commits when a majority has it.
-    # The client talks to its nearest voter, which forwards to the leader unless it is the leader.
-    nearest = min(sites, key=lambda s: rtt(site, s))
-    others = sorted(rtt(sites[0], s) for s in sites[1:])
-    forward = rtt(nearest, sites[0]) if nearest != sites[0] else 0.0
-    return rtt(site, nearest) + forward + others[len(sites) // 2 - 1]
+    # harness and the model bootstrap first -- via the client's nearest voter, and commits
+    # when a majority has it (the model's commit round trip is its mean).
+    nearest = min(sites, key=lambda s: rtt(site, s)[0])
+    to_nearest = rtt(site, nearest)
+    forward = rtt(nearest, sites[0]) if nearest != sites[0] else (0.0, 0.0)
+    commit = sorted(rtt(sites[0], s)[0] for s in sites[1:])[len(sites) // 2 - 1]
+    return to_nearest[0] + forward[0] + commit, to_nearest[1] + forward[1]
 
 
-def fit_lognormal(samples: list[float]) -> Dist:
-    n = len(samples)
-    mean = sum(samples) / n
-    var = sum((x - mean) ** 2 for x in samples) / (n - 1) if n > 1 else 0.0
-    cv = math.sqrt(var) / mean if mean > 0 else 0.0
+def fit_lognormal(residuals: list[float], network_var: float = 0.0) -> Dist:
+    """Moments of the service time from call durations minus the mean network time: the mean
+    carries over, and the network's own variance is taken out of the variance."""
+    n = len(residuals)
+    mean = max(1e-6, sum(residuals) / n)
+    var = sum((x - mean) ** 2 for x in residuals) / (n - 1) if n > 1 else 0.0
+    var = max(0.0, var - network_var)
+    cv = math.sqrt(var) / mean
     return Dist("lognormal", mean, round(cv, 4)) if cv > 0 else Dist("const", mean)
 
 
 def fit_steps(history: Iterable[Op], topo: Topology) -> dict[str, StationParams]:
-    samples: dict[str, list[float]] = defaultdict(list)
+    residuals: dict[str, list[float]] = defaultdict(list)
+    network_var: dict[str, float] = defaultdict(float)
     for op in history:
         if op.type != "ok" or not op.steps:
             continue
         for step, seconds in op.steps.items():
             kind = step_kind(step)
             if kind is not None:
-                samples[kind].append(max(1e-6, seconds - network_s(topo, kind, op.site)))
+                mean, var = network_s(topo, kind, op.site)
+                residuals[kind].append(seconds - mean)
+                network_var[kind] += var
     fitted = {}
-    for kind, xs in sorted(samples.items()):
+    for kind, xs in sorted(residuals.items()):
         if len(xs) >= MIN_SAMPLES and kind in STATIONS:
-            fitted[kind] = replace(STATIONS[kind], service=fit_lognormal(xs))
+            fitted[kind] = replace(STATIONS[kind], service=fit_lognormal(xs, network_var[kind] / len(xs)))
     return fitted
 
 

@@ -44,6 +44,8 @@ def test_calibrate_recovers_the_service_times(run_dir) -> None:
     for kind in ("opa", "vectordb", "mongo", "llm", "cms", "gateway"):
         assert params.station(kind).service.mean == pytest.approx(STATIONS[kind].service.mean, rel=0.1), kind
     assert params.station("etcd").service.mean == pytest.approx(STATIONS["etcd"].service.mean, rel=0.15)
+    # MongoDB sits behind a jittery WAN link: its variance must come out without the jitter's.
+    assert params.station("mongo").service.cv == pytest.approx(STATIONS["mongo"].service.cv, rel=0.1)
 
 
 def test_calibrate_command_writes_a_params_file_simulate_accepts(run_dir) -> None:
