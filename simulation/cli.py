@@ -69,8 +69,12 @@ def simulate(preset_name, scenario_name, rps, duration, seed, params_path, histo
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[t]}"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("sim", total=1.0, t="")
-        result = run(topo, sc, _params(params_path), seed, record_steps=steps,
-                     progress=lambda now, total: bar.update(task, completed=now / total, t=f"{now:,.0f}/{total:,.0f} s"))
+        try:
+            result = run(topo, sc, _params(params_path), seed, record_steps=steps,
+                         progress=lambda now, total: bar.update(task, completed=now / total,
+                                                                t=f"{now:,.0f}/{total:,.0f} s"))
+        except scenarios.ScenarioError as exc:  # a fault naming something this topology lacks
+            raise click.BadParameter(str(exc), param_hint="--scenario") from None
     # The checkers need completions and events only; the sorted full history only when written.
     _summary(topo, sc, result, list(result.completions()) + result.model.events)
     if history_path:
