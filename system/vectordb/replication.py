@@ -25,8 +25,11 @@ from system.vectordb.errors import ApiError, BadInput, Unavailable
 from system.vectordb.oplog import Entry, OpLog
 
 log = logging.getLogger(__name__)
-MAX_BATCH_ENTRIES = 512
-MAX_BATCH_BYTES = 8 << 20
+# Small batches, and a time budget per apply request: a catching-up node keeps answering its
+# own readers between batches instead of freezing its event loop for seconds.
+MAX_BATCH_ENTRIES = 256
+MAX_BATCH_BYTES = 1 << 20
+APPLY_BUDGET_S = 0.05
 
 
 class Node:
@@ -122,7 +125,10 @@ class Node:
     def receive(self, sender: str, entries: list) -> dict:
         """Apply entries shipped by the peer, in order; skip those already applied; stop at a gap."""
         now = time.time()
+        started = time.perf_counter()
         for raw in entries:
+            if time.perf_counter() - started > APPLY_BUDGET_S:
+                break  # the sender resends the rest
             if not isinstance(raw, dict):
                 raise BadInput("entries must be objects")
             origin, seq, ts, op = raw.get("origin"), raw.get("seq"), raw.get("ts"), raw.get("op")

@@ -97,3 +97,50 @@ def test_query_latency_in_process(tmp_path):
     engine.close()
     print(f"\nvectordb engine in process: upsert {POINTS}x{DIM} in {upsert_s:.3f} s; filtered query "
           f"p50 {pct(lat, .5):.3f} ms, p99 {pct(lat, .99):.3f} ms")
+
+
+def test_catch_up_rate_and_reads_meanwhile(pair):
+    """B is down while A takes 20,000 points; then B returns. How fast does it catch up, and
+    what do B's own readers see meanwhile?"""
+    import threading
+
+    import httpx
+
+    rng = random.Random(SEED)
+    total = 20_000
+    a, b = pair(persist=True)
+    ca = QdrantClient(url=a.url, timeout=30, check_compatibility=False)
+    ca.create_collection("bench", vectors_config=m.VectorParams(size=DIM, distance=m.Distance.COSINE))
+    wait_until(lambda: b.count("bench") == 0, 10, what="B to have the collection")
+    b.stop()
+    for start in range(0, total, 500):
+        ca.upsert("bench", points=[m.PointStruct(id=i, vector=[rng.gauss(0, 1) for _ in range(DIM)],
+                                                 payload={"acl_groups": ["eng"]}) for i in range(start, start + 500)],
+                  wait=True)
+    lat, stop = [], threading.Event()
+    body = {"query": [1.0] * DIM, "limit": 5, "filter": {"must": [{"key": "acl_groups", "match": {"any": ["eng"]}}]}}
+
+    def reader():
+        with httpx.Client(base_url=b.url, timeout=10) as h:
+            while not stop.is_set():
+                t = time.perf_counter()
+                try:
+                    h.post("/collections/bench/points/query", json=body)
+                    lat.append(time.perf_counter() - t)
+                except httpx.HTTPError:
+                    time.sleep(0.01)
+
+    t0 = time.perf_counter()
+    b.start()
+    up = time.perf_counter() - t0
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        wait_until(lambda: b.count("bench") == total, 120, 0.05, "B to catch up")
+    finally:
+        stop.set()
+        thread.join()
+    caught = time.perf_counter() - t0
+    print(f"\ncatch-up: {total} points x {DIM} dims ({total // 500} operations) on B {caught:.2f} s after its "
+          f"restart ({up:.2f} s of it the process start): {total / (caught - up):.0f} points/s; B's queries "
+          f"meanwhile ({len(lat)}): p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms, max {max(lat) * 1000:.0f} ms")
