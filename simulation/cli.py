@@ -54,8 +54,10 @@ params_option = click.option("--params", "params_path", type=click.Path(exists=T
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same history.")
 @params_option
 @click.option("--history", "history_path", type=click.Path(dir_okay=False), help="Write the history (JSON lines).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write a run directory like the harness's: history.jsonl, scenario.json, params.json, summary.json.")
 @click.option("--steps", is_flag=True, help="Record step timings in the history (what calibrate reads).")
-def simulate(preset_name, scenario_name, rps, duration, seed, params_path, history_path, steps):
+def simulate(preset_name, scenario_name, rps, duration, seed, params_path, history_path, out_dir, steps):
     """Predict a scenario with the SimPy model: availability, latency, failover, quorum."""
     from simulation.run import simulate as run
 
@@ -80,6 +82,35 @@ def simulate(preset_name, scenario_name, rps, duration, seed, params_path, histo
     if history_path:
         n = write_jsonl(result.history(), history_path)
         console.print(f"history: {n:,} ops -> {history_path}")
+    if out_dir:
+        _write_run(Path(out_dir), topo, sc, result)
+        console.print(f"run directory: {out_dir}")
+
+
+def _write_run(out: Path, topo, sc, result) -> None:
+    """The same layout a measured run has, so reports read predictions and measurements alike."""
+    import dataclasses
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    history = result.history()
+    write_jsonl(history, out / "history.jsonl")
+    (out / "scenario.json").write_text(json.dumps(sc.to_dict(), indent=2), encoding="utf-8")
+    (out / "params.json").write_text(result.model.params.to_json(), encoding="utf-8")
+
+    asdict = dataclasses.asdict
+    summary = {
+        "source": "simulation", "topology": topo.name, "scenario": sc.name, "seed": result.model.seed,
+        "requests": result.requests,
+        "availability": {f: {**asdict(a), "availability": a.availability}
+                         for f, a in checkers.availability(history).items()},
+        "latency_s": {f: asdict(x) for f, x in checkers.latency(history).items()},
+        "failover": [asdict(x) for x in checkers.failover(history)],
+        "propagation": {site: asdict(x) for site, x in checkers.propagation(history).items()},
+        "leaderless_s": {g.kind: g.leaderless_s(sc.load.duration_s + result.model.request_s) for g in result.model.groups},
+        "utilisation": result.utilisation(),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
 
 
 def _summary(topo, sc, result, history) -> None:

@@ -28,3 +28,15 @@ def test_capacity_prints_the_table_and_the_best_rate() -> None:
                                        "--slo-p95", "800ms", "--duration", "20"])
     assert result.exit_code == 0, result.output
     assert "highest rate meeting the SLO" in result.output and "rag util" in result.output
+
+
+def test_simulate_out_writes_a_run_directory_calibrate_reads(tmp_path) -> None:
+    import json
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["simulate", "--rps", "30", "--duration", "60", "--steps", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"history.jsonl", "scenario.json", "params.json", "summary.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["availability"]["rag_query"]["availability"] == 1.0
+    assert CliRunner().invoke(main, ["calibrate", str(out), "--out", str(tmp_path / "fit.json")]).exit_code == 0
