@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import time
+
 import docker.errors
 
 from harness.labels import LABEL
 
 
-def remove_all(client, run_id: str | None = None, workers: int = 8) -> tuple[int, int, int]:
+def remove_all(client, run_id: str | None = None, workers: int = 16) -> tuple[int, int, int]:
     selector = f"{LABEL}={run_id}" if run_id else LABEL
     containers = client.containers.list(all=True, filters={"label": selector})
 
@@ -31,10 +33,7 @@ def remove_all(client, run_id: str | None = None, workers: int = 8) -> tuple[int
         list(pool.map(rm, containers))
     networks = client.networks.list(filters={"label": selector})
     for n in networks:
-        try:
-            n.remove()
-        except docker.errors.NotFound:
-            pass
+        _remove_network(n)
     volumes = client.volumes.list(filters={"label": selector})
     for v in volumes:
         try:
@@ -42,3 +41,25 @@ def remove_all(client, run_id: str | None = None, workers: int = 8) -> tuple[int
         except docker.errors.NotFound:
             pass
     return len(containers), len(networks), len(volumes)
+
+
+def _remove_network(network, timeout_s: float = 15.0) -> None:
+    """The engine may still be releasing a just-removed container's endpoint: retry, and
+    disconnect whatever is left (a container started by hand on our network, say)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            network.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                raise
+        try:
+            network.reload()
+            for c in network.containers:
+                network.disconnect(c, force=True)
+        except docker.errors.APIError:
+            pass
+        time.sleep(0.2)

@@ -148,6 +148,25 @@ def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) ->
                for p in proxies.values())
 
 
+def test_the_other_dc_is_reachable_only_through_the_wan_proxy(seed_lab, docker_client) -> None:
+    rag1 = docker_client.containers.get(seed_lab.plan["rag1"].container)
+    etcd2, vectordb2 = seed_lab.plan["etcd2"], seed_lab.plan["vectordb2"]
+    probe = ("import socket,sys\n"
+             "try:\n socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close(); print('open')\n"
+             "except OSError as e:\n print('closed', e)")
+
+    def dial(host: str, port: int) -> str:
+        return rag1.exec_run(["python", "-c", probe, host, str(port)]).output.decode().strip()
+
+    # etcd2's own address on dc2 is unreachable from dc1 ...
+    assert dial(seed_lab.address("etcd2"), etcd2.ports["client"]).startswith("closed")
+    # ... while its alias resolves, inside dc1, to the WAN proxy, which carries the peer port
+    assert dial("etcd2", etcd2.ports["peer"]) == "open"
+    assert dial("vectordb2", vectordb2.port) == "open"
+    # and nothing proxies dc2's etcd client port: only the connections the spec needs cross
+    assert dial("etcd2", etcd2.ports["client"]).startswith("closed")
+
+
 def test_status_from_another_process(seed_lab) -> None:
     import json
     import os
