@@ -47,6 +47,8 @@ class Propagation:
     def _deliver(self, ps: PolicySync, revision: int, at: float, leader: Station):
         m = self.m
         member = self.source(ps.site)
+        if member is None:  # a fault at this very instant: the resync will catch up
+            return
         put = m.views[ps.site].policy_sync.draw()
         delay = max(0.0, at - m.env.now) + m.net.hop(leader.site, member.site) + m.net.hop(member.site, ps.site) + put
         yield m.env.timeout(delay)
