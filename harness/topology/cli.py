@@ -86,9 +86,17 @@ def status(as_json: bool, wan: bool) -> None:
 @click.option("--run-id", default=None, help="Only this run's resources (default: everything labelled halab).")
 def down(run_id: str | None) -> None:
     """Remove every container, network and volume halab started, crashed runs' too."""
-    from harness.topology import realise
+    import docker
 
+    from harness.topology import realise
+    from harness.topology.teardown import stuck_networks
+
+    client = docker.from_env(timeout=120)
     t0 = time.monotonic()
-    n_c, n_n, n_v = realise.down(run_id)
+    n_c, n_n, n_v = realise.down(run_id, client=client)
     click.echo(f"removed {n_c} containers, {n_n} networks, {n_v} volumes in {time.monotonic() - t0:.1f} s")
+    stuck = stuck_networks(client, run_id)
+    if stuck:
+        click.echo(f"the engine would not remove {', '.join(stuck)} (a leaked endpoint; empty, harmless): "
+                   "restarting dockerd clears it", err=True)
     sys.stdout.flush()

@@ -1,24 +1,38 @@
-"""Remove everything a run (or every run) left, by the `halab` label, containers in parallel.
+"""Remove everything a run (or every run) left, by the `halab` label.
 
-Like harness.labels.remove_labelled, but containers go concurrently: a seed topology holds
-two dozen containers and a sequential `docker rm -f` of each would eat most of `down`'s
-15 s budget. Networks go after their containers, then volumes.
+Containers are killed all at once (that is what makes `down` fast: a seed topology holds two
+dozen of them), then removed a few at a time: Docker 20.10's libnetwork can leak an endpoint
+count when many containers leave one network concurrently, and a leaked count makes the
+network impossible to remove until the engine restarts. Networks go last, with retries
+while the engine releases endpoints; one that stays stuck is reported, not fatal, so `down`
+always removes everything else.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
 from harness.labels import LABEL
 
+log = logging.getLogger(__name__)
+KILL_WORKERS = 16
+REMOVE_WORKERS = 4
 
-def remove_all(client, run_id: str | None = None, workers: int = 16) -> tuple[int, int, int]:
+
+def remove_all(client, run_id: str | None = None) -> tuple[int, int, int]:
     selector = f"{LABEL}={run_id}" if run_id else LABEL
     containers = client.containers.list(all=True, filters={"label": selector})
+
+    def kill(c) -> None:
+        try:
+            if c.status in ("running", "paused", "restarting"):
+                c.kill()
+        except docker.errors.APIError:
+            pass  # already stopped, or going: removal below forces it anyway
 
     def rm(c) -> None:
         try:
@@ -29,34 +43,43 @@ def remove_all(client, run_id: str | None = None, workers: int = 16) -> tuple[in
             if "in progress" not in str(exc):
                 raise
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=KILL_WORKERS) as pool:
+        list(pool.map(kill, containers))
+    with ThreadPoolExecutor(max_workers=REMOVE_WORKERS) as pool:
         list(pool.map(rm, containers))
     networks = client.networks.list(filters={"label": selector})
-    for n in networks:
-        _remove_network(n)
+    removed = sum(_remove_network(n) for n in networks)
     volumes = client.volumes.list(filters={"label": selector})
     for v in volumes:
         try:
             v.remove(force=True)
         except docker.errors.NotFound:
             pass
-    return len(containers), len(networks), len(volumes)
+    return len(containers), removed, len(volumes)
 
 
-def _remove_network(network, timeout_s: float = 15.0) -> None:
-    """The engine may still be releasing a just-removed container's endpoint: retry, and
-    disconnect whatever is left (a container started by hand on our network, say)."""
+def stuck_networks(client, run_id: str | None = None) -> list[str]:
+    """Labelled networks still present (after `remove_all`: the ones the engine would not let go)."""
+    selector = f"{LABEL}={run_id}" if run_id else LABEL
+    return [n.name for n in client.networks.list(filters={"label": selector})]
+
+
+def _remove_network(network, timeout_s: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             network.remove()
-            return
+            return True
         except docker.errors.NotFound:
-            return
+            return True
         except docker.errors.APIError as exc:
-            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+            if "active endpoints" not in str(exc):
                 raise
-        try:
+            if time.monotonic() > deadline:
+                log.warning("network %s keeps an endpoint the engine leaked; it goes with the next "
+                            "engine restart (`systemctl restart docker` or restarting dockerd)", network.name)
+                return False
+        try:  # whatever is still attached (a container started by hand on our network, say)
             network.reload()
             for c in network.containers:
                 network.disconnect(c, force=True)
