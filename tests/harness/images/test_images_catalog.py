@@ -56,11 +56,11 @@ def test_scratch_images_have_a_tmp():
 def test_build_order_puts_parents_first_and_dedups():
     assert images_for(["cms", "rag", "lb"]) == ["base", "python-deps", "python"]
     assert images_for(["etcd"]) == ["etcd"]
-    assert images_for(["python-embed"]) == ["base", "python-deps", "python", "python-embed"]
+    assert images_for(["python-embed"]) == ["base", "python-deps", "python-embed-deps", "python-embed"]
 
 
 def test_embed_variant_is_optional():
-    assert not IMAGES["python-embed"].default
+    assert not IMAGES["python-embed"].default and not IMAGES["python-embed-deps"].default
 
 
 def test_unknown_component_names_the_choices():

@@ -46,7 +46,7 @@ def test_source_change_rebuilds_only_the_project_image(root):
     (root / "system" / "cms" / "__main__.py").write_text("print('cms v2')\n")
     after = {name: input_hash(name, root) for name in catalog.IMAGES}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"python", "python-embed"}
+    assert changed == {"python", "python-embed"}  # not python-embed-deps
 
 
 def test_new_source_file_changes_the_project_hash(root):
@@ -72,7 +72,7 @@ def test_dependency_change_rebuilds_deps_and_everything_above(root):
     (root / "pyproject.toml").write_text(text)
     after = {name: input_hash(name, root) for name in catalog.IMAGES}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"python-deps", "python", "python-embed"}
+    assert changed == {"python-deps", "python", "python-embed-deps", "python-embed"}
 
 
 def test_dependency_order_does_not_matter(root):
@@ -91,7 +91,7 @@ def test_recipe_field_change_changes_only_that_image_and_its_children(root, monk
     monkeypatch.setitem(catalog.IMAGES, "base", dataclasses.replace(base, recipe=new_recipe))
     after = {name: input_hash(name, root) for name in catalog.IMAGES}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"base", "python-deps", "python", "python-embed"}
+    assert changed == {"base", "python-deps", "python", "python-embed-deps", "python-embed"}
 
 
 def test_version_bump_changes_the_go_image(root, monkeypatch):
