@@ -61,6 +61,7 @@ class HalabContainer(DockerContainer):
         self._ready_timeout = DEFAULT_READY_TIMEOUT_S
         self._extra_kwargs: dict[str, Any] = {}
         self._name = f"{run_id}-{self.component}-{uuid.uuid4().hex[:6]}"
+        self.ready_seconds: float | None = None  # how long the health signal took, once started
 
     # -- configuration (each returns self, so calls chain)
 
