@@ -6,9 +6,9 @@
     ...     lab.state.vip_url, lab.consumers["alice"]        # users' way in, a seeded API key
     ...     lab.wan.cut("dc1", "dc2"); lab.wan.heal()
 
-From another process: `state.load(TopologySettings().state_file)`, then
-`WanLink.from_state(state)`, `bao.unseal_member(state, "vault2")`,
-`json.loads(state.secret("consumers.json"))`.
+From another process, `attach()` gives the same object from the state file and the private
+secrets directory (`lab.wan`, `lab.consumers`, `lab.bao`, `lab.url("etcd1", "client")`);
+`bao.unseal_member(lab.state, "vault2")` unseals a restarted node.
 
 One concept per module:
   plan        names, ports and aliases of every component (no Docker)
@@ -27,6 +27,6 @@ One concept per module:
   cli         `halab up|status|down`
 """
 
-from harness.topology.realise import Running, down, running, up
+from harness.topology.realise import Running, attach, down, running, up
 
-__all__ = ["Running", "down", "running", "up"]
+__all__ = ["Running", "attach", "down", "running", "up"]

@@ -205,6 +205,27 @@ def up(
         raise
 
 
+def attach(state_file: Path | None = None) -> Running:
+    """The running topology as `up` returned it, from another process (via the state file and
+    the private secrets directory). `containers` is empty: go through Docker by name.
+
+    >>> lab = attach()                                    # doctest: +SKIP
+    >>> lab.wan.cut("dc1", "dc2"); lab.consumers["alice"]
+    """
+    import json
+
+    from harness.spec import preset
+
+    state_file = state_file or TopologySettings().state_file
+    state = st.load(state_file)
+    if state is None:
+        raise StartupError(f"no topology is running (no state file at {state_file}): `halab up`")
+    plan = Plan.of(preset(state.preset), state.run_id)
+    bao = BaoSecrets(state.secret("unseal_key"), state.secret("harness_token"))
+    consumers = json.loads(state.secret("consumers.json"))
+    return Running(plan, wan_routes(plan), state, state_file, {}, WanLink.from_state(state), bao, consumers)
+
+
 @contextlib.contextmanager
 def running(topology: Topology, **kwargs) -> Iterator[Running]:
     """`up` on entry, `down` of that run on exit, whatever happens in between.

@@ -184,6 +184,19 @@ def test_status_from_another_process(seed_lab) -> None:
     assert {p["node_id"] for p in body["raft_peers"]} == {"vault1", "vault2"}
 
 
+def test_attach_rebuilds_the_lab_from_the_state_file(seed_lab) -> None:
+    from harness.topology import attach
+
+    other = attach(seed_lab.state_file)
+    try:
+        assert other.run_id == seed_lab.run_id and other.routes == seed_lab.routes
+        assert other.consumers == seed_lab.consumers and other.bao == seed_lab.bao
+        assert other.url("gateway1") == seed_lab.url("gateway1")
+        assert set(other.wan.proxies()) == {r.name for r in seed_lab.routes}
+    finally:
+        other.wan.close()
+
+
 def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, docker_client) -> None:
     from harness.topology.bao import BaoCluster, unseal_member
 
