@@ -107,6 +107,7 @@ def up(
     secrets_dir = st.private_dir(run_id)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
+    starter: Starter | None = None
 
     def phase(name: str) -> None:
         timings[name] = round(time.monotonic() - t0, 2)
@@ -146,7 +147,8 @@ def up(
         todo = {p.name: RECIPES[p.kind](ctx, p) for p in order}
         if wanted("lb"):
             todo["ingress"] = ingress_recipe.container(ctx, publish.name, settings.vip_port or None)
-        with Starter(started, settings.parallel_starts) as starter:
+        starter = Starter(started, settings.parallel_starts)
+        with starter:
             starter.submit(todo)
             # 4. etcd quorum, OpenBao (needs only its own containers)
             starter.wait([p.name for p in plan.of_kind("etcd") if wanted("etcd")])
@@ -198,6 +200,9 @@ def up(
     except BaseException:
         progress("start-up failed: removing everything this run started")
         remove_all(client, run_id)
+        if starter is not None:  # starts still in flight end once their container or network is gone
+            starter.join()
+            remove_all(client, run_id)
         shutil.rmtree(secrets_dir, ignore_errors=True)
         current = st.load(state_file)
         if current is not None and current.run_id == run_id:
@@ -287,11 +292,18 @@ class Starter:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            # Do not sit out every pending health wait (up to ready_timeout_s each): `up`
+            # removes the run's containers and networks, which ends those waits, then join()s.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
         try:
-            if exc_type is None:
-                self.wait(list(self._futures))
+            self.wait(list(self._futures))
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def join(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _wait_etcd(plan: Plan, started: dict[str, HalabContainer], timeout_s: float) -> None:
