@@ -36,8 +36,10 @@ def memory_mib(containers) -> dict[str, float]:
         return dict(pool.map(one, containers))
 
 
-def vip_failover_s(lab, docker_client) -> float:
-    """Kill the LB holding the VIP; seconds until the VIP answers `/healthz` again (a gateway's)."""
+def vip_failover_s(lab, docker_client) -> tuple[float, float]:
+    """Kill the LB holding the VIP; seconds until the VIP answers `/healthz` again (a gateway's).
+    VRRP's bound runs from the master's last advertisement, up to one advert_int before the
+    kill, so a figure below 3 x advert + skew is expected."""
     import httpx
 
     from harness.topology.status import _vip_holder
@@ -46,16 +48,17 @@ def vip_failover_s(lab, docker_client) -> float:
     containers = {c.name: c for c in docker_client.containers.list(filters={"label": f"halab={lab.run_id}"})}
     holder = _vip_holder(state, containers).split(",")[0]
     assert httpx.get(f"{state.vip_url}/healthz", timeout=5, trust_env=False).status_code == 200
+    t0 = time.monotonic()  # before the kill call: the engine may take a while to answer it
     containers[state.components[holder]["container"]].kill()
-    t0 = time.monotonic()
+    t_killed = time.monotonic() - t0
     while time.monotonic() - t0 < 30:
         try:
             if httpx.get(f"{state.vip_url}/healthz", timeout=0.5, trust_env=False).status_code == 200:
-                return time.monotonic() - t0
+                return time.monotonic() - t0, t_killed
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    return float("nan")
+    return float("nan"), t_killed
 
 
 @pytest.mark.parametrize("preset_name", ["seed", "seed+witness"])
@@ -74,7 +77,7 @@ def test_up_down_figures(preset_name: str, docker_client, tmp_path) -> None:
         containers = docker_client.containers.list(filters={"label": f"halab={run_id}"})
         mem = memory_mib(containers)
         phases = dict(lab.state.timings)
-        failover = vip_failover_s(lab, docker_client)
+        failover, kill_call = vip_failover_s(lab, docker_client)
     finally:
         t1 = time.monotonic()
         counts = down(run_id, state_file=state_file, client=docker_client)
@@ -91,7 +94,8 @@ def test_up_down_figures(preset_name: str, docker_client, tmp_path) -> None:
         f"  containers: {len(containers)}",
         f"  memory in use (docker stats): {sum(mem.values()):.0f} MiB total",
         "    " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])),
-        f"  VIP failover, master LB killed -> the VIP answers again: {failover:.2f} s "
+        f"  VIP failover, kill of the master LB requested -> the VIP answers again: {failover:.2f} s "
+        f"(the kill call itself took {kill_call:.2f} s) "
         f"(spec's VRRP bound {preset(preset_name).params.vrrp.failover_s():.2f} s; DESIGN measured 3.55 s)",
         "  phases (s since start): " + ", ".join(f"{k} {v}" for k, v in phases.items()),
     ]
