@@ -251,12 +251,13 @@ def down(run_id: str | None = None, *, state_file: Path | None = None, client=No
     """Remove one run's containers, networks and volumes (every run's without `run_id`)."""
     state_file = state_file or TopologySettings().state_file
     client = client or docker.from_env(timeout=120)
-    counts = remove_all(client, run_id)
-    current = st.load(state_file)
-    if current is not None and (run_id is None or current.run_id == run_id):
-        st.forget(state_file)
-    st.remove_private_dirs(run_id)  # a crashed run's unseal key must not outlive its containers
-    return counts
+    try:
+        return remove_all(client, run_id)
+    finally:
+        current = st.load(state_file)
+        if current is not None and (run_id is None or current.run_id == run_id):
+            st.forget(state_file)
+        st.remove_private_dirs(run_id)  # a crashed run's unseal key must not outlive its containers
 
 
 # --- helpers -------------------------------------------------------------------------
