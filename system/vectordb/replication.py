@@ -47,6 +47,7 @@ class Node:
         self.retry_min_s = retry_min_s
         self.retry_max_s = retry_max_s
         self.request_timeout_s = request_timeout_s
+        self.apply_budget_s = APPLY_BUDGET_S
         # What the peer has told us it has applied, per origin; None until the first handshake.
         self.peer_origin: str | None = None
         self.peer_marks: dict[str, int] | None = None
@@ -124,10 +125,10 @@ class Node:
 
     def receive(self, sender: str, entries: list) -> dict:
         """Apply entries shipped by the peer, in order; skip those already applied; stop at a gap."""
-        now = time.time()
         started = time.perf_counter()
+        applied = 0
         for raw in entries:
-            if time.perf_counter() - started > APPLY_BUDGET_S:
+            if applied and time.perf_counter() - started > self.apply_budget_s:
                 break  # the sender resends the rest
             if not isinstance(raw, dict):
                 raise BadInput("entries must be objects")
@@ -135,8 +136,10 @@ class Node:
             if not (isinstance(origin, str) and isinstance(seq, int) and isinstance(ts, (int, float))
                     and math.isfinite(ts) and isinstance(op, dict)):
                 raise BadInput("entry needs origin, seq, ts and op")
-            if origin == self.origin:
-                continue
+            # Our own origin comes back only if our log lost its tail (a crash before the OS
+            # wrote it) after the peer had applied it: then it restores what we lost.
+            if sender == self.peer_origin and self.peer_marks is not None and seq > self.peer_marks.get(origin, 0):
+                self.peer_marks[origin] = seq  # the peer has every entry it sends: never ship it back
             have = self.oplog.watermarks.get(origin, 0)
             if seq <= have:
                 continue
@@ -150,8 +153,9 @@ class Node:
                 self.apply_errors += 1
                 log.warning("replicated operation %s#%d did not apply: %s", origin, seq, exc.text()[:200])
             self.oplog.append(Entry.make(origin, seq, float(ts), op))
+            applied += 1
             self.received += 1
-            self.apply_delays_ms.append(max(0.0, (now - float(ts)) * 1000))
+            self.apply_delays_ms.append(max(0.0, (time.time() - float(ts)) * 1000))
         self.last_contact = time.monotonic()
         return self.handshake()
 
@@ -201,7 +205,8 @@ class Node:
                 fut.set_result(None)
 
     def _needs_shipping(self, e: Entry) -> bool:
-        return e.origin != self.peer_origin and not self._peer_has(e.origin, e.seq)
+        # The peer's own entries are covered by its own watermark, unless it lost them.
+        return not self._peer_has(e.origin, e.seq)
 
     def _advance(self) -> None:
         entries = self.oplog.entries

@@ -34,7 +34,9 @@ def node(tmp_path, name="a", peer=None, log_file=True):
     e = Engine(tmp_path / f"{name}-shards")
     log = OpLog(tmp_path / f"{name}.jsonl" if log_file else None)
     log.load()
-    return Node(e, log, node_id=name, origin=f"{name}:1", peer_url=peer)
+    n = Node(e, log, node_id=name, origin=f"{name}:1", peer_url=peer)
+    n.apply_budget_s = 60.0  # these tests deliver each batch once; the budget is tested below
+    return n
 
 
 def count(engine, flt=None):
@@ -99,9 +101,13 @@ def test_shipping_state_skips_what_the_peer_has_and_rescans_on_a_new_incarnation
     # The peer came back empty (a new incarnation): everything is shipped again.
     a._learn({"origin": "b:2", "watermarks": {}})
     assert a.cursor == 0 and [e.seq for e in a._batch()] == [1, 2, 3]
-    # Entries that came from the peer's origin are never shipped back to it.
+    # Entries that came from the peer's origin are not shipped back to it...
     a.oplog.append(Entry.make("b:2", 1, 0.0, upsert(7)))
+    a._learn({"origin": "b:2", "watermarks": {"b:2": 1}})
     assert all(e.origin == "a:1" for e in a._batch())
+    # ...unless its log lost them (a torn tail after a crash): then they restore it.
+    a._learn({"origin": "b:2", "watermarks": {"b:2": 0, "a:1": 3}})
+    assert [(e.origin, e.seq) for e in a._batch()] == [("b:2", 1)]
 
 
 def test_consistency_two_waits_for_the_peer_ack(tmp_path):
@@ -237,3 +243,35 @@ def test_a_lagging_clock_still_lets_local_writes_win(tmp_path, monkeypatch):
     b.receive("a:1", wire(e1))
     eb, _ = b.write_local({"op": "set_payload", "collection": "docs", "payload": {"late": True}, "points": [1]})
     assert eb.ts > e1.ts and payload_of(b, 1)["late"] is True
+
+
+def test_a_node_that_lost_its_log_tail_gets_it_back_from_the_peer(tmp_path):
+    a, b = node(tmp_path, "a", peer="http://peer"), node(tmp_path, "b")
+    e1, _ = b.write_local(CREATE)
+    e2, _ = b.write_local(upsert(1, 2))
+    a.receive("b:1", wire(e1, e2))
+    # b crashes; the OS never wrote its last entry: it comes back with e1 only, same origin.
+    b.oplog.close()
+    (tmp_path / "b.jsonl").write_bytes(e1.line + b"\n")
+    log = OpLog(tmp_path / "b.jsonl")
+    b2 = Node(Engine(tmp_path / "b2-shards"), log, node_id="b", origin="b:1")
+    b2.apply_budget_s = 60.0
+    b2.replay(log.load())
+    a._learn(b2.handshake())
+    batch = a._batch()
+    assert [(e.origin, e.seq) for e in batch] == [("b:1", 2)]
+    assert b2.receive("a:1", wire(*batch))["watermarks"]["b:1"] == 2
+    assert count(b2.engine) == 2
+    entry, _ = b2.write_local(upsert(3))
+    assert entry.seq == 3  # no second, different operation numbered b:1#2
+
+
+def test_apply_budget_returns_early_and_the_rest_follows(tmp_path):
+    a, b = node(tmp_path, "a"), node(tmp_path, "b")
+    entries = [a.write_local(CREATE)[0]] + [a.write_local(upsert(i))[0] for i in range(1, 30)]
+    b.apply_budget_s = 0.0  # one entry per request
+    rounds = 0
+    while b.oplog.watermarks.get("a:1", 0) < 30:
+        b.receive("a:1", wire(*entries))
+        rounds += 1
+    assert rounds == 30 and count(b.engine) == 29
