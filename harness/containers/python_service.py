@@ -5,7 +5,8 @@
     ...     httpx.get(cms.url("/healthz"))
 
 Ready when `GET /healthz` on port 8000 answers 200 (each service answers it with none of
-its dependencies up).
+its dependencies up). Without an explicit image, the project image for the current source
+is used, and built first if only its source layer is missing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ class PythonServiceContainer(HalabContainer):
     def __init__(self, run_id: str, service: str, image: str | None = None, **kwargs) -> None:
         self.component = service  # instance attribute: labels and image_for use it
         self.service = service
+        if image is None:
+            from harness.images import ensure_image
+
+            # After a code change only the source layer is missing: build it (~1 s) rather
+            # than fail; anything longer still says "run halab images build".
+            image = ensure_image(service, quick_only=True)
         super().__init__(run_id, image, **kwargs)
         self._module = f"system.{service}"
 

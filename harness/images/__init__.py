@@ -44,17 +44,29 @@ def image_for(name: str, client=None) -> str:
     raise ImageNotBuilt(f"image {tag} for {name} is not built: run `halab images build {name}`")
 
 
-def ensure_image(name: str, client=None, progress=None) -> str:
+def ensure_image(name: str, client=None, progress=None, quick_only: bool = False) -> str:
     """Like image_for, but builds what is missing first (quiet unless `progress` is given).
 
     Meant for test fixtures in a checkout whose source changes: rebuilding the project
-    image after a code change takes a second or two; a cold machine pays the full build.
+    image after a code change takes a second or two. With `quick_only`, only a missing
+    project-source layer is built (never a Go build, debootstrap or a wheelhouse); anything
+    longer raises ImageNotBuilt as image_for does.
     """
-    from harness.images.build import build
+    from harness.images.build import build, exists
+    from harness.images.catalog import images_for
+    from harness.images.recipes import PythonProject
 
     try:
         return image_for(name, client)
     except ImageNotBuilt:
+        if client is None:
+            import docker
+
+            client = docker.from_env(timeout=600)
+        if quick_only:
+            missing = [img for img in images_for([name]) if not exists(client, tag_for(img))]
+            if not all(isinstance(IMAGES[img].recipe, PythonProject) for img in missing):
+                raise
         build([name], source="offline", progress=progress or (lambda msg: None), client=client)
         return image_for(name, client)
 

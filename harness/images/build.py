@@ -166,7 +166,8 @@ def build_image(client, image: str, root: Path, progress=print, force: bool = Fa
     parent_tag = final_tag(recipe.parent, input_hash(recipe.parent, root)) if recipe.parent else None
     if parent_tag and not exists(client, parent_tag):
         raise BuildError(f"parent image {parent_tag} of {image} is missing: run `halab images build {recipe.parent}`")
-    temp = f"{REPOSITORY}/{image}:building-{hash_}"
+    # Per process: two builders of one tag (parallel test runs) never remove each other's.
+    temp = f"{REPOSITORY}/{image}:building-{hash_}-{os.getpid()}"
     env = BuildEnv(client=client, root=root, image=image, hash=hash_, progress=progress, force=force)
     env.say(f"building {tag} ...")
     try:

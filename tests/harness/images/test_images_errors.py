@@ -94,3 +94,14 @@ def test_only_a_finished_build_is_tagged(docker_client, monkeypatch, tmp_path, f
     finally:
         for tag in _tags(docker_client, repo):
             docker_client.images.remove(tag, force=True)
+
+
+@pytest.mark.docker
+def test_ensure_image_quick_only_refuses_a_long_build(docker_client, monkeypatch, tmp_path, run_id):
+    from harness.images import ImageNotBuilt, ensure_image
+
+    name = f"test-tiny-q-{run_id}".lower()
+    monkeypatch.setitem(catalog.IMAGES, name, catalog.Image(name, TinyScratch(nonce=run_id + "q"), "test", False))
+    with pytest.raises(ImageNotBuilt):
+        ensure_image(name, docker_client, quick_only=True)  # not a project layer: not built here
+    assert _tags(docker_client, f"halab/{name}") == []
