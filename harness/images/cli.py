@@ -65,7 +65,7 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
 
 @images.command(name="list")
 def list_() -> None:
-    """Every component: the image it runs from, its source, tag, size and whether it is built."""
+    """Every component: its source (offline, official or missing = not built), tag, size; then every image."""
     from harness.images.build import exists
     from harness.images.catalog import COMPONENTS, IMAGES
     from harness.images.hashing import tag_for
@@ -78,13 +78,19 @@ def list_() -> None:
     shared: dict[str, list[str]] = {}
     for c in COMPONENTS.values():
         shared.setdefault(c.image, []).append(c.name)
-    click.echo(f"{'component':12} {'built':5} {'size':>7}  {'offline tag':34} official reference")
+    click.echo(f"{'component':12} {'source':8} {'size':>7}  {'tag':34} official reference")
     for c in COMPONENTS.values():
-        built = "yes" if sizes[c.image] != "-" else "no"
+        if sizes[c.image] != "-":
+            source, tag, size = "offline", tags[c.image], sizes[c.image]
+        elif c.official and exists(client, c.official):
+            source, tag = "official", c.official
+            size = f"{client.images.get(c.official).attrs['Size'] / 1e6:.0f} MB"
+        else:
+            source, tag, size = "missing", tags[c.image], "-"
         note = ""
         if len(shared[c.image]) > 1:
             note = f"  (shares {c.image} with {', '.join(n for n in shared[c.image] if n != c.name)})"
-        click.echo(f"{c.name:12} {built:5} {sizes[c.image]:>7}  {tags[c.image]:34} {c.official or '(none: built)'}{note}")
+        click.echo(f"{c.name:12} {source:8} {size:>7}  {tag:34} {c.official or '(none: always built)'}{note}")
     click.echo("")
     click.echo(f"{'image':12} {'built':5} {'size':>7}  {'tag':34} recipe")
     for name, img in IMAGES.items():
