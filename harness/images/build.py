@@ -45,6 +45,7 @@ class BuildEnv:
     progress: Callable[[str], None] = print
     cache_dir: Path = field(default_factory=lambda: CACHE_DIR)
     python: str = sys.executable
+    python_version: str = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
     force: bool = False  # also bypass Docker's layer cache
     _started: float = field(default_factory=time.monotonic)
 

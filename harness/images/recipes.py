@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 FILES = Path(__file__).parent / "files"
 # Bump to force every image to rebuild after a change in how recipes build.
 RECIPE_FORMAT = "1"
+# bookworm's python3: wheels built on the host must be for this version.
+BASE_PYTHON = "3.11"
 
 
 class BuildError(RuntimeError):
@@ -387,6 +389,11 @@ class PythonDeps(Recipe):
 
     def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
         reqs = _dependencies(env.root, self.extras)
+        if not env.python_version.startswith(f"{BASE_PYTHON}."):
+            raise BuildError(
+                f"the wheelhouse is built by the host's Python {env.python_version}, but the base image runs "
+                f"Python {BASE_PYTHON}: run `halab images build` with a Python {BASE_PYTHON} interpreter"
+            )
         # Keyed by the requirements alone: a recipe change that keeps them reuses the wheels.
         key = hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:12]
         wheelhouse = env.cache_dir / "wheelhouse" / key

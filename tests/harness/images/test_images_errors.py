@@ -105,3 +105,11 @@ def test_ensure_image_quick_only_refuses_a_long_build(docker_client, monkeypatch
     with pytest.raises(ImageNotBuilt):
         ensure_image(name, docker_client, quick_only=True)  # not a project layer: not built here
     assert _tags(docker_client, f"halab/{name}") == []
+
+
+def test_wheelhouse_needs_the_base_images_python(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["click"]\n')
+    env = b.BuildEnv(client=None, root=tmp_path, image="python-deps", hash="x", progress=lambda m: None,
+                     cache_dir=tmp_path, python_version="3.12.1")
+    with pytest.raises(BuildError, match="Python 3.12.1, but the base image runs Python 3.11"):
+        catalog.IMAGES["python-deps"].recipe.build(env, "halab/python-deps:building-x", "halab/base:x")
