@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 
-# As in tests/harness/containers: make `harness` resolve to the project's package, not tests/harness.
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
 
 
 def build_images() -> None:
