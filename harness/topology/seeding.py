@@ -39,7 +39,6 @@ USERS = (
 )
 SERVICE_CONSUMER = "rag-service"
 HARNESS_AUTHOR = "halab-harness"
-DEFAULT_POLICY_ID = "authz"
 
 
 @dataclass(frozen=True)
@@ -95,15 +94,7 @@ def seed_routes(lab: "Running") -> int:
         cms_nodes=[plan.site_local("cms")],
         llm_endpoint=plan.nearest("llm", plan.of_kind("gateway")[0].site).url(),
         opa_url=f"http://{plan.site_local('opa')}",
-        vault_addr=plan.of_kind("vault")[0].url("api"),
     )
-    # One etcd serves every DC: the secret manager record names no OpenBao address, so each
-    # gateway uses its own site's node (HALAB_GATEWAY_VAULT_ADDR), as the routes use `rag`.
-    for key, value in routes.items():
-        if key.startswith("/apisix/secrets/"):
-            value.pop("uri", None)
-    # The CMS serves its API under /cms itself: its route passes the path through unchanged.
-    routes["/apisix/routes/cms"]["plugins"].pop("proxy-rewrite", None)
     consumers = [ConsumerSpec(u.name, lab.consumers[u.name], u.groups, u.role) for u in USERS]
     return seed(lab.url(plan.of_kind("etcd")[0].name, "client"), routes, consumers)
 
@@ -125,16 +116,11 @@ def seed_users(lab: "Running") -> None:
 
 
 def seed_policy(lab: "Running") -> dict:
-    """The default `authz` policy through the CMS, waiting until the local OPA enforces it."""
-    from system.gateway.seed import DEFAULT_AUTHZ_REGO
+    """The default policy set through the first DC's CMS, waiting until its OPA enforces it."""
+    from system.cms.seed import seed
 
-    with _cms(lab) as cms:
-        resp = cms.put(
-            f"/cms/policies/{DEFAULT_POLICY_ID}", params={"wait": "enforced"},
-            json={"rego": DEFAULT_AUTHZ_REGO, "description": "default policy set (seeded by halab up)"},
-        )
-        resp.raise_for_status()
-        return resp.json()
+    cms = lab.plan.of_kind("cms")[0]
+    return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True)[0]
 
 
 def seed_corpus(lab: "Running") -> int:

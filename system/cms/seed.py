@@ -7,9 +7,9 @@ or from Python (the topology calls this once the CMS answers /readyz):
     from system.cms.seed import seed
     results = seed("http://10.0.0.5:8000", admin="halab-admin")
 
-The default set is one policy, id `authz`, package `halab.authz` (default_authz.rego):
-admins may do anything, users may query /rag/* and /llm/*, CMS write routes are for role
-admin only. Seeding the same content again writes no new version ("unchanged": true).
+The default set is one policy, id `authz`, package `halab.authz` (system/policies/authz.rego):
+admins may do anything, users may query /rag and read document metadata, editors ingest,
+only the service role calls /llm/chat. Seeding the same content again writes no new version ("unchanged": true).
 It talks to the CMS directly (not through the gateway, which needs this very policy to let
 an admin in), naming the admin in X-Consumer-Username.
 """
@@ -20,18 +20,17 @@ import argparse
 import json
 import sys
 import time
-from importlib import resources
 
 import httpx
+
+from system.policies import DEFAULT_AUTHZ_REGO, DEFAULT_POLICY_ID
 
 DEFAULT_ADMIN = "halab-admin"
 
 
 def default_policies() -> dict[str, dict]:
     """id -> {"rego", "description"}: the policies `seed` installs."""
-    rego = resources.files("system.cms").joinpath("default_authz.rego").read_text(encoding="utf-8")
-    return {"authz": {"rego": rego, "description": "halab default: admins anything; users /rag/* and /llm/*; "
-                                                   "CMS writes admin only"}}
+    return {DEFAULT_POLICY_ID: {"rego": DEFAULT_AUTHZ_REGO, "description": "halab default policy set"}}
 
 
 def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = False, ready_timeout_s: float = 60.0,

@@ -5,7 +5,8 @@
                             vault_addr="http://vault1:8200")
     seed("http://etcd1:2379", routes, [ConsumerSpec("rag-service", key, ("service",), "service")])
 
-Routes: `/rag/*` and `/cms/*` (prefix stripped by proxy-rewrite, key-auth, opa) and
+Routes: `/rag/*` (prefix stripped by proxy-rewrite) and `/cms/*` (the CMS serves under /cms), both
+with key-auth and opa, and
 `/llm/chat` (the hairpin: key-auth, opa, ai-proxy with the key from
 `$secret://vault/1/llm/api_key`). The secret manager record `/apisix/secrets/vault/1` has
 APISIX's shape; a real APISIX would take its token from `$ENV://HALAB_VAULT_TOKEN`, this
@@ -15,13 +16,11 @@ gateway logs in with AppRole instead.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from system.common.etcd import connect
-
-DEFAULT_AUTHZ_REGO = (Path(__file__).parent / "policies" / "authz.rego").read_text()
+from system.policies import DEFAULT_AUTHZ_REGO  # noqa: F401 - re-exported for the gateway's callers
 
 PREFIX = "/apisix"
 TXN_OPS = 100
@@ -48,18 +47,18 @@ def _nodes(nodes: Mapping[str, int] | Iterable[str]) -> dict[str, int]:
 
 
 def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30.0, retries: int = 1,
-                  policy: str = "halab/authz") -> dict:
+                  policy: str = "halab/authz", strip_prefix: bool = True) -> dict:
+    """A key-auth + opa route to `nodes`; `strip_prefix` for services that serve at their root (rag)."""
     name = uri_prefix.strip("/")
+    plugins = {"key-auth": {}, "opa": {"host": opa_url, "policy": policy}}
+    if strip_prefix:
+        plugins["proxy-rewrite"] = {"regex_uri": [f"^{uri_prefix.rstrip('/')}/(.*)", "/$1"]}
     return {
         "name": name,
         "uri": f"{uri_prefix.rstrip('/')}/*",
         "upstream": {"type": "roundrobin", "nodes": _nodes(nodes), "retries": retries, "scheme": "http",
                      "timeout": {"connect": 2, "send": timeout_s, "read": timeout_s}},
-        "plugins": {
-            "key-auth": {},
-            "opa": {"host": opa_url, "policy": policy},
-            "proxy-rewrite": {"regex_uri": [f"^{uri_prefix.rstrip('/')}/(.*)", "/$1"]},
-        },
+        "plugins": plugins,
     }
 
 
@@ -86,15 +85,23 @@ def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "halab-stub-1", t
     }
 
 
-def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vault_addr: str,
+def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vault_addr: str | None = None,
                    model: str = "halab-stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0) -> dict[str, dict]:
-    """etcd key -> JSON value for the default routes and the Vault secret manager."""
+    """etcd key -> JSON value for the default routes and the Vault secret manager.
+
+    Without `vault_addr` the secret manager record names no address and each gateway uses
+    its own site's OpenBao (HALAB_GATEWAY_VAULT_ADDR): one etcd serves every DC.
+    """
+    vault = {"prefix": VAULT_KV_PREFIX, "token": "$ENV://HALAB_VAULT_TOKEN"}
+    if vault_addr:
+        vault["uri"] = vault_addr.rstrip("/")
     return {
         f"{PREFIX}/routes/rag": service_route("/rag", rag_nodes, opa_url, timeout_s=upstream_timeout_s),
-        f"{PREFIX}/routes/cms": service_route("/cms", cms_nodes, opa_url, timeout_s=upstream_timeout_s),
+        # The CMS serves its API under /cms itself, so its path passes through unchanged.
+        f"{PREFIX}/routes/cms": service_route("/cms", cms_nodes, opa_url, timeout_s=upstream_timeout_s,
+                                              strip_prefix=False),
         f"{PREFIX}/routes/llm-chat": llm_route(llm_endpoint, opa_url, model=model, timeout_ms=llm_timeout_ms),
-        f"{PREFIX}/secrets/vault/1": {"uri": vault_addr.rstrip("/"), "prefix": VAULT_KV_PREFIX,
-                                       "token": "$ENV://HALAB_VAULT_TOKEN"},
+        f"{PREFIX}/secrets/vault/1": vault,
     }
 
 
