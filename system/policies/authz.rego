@@ -1,7 +1,7 @@
 # The default `authz` policy the gateway's opa plugin asks (POST /v1/data/halab/authz).
 # Input: {"type": "http", "request": {method, path, headers, query},
 #         "consumer": {username, groups, role}, "route": {id}}.
-# Result: {"allow": bool, "reason": str} — the gateway answers 403 with the reason.
+# Result: {"allow": bool, "reason": str, "status_code": 401/403} — the gateway denies with both.
 package halab.authz
 
 default allow := false
@@ -41,3 +41,14 @@ reason := sprintf("%s (role %s) may not %s %s", [
 	input.request.method,
 	input.request.path,
 ]) if not allow
+
+# The gateway answers with this status when it denies: 401 for no identity, 403 otherwise.
+status_code := 401 if {
+	not allow
+	not input.consumer.username
+}
+
+status_code := 403 if {
+	not allow
+	input.consumer.username
+}

@@ -17,7 +17,7 @@ from harness.containers import (
     PythonServiceContainer,
     ToxiproxyContainer,
 )
-from harness.images import ImageNotBuilt, image_for
+from harness.images import ImageNotBuilt, ensure_image
 
 pytestmark = pytest.mark.docker
 
@@ -33,7 +33,7 @@ def _http(method: str, url: str, body: bytes | None = None, headers: dict | None
 def need(docker_client):
     def check(component: str) -> str:
         try:
-            return image_for(component, docker_client)
+            return ensure_image(component, docker_client, quick_only=True)
         except ImageNotBuilt as exc:
             pytest.skip(str(exc))
 

@@ -37,6 +37,11 @@ def lab_of(preset_name: str, docker_client, state_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def images_built() -> None:
+    build_images()
+
+
+@pytest.fixture(scope="session")
 def seed_lab(docker_client, tmp_path_factory):
     with lab_of("seed", docker_client, tmp_path_factory.mktemp("seed-lab")) as lab:
         yield lab

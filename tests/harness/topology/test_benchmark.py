@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_images as build_images_or_skip  # tests/harness/topology/conftest.py
-
 pytestmark = [pytest.mark.benchmark, pytest.mark.docker, pytest.mark.slow]
 
 FIGURES = Path("/tmp/issue5-figures.txt")
@@ -62,11 +60,10 @@ def vip_failover_s(lab, docker_client) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("preset_name", ["seed", "seed+witness"])
-def test_up_down_figures(preset_name: str, docker_client, tmp_path) -> None:
+def test_up_down_figures(preset_name: str, docker_client, images_built, tmp_path) -> None:
     from harness.spec import preset
     from harness.topology.realise import down, up
 
-    build_images_or_skip()
     run_id = f"pytest-topo-bench-{preset_name.replace('+', '-')}-{os.getpid()}"
     state_file = tmp_path / "topology.json"
     load_before = os.getloadavg()[0]

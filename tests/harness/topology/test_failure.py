@@ -10,13 +10,9 @@ import pytest
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def test_a_failed_start_leaves_nothing(docker_client, tmp_path, monkeypatch) -> None:
+def test_a_failed_start_leaves_nothing(docker_client, images_built, tmp_path, monkeypatch) -> None:
     import harness.topology.realise as realise
     from harness.spec import preset
-
-    from conftest import build_images
-
-    build_images()
 
     def boom(*_a, **_k):
         raise RuntimeError("injected failure during OpenBao set-up")

@@ -63,9 +63,13 @@ def test_seed_installs_the_default_policy_and_opa_decides_with_it(stack):
                         "consumer": {"username": user, "groups": [], "role": role}, "route": {"id": "r"}})
     assert authz("PUT", "/cms/policies/x", "admin")["allow"] is True
     assert authz("POST", "/rag/query", "user")["allow"] is True
-    assert authz("POST", "/llm/v1/chat/completions", "user")["allow"] is True
+    assert authz("POST", "/llm/chat", "service")["allow"] is True
+    assert authz("POST", "/llm/chat", "user")["allow"] is False
     denied = authz("PUT", "/cms/policies/x", "user")
-    assert denied["allow"] is False and denied["status_code"] == 403 and "admin" in denied["reason"]
+    assert denied["allow"] is False and denied["status_code"] == 403 and "/cms/policies/x" in denied["reason"]
+    anonymous = stack.opa_data("halab/authz", {"type": "http", "consumer": {},
+                                               "request": {"method": "POST", "path": "/rag/query", "headers": {}}})
+    assert anonymous["allow"] is False and anonymous["status_code"] == 401
     assert seed(stack.cms_url, admin="root")[0]["unchanged"] is True
 
 

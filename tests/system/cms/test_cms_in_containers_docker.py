@@ -15,11 +15,11 @@ pytestmark = pytest.mark.docker
 def test_seeded_policy_is_enforced_with_every_piece_in_a_container(docker_client, run_id):
     from harness.containers import (EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer,
                                     PythonServiceContainer)
-    from harness.images import ImageNotBuilt, image_for
+    from harness.images import ImageNotBuilt, ensure_image
     from system.cms.seed import seed
 
     try:
-        image = image_for("cms")
+        image = ensure_image("cms", quick_only=True)
     except ImageNotBuilt as exc:
         pytest.skip(str(exc))
     with ExitStack() as es:

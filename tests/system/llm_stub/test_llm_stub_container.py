@@ -16,10 +16,10 @@ KEY_PATH = "/run/halab/llm_api_key"
 @pytest.fixture
 def stub_container(docker_client, run_id):
     from harness.containers import InternalNetwork, PythonServiceContainer
-    from harness.images import ImageNotBuilt, image_for
+    from harness.images import ImageNotBuilt, ensure_image
 
     try:
-        image = image_for("llm_stub", client=docker_client)
+        image = ensure_image("llm_stub", client=docker_client, quick_only=True)
     except ImageNotBuilt as exc:
         pytest.skip(str(exc))
     with InternalNetwork(run_id, "llm") as net:

@@ -23,11 +23,11 @@ DIM = 8
 @pytest.fixture
 def wan_pair(docker_client, run_id):
     from harness.containers import InternalNetwork, PythonServiceContainer, ToxiproxyContainer
-    from harness.images import ImageNotBuilt, image_for
+    from harness.images import ImageNotBuilt, ensure_image
 
     try:
-        image = image_for("vectordb", client=docker_client)
-        proxy_image = image_for("toxiproxy", client=docker_client)
+        image = ensure_image("vectordb", client=docker_client, quick_only=True)
+        proxy_image = ensure_image("toxiproxy", client=docker_client, quick_only=True)
     except ImageNotBuilt as exc:
         pytest.skip(str(exc))
     with InternalNetwork(run_id, "dc1") as dc1, InternalNetwork(run_id, "dc2") as dc2:
