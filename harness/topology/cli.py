@@ -13,7 +13,8 @@ from harness.spec import PRESETS
 def _console():
     from rich.console import Console
 
-    return Console()
+    # Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
+    return Console(width=None if sys.stdout.isatty() else 140)
 
 
 @click.command()
