@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from system.common.settings import secrets_dir
+
 
 class GatewaySettings(BaseSettings):
     """`HALAB_GATEWAY_*` variables, e.g. HALAB_GATEWAY_ETCD_ENDPOINT=http://etcd1:2379."""
 
-    model_config = SettingsConfigDict(env_prefix="HALAB_GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HALAB_GATEWAY_", extra="ignore", secrets_dir=secrets_dir())
 
     host: str = "0.0.0.0"
     port: int = 8000

@@ -10,9 +10,11 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from system.common.settings import secrets_dir
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HALAB_LLM_STUB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HALAB_LLM_STUB_", extra="ignore", secrets_dir=secrets_dir())
 
     host: str = "0.0.0.0"
     port: int = 8000

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from system.common.settings import secrets_dir
+
 
 class RagSettings(BaseSettings):
     """`HALAB_RAG_*` variables, e.g. HALAB_RAG_VECTOR_URL_LOCAL=http://vectordb1:6333."""
 
-    model_config = SettingsConfigDict(env_prefix="HALAB_RAG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HALAB_RAG_", extra="ignore", secrets_dir=secrets_dir())
 
     host: str = "0.0.0.0"
     port: int = 8000

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import typing
 
 from harness.containers import PythonServiceContainer
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
+from system.common.settings import SECRETS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +93,31 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     return env
 
 
-def declared(module: str, env: dict[str, str]) -> dict[str, str]:
-    """Keep the keys the service's settings class declares; warn about the others."""
+def settings_fields(module: str) -> tuple[set[str], set[str]]:
+    """(every field, the secret ones) of the service's settings classes; empty if it has none."""
+    from pydantic import SecretStr
+
     try:
         mod = importlib.import_module(f"system.{module}.settings")
     except ModuleNotFoundError:
-        return env
+        return set(), set()
     fields: set[str] = set()
+    secret: set[str] = set()
     for obj in vars(mod).values():
         model_fields = getattr(obj, "model_fields", None)
         if isinstance(obj, type) and model_fields and obj.__module__ == mod.__name__:
             fields |= set(model_fields)
+            secret |= {name for name, f in model_fields.items() if SecretStr in _types(f.annotation)}
+    return fields, secret
+
+
+def _types(annotation) -> tuple:
+    return typing.get_args(annotation) or (annotation,)
+
+
+def declared(module: str, env: dict[str, str]) -> dict[str, str]:
+    """Keep the keys the service's settings class declares; warn about the others."""
+    fields, _ = settings_fields(module)
     if not fields:
         return env
     unknown = sorted(set(env) - fields)
@@ -116,8 +132,13 @@ def container(ctx: Context, p: Placement) -> PythonServiceContainer:
     c.port = p.port
     ctx.place(c, p)
     prefix = f"HALAB_{module.upper()}_"
+    _, secret = settings_fields(module)
     for key, value in declared(module, env_for(ctx, p)).items():
-        c.with_env(prefix + key.upper(), value)
+        if key in secret:
+            # A file the settings read (system/common/settings.py), not a variable `docker inspect` shows.
+            c.with_copy_into_container(value.encode(), f"{SECRETS_DIR}/{prefix}{key.upper()}", mode=0o600)
+        else:
+            c.with_env(prefix + key.upper(), value)
     if p.kind == "llm":
         # The key reaches the stub as a file, not as an environment variable `docker inspect` shows.
         c.with_copy_into_container(ctx.llm_key.encode(), LLM_KEY_PATH, mode=0o600)

@@ -214,6 +214,18 @@ def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, doc
         cluster.close()
 
 
+def test_no_secret_is_in_a_containers_environment(seed_lab, docker_client) -> None:
+    """API keys, AppRole credentials and admin tokens reach services as files, not variables
+    that `docker inspect` would show."""
+    secrets = {*seed_lab.consumers.values(), seed_lab.bao.unseal_key, seed_lab.bao.harness_token}
+    containers = docker_client.containers.list(filters={"label": f"halab={seed_lab.run_id}"})
+    assert containers
+    for c in containers:
+        env = "\n".join(c.attrs["Config"].get("Env") or [])
+        assert not [s for s in secrets if s and s in env], c.name
+        assert not [line for line in env.splitlines() if "SECRET_ID" in line or "TOKEN" in line], c.name
+
+
 def test_down_leaves_nothing_labelled(seed_lab, docker_client) -> None:
     run_id = seed_lab.run_id
     seed_lab.down(client=docker_client)
