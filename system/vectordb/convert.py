@@ -314,17 +314,24 @@ def with_payload(value: Any, default: bool):
         return value
     if isinstance(value, list):
         require(all(isinstance(k, str) for k in value), "with_payload must list field names")
-        return qe.PayloadSelector.Include(value)
+        return _selector(qe.PayloadSelector.Include, value)
     if isinstance(value, dict):
         if "include" in value:
             keys = value["include"]
             require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "include must list field names")
-            return qe.PayloadSelector.Include(keys)
+            return _selector(qe.PayloadSelector.Include, keys)
         if "exclude" in value:
             keys = value["exclude"]
             require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "exclude must list field names")
-            return qe.PayloadSelector.Exclude(keys)
+            return _selector(qe.PayloadSelector.Exclude, keys)
     raise BadInput("with_payload must be a boolean, a list of fields, or {include|exclude: [...]}")
+
+
+def _selector(kind, keys: list[str]):
+    try:
+        return kind(keys)
+    except ValueError as exc:  # the engine parses each field as a JSON path ("" is none)
+        raise BadInput(f"with_payload: {exc}") from None
 
 
 def with_vector(value: Any, default: bool = False):
