@@ -322,11 +322,11 @@ def build_routers(node: Node, *, default_consistency: int, api_key: str | None) 
 
     # --- replication (halab's own; not part of Qdrant's API) ----------------------------
 
-    @replication.get("", summary="Replication status: peer reachable, lag, watermarks")
+    @replication.get("", summary="Replication status: each peer's reachability and lag, watermarks")
     async def replication_status():
         return node.status()
 
-    @replication.get("/digest", summary="Point count and content hash per collection (compare the two nodes)")
+    @replication.get("/digest", summary="Point count and content hash per collection (compare the nodes)")
     async def digest():
         return {"node_id": node.node_id, "collections": engine.digest()}
 
@@ -334,7 +334,7 @@ def build_routers(node: Node, *, default_consistency: int, api_key: str | None) 
     async def handshake():
         return node.handshake()
 
-    @replication.post("/apply", summary="Apply entries shipped by the peer (idempotent)")
+    @replication.post("/apply", summary="Apply entries shipped by a peer (idempotent)")
     async def apply(request: Request):
         body = await body_of(request)
         entries = body.get("entries")

@@ -1,12 +1,13 @@
-"""A vectordb node: Qdrant's REST API over qdrant-edge, replicating to one peer.
+"""A vectordb node: Qdrant's REST API over qdrant-edge, replicating to every peer (full mesh).
 
-    app = build_app(Settings(node_id="dc1", peer_url="http://127.0.0.1:6334", data_dir=Path("/tmp/v1")))
+    app = build_app(Settings(node_id="dc1", peers="http://127.0.0.1:6334,http://127.0.0.1:6335",
+                             data_dir=Path("/tmp/v1")))
     # QdrantClient(url="http://127.0.0.1:6333").query_points("docs", query=[...], query_filter=...)
-    # GET /replication -> {"peer_reachable": true, "lag_ops": 0, "lag_s": 0.0, ...}
+    # GET /replication -> {"peer_reachable": true, "lag_ops": 0, "peers": [{"url": ..., "lag_ops": 0}, ...]}
 
 State: the operation log in `data_dir` (JSON lines) is the durable record; the edge shards
 are rebuilt from it at start under `data_dir/shards`. Without a data dir everything is in
-memory and a restarted node is refilled by its peer.
+memory and a restarted node is refilled by its peers.
 """
 
 from __future__ import annotations
@@ -58,17 +59,16 @@ def build_app(settings: Settings | None = None):
     engine = Engine(shards)
     oplog = OpLog(settings.data_dir / "oplog.jsonl" if settings.data_dir else None, fsync=settings.fsync)
     node = Node(engine, oplog, node_id=settings.node_id, origin=_identity(settings.data_dir, settings.node_id),
-                peer_url=settings.peer, api_key=api_key, consistency_timeout_s=settings.consistency_timeout_s,
+                peers=settings.peer_urls, api_key=api_key, consistency_timeout_s=settings.consistency_timeout_s,
                 heartbeat_s=settings.heartbeat_s, retry_max_s=settings.retry_max_s)
 
     @asynccontextmanager
     async def lifespan(app):
         entries = oplog.load()
         node.replay(entries)
-        log.info("vectordb %s (%s): %d logged operations replayed, %d collections; peer %s",
-                 settings.node_id, node.origin, len(entries), len(engine.collections), settings.peer or "none")
-        if settings.extra_peers:
-            log.warning("replication is two-node: peers %s are ignored", settings.extra_peers)
+        log.info("vectordb %s (%s): %d logged operations replayed, %d collections; peers %s",
+                 settings.node_id, node.origin, len(entries), len(engine.collections),
+                 ", ".join(settings.peer_urls) or "none")
         node.start()
         try:
             yield
@@ -80,7 +80,7 @@ def build_app(settings: Settings | None = None):
                 tmp.cleanup()
 
     app = create_app("vectordb", max_body_bytes=settings.max_body_bytes,
-                     description="Qdrant's REST API over qdrant-edge, with two-node replication")
+                     description="Qdrant's REST API over qdrant-edge, with full-mesh replication")
     app.router.lifespan_context = lifespan
     # Qdrant's health endpoints answer plain text; drop the JSON ones of the common factory.
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in ("/healthz", "/readyz")]

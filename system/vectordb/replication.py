@@ -1,13 +1,16 @@
-"""Two-node replication: every write accepted by a node is shipped to its peer.
+"""Full-mesh replication: every write accepted by a node is shipped to each of its peers.
 
-Write consistency 1 acknowledges once the write is applied and logged locally and ships it
-in the background, in log order, retrying with backoff; 2 also waits until the peer has
-applied it. Reads never consult the peer. A node that was cut off catches up when the link
-returns: the shipper asks the peer which sequence number of each origin it has applied and
-sends the rest; the peer skips what it already has (idempotent apply).
+Each peer has its own shipper (cursor, watermarks, backoff, lag), so an unreachable peer never
+holds back the others. Write consistency 1 acknowledges once the write is applied and logged
+locally and ships it in the background, in log order, retrying with backoff; 2 also waits until
+at least one peer has applied it (two copies, as Qdrant's write_consistency_factor counts
+replicas). Reads never consult a peer. A node that was cut off catches up from every peer when
+the links return: each shipper asks its peer which sequence number of each origin it has applied
+and sends the rest; the peer skips what it already has (idempotent apply).
 
-    node = Node(engine, oplog, node_id="dc1", peer_url="http://vectordb-dc2:8000")
-    entry = await node.write(op, consistency=2)   # raises Unavailable if the peer does not ack
+    node = Node(engine, oplog, node_id="dc1", origin="dc1:ab12",
+                peers=["http://vectordb2:8000", "http://vectordb3:8000"])
+    entry = await node.write(op, consistency=2)   # raises Unavailable if no peer acks in time
 """
 
 from __future__ import annotations
@@ -33,14 +36,13 @@ APPLY_BUDGET_S = 0.05
 
 
 class Node:
-    def __init__(self, engine: Engine, oplog: OpLog, *, node_id: str, origin: str, peer_url: str | None = None,
+    def __init__(self, engine: Engine, oplog: OpLog, *, node_id: str, origin: str, peers: list[str] | None = None,
                  api_key: str | None = None, consistency_timeout_s: float = 5.0, heartbeat_s: float = 0.5,
                  retry_min_s: float = 0.05, retry_max_s: float = 2.0, request_timeout_s: float = 5.0) -> None:
         self.engine = engine
         self.oplog = oplog
         self.node_id = node_id
         self.origin = origin
-        self.peer_url = peer_url.rstrip("/") if peer_url else None
         self.api_key = api_key
         self.consistency_timeout_s = consistency_timeout_s
         self.heartbeat_s = heartbeat_s
@@ -48,27 +50,20 @@ class Node:
         self.retry_max_s = retry_max_s
         self.request_timeout_s = request_timeout_s
         self.apply_budget_s = APPLY_BUDGET_S
-        # What the peer has told us it has applied, per origin; None until the first handshake.
-        self.peer_origin: str | None = None
-        self.peer_marks: dict[str, int] | None = None
-        self.cursor = 0  # every log entry before it is known to be applied by the peer
-        self._need_handshake = True
-        self.peer_reachable = False
-        self.last_contact: float | None = None
-        self.last_error: str | None = None
-        self.shipped = 0
-        self.ship_batches = 0
-        self.ship_failures = 0
+        urls = []
+        for u in peers or []:
+            u = u.strip().rstrip("/")
+            if u and u not in urls:
+                urls.append(u)
+        self.peers: list[Peer] = [Peer(self, u) for u in urls]
+        self.last_contact: float | None = None  # the last entries received from any peer
         self.received = 0
         self.apply_errors = 0
-        self.last_ship_ms: float | None = None
         self.apply_delays_ms: deque[float] = deque(maxlen=2000)
         # The newest stamp time applied here: local writes are stamped after it, so a node
-        # whose clock lags its peer's still wins with its own later writes (a hybrid clock).
+        # whose clock lags its peers' still wins with its own later writes (a hybrid clock).
         self._clock_floor = 0.0
-        self._wake = asyncio.Event()
         self._ack_waiters: list[tuple[int, asyncio.Future]] = []
-        self._task: asyncio.Task | None = None
         self._client: httpx.AsyncClient | None = None
 
     # --- writes -------------------------------------------------------------------------
@@ -88,45 +83,59 @@ class Node:
     def write_local(self, op: dict) -> tuple[Entry, object]:
         """Apply and log an operation accepted from a client (no await: atomic on the loop).
 
-        Filters are resolved to ids first, so the peer applies exactly the effect it had here."""
+        Filters are resolved to ids first, so the peers apply exactly the effect it had here."""
         op = self.engine.resolve_filters(op)
         ts = max(time.time(), self._clock_floor + 1e-6)
         result = self.engine.apply(op, stamp=(ts, self.origin))
         self._clock_floor = ts
         entry = self.oplog.append_new(self.origin, op, ts)
-        self._wake.set()
+        self._wake_all()
         return entry, result
 
     async def write(self, op: dict, consistency: int = 1) -> tuple[Entry, object]:
         entry, result = self.write_local(op)
-        if consistency >= 2 and self.peer_url:
+        if consistency >= 2 and self.peers:
             await self.wait_acked(entry.seq)
         return entry, result
 
     async def wait_acked(self, seq: int) -> None:
-        if self._peer_has(self.origin, seq):
+        """Consistency 2: two copies, this node's and at least one peer's (any peer)."""
+        if self.acked_seq() >= seq:
             return
         fut = asyncio.get_running_loop().create_future()
         self._ack_waiters.append((seq, fut))
-        self._wake.set()
+        self._wake_all()
         try:
             await asyncio.wait_for(fut, self.consistency_timeout_s)
         except asyncio.TimeoutError:
-            raise Unavailable(f"write consistency factor 2 not reached: the peer did not apply operation "
+            raise Unavailable(f"write consistency factor 2 not reached: no peer applied operation "
                               f"{seq} within {self.consistency_timeout_s} s (applied locally; it will be "
-                              f"shipped when the peer is back)") from None
+                              f"shipped when the peers are back)") from None
         finally:
             self._ack_waiters = [(s, f) for s, f in self._ack_waiters if f is not fut]
 
-    def _peer_has(self, origin: str, seq: int) -> bool:
-        return self.peer_marks is not None and self.peer_marks.get(origin, 0) >= seq
+    def acked_seq(self) -> int:
+        """The highest own sequence number that some peer has applied."""
+        return max((p.marks_of(self.origin) for p in self.peers), default=0)
+
+    def _acked(self) -> None:
+        mine = self.acked_seq()
+        for seq, fut in self._ack_waiters:
+            if seq <= mine and not fut.done():
+                fut.set_result(None)
+
+    def _wake_all(self) -> None:
+        for p in self.peers:
+            p.wake.set()
 
     # --- receiving ----------------------------------------------------------------------
 
     def receive(self, sender: str, entries: list) -> dict:
-        """Apply entries shipped by the peer, in order; skip those already applied; stop at a gap."""
+        """Apply entries shipped by a peer, in order; skip those already applied; stop at a gap."""
         started = time.perf_counter()
         applied = 0
+        # The sender is one of our peers (known by its origin once we have reached it).
+        sender_peer = next((p for p in self.peers if p.peer_origin == sender and p.peer_marks is not None), None)
         for raw in entries:
             if applied and time.perf_counter() - started > self.apply_budget_s:
                 break  # the sender resends the rest
@@ -137,9 +146,9 @@ class Node:
                     and math.isfinite(ts) and isinstance(op, dict)):
                 raise BadInput("entry needs origin, seq, ts and op")
             # Our own origin comes back only if our log lost its tail (a crash before the OS
-            # wrote it) after the peer had applied it: then it restores what we lost.
-            if sender == self.peer_origin and self.peer_marks is not None and seq > self.peer_marks.get(origin, 0):
-                self.peer_marks[origin] = seq  # the peer has every entry it sends: never ship it back
+            # wrote it) after a peer had applied it: then it restores what we lost.
+            if sender_peer is not None and seq > sender_peer.peer_marks.get(origin, 0):
+                sender_peer.peer_marks[origin] = seq  # a peer has every entry it sends: never ship it back
             have = self.oplog.watermarks.get(origin, 0)
             if seq <= have:
                 continue
@@ -165,11 +174,76 @@ class Node:
     # --- shipping -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.peer_url and self._task is None:
+        if self.peers and self._client is None:
             headers = {"api-key": self.api_key} if self.api_key else {}
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.request_timeout_s, connect=1.0),
                                              headers=headers)
-            self._task = asyncio.create_task(self._ship_forever(), name="vectordb-shipper")
+            for p in self.peers:
+                p.start(self._client)
+
+    async def stop(self) -> None:
+        for p in self.peers:
+            await p.stop()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # --- status -------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        own_seq = self.oplog.watermarks.get(self.origin, 0)
+        delays = sorted(self.apply_delays_ms)
+        peers = [p.status() for p in self.peers]
+
+        def pct(q: float):
+            return round(delays[min(len(delays) - 1, int(q * len(delays)))], 3) if delays else None
+
+        return {
+            "node_id": self.node_id, "origin": self.origin,
+            # Summaries over the peers: all reachable, the worst lag, what every peer has applied.
+            "peer_reachable": all(p["reachable"] for p in peers) if peers else None,
+            "peers_reachable": sum(bool(p["reachable"]) for p in peers),
+            "last_contact_age_s": round(time.monotonic() - self.last_contact, 3) if self.last_contact else None,
+            "log_length": len(self.oplog.entries), "own_seq": own_seq,
+            "peer_acked_seq": min(p["acked_seq"] for p in peers) if peers else None,
+            "lag_ops": max((p["lag_ops"] for p in peers), default=0),
+            "lag_s": max((p["lag_s"] for p in peers), default=0.0),
+            "watermarks": dict(self.oplog.watermarks),
+            "shipped": sum(p["shipped"] for p in peers), "ship_failures": sum(p["ship_failures"] for p in peers),
+            "received": self.received, "apply_errors": self.apply_errors,
+            "apply_delay_ms": {"last": round(self.apply_delays_ms[-1], 3) if self.apply_delays_ms else None,
+                               "p50": pct(0.5), "p99": pct(0.99), "max": round(delays[-1], 3) if delays else None,
+                               "samples": len(delays)},
+            "peers": peers,
+        }
+
+
+class Peer:
+    """The shipping state of one peer: its watermarks, a cursor into our log, its own task."""
+
+    def __init__(self, node: Node, url: str) -> None:
+        self.node = node
+        self.url = url
+        # What the peer has told us it has applied, per origin; None until the first handshake.
+        self.peer_origin: str | None = None
+        self.peer_marks: dict[str, int] | None = None
+        self.cursor = 0  # every log entry before it is known to be applied by the peer
+        self._need_handshake = True
+        self.reachable = False
+        self.last_contact: float | None = None
+        self.last_error: str | None = None
+        self.shipped = 0
+        self.ship_batches = 0
+        self.ship_failures = 0
+        self.last_ship_ms: float | None = None
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def start(self, client: httpx.AsyncClient) -> None:
+        if self._task is None:
+            self._client = client
+            self._task = asyncio.create_task(self._ship_forever(), name=f"vectordb-shipper {self.url}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -179,9 +253,12 @@ class Node:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
                 pass
             self._task = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+
+    def marks_of(self, origin: str) -> int:
+        return self.peer_marks.get(origin, 0) if self.peer_marks is not None else 0
+
+    def _peer_has(self, origin: str, seq: int) -> bool:
+        return self.peer_marks is not None and self.peer_marks.get(origin, 0) >= seq
 
     def _learn(self, state: dict) -> None:
         """Take the peer's watermarks; if it lost state (new incarnation, rollback), rescan the log."""
@@ -190,33 +267,32 @@ class Node:
             raise ValueError("peer answered without origin/watermarks")
         if self.peer_marks is not None and (origin != self.peer_origin or
                                             any(marks.get(o, 0) < s for o, s in self.peer_marks.items())):
-            log.info("peer state changed (now %s); rescanning the log", origin)
+            log.info("peer %s state changed (now %s); rescanning the log", self.url, origin)
             self.cursor = 0
         if self.peer_origin is None or origin != self.peer_origin:
             self.cursor = 0
         self.peer_origin, self.peer_marks = origin, {k: int(v) for k, v in marks.items()}
-        self.peer_reachable = True
+        self.reachable = True
         self._need_handshake = False
         self.last_contact = time.monotonic()
         self.last_error = None
-        mine = self.peer_marks.get(self.origin, 0)
-        for seq, fut in self._ack_waiters:
-            if seq <= mine and not fut.done():
-                fut.set_result(None)
+        self.node._acked()
 
     def _needs_shipping(self, e: Entry) -> bool:
+        # Every entry the peer lacks: ours, and those we received from others (so an entry also
+        # reaches a node through a third one, and an old incarnation's writes are refilled).
         # The peer's own entries are covered by its own watermark, unless it lost them.
         return not self._peer_has(e.origin, e.seq)
 
     def _advance(self) -> None:
-        entries = self.oplog.entries
+        entries = self.node.oplog.entries
         while self.cursor < len(entries) and not self._needs_shipping(entries[self.cursor]):
             self.cursor += 1
 
     def _batch(self) -> list[Entry]:
         self._advance()
         batch, size = [], 0
-        for e in self.oplog.entries[self.cursor:]:
+        for e in self.node.oplog.entries[self.cursor:]:
             if not self._needs_shipping(e):
                 continue
             if batch and (len(batch) >= MAX_BATCH_ENTRIES or size + len(e.line) > MAX_BATCH_BYTES):
@@ -226,44 +302,44 @@ class Node:
         return batch
 
     async def _ship_forever(self) -> None:
-        backoff = self.retry_min_s
+        backoff = self.node.retry_min_s
         while True:
             try:
                 if self._need_handshake:
                     await self._handshake()
                 batch = self._batch()
                 if not batch:
-                    self._wake.clear()
+                    self.wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), self.heartbeat_s)
+                        await asyncio.wait_for(self.wake.wait(), self.node.heartbeat_s)
                     except asyncio.TimeoutError:
                         await self._handshake()  # heartbeat: reachability, and a peer that lost state
                     continue
                 await self._ship(batch)
-                backoff = self.retry_min_s
+                backoff = self.node.retry_min_s
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of the link: retry with backoff
-                self.peer_reachable = False
+                self.reachable = False
                 self.ship_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                self._wake.clear()
+                self.wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), backoff)
+                    await asyncio.wait_for(self.wake.wait(), backoff)
                 except asyncio.TimeoutError:
                     pass
-                backoff = min(backoff * 2, self.retry_max_s)
+                backoff = min(backoff * 2, self.node.retry_max_s)
                 self._need_handshake = True  # the peer may have restarted meanwhile
 
     async def _handshake(self) -> None:
-        r = await self._client.get(f"{self.peer_url}/replication/handshake")
+        r = await self._client.get(f"{self.url}/replication/handshake")
         r.raise_for_status()
         self._learn(r.json())
 
     async def _ship(self, batch: list[Entry]) -> None:
-        body = (b'{"sender":"' + self.origin.encode() + b'","entries":[' + b",".join(e.line for e in batch) + b"]}")
+        body = (b'{"sender":"' + self.node.origin.encode() + b'","entries":[' + b",".join(e.line for e in batch) + b"]}")
         t0 = time.perf_counter()
-        r = await self._client.post(f"{self.peer_url}/replication/apply", content=body,
+        r = await self._client.post(f"{self.url}/replication/apply", content=body,
                                     headers={"content-type": "application/json"})
         r.raise_for_status()
         self.last_ship_ms = (time.perf_counter() - t0) * 1000
@@ -271,29 +347,13 @@ class Node:
         self.shipped += sum(1 for e in batch if self._peer_has(e.origin, e.seq))
         self.ship_batches += 1
 
-    # --- status -------------------------------------------------------------------------
-
     def status(self) -> dict:
-        pending = [e for e in self.oplog.entries[self.cursor:] if self._needs_shipping(e)] if self.peer_url else []
-        own_seq = self.oplog.watermarks.get(self.origin, 0)
-        delays = sorted(self.apply_delays_ms)
-
-        def pct(p: float):
-            return round(delays[min(len(delays) - 1, int(p * len(delays)))], 3) if delays else None
-
+        pending = [e for e in self.node.oplog.entries[self.cursor:] if self._needs_shipping(e)]
         return {
-            "node_id": self.node_id, "origin": self.origin, "peer_url": self.peer_url,
-            "peer_origin": self.peer_origin, "peer_reachable": self.peer_reachable if self.peer_url else None,
+            "url": self.url, "origin": self.peer_origin, "reachable": self.reachable,
             "last_contact_age_s": round(time.monotonic() - self.last_contact, 3) if self.last_contact else None,
-            "last_error": self.last_error,
-            "log_length": len(self.oplog.entries), "own_seq": own_seq,
-            "peer_acked_seq": (self.peer_marks or {}).get(self.origin, 0) if self.peer_url else None,
+            "last_error": self.last_error, "acked_seq": self.marks_of(self.node.origin),
             "lag_ops": len(pending), "lag_s": round(time.time() - pending[0].ts, 3) if pending else 0.0,
-            "watermarks": dict(self.oplog.watermarks),
             "shipped": self.shipped, "ship_batches": self.ship_batches, "ship_failures": self.ship_failures,
             "last_ship_ms": round(self.last_ship_ms, 3) if self.last_ship_ms is not None else None,
-            "received": self.received, "apply_errors": self.apply_errors,
-            "apply_delay_ms": {"last": round(self.apply_delays_ms[-1], 3) if self.apply_delays_ms else None,
-                               "p50": pct(0.5), "p99": pct(0.99), "max": round(delays[-1], 3) if delays else None,
-                               "samples": len(delays)},
         }

@@ -1,13 +1,13 @@
 """Settings of a vectordb node; the only module here that reads the environment.
 
-Env prefix `HALAB_VECTORDB_`, e.g. `HALAB_VECTORDB_PEER_URL=http://vectordb-dc2:8000`.
+Env prefix `HALAB_VECTORDB_`, e.g. `HALAB_VECTORDB_PEERS=http://vectordb2:8000,http://vectordb3:8000`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from system.common.settings import secrets_dir
@@ -20,10 +20,11 @@ class Settings(BaseSettings):
     # The platform's convention; set 6333 to sit where a real Qdrant would.
     port: int = 8000
     node_id: str = "vectordb"
-    # The other DC's node; None: a single node, no replication. `peers` (comma-separated, as
-    # the topology passes it) is the same thing; replication is two-node, so the first counts.
-    peer_url: str | None = None
+    # Every other node, comma-separated; each gets every write (a full mesh). Empty: a single
+    # node, no replication.
     peers: str = ""
+    # Replaced by `peers`; still read only to refuse a stale setting instead of ignoring it.
+    peer_url: str | None = None
     # Holds the operation log (and the node's identity), replayed at start. None: memory only
     # (a restart is a new, empty node that the peer refills).
     data_dir: Path | None = None
@@ -38,14 +39,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 << 20
     log_level: str = "info"
 
-    @property
-    def peer(self) -> str | None:
+    @model_validator(mode="after")
+    def _no_peer_url(self) -> "Settings":
         if self.peer_url:
-            return self.peer_url
-        urls = [u.strip() for u in self.peers.split(",") if u.strip()]
-        return urls[0] if urls else None
+            raise ValueError("HALAB_VECTORDB_PEER_URL was replaced by HALAB_VECTORDB_PEERS (comma-separated URLs)")
+        return self
 
     @property
-    def extra_peers(self) -> list[str]:
-        urls = [u.strip() for u in self.peers.split(",") if u.strip()]
-        return [u for u in urls if u != self.peer]
+    def peer_urls(self) -> list[str]:
+        urls: list[str] = []
+        for u in self.peers.split(","):
+            u = u.strip().rstrip("/")
+            if u and u not in urls:
+                urls.append(u)
+        return urls

@@ -81,10 +81,11 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             "gateway_url_remote": other_gateway[0].url() if other_gateway else "",
         }
     elif p.kind == "vectordb":
-        others = _others(plan, "vectordb", site)
+        # Full mesh: every other vector node, whatever its site (a witness site's too).
+        others = [x for x in plan.of_kind("vectordb") if x.name != p.name]
         env |= {
             "node_id": p.name,
-            "peer_url": others[0].url() if others else "",
+            "peers": ",".join(x.url() for x in others),
             "write_consistency": str(params.vector.write_consistency),
         }
     elif p.kind == "llm":

@@ -121,6 +121,27 @@ def pair(tmp_path):
 
 
 @pytest.fixture
+def mesh(tmp_path):
+    """start(n, persist=True, **env) -> nodes: n nodes, each with every other as a peer (full mesh)."""
+    nodes: list[NodeProcess] = []
+
+    def start(n: int = 3, persist: bool = True, **env: str):
+        ports = [free_port() for _ in range(n)]
+        started = [NodeProcess(f"n{i + 1}", port, [f"http://127.0.0.1:{q}" for q in ports if q != port],
+                               tmp_path / f"n{i + 1}" if persist else None, **env) for i, port in enumerate(ports)]
+        nodes.extend(started)
+        for node in started:
+            node.start(wait=False)
+        for node in started:
+            node.wait_healthy()
+        return started
+
+    yield start
+    for n in nodes:
+        n.stop()
+
+
+@pytest.fixture
 def toxiproxy():
     if not HostToxiproxy.available():
         pytest.skip("no toxiproxy server binary (HALAB_TOXIPROXY_BIN or /tmp/gowarm/bin/server)")

@@ -34,7 +34,7 @@ def node(tmp_path, name="a", peer=None, log_file=True):
     e = Engine(tmp_path / f"{name}-shards")
     log = OpLog(tmp_path / f"{name}.jsonl" if log_file else None)
     log.load()
-    n = Node(e, log, node_id=name, origin=f"{name}:1", peer_url=peer)
+    n = Node(e, log, node_id=name, origin=f"{name}:1", peers=[peer] if peer else [])
     n.apply_budget_s = 60.0  # these tests deliver each batch once; the budget is tested below
     return n
 
@@ -93,21 +93,21 @@ def test_shipping_state_skips_what_the_peer_has_and_rescans_on_a_new_incarnation
     a = node(tmp_path, "a", peer="http://peer")
     for op in (CREATE, upsert(1), upsert(2)):
         a.write_local(op)
-    a._learn({"origin": "b:1", "watermarks": {"a:1": 1}})
-    assert [e.seq for e in a._batch()] == [2, 3]
+    a.peers[0]._learn({"origin": "b:1", "watermarks": {"a:1": 1}})
+    assert [e.seq for e in a.peers[0]._batch()] == [2, 3]
     assert a.status()["lag_ops"] == 2 and a.status()["peer_acked_seq"] == 1
-    a._learn({"origin": "b:1", "watermarks": {"a:1": 3}})
-    assert a._batch() == [] and a.status()["lag_ops"] == 0 and a.cursor == 3
+    a.peers[0]._learn({"origin": "b:1", "watermarks": {"a:1": 3}})
+    assert a.peers[0]._batch() == [] and a.status()["lag_ops"] == 0 and a.peers[0].cursor == 3
     # The peer came back empty (a new incarnation): everything is shipped again.
-    a._learn({"origin": "b:2", "watermarks": {}})
-    assert a.cursor == 0 and [e.seq for e in a._batch()] == [1, 2, 3]
+    a.peers[0]._learn({"origin": "b:2", "watermarks": {}})
+    assert a.peers[0].cursor == 0 and [e.seq for e in a.peers[0]._batch()] == [1, 2, 3]
     # Entries that came from the peer's origin are not shipped back to it...
     a.oplog.append(Entry.make("b:2", 1, 0.0, upsert(7)))
-    a._learn({"origin": "b:2", "watermarks": {"b:2": 1}})
-    assert all(e.origin == "a:1" for e in a._batch())
+    a.peers[0]._learn({"origin": "b:2", "watermarks": {"b:2": 1}})
+    assert all(e.origin == "a:1" for e in a.peers[0]._batch())
     # ...unless its log lost them (a torn tail after a crash): then they restore it.
-    a._learn({"origin": "b:2", "watermarks": {"b:2": 0, "a:1": 3}})
-    assert [(e.origin, e.seq) for e in a._batch()] == [("b:2", 1)]
+    a.peers[0]._learn({"origin": "b:2", "watermarks": {"b:2": 0, "a:1": 3}})
+    assert [(e.origin, e.seq) for e in a.peers[0]._batch()] == [("b:2", 1)]
 
 
 def test_consistency_two_waits_for_the_peer_ack(tmp_path):
@@ -121,7 +121,7 @@ def test_consistency_two_waits_for_the_peer_ack(tmp_path):
             await a.write(upsert(1), consistency=2)
         waiting = asyncio.create_task(a.write(upsert(2), consistency=2))
         await asyncio.sleep(0.05)
-        a._learn({"origin": "b:1", "watermarks": {"a:1": 3}})  # the fake peer acks
+        a.peers[0]._learn({"origin": "b:1", "watermarks": {"a:1": 3}})  # the fake peer acks
         entry, _ = await waiting
         assert entry.seq == 3
 
@@ -257,8 +257,8 @@ def test_a_node_that_lost_its_log_tail_gets_it_back_from_the_peer(tmp_path):
     b2 = Node(Engine(tmp_path / "b2-shards"), log, node_id="b", origin="b:1")
     b2.apply_budget_s = 60.0
     b2.replay(log.load())
-    a._learn(b2.handshake())
-    batch = a._batch()
+    a.peers[0]._learn(b2.handshake())
+    batch = a.peers[0]._batch()
     assert [(e.origin, e.seq) for e in batch] == [("b:1", 2)]
     assert b2.receive("a:1", wire(*batch))["watermarks"]["b:1"] == 2
     assert count(b2.engine) == 2
@@ -275,3 +275,47 @@ def test_apply_budget_returns_early_and_the_rest_follows(tmp_path):
         b.receive("a:1", wire(*entries))
         rounds += 1
     assert rounds == 30 and count(b.engine) == 29
+
+
+def test_each_peer_has_its_own_cursor_and_any_one_ack_is_a_second_copy(tmp_path):
+    async def scenario():
+        e = Engine(tmp_path / "m-shards")
+        log = OpLog(None)
+        log.load()
+        a = Node(e, log, node_id="a", origin="a:1", peers=["http://b/", "http://c", "http://b"])
+        a.apply_budget_s = 60.0
+        a.consistency_timeout_s = 0.5
+        assert [p.url for p in a.peers] == ["http://b", "http://c"]  # trailing slash and duplicates dropped
+        b, c = a.peers
+        for op in (CREATE, upsert(1), upsert(2)):
+            a.write_local(op)
+        b._learn({"origin": "b:1", "watermarks": {"a:1": 3}})
+        c._learn({"origin": "c:1", "watermarks": {"a:1": 1}})
+        assert b._batch() == [] and [x.seq for x in c._batch()] == [2, 3]
+        s = a.status()
+        assert [(p["url"], p["lag_ops"], p["acked_seq"]) for p in s["peers"]] == [("http://b", 0, 3), ("http://c", 2, 1)]
+        assert s["lag_ops"] == 2 and s["peer_acked_seq"] == 1
+        # An entry b sent us is never shipped back to b, but c still gets it (forwarded).
+        a.receive("b:1", wire(Entry.make("b:1", 1, 1.0, upsert(5))))
+        assert b._batch() == [] and [(x.origin, x.seq) for x in c._batch()] == [("a:1", 2), ("a:1", 3), ("b:1", 1)]
+        # Consistency 2: c never answers; b's ack alone is the second copy.
+        waiting = asyncio.create_task(a.write(upsert(3), consistency=2))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        b._learn({"origin": "b:1", "watermarks": {"a:1": 4, "b:1": 1}})
+        entry, _ = await waiting
+        assert entry.seq == 4
+        e.close()
+
+    asyncio.run(scenario())
+
+
+def test_peers_setting_replaces_peer_url():
+    from pydantic import ValidationError
+
+    from system.vectordb.settings import Settings
+
+    assert Settings(peers=" http://b:8000/, http://c:8000 ,,http://b:8000").peer_urls == ["http://b:8000", "http://c:8000"]
+    assert Settings().peer_urls == []
+    with pytest.raises(ValidationError, match="PEERS"):
+        Settings(peer_url="http://b:8000")

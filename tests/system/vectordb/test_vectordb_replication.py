@@ -54,7 +54,7 @@ def test_write_on_a_is_visible_on_b_and_back(pair):
     wait_until(lambda: a.count("docs") == 58, 10, what="A to have B's writes")
     assert ca.retrieve("docs", ids=[105])[0].payload["acl_groups"] == ["hr"]
     status = wait_until(lambda: (s := a.status())["lag_ops"] == 0 and s, 5, what="no lag on A")
-    assert status["peer_reachable"] is True and status["peer_origin"].startswith("dc2:")
+    assert status["peer_reachable"] is True and status["peers"][0]["origin"].startswith("dc2:")
     print(f"replication: 50 points visible on B {lag * 1000:.1f} ms after the ack on A; "
           f"B apply delay p50 {b.status()['apply_delay_ms']['p50']} ms")
 
@@ -113,9 +113,9 @@ def test_stopped_node_catches_up_after_restart(pair, persist):
     assert cb.retrieve("docs", ids=[1000]) == []
     assert cb.retrieve("docs", ids=[1001])[0].payload["acl_groups"] == ["hr"]
     if persist:
-        assert b.status()["origin"] == status["peer_origin"]  # same incarnation, data dir kept
+        assert b.status()["origin"] == status["peers"][0]["origin"]  # same incarnation, data dir kept
     else:
-        assert b.status()["origin"] != status["peer_origin"]  # a new, empty node refilled by A
+        assert b.status()["origin"] != status["peers"][0]["origin"]  # a new, empty node refilled by A
     print(f"catch-up ({'data dir' if persist else 'in memory'}): B restarted and had all 519 points "
           f"after {catch_up:.2f} s (process start included)")
 
@@ -208,7 +208,7 @@ def test_single_node_without_peer_acks_consistency_two_locally(tmp_path):
         create(c, "strict", wcf=2)
         c.upsert("strict", points=points(0, 3), wait=True)
         assert node.count("strict") == 3
-        assert node.status()["peer_url"] is None
+        assert node.status()["peers"] == [] and node.status()["peer_reachable"] is None
         # The log is the durable record: a restart replays it.
         node.stop()
         node.start()

@@ -40,12 +40,12 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: s
 class NodeProcess:
     """`python -m system.vectordb` on 127.0.0.1; restartable on the same port and data dir."""
 
-    def __init__(self, node_id: str, port: int | None = None, peer_url: str | None = None,
+    def __init__(self, node_id: str, port: int | None = None, peers: str | list[str] | None = None,
                  data_dir: Path | None = None, **env: str) -> None:
         self.node_id = node_id
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.peer_url = peer_url
+        self.peers = [peers] if isinstance(peers, str) else list(peers or [])
         self.data_dir = data_dir
         self.extra_env = env
         self.proc: subprocess.Popen | None = None
@@ -55,8 +55,8 @@ class NodeProcess:
         env = {**os.environ, "HALAB_VECTORDB_HOST": "127.0.0.1", "HALAB_VECTORDB_PORT": str(self.port),
                "HALAB_VECTORDB_NODE_ID": self.node_id, "HALAB_VECTORDB_LOG_LEVEL": "warning",
                "HALAB_VECTORDB_HEARTBEAT_S": "0.2", "HALAB_VECTORDB_RETRY_MAX_S": "0.5", **self.extra_env}
-        if self.peer_url:
-            env["HALAB_VECTORDB_PEER_URL"] = self.peer_url
+        if self.peers:
+            env["HALAB_VECTORDB_PEERS"] = ",".join(self.peers)
         if self.data_dir is not None:
             env["HALAB_VECTORDB_DATA_DIR"] = str(self.data_dir)
         self._log = open(self._log_path, "a+")
