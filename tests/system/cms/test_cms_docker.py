@@ -8,22 +8,12 @@ import time
 
 import pytest
 
+from harness.waiting import eventually
 from cms_stack import uid
 
 pytestmark = pytest.mark.docker
 
 
-def eventually(pred, timeout=20.0, what="condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except Exception as exc:  # noqa: BLE001 - not yet
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout} s (last error: {last!r})")
 
 
 def rego(pkg: str, allow: bool | str) -> str:

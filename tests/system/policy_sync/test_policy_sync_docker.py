@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
+from harness.waiting import eventually
 from system.policy_sync.source import EtcdSource
 
 pytestmark = pytest.mark.docker
 
 
-def eventually(pred, timeout=20.0, what="condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except Exception as exc:  # noqa: BLE001 - not yet
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout} s (last error: {last})")
 
 
 def rego(pkg: str, allow: bool) -> str:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from harness.waiting import eventually
 from system.policy_sync.opa import OpaRejected, OpaUnavailable
 from system.policy_sync.source import Batch, Entry, Event, WatchCompacted
 from system.policy_sync.syncer import PolicySync
@@ -114,13 +115,6 @@ class FakeOpa:
         return dict(self.policies)
 
 
-def eventually(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
