@@ -32,3 +32,37 @@ def test_a_query_through_the_vip_answers(witness_lab) -> None:
     resp = httpx.post(f"{witness_lab.state.vip_url}/rag/query", headers={"apikey": witness_lab.consumers["alice"]},
                       json={"question": "Why add a witness?"}, timeout=30, trust_env=False)
     assert resp.status_code == 200, resp.text
+
+
+def test_a_document_ingested_in_dc1_is_searchable_on_the_witness_vector_node(witness_lab) -> None:
+    """Vector replication is a full mesh: vectordb1 ships to vectordb3 directly (and vectordb2 too)."""
+    import time
+    import uuid
+
+    doc_id = f"witness-{uuid.uuid4().hex[:8]}"
+    resp = httpx.post(f"{witness_lab.url('rag1')}/documents", timeout=60, trust_env=False, json={
+        "doc_id": doc_id, "title": "Witness", "acl_groups": ["eng"],
+        "text": "A witness site holds the third voter of every quorum and a third copy of the vectors."})
+    assert resp.status_code == 201, resp.text
+    t0 = time.monotonic()
+    vectordb3 = witness_lab.url("vectordb3")
+    query = {"query": [0.1] * 8, "limit": 5, "with_payload": True,
+             "filter": {"must": [{"key": "doc_id", "match": {"value": doc_id}}]}}
+    hits: list = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        dim = httpx.get(f"{vectordb3}/collections/halab_chunks", timeout=5, trust_env=False)
+        if dim.status_code == 200:
+            query["query"] = [0.1] * dim.json()["result"]["config"]["params"]["vectors"]["size"]
+            r = httpx.post(f"{vectordb3}/collections/halab_chunks/points/query", json=query, timeout=5,
+                           trust_env=False)
+            hits = r.json()["result"]["points"] if r.status_code == 200 else []
+            if hits:
+                break
+        time.sleep(0.1)
+    assert hits and all(h["payload"]["doc_id"] == doc_id for h in hits)
+    print(f"witness: a dc1 document searchable on vectordb3 {time.monotonic() - t0:.2f} s after its ingest")
+    statuses = {name: httpx.get(f"{witness_lab.url(name)}/replication", timeout=5, trust_env=False).json()
+                for name in ("vectordb1", "vectordb2", "vectordb3")}
+    for name, s in statuses.items():
+        assert len(s["peers"]) == 2 and s["peers_reachable"] == 2, (name, s["peers"])
