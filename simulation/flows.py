@@ -285,7 +285,6 @@ def policy_update(m, rid: int):
         return
     # Compiling is OPA's work but rare: a delay drawn like policy_sync's PUT (also a compile).
     compile_s = 2 * intra + view.policy_sync.draw()
-    mongo = m.mongo
     if not view.mongo_ok:
         m.done(rid, POLICY, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return

@@ -7,32 +7,15 @@ catches up on reconnect; reads never wait for the peer.
 
 from __future__ import annotations
 
-import random
 import time
 
 import httpx
 import pytest
-from qdrant_client import QdrantClient
 from qdrant_client import models as m
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-from vectordb_support import NodeProcess, free_port, wait_until
+from vectordb_support import DIM, NodeProcess, client, create, free_port, points, wait_until
 
 pytestmark = pytest.mark.slow
-DIM = 8
-
-
-def client(node) -> QdrantClient:
-    return QdrantClient(url=node.url, timeout=15, prefer_grpc=False, check_compatibility=False)
-
-
-def points(start: int, n: int, group: str = "eng"):
-    return [m.PointStruct(id=i, vector=[random.Random(i * 100 + k).random() for k in range(DIM)],
-                          payload={"doc_id": f"doc-{i}", "acl_groups": [group]}) for i in range(start, start + n)]
-
-
-def create(c: QdrantClient, name: str, wcf: int | None = None) -> None:
-    c.create_collection(name, vectors_config=m.VectorParams(size=DIM, distance=m.Distance.COSINE),
-                        write_consistency_factor=wcf)
 
 
 def test_write_on_a_is_visible_on_b_and_back(pair):

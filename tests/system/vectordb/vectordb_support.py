@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
 
 REPO = Path(__file__).resolve().parents[3]
 TOXIPROXY_BIN = Path(os.environ.get("HALAB_TOXIPROXY_BIN", "/tmp/gowarm/bin/server"))
@@ -148,3 +151,21 @@ class HostToxiproxy:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# Collections and points the replication tests share.
+DIM = 8
+
+
+def client(node) -> QdrantClient:
+    return QdrantClient(url=node.url, timeout=15, prefer_grpc=False, check_compatibility=False)
+
+
+def points(start: int, n: int, group: str = "eng"):
+    return [m.PointStruct(id=i, vector=[random.Random(i * 100 + k).random() for k in range(DIM)],
+                          payload={"doc_id": f"doc-{i}", "acl_groups": [group]}) for i in range(start, start + n)]
+
+
+def create(c: QdrantClient, name: str, wcf: int | None = None) -> None:
+    c.create_collection(name, vectors_config=m.VectorParams(size=DIM, distance=m.Distance.COSINE),
+                        write_consistency_factor=wcf)
