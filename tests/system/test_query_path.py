@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from system.vault.setup import rotate_llm_key
-from test_query_path_env import QueryPath, Service, free_port
+from harness.process import ServiceProcess, free_port
+from test_query_path_env import QueryPath
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -89,7 +90,7 @@ def test_no_llm_call_without_the_vault_key(qp):
            "HALAB_GATEWAY_ETCD_ENDPOINT": qp.etcd.client_url, "HALAB_GATEWAY_VAULT_ADDR": qp.bao.api_url,
            "HALAB_GATEWAY_VAULT_ROLE_ID": "not-a-role", "HALAB_GATEWAY_VAULT_SECRET_ID": "not-a-secret",
            "HALAB_GATEWAY_LOG_LEVEL": "warning"}
-    gw = Service("gateway", env, port, qp.logdir, label="gateway-wrong-approle")
+    gw = ServiceProcess("gateway", env, port, qp.logdir, label="gateway-wrong-approle").start(wait=False)
     try:
         gw.wait_healthy()
         deadline = time.monotonic() + 10
@@ -238,7 +239,7 @@ def test_rag_fails_over_to_the_other_dcs_vector_node_and_gateway(qp):
            "HALAB_RAG_VECTOR_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_VECTOR_URL_REMOTE": qp.services["vectordb"].url,
            "HALAB_RAG_GATEWAY_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_GATEWAY_URL_REMOTE": qp.gateway_url,
            "HALAB_RAG_GATEWAY_API_KEY": qp.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "error"}
-    other = Service("rag", env, port, qp.logdir, label="rag-failover")
+    other = ServiceProcess("rag", env, port, qp.logdir, label="rag-failover").start(wait=False)
     try:
         other.wait_healthy()
         r = qp.http.post(other.url + "/query", json={"question": "who is on call?"},

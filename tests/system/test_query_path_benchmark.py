@@ -116,7 +116,7 @@ def test_benchmark_gateway_overhead_and_query_steps(qp):
     import subprocess
     import sys
 
-    from test_query_path_env import free_port
+    from harness.process import free_port
 
     mport = free_port()
     minimal = subprocess.Popen([sys.executable, "-c", MINIMAL_PROXY, str(mport), qp.services["llm_stub"].url + "/healthz"],

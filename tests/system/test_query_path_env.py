@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,66 +21,16 @@ from pathlib import Path
 import httpx
 
 from harness.containers import BaoContainer, EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer
+from harness.process import ServiceProcess, free_port
 from system.gateway.seed import DEFAULT_AUTHZ_REGO, ConsumerSpec, default_routes, seed
 from system.vault.setup import bootstrap_gateway
 
-REPO = Path(__file__).resolve().parents[2]
 USERS = [
     {"_id": "alice", "name": "Alice", "groups": ["eng"], "role": "user"},
     {"_id": "bob", "name": "Bob", "groups": ["sales"], "role": "user"},
     {"_id": "erin", "name": "Erin", "groups": ["eng", "editors"], "role": "user"},
     {"_id": "root", "name": "Root", "groups": ["admins"], "role": "admin"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    """A `python -m system.<name>` host subprocess; its log goes to a file, never to the test output."""
-
-    def __init__(self, name: str, env: dict[str, str], port: int, logdir: Path, label: str | None = None):
-        self.name, self.port = name, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = logdir / f"{label or name}.log"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("HALAB_")}
-        full_env.update(env)
-        full_env["PYTHONPATH"] = str(REPO)
-        full_env.setdefault("NO_PROXY", "*")
-        full_env["no_proxy"] = "*"
-        self.proc = subprocess.Popen([sys.executable, "-m", f"system.{name}"], cwd=REPO, env=full_env,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} not healthy after {timeout} s: {self.tail()}")
-
-    def tail(self, n: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class QueryPath:
@@ -99,7 +46,7 @@ class QueryPath:
         self.keys = {u["_id"]: "key-" + secrets.token_hex(8) for u in USERS}
         self.keys["rag-service"] = "key-" + secrets.token_hex(8)
         self.containers: list = []
-        self.services: dict[str, Service] = {}
+        self.services: dict[str, ServiceProcess] = {}
         self.logdir = Path(tempfile.mkdtemp(prefix="halab-querypath-"))
         self.http = httpx.Client(timeout=30, trust_env=False)
 
@@ -152,7 +99,8 @@ class QueryPath:
                     "HALAB_RAG_GATEWAY_API_KEY": self.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "warning"},
         }
         for name, env in svc.items():
-            self.services[name] = Service(name, {k: str(v) for k, v in env.items()}, ports[name], self.logdir)
+            self.services[name] = ServiceProcess(name, {k: str(v) for k, v in env.items()}, ports[name],
+                                                 self.logdir).start(wait=False)
         for s in self.services.values():
             s.wait_healthy()
         self.routes = default_routes(rag_nodes=[f"127.0.0.1:{ports['rag']}"], cms_nodes=["127.0.0.1:9"],

@@ -144,7 +144,7 @@ def mesh(tmp_path):
 @pytest.fixture
 def toxiproxy():
     if not HostToxiproxy.available():
-        pytest.skip("no toxiproxy server binary (HALAB_TOXIPROXY_BIN or /tmp/gowarm/bin/server)")
+        pytest.skip("no toxiproxy server binary: set HALAB_TOXIPROXY_BIN or run `halab images build toxiproxy`")
     proxy = HostToxiproxy().start()
     yield proxy
     proxy.stop()

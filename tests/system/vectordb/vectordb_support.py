@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,14 +13,48 @@ import httpx
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-REPO = Path(__file__).resolve().parents[3]
-TOXIPROXY_BIN = Path(os.environ.get("HALAB_TOXIPROXY_BIN", "/tmp/gowarm/bin/server"))
+from harness.process import ServiceProcess, free_port  # noqa: F401 - free_port is the tests' too
+
+TOXIPROXY_BIN = os.environ.get("HALAB_TOXIPROXY_BIN")
+TOXIPROXY_IN_IMAGE = "/toxiproxy"  # harness/images/catalog.py
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def toxiproxy_binary() -> str | None:
+    """HALAB_TOXIPROXY_BIN, a toxiproxy-server on PATH, or the static binary copied out of the
+    halab/toxiproxy image (what a fresh machine has after `halab images build`)."""
+    if TOXIPROXY_BIN and Path(TOXIPROXY_BIN).exists():
+        return TOXIPROXY_BIN
+    return shutil.which("toxiproxy-server") or _toxiproxy_from_image()
+
+
+def _toxiproxy_from_image() -> str | None:
+    import io
+    import tarfile
+
+    import docker
+
+    from harness.images import ImageNotBuilt, image_for
+    from harness.labels import labels
+
+    try:
+        tag = image_for("toxiproxy")
+    except ImageNotBuilt:
+        return None
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / f"halab-toxiproxy-{tag.rsplit(':', 1)[1]}"
+    if not target.exists():
+        client = docker.from_env()
+        holder = client.containers.create(tag, labels=labels("pytest-toxiproxy-copy"))  # created, never started
+        try:
+            stream, _ = holder.get_archive(TOXIPROXY_IN_IMAGE)
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                data = tar.extractfile(tar.getmembers()[0]).read()
+        finally:
+            holder.remove(force=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.chmod(0o755)
+        partial.rename(target)
+    return str(target)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
@@ -40,65 +71,21 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: s
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
-class NodeProcess:
+class NodeProcess(ServiceProcess):
     """`python -m system.vectordb` on 127.0.0.1; restartable on the same port and data dir."""
 
     def __init__(self, node_id: str, port: int | None = None, peers: str | list[str] | None = None,
                  data_dir: Path | None = None, **env: str) -> None:
         self.node_id = node_id
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.peers = [peers] if isinstance(peers, str) else list(peers or [])
         self.data_dir = data_dir
-        self.extra_env = env
-        self.proc: subprocess.Popen | None = None
-        self._log_path = Path(tempfile.gettempdir()) / f"vectordb-{node_id}-{self.port}.log"
-
-    def start(self, wait: bool = True) -> "NodeProcess":
-        env = {**os.environ, "HALAB_VECTORDB_HOST": "127.0.0.1", "HALAB_VECTORDB_PORT": str(self.port),
-               "HALAB_VECTORDB_NODE_ID": self.node_id, "HALAB_VECTORDB_LOG_LEVEL": "warning",
-               "HALAB_VECTORDB_HEARTBEAT_S": "0.2", "HALAB_VECTORDB_RETRY_MAX_S": "0.5", **self.extra_env}
+        full_env = {"HALAB_VECTORDB_NODE_ID": node_id, "HALAB_VECTORDB_LOG_LEVEL": "warning",
+                    "HALAB_VECTORDB_HEARTBEAT_S": "0.2", "HALAB_VECTORDB_RETRY_MAX_S": "0.5", **env}
         if self.peers:
-            env["HALAB_VECTORDB_PEERS"] = ",".join(self.peers)
-        if self.data_dir is not None:
-            env["HALAB_VECTORDB_DATA_DIR"] = str(self.data_dir)
-        self._log = open(self._log_path, "a+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "system.vectordb"], cwd=REPO, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        if wait:
-            self.wait_healthy()
-        return self
-
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        def up():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node {self.node_id} exited {self.proc.returncode}: {self.output()[-2000:]}")
-            try:
-                return httpx.get(self.url + "/readyz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_until(up, timeout, 0.05, f"node {self.node_id} healthy")
-
-    def output(self) -> str:
-        try:
-            return self._log_path.read_text()
-        except OSError:
-            return ""
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
+            full_env["HALAB_VECTORDB_PEERS"] = ",".join(self.peers)
+        if data_dir is not None:
+            full_env["HALAB_VECTORDB_DATA_DIR"] = str(data_dir)
+        super().__init__("vectordb", full_env, port, label=f"vectordb-{node_id}", ready_path="/readyz")
 
     def status(self) -> dict:
         return httpx.get(self.url + "/replication", timeout=5).json()
@@ -118,10 +105,10 @@ class HostToxiproxy:
 
     @staticmethod
     def available() -> bool:
-        return TOXIPROXY_BIN.exists() or shutil.which("toxiproxy-server") is not None
+        return toxiproxy_binary() is not None
 
     def start(self) -> "HostToxiproxy":
-        binary = str(TOXIPROXY_BIN) if TOXIPROXY_BIN.exists() else shutil.which("toxiproxy-server")
+        binary = toxiproxy_binary()
         self.proc = subprocess.Popen([binary, "-host", "127.0.0.1", "-port", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: httpx.get(self.api + "/version", timeout=0.5).status_code == 200, 10, 0.05, "toxiproxy")
