@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+# Same examples on every run: a property test that fails in CI fails the same way here.
+settings.register_profile("halab", derandomize=True)
+settings.load_profile("halab")
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 # etcd3 0.12 ships protobuf code that protobuf>=4 only loads in pure-Python mode.
