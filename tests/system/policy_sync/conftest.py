@@ -12,12 +12,8 @@ class SyncStack:
     def __init__(self, etcd, opa) -> None:
         self.etcd = etcd
         self.opa = opa
+        self.endpoint = f"{etcd.address()}:2379"
         self.opa_url = opa.api_url
-
-    @property
-    def endpoint(self) -> str:
-        # Read anew each time: a restarted etcd container may come back on another address.
-        return f"{self.etcd.address()}:2379"
 
     def etcd_client(self):
         from system.common.etcd import connect
