@@ -309,27 +309,28 @@ class Engine:
             return None, cv.to_filter(op["filter"])
         return self._admit(c, cv.point_ids(op.get("points"), "points")), None
 
-    def _delete_points(self, op: dict) -> None:
-        c = self.get(op["collection"])
+    def _update_selected(self, op: dict, c: Collection, by_filter, by_ids, *args) -> None:
+        """Apply an engine update to the points `op` selects: by its filter, or by its admitted ids."""
         ids, flt = self._selector(op, c)
-        if flt is not None or ids:
-            engine_call(c.shard.update, qe.UpdateOperation.delete_points_by_filter(flt) if flt is not None
-                        else qe.UpdateOperation.delete_points(ids))
+        if flt is not None:
+            engine_call(c.shard.update, by_filter(flt, *args))
+        elif ids:
+            engine_call(c.shard.update, by_ids(ids, *args))
+
+    def _delete_points(self, op: dict) -> None:
+        U = qe.UpdateOperation
+        self._update_selected(op, self.get(op["collection"]), U.delete_points_by_filter, U.delete_points)
 
     def _set_payload(self, op: dict, overwrite: bool = False) -> None:
         c = self.get(op["collection"])
         payload = cv.obj(op.get("payload"), "payload")
         key = op.get("key")
         cv.require(key is None or isinstance(key, str), "key must be a string")
-        ids, flt = self._selector(op, c)
-        if flt is None and not ids:
-            return
         U = qe.UpdateOperation
         if overwrite:
-            u = U.overwrite_payload_by_filter(flt, payload, key) if flt is not None else U.overwrite_payload(ids, payload, key)
+            self._update_selected(op, c, U.overwrite_payload_by_filter, U.overwrite_payload, payload, key)
         else:
-            u = U.set_payload_by_filter(flt, payload, key) if flt is not None else U.set_payload(ids, payload, key)
-        engine_call(c.shard.update, u)
+            self._update_selected(op, c, U.set_payload_by_filter, U.set_payload, payload, key)
 
     def _overwrite_payload(self, op: dict) -> None:
         self._set_payload(op, overwrite=True)
@@ -338,17 +339,12 @@ class Engine:
         c = self.get(op["collection"])
         keys = op.get("keys")
         cv.require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "keys must list field names")
-        ids, flt = self._selector(op, c)
-        if flt is not None or ids:
-            engine_call(c.shard.update, qe.UpdateOperation.delete_payload_by_filter(flt, keys) if flt is not None
-                        else qe.UpdateOperation.delete_payload(ids, keys))
+        U = qe.UpdateOperation
+        self._update_selected(op, c, U.delete_payload_by_filter, U.delete_payload, keys)
 
     def _clear_payload(self, op: dict) -> None:
-        c = self.get(op["collection"])
-        ids, flt = self._selector(op, c)
-        if flt is not None or ids:
-            engine_call(c.shard.update, qe.UpdateOperation.clear_payload_by_filter(flt) if flt is not None
-                        else qe.UpdateOperation.clear_payload(ids))
+        U = qe.UpdateOperation
+        self._update_selected(op, self.get(op["collection"]), U.clear_payload_by_filter, U.clear_payload)
 
     def _update_vectors(self, op: dict) -> None:
         c = self.get(op["collection"])
@@ -366,10 +362,8 @@ class Engine:
         c = self.get(op["collection"])
         names = op.get("vector")
         cv.require(isinstance(names, list) and all(isinstance(n, str) for n in names), "vector must list vector names")
-        ids, flt = self._selector(op, c)
-        if flt is not None or ids:
-            engine_call(c.shard.update, qe.UpdateOperation.delete_vectors_by_filter(flt, names) if flt is not None
-                        else qe.UpdateOperation.delete_vectors(ids, names))
+        U = qe.UpdateOperation
+        self._update_selected(op, c, U.delete_vectors_by_filter, U.delete_vectors, names)
 
     def _create_index(self, op: dict) -> None:
         c = self.get(op["collection"])
