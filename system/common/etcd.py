@@ -15,9 +15,21 @@ import etcd3.exceptions  # noqa: E402,F401
 
 __all__ = ["etcd3", "connect"]
 
+# gRPC shares one subchannel per target across a process's channels, and a subchannel that
+# failed while etcd was down waits out an exponential backoff (up to 120 s) before it dials
+# again; meanwhile every new client to that target fails at once with the old error. Each
+# client gets its own subchannel, and the backoff stays under the services' own retry loops.
+_GRPC_OPTIONS = [
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 def connect(endpoint: str, timeout: float = 5.0) -> "etcd3.Etcd3Client":
     """`endpoint` is host:port or http://host:port, as the services' settings carry it."""
     hostport = endpoint.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
-    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout)
+    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout,
+                        grpc_options=_GRPC_OPTIONS)
