@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from harness.spec import Component, Topology
+from harness.spec import Component, SpecError, Topology
 from harness.topology.crossings import wan_servers
 
 PYTHON_KINDS = ("gateway", "cms", "rag", "policy_sync", "vectordb", "llm")
@@ -99,6 +99,7 @@ class Plan:
 
     @classmethod
     def of(cls, topology: Topology, run_id: str) -> "Plan":
+        _one_instance_per_node(topology)
         tag = run_tag(run_id)
         remote = wan_servers(topology)
         seen: dict[tuple[int, ...], int] = {}
@@ -168,3 +169,13 @@ class Plan:
     @property
     def publish_network(self) -> str:
         return f"halab-{self.tag}-publish"
+
+
+def _one_instance_per_node(topology: Topology) -> None:
+    """The harness runs one instance of each component on its node; a spec asking for more
+    would be measured as something it is not, so it is refused instead of silently shrunk."""
+    more = {k: v for k, v in vars(topology.params.replicas).items() if v != 1}
+    if more:
+        asked = ", ".join(f"{k}={v}" for k, v in more.items())
+        raise SpecError(f"replicas {asked}: the harness realises one instance per node; "
+                        f"replicas other than 1 are for the simulation only (halab capacity --replicas)")

@@ -157,3 +157,12 @@ def test_private_dirs_of_one_run_or_all_are_removed() -> None:
         import shutil
 
         shutil.rmtree(b, ignore_errors=True)
+
+
+def test_a_spec_with_more_than_one_replica_is_refused_not_shrunk() -> None:
+    from harness.spec import Replicas, SpecError
+
+    topo = preset("seed").with_params(replicas=Replicas(rag=2))
+    with pytest.raises(SpecError, match=r"replicas rag=2: the harness realises one instance per node"):
+        Plan.of(topo, run_id="t")
+    assert Plan.of(preset("seed"), run_id="t")["rag1"].site == "dc1"
