@@ -68,6 +68,9 @@ class Collection:
     # included (tombstones), so that writes made concurrently on both nodes converge to the
     # newest one whatever order each node applies them in (last writer wins).
     stamps: dict[Any, tuple[float, str]] = field(default_factory=dict)
+    # The (origin, seq) of the logged create that made it (set by the node): tells a snapshot's
+    # collection apart from an older one of the same name, deleted and recreated since.
+    created_by: list | None = None
 
     @property
     def vectors(self) -> dict:
@@ -254,11 +257,15 @@ class Engine:
         name = cv.collection_name(op["name"])
         if name in self.collections:
             raise AlreadyExists(f"Collection `{name}` already exists!")
-        config = normalise_collection_config(op["config"])
+        self.add_collection(name, normalise_collection_config(op["config"]))
+        return True
+
+    def add_collection(self, name: str, config: dict) -> Collection:
+        """A new, empty collection from an already normalised config (a create, or a snapshot)."""
         path = self.shards_dir / uuid.uuid4().hex
         shard = engine_call(qe.EdgeShard.create, str(path), _edge_config(config))
-        self.collections[name] = Collection(name, config, shard, path)
-        return True
+        c = self.collections[name] = Collection(name, config, shard, path)
+        return c
 
     def _delete_collection(self, op: dict) -> bool:
         c = self.collections.pop(op["name"], None)
