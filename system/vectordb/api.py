@@ -341,6 +341,11 @@ def build_routers(node: Node, *, default_consistency: int, api_key: str | None) 
         cv.require(isinstance(entries, list), "entries must be an array")
         return node.receive(str(body.get("sender")), entries)
 
+    @replication.post("/snapshot", summary="Merge one part of a peer's snapshot (last writer wins per point)")
+    async def install_snapshot(request: Request):
+        body = await body_of(request)
+        return await node.install(cv.obj(body.get("part"), "part"))
+
     return [service, collections, points, replication]
 
 

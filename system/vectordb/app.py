@@ -5,8 +5,8 @@
     # QdrantClient(url="http://127.0.0.1:6333").query_points("docs", query=[...], query_filter=...)
     # GET /replication -> {"peer_reachable": true, "lag_ops": 0, "peers": [{"url": ..., "lag_ops": 0}, ...]}
 
-State: the operation log in `data_dir` (JSON lines) is the durable record; the edge shards
-are rebuilt from it at start under `data_dir/shards`. Without a data dir everything is in
+State: the snapshot and the operation log in `data_dir` (JSON lines) are the durable record;
+the edge shards are rebuilt from them at start under `data_dir/shards`. Without a data dir everything is in
 memory and a restarted node is refilled by its peers.
 """
 
@@ -60,14 +60,15 @@ def build_app(settings: Settings | None = None):
     oplog = OpLog(settings.data_dir / "oplog.jsonl" if settings.data_dir else None, fsync=settings.fsync)
     node = Node(engine, oplog, node_id=settings.node_id, origin=_identity(settings.data_dir, settings.node_id),
                 peers=settings.peer_urls, api_key=api_key, consistency_timeout_s=settings.consistency_timeout_s,
-                heartbeat_s=settings.heartbeat_s, retry_max_s=settings.retry_max_s)
+                heartbeat_s=settings.heartbeat_s, retry_max_s=settings.retry_max_s,
+                compact_after=settings.compact_after,
+                snapshot_path=settings.data_dir / "snapshot.jsonl" if settings.data_dir else None)
 
     @asynccontextmanager
     async def lifespan(app):
-        entries = oplog.load()
-        node.replay(entries)
-        log.info("vectordb %s (%s): %d logged operations replayed, %d collections; peers %s",
-                 settings.node_id, node.origin, len(entries), len(engine.collections),
+        entries = node.restore()
+        log.info("vectordb %s (%s): %d snapshot points and %d logged operations replayed, %d collections; "
+                 "peers %s", settings.node_id, node.origin, node.snapshot_points, len(entries), len(engine.collections),
                  ", ".join(settings.peer_urls) or "none")
         node.start()
         try:

@@ -20,9 +20,11 @@ import logging
 import math
 import time
 from collections import deque
+from pathlib import Path
 
 import httpx
 
+from system.vectordb import jsonfast, snapshot
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError, BadInput, Unavailable
 from system.vectordb.oplog import Entry, OpLog
@@ -38,9 +40,12 @@ APPLY_BUDGET_S = 0.05
 class Node:
     def __init__(self, engine: Engine, oplog: OpLog, *, node_id: str, origin: str, peers: list[str] | None = None,
                  api_key: str | None = None, consistency_timeout_s: float = 5.0, heartbeat_s: float = 0.5,
-                 retry_min_s: float = 0.05, retry_max_s: float = 2.0, request_timeout_s: float = 5.0) -> None:
+                 retry_min_s: float = 0.05, retry_max_s: float = 2.0, request_timeout_s: float = 5.0,
+                 compact_after: int = 0, snapshot_path: Path | None = None) -> None:
         self.engine = engine
         self.oplog = oplog
+        self.compact_after = compact_after
+        self.snapshot_path = snapshot_path
         self.node_id = node_id
         self.origin = origin
         self.api_key = api_key
@@ -65,16 +70,41 @@ class Node:
         self._clock_floor = 0.0
         self._ack_waiters: list[tuple[int, asyncio.Future]] = []
         self._client: httpx.AsyncClient | None = None
+        # Compaction and an installed snapshot's end both cut the log: one at a time.
+        self._log_lock = asyncio.Lock()
+        self._compaction: asyncio.Task | None = None
+        self._compact_again = False
+        self.compactions = 0
+        self.last_compaction_ms: float | None = None
+        self.snapshot_bytes = 0
+        self.snapshot_points = 0
+        self.snapshots_installed = 0
 
     # --- writes -------------------------------------------------------------------------
 
+    def restore(self) -> list[Entry]:
+        """Rebuild the engine at start: the snapshot if there is one, then the log above it."""
+        base: dict[str, int] = {}
+        if self.snapshot_path is not None and self.snapshot_path.exists():
+            for part in snapshot.read_file(self.snapshot_path):
+                if part["kind"] == "end":
+                    base = {o: int(s) for o, s in part["watermarks"].items()}
+                    self._clock_floor = max(self._clock_floor, float(part["clock_floor"]))
+                else:
+                    snapshot.merge(self.engine, part)
+                    self.snapshot_points += len(part.get("points", ()))
+            self.snapshot_bytes = self.snapshot_path.stat().st_size
+        entries = self.oplog.load(base)
+        self.replay(entries)
+        return entries
+
     def replay(self, entries: list[Entry]) -> None:
-        """Rebuild the engine from the log at start."""
+        """Apply logged entries at start (those above the snapshot)."""
         failed = 0
         for e in entries:
             self._clock_floor = max(self._clock_floor, e.ts)
             try:
-                self.engine.apply(e.op, replicated=True, stamp=(e.ts, e.origin))
+                self._apply(e.origin, e.seq, e.ts, e.op)
             except ApiError:
                 failed += 1
         if failed:
@@ -86,11 +116,18 @@ class Node:
         Filters are resolved to ids first, so the peers apply exactly the effect it had here."""
         op = self.engine.resolve_filters(op)
         ts = max(time.time(), self._clock_floor + 1e-6)
-        result = self.engine.apply(op, stamp=(ts, self.origin))
+        result = self._apply(self.origin, self.oplog.watermarks.get(self.origin, 0) + 1, ts, op, replicated=False)
         self._clock_floor = ts
         entry = self.oplog.append_new(self.origin, op, ts)
         self._wake_all()
+        self._maybe_compact()
         return entry, result
+
+    def _apply(self, origin: str, seq: int, ts: float, op: dict, replicated: bool = True):
+        result = self.engine.apply(op, replicated=replicated, stamp=(ts, origin))
+        if op.get("op") == "create_collection" and result is True:
+            self.engine.collections[op["name"]].created_by = [origin, seq]
+        return result
 
     async def write(self, op: dict, consistency: int = 1) -> tuple[Entry, object]:
         entry, result = self.write_local(op)
@@ -156,7 +193,7 @@ class Node:
                 break  # a gap: the sender resends from our watermark
             self._clock_floor = max(self._clock_floor, float(ts))
             try:
-                self.engine.apply(op, replicated=True, stamp=(float(ts), origin))
+                self._apply(origin, seq, float(ts), op)
             except ApiError as exc:
                 # Logged and skipped, so one bad entry cannot stall replication for good.
                 self.apply_errors += 1
@@ -166,7 +203,80 @@ class Node:
             self.received += 1
             self.apply_delays_ms.append(max(0.0, (time.time() - float(ts)) * 1000))
         self.last_contact = time.monotonic()
+        self._maybe_compact()
         return self.handshake()
+
+    async def install(self, part: dict) -> dict:
+        """One part of a snapshot a peer sends because we lack entries it compacted away."""
+        if part.get("kind") != "end":
+            snapshot.merge(self.engine, part)
+            return {"ok": True}
+        async with self._log_lock:
+            snapshot.drop_unlisted(self.engine, part)
+            for origin, seq in part["watermarks"].items():
+                if int(seq) > self.oplog.watermarks.get(origin, 0):
+                    self.oplog.raise_floor(origin, int(seq))
+            self._clock_floor = max(self._clock_floor, float(part["clock_floor"]))
+            self._rescan_all()
+        self.snapshots_installed += 1
+        self.last_contact = time.monotonic()
+        # The merged state is in no file yet: make it durable as our own snapshot.
+        self._maybe_compact(force=self.snapshot_path is not None)
+        return self.handshake()
+
+    # --- compaction ---------------------------------------------------------------------
+
+    def _maybe_compact(self, force: bool = False) -> None:
+        if not force and not (self.compact_after and len(self.oplog.entries) > self.compact_after):
+            return
+        if self._compaction is not None and not self._compaction.done():
+            self._compact_again = self._compact_again or force
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a test driving the node by hand): compact() is called directly
+        self._compaction = loop.create_task(self._compact_while_asked(), name="vectordb-compaction")
+
+    async def _compact_while_asked(self) -> None:
+        try:
+            await self.compact()
+            while self._compact_again:
+                self._compact_again = False
+                await self.compact()
+        except Exception:  # noqa: BLE001 - the log keeps growing until the next try
+            log.exception("compaction failed")
+
+    async def compact(self) -> None:
+        """Snapshot the state (with a data dir), then drop the log's prefix that the snapshot
+        covers and that no peer needs as entries any more."""
+        async with self._log_lock:
+            t0 = time.perf_counter()
+            covered = len(self.oplog.entries)  # every entry up to here is in the snapshot
+            if self.snapshot_path is not None:
+                source = snapshot.parts(self.engine, self.oplog.watermarks, self._clock_floor)
+                self.snapshot_bytes, self.snapshot_points = await snapshot.write_file(self.snapshot_path, source)
+            await self.oplog.drop_prefix(self._droppable(covered))
+            self._rescan_all()
+            self.compactions += 1
+            self.last_compaction_ms = (time.perf_counter() - t0) * 1000
+
+    def _droppable(self, covered: int) -> int:
+        """How many leading entries to drop: those every peer has applied; and, so that a peer
+        that lags or was never reached cannot make the log grow without bound, anything beyond
+        the newest compact_after / 2 entries (such a peer is sent a snapshot instead, which
+        costs a transfer of the whole state, not just what it lacks)."""
+        entries = self.oplog.entries
+        acked = 0
+        while acked < covered and all(p.has(entries[acked]) for p in self.peers):
+            acked += 1
+        if not self.compact_after:
+            return acked
+        return max(acked, min(covered, len(entries) - self.compact_after // 2))
+
+    def _rescan_all(self) -> None:
+        for p in self.peers:
+            p.cursor = 0
 
     def handshake(self) -> dict:
         return {"node_id": self.node_id, "origin": self.origin, "watermarks": dict(self.oplog.watermarks)}
@@ -174,6 +284,7 @@ class Node:
     # --- shipping -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._maybe_compact()  # a log that outgrew the bound while compaction was off
         if self.peers and self._client is None:
             headers = {"api-key": self.api_key} if self.api_key else {}
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.request_timeout_s, connect=1.0),
@@ -210,6 +321,11 @@ class Node:
             "lag_s": max((p["lag_s"] for p in peers), default=0.0),
             "watermarks": dict(self.oplog.watermarks),
             "shipped": sum(p["shipped"] for p in peers), "ship_failures": sum(p["ship_failures"] for p in peers),
+            "compactions": self.compactions, "last_compaction_ms": _ms(self.last_compaction_ms),
+            "log_floor": dict(self.oplog.floor), "snapshot_bytes": self.snapshot_bytes,
+            "snapshot_points": self.snapshot_points,
+            "snapshots_shipped": sum(p["snapshots_shipped"] for p in peers),
+            "snapshots_installed": self.snapshots_installed,
             "received": self.received, "apply_errors": self.apply_errors,
             "apply_delay_ms": {"last": round(self.apply_delays_ms[-1], 3) if self.apply_delays_ms else None,
                                "p50": pct(0.5), "p99": pct(0.99), "max": round(delays[-1], 3) if delays else None,
@@ -235,6 +351,7 @@ class Peer:
         self.shipped = 0
         self.ship_batches = 0
         self.ship_failures = 0
+        self.snapshots_shipped = 0
         self.last_ship_ms: float | None = None
         self.wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -259,6 +376,13 @@ class Peer:
 
     def _peer_has(self, origin: str, seq: int) -> bool:
         return self.peer_marks is not None and self.peer_marks.get(origin, 0) >= seq
+
+    def has(self, e: Entry) -> bool:
+        return self._peer_has(e.origin, e.seq)
+
+    def _needs_snapshot(self) -> bool:
+        """The peer lacks entries that our log no longer holds (compacted away)."""
+        return any(self.marks_of(o) < floor for o, floor in self.node.oplog.floor.items())
 
     def _learn(self, state: dict) -> None:
         """Take the peer's watermarks; if it lost state (new incarnation, rollback), rescan the log."""
@@ -307,6 +431,9 @@ class Peer:
             try:
                 if self._need_handshake:
                     await self._handshake()
+                if self._needs_snapshot():
+                    await self._ship_snapshot()
+                    continue
                 batch = self._batch()
                 if not batch:
                     self.wake.clear()
@@ -347,6 +474,21 @@ class Peer:
         self.shipped += sum(1 for e in batch if self._peer_has(e.origin, e.seq))
         self.ship_batches += 1
 
+    async def _ship_snapshot(self) -> None:
+        """The whole state, part by part (each part is produced on the loop right before it is
+        sent, so writes go on in between); then entries above its watermarks, as usual."""
+        node = self.node
+        log.info("peer %s lacks compacted entries; shipping a snapshot", self.url)
+        answer = None
+        for part in snapshot.parts(node.engine, node.oplog.watermarks, node._clock_floor):
+            body = jsonfast.dumps({"sender": node.origin, "part": part})
+            r = await self._client.post(f"{self.url}/replication/snapshot", content=body,
+                                        headers={"content-type": "application/json"})
+            r.raise_for_status()
+            answer = r.json()
+        self._learn(answer)
+        self.snapshots_shipped += 1
+
     def status(self) -> dict:
         pending = [e for e in self.node.oplog.entries[self.cursor:] if self._needs_shipping(e)]
         return {
@@ -355,5 +497,10 @@ class Peer:
             "last_error": self.last_error, "acked_seq": self.marks_of(self.node.origin),
             "lag_ops": len(pending), "lag_s": round(time.time() - pending[0].ts, 3) if pending else 0.0,
             "shipped": self.shipped, "ship_batches": self.ship_batches, "ship_failures": self.ship_failures,
+            "snapshots_shipped": self.snapshots_shipped,
             "last_ship_ms": round(self.last_ship_ms, 3) if self.last_ship_ms is not None else None,
         }
+
+
+def _ms(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None

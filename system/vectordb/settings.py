@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # (a restart is a new, empty node that the peer refills).
     data_dir: Path | None = None
     fsync: bool = False
+    # Compact the operation log once it holds more entries than this: snapshot the state (in
+    # data_dir), keep only the entries a peer still needs (at most half this many for a peer
+    # that lags or was never reached; beyond that it gets the snapshot). 0: never compact.
+    compact_after: int = 10_000
     # Default write consistency of collections that do not set write_consistency_factor.
     write_consistency: int = 1
     consistency_timeout_s: float = 5.0
