@@ -141,18 +141,26 @@ class OpLog:
             copied = len(self.entries)
             tmp = self.path.with_name(self.path.name + ".tmp")
             await asyncio.to_thread(_write_lines, tmp, [e.line for e in self.entries[count:copied]])
+            # The few appended meanwhile: synced only as every append is (the fsync setting).
             with tmp.open("ab") as f:
                 for e in self.entries[copied:]:
                     f.write(e.line + b"\n")
                 f.flush()
-                os.fsync(f.fileno())
+                if self.fsync:
+                    os.fsync(f.fileno())
             os.replace(tmp, self.path)
-            fsync_dir(self.path.parent)
             self._file.close()
             self._file = self.path.open("ab")
-        for e in self.entries[:count]:
-            self.floor[e.origin] = max(self.floor.get(e.origin, 0), e.seq)
+            await asyncio.to_thread(fsync_dir, self.path.parent)
+        dropped = self.entries[:count]
         del self.entries[:count]
+        for e in dropped:
+            self.floor[e.origin] = max(self.floor.get(e.origin, 0), e.seq)
+        # Freeing an upsert's op (hundreds of thousands of floats) takes milliseconds: a few
+        # at a time, so that freeing 100 MB of entries does not stall the loop for 100 ms.
+        while dropped:
+            del dropped[-8:]
+            await asyncio.sleep(0)
 
     def close(self) -> None:
         if self._file is not None:

@@ -209,8 +209,15 @@ class Node:
     async def install(self, part: dict) -> dict:
         """One part of a snapshot a peer sends because we lack entries it compacted away."""
         if part.get("kind") != "end":
-            snapshot.merge(self.engine, part)
+            try:
+                snapshot.merge(self.engine, part)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                raise BadInput(f"malformed snapshot part: {exc}"[:300]) from None
             return {"ok": True}
+        marks, clock = part.get("watermarks"), part.get("clock_floor")
+        if not (isinstance(marks, dict) and all(isinstance(v, int) for v in marks.values())
+                and isinstance(clock, (int, float)) and isinstance(part.get("collections"), list)):
+            raise BadInput("the end of a snapshot needs watermarks, clock_floor and collections")
         async with self._log_lock:
             snapshot.drop_unlisted(self.engine, part)
             for origin, seq in part["watermarks"].items():

@@ -93,6 +93,8 @@ def merge(engine: Engine, part: dict) -> None:
         for col in cv.opt_list(part.get("collections"), "collections"):
             _merge_collection(engine, cv.obj(col, "collection"))
         return
+    if kind not in ("points", "tombstones"):
+        raise BadInput(f"unknown snapshot part {kind!r}")
     c = engine.collections.get(part.get("collection"))
     if c is None:
         return  # deleted here since the header: the end part settles whether it stays deleted
@@ -108,7 +110,7 @@ def merge(engine: Engine, part: dict) -> None:
         for pid, (_, stamp) in points.items():
             if stamp is not None:
                 c.stamps[pid] = (float(stamp[0]), str(stamp[1]))
-    elif kind == "tombstones":
+    else:
         buried = {}
         for pid, ts, origin in cv.opt_list(part.get("stamps"), "stamps"):
             pid = cv.point_id(pid)
@@ -117,8 +119,6 @@ def merge(engine: Engine, part: dict) -> None:
         if buried:
             engine_call(c.shard.update, qe.UpdateOperation.delete_points(list(buried)))
             c.stamps.update(buried)
-    else:
-        raise BadInput(f"unknown snapshot part {kind!r}")
 
 
 def _merge_collection(engine: Engine, col: dict) -> None:
@@ -154,14 +154,18 @@ async def write_file(path: Path, source: Iterator[dict]) -> tuple[int, int]:
             points += len(part.get("points", ()))
             await asyncio.to_thread(f.write, line)
         await asyncio.to_thread(_flush_and_sync, f)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    await asyncio.to_thread(_publish, tmp, path)
     return size, points
 
 
 def _flush_and_sync(f) -> None:
     f.flush()
     os.fsync(f.fileno())
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def read_file(path: Path) -> Iterator[dict]:
