@@ -144,3 +144,53 @@ def test_catch_up_rate_and_reads_meanwhile(pair):
     print(f"\ncatch-up: {total} points x {DIM} dims ({total // 500} operations) on B {caught:.2f} s after its "
           f"restart ({up:.2f} s of it the process start): {total / (caught - up):.0f} points/s; B's queries "
           f"meanwhile ({len(lat)}): p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms, max {max(lat) * 1000:.0f} ms")
+
+
+def test_compaction_of_20k_points_and_writes_meanwhile(tmp_path):
+    """Compaction in process: 20,000 points of 384 dims (the RAG embedding size) snapshotted and
+    the log cut, while single-point writes go on; how long it takes and the longest a write waited."""
+    import asyncio
+
+    from system.vectordb.engine import Engine
+    from system.vectordb.oplog import OpLog
+    from system.vectordb.replication import Node
+
+    dim, total = 384, 20_000
+    rng = random.Random(SEED)
+    node = Node(Engine(tmp_path / "shards"), OpLog(tmp_path / "oplog.jsonl"), node_id="bench", origin="bench:1",
+                snapshot_path=tmp_path / "snapshot.jsonl")
+    node.restore()
+    node.write_local({"op": "create_collection", "name": "b", "config": {"vectors": {"size": dim, "distance": "Cosine"}}})
+    for start in range(0, total, 500):
+        node.write_local({"op": "upsert", "collection": "b", "points": [
+            {"id": i, "vector": [rng.gauss(0, 1) for _ in range(dim)], "payload": {"acl_groups": rng.sample(GROUPS, 2)}}
+            for i in range(start, start + 500)]})
+    log_bytes = (tmp_path / "oplog.jsonl").stat().st_size
+
+    async def compact_while_writing():
+        waits, done = [], asyncio.Event()
+
+        async def writer():
+            i = 0
+            while not done.is_set():
+                t = time.perf_counter()
+                await asyncio.sleep(0)
+                node.write_local({"op": "set_payload", "collection": "b", "payload": {"w": i}, "points": [i]})
+                waits.append(time.perf_counter() - t)
+                i += 1
+
+        task = asyncio.create_task(writer())
+        t0 = time.perf_counter()
+        await node.compact()
+        took = time.perf_counter() - t0
+        done.set()
+        await task
+        return took, waits
+
+    took, waits = asyncio.run(compact_while_writing())
+    status = node.status()
+    node.oplog.close()
+    node.engine.close()
+    print(f"\ncompaction of {total} points x {dim} dims (log {log_bytes / 1e6:.0f} MB, {total // 500 + 1} entries): "
+          f"{took:.2f} s, snapshot {status['snapshot_bytes'] / 1e6:.0f} MB; {len(waits)} writes meanwhile, "
+          f"longest wait {max(waits) * 1000:.0f} ms, p99 {pct(waits, .99):.1f} ms; log after: {status['log_length']} entries")
