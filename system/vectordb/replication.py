@@ -302,6 +302,13 @@ class Node:
     async def stop(self) -> None:
         for p in self.peers:
             await p.stop()
+        if self._compaction is not None:
+            # Safe at any await: the snapshot and the log are each replaced by one rename.
+            self._compaction.cancel()
+            try:
+                await self._compaction
+            except asyncio.CancelledError:
+                pass
         if self._client is not None:
             await self._client.aclose()
             self._client = None
