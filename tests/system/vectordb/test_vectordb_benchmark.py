@@ -194,3 +194,42 @@ def test_compaction_of_20k_points_and_writes_meanwhile(tmp_path):
     print(f"\ncompaction of {total} points x {dim} dims (log {log_bytes / 1e6:.0f} MB, {total // 500 + 1} entries): "
           f"{took:.2f} s, snapshot {status['snapshot_bytes'] / 1e6:.0f} MB; {len(waits)} writes meanwhile, "
           f"longest wait {max(waits) * 1000:.0f} ms, p99 {pct(waits, .99):.1f} ms; log after: {status['log_length']} entries")
+
+
+def test_empty_peer_filled_by_a_snapshot(tmp_path):
+    """A compacted 20,000 x 384-d node; an empty peer joins and is sent the snapshot. How long
+    until it has everything, and what do A's writers see meanwhile?"""
+    from vectordb_support import NodeProcess, free_port
+
+    dim, total = 384, 20_000
+    rng = random.Random(SEED)
+    pa, pb = free_port(), free_port()
+    env = {"HALAB_VECTORDB_COMPACT_AFTER": "20"}
+    a = NodeProcess("dc1", pa, f"http://127.0.0.1:{pb}", tmp_path / "a", **env)
+    b = NodeProcess("dc2", pb, f"http://127.0.0.1:{pa}", tmp_path / "b", **env)
+    try:
+        a.start()
+        ca = QdrantClient(url=a.url, timeout=60, check_compatibility=False)
+        ca.create_collection("bench", vectors_config=m.VectorParams(size=dim, distance=m.Distance.COSINE))
+        for start in range(0, total, 500):
+            ca.upsert("bench", points=[m.PointStruct(id=i, vector=[rng.gauss(0, 1) for _ in range(dim)],
+                                                     payload={"acl_groups": ["eng"]}) for i in range(start, start + 500)],
+                      wait=True)
+        wait_until(lambda: a.status()["log_length"] <= 20, 60, 0.1, "A to compact")
+        t0 = time.perf_counter()
+        b.start()
+        waits = []
+        while b.count("bench") != total:
+            t = time.perf_counter()
+            ca.set_payload("bench", payload={"w": len(waits)}, points=[len(waits) % total], wait=True)
+            waits.append(time.perf_counter() - t)
+            assert time.perf_counter() - t0 < 300
+        filled = time.perf_counter() - t0
+        sa = a.status()
+        print(f"\nsnapshot fill: {total} x {dim} points ({sa['snapshot_bytes'] / 1e6:.0f} MB snapshot on disk) on an "
+              f"empty peer {filled:.1f} s after its start, {sa['snapshots_shipped']} snapshot(s) shipped; A's "
+              f"single-point writes meanwhile ({len(waits)}): p50 {pct(waits, .5):.1f} ms, p99 {pct(waits, .99):.1f} ms, "
+              f"max {max(waits) * 1000:.0f} ms")
+    finally:
+        a.stop()
+        b.stop()

@@ -66,11 +66,13 @@ def test_the_log_stays_bounded_and_a_restart_gives_the_same_content(tmp_path):
         node.stop()
 
 
-def test_an_empty_peer_joining_after_compaction_gets_a_snapshot(tmp_path):
+@pytest.mark.parametrize("persist", [True, False], ids=["data-dir", "in-memory"])
+def test_an_empty_peer_joining_after_compaction_gets_a_snapshot(tmp_path, persist):
+    """In memory there is no snapshot file: the shipper exports the live state instead."""
     pa, pb = free_port(), free_port()
     env = {"HALAB_VECTORDB_COMPACT_AFTER": str(COMPACT_AFTER)}
-    a = NodeProcess("dc1", pa, f"http://127.0.0.1:{pb}", tmp_path / "a", **env)
-    b = NodeProcess("dc2", pb, f"http://127.0.0.1:{pa}", tmp_path / "b", **env)
+    a = NodeProcess("dc1", pa, f"http://127.0.0.1:{pb}", tmp_path / "a" if persist else None, **env)
+    b = NodeProcess("dc2", pb, f"http://127.0.0.1:{pa}", tmp_path / "b" if persist else None, **env)
     try:
         a.start()
         ca = client(a)
