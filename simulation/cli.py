@@ -14,7 +14,7 @@ from rich.table import Table
 from harness import scenario as scenarios
 from harness.history import write_jsonl
 from harness.spec import PRESETS, SpecError, preset
-from scenarios import checkers
+from scenarios import checkers, run_dir
 from simulation.params import ModelParams
 
 # Piped output gets a fixed width wide enough for the tables instead of rich's 80 columns.
@@ -89,28 +89,12 @@ def simulate(preset_name, scenario_name, rps, duration, seed, params_path, histo
 
 def _write_run(out: Path, topo, sc, result) -> None:
     """The same layout a measured run has, so reports read predictions and measurements alike."""
-    import dataclasses
-    import json
-
-    out.mkdir(parents=True, exist_ok=True)
-    history = result.history()
-    write_jsonl(history, out / "history.jsonl")
-    (out / "scenario.json").write_text(json.dumps(sc.to_dict(), indent=2), encoding="utf-8")
-    (out / "params.json").write_text(result.model.params.to_json(), encoding="utf-8")
-
-    asdict = dataclasses.asdict
-    summary = {
-        "source": "simulation", "topology": topo.name, "scenario": sc.name, "seed": result.model.seed,
-        "requests": result.requests,
-        "availability": {f: {**asdict(a), "availability": a.availability}
-                         for f, a in checkers.availability(history).items()},
-        "latency_s": {f: asdict(x) for f, x in checkers.latency(history).items()},
-        "failover": [asdict(x) for x in checkers.failover(history)],
-        "propagation": {site: asdict(x) for site, x in checkers.propagation(history).items()},
+    run_dir.write(out, source="simulation", topology=topo.name, scenario=sc, history=result.history(), extra={
+        "seed": result.model.seed, "requests": result.requests,
         "leaderless_s": {g.kind: g.leaderless_s(sc.load.duration_s + result.model.request_s) for g in result.model.groups},
         "utilisation": result.utilisation(),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    })
+    (out / "params.json").write_text(result.model.params.to_json(), encoding="utf-8")
 
 
 def _summary(topo, sc, result, history) -> None:
