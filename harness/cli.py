@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("harness.topology.cli:up", "Start a two-datacenter topology and seed it."),
     "status": ("harness.topology.cli:status", "Show the running topology: components, health, WAN proxies."),
     "down": ("harness.topology.cli:down", "Remove every container, network and volume halab started."),
+    "measure": ("harness.clients.cli:measure", "Drive a fault-free scenario against the running lab; write a run directory."),
     "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
     "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),

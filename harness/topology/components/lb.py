@@ -46,6 +46,8 @@ frontend users
 backend gateways
     balance roundrobin
     option httpchk GET /healthz
+    # Which gateway answered: the measuring clients record it as the operation's site.
+    http-response set-header X-Halab-Gateway %[srv_name]
 {servers}
 """
 

@@ -1,0 +1,42 @@
+"""One history, appended to by many client threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from harness.history import Op
+
+
+class Recorder:
+    """Times are seconds since the recorder was made; each op is stamped under the lock, so
+    the history's order is its time order."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._t0 = clock()
+        self._lock = threading.Lock()
+        self._ops: list[Op] = []
+
+    def now(self) -> float:
+        return self._clock() - self._t0
+
+    def invoke(self, process: int | str, f: str, value: Any = None) -> Op:
+        with self._lock:
+            op = Op(process, "invoke", f, value=value, time=round(self.now(), 6))
+            self._ops.append(op)
+        return op
+
+    def complete(self, invoked: Op, type: str, *, value: Any = None, site: str | None = None,
+                 error: str | None = None, steps: dict[str, float] | None = None) -> Op:
+        with self._lock:
+            t = round(self.now(), 6)
+            op = Op(invoked.process, type, invoked.f, value=value, time=t, latency=round(t - invoked.time, 6),
+                    site=site, error=error, steps=steps or None)
+            self._ops.append(op)
+        return op
+
+    def history(self) -> list[Op]:
+        with self._lock:
+            return list(self._ops)
