@@ -27,6 +27,7 @@ def up(preset_name: str, source: str, no_seed: bool) -> None:
     import docker
 
     from harness.doctor import ensure_engine
+    from harness.images import ImageNotBuilt
     from harness.spec import preset, validate
     from harness.topology import realise, state as st, status as stat
     from harness.topology.settings import TopologySettings
@@ -44,7 +45,10 @@ def up(preset_name: str, source: str, no_seed: bool) -> None:
     for warning in validate_quietly(validate, topology):
         console.print(f"[yellow]warning:[/] {warning}")
     t0 = time.monotonic()
-    lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed)
+    try:
+        lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed)
+    except (ImageNotBuilt, realise.StartupError) as exc:  # expected failures: one line, not a traceback
+        raise click.ClickException(str(exc)) from None
     console.print(f"[bold green]up[/] in {time.monotonic() - t0:.1f} s; state in {settings.state_file}")
     console.print(stat.render(stat.collect(lab.state, client)))
 
