@@ -7,6 +7,16 @@ Own endpoints (documented in `/openapi.json`): `/healthz`, `/readyz`, `/gateway/
 Everything else is matched against the routes from etcd. Every response the handler makes
 carries X-Request-Id (the caller's if it sent a sane one); the catch-all route sees every
 parsable request. Only a request aiohttp cannot parse at all gets its plain 400 without one.
+
+Every answer to a routed request (relayed, streamed, or the gateway's own 401/403/404/5xx)
+also carries Server-Timing, appended to any the upstream sent, stamped as its headers go out:
+
+    Server-Timing: mongo_read;dur=1.20, gateway;dur=0.31, opa;dur=0.82, upstream;dur=2.05
+
+`gateway` is the handler's own time (total minus the two waits), the service time of the
+model's "gateway" step; `opa` is the OPA round trip (only if the opa plugin asked OPA);
+`upstream` is request sent to response headers received, summed over retried nodes (only if
+the request was forwarded; ai-proxy's LLM call counts as the upstream). Milliseconds.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import aiohttp
 from aiohttp import web
 
 from .config import Config, ConfigError, build_config
-from .context import REQUEST_ID, RequestCtx, error
+from .context import REQUEST_ID, RequestCtx, add_server_timing, error, server_timing
 from .etcd_source import EtcdConfigSource
 from .openapi import OPENAPI
 from .plugins import build_route
@@ -119,9 +129,11 @@ class Gateway:
     # -- the hot path ---------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
         rid = request.headers.get(REQUEST_ID)
         if rid is None or not _RID_OK.match(rid):
             rid = os.urandom(16).hex()
+        ctx = None
         try:
             own = self._own.get(request.path)
             if own is not None:
@@ -131,22 +143,28 @@ class Gateway:
             cfg = self.config
             route = cfg.match(request.method, request.path)
             if route is None:
-                return error(404, "404 Route Not Found", rid)
-            ctx = RequestCtx(request, route, cfg, rid)
-            for plugin in route.pipeline:
-                stop = await plugin.access(ctx)
-                if stop is not None:
-                    return stop
-            if route.handler is not None:
-                return await route.handler.handle(ctx)
-            return await self.forwarder.forward(ctx)
+                resp = error(404, "404 Route Not Found", rid)
+            else:
+                ctx = RequestCtx(request, route, cfg, rid, started)
+                for plugin in route.pipeline:
+                    resp = await plugin.access(ctx)
+                    if resp is not None:
+                        break
+                else:
+                    resp = await (route.handler.handle(ctx) if route.handler is not None
+                                  else self.forwarder.forward(ctx))
         except web.HTTPRequestEntityTooLarge:
-            return error(413, f"body over {self.settings.max_body_bytes} bytes", rid)
+            resp = error(413, f"body over {self.settings.max_body_bytes} bytes", rid)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception:  # noqa: BLE001 - the gateway answers, it never drops a request
             log.exception("request %s %s %s failed", rid, request.method, request.path)
-            return error(500, "gateway error", rid)
+            resp = error(500, "gateway error", rid)
+        # A streamed response was stamped by relay() before its headers went out.
+        if not resp.prepared:
+            add_server_timing(resp.headers, server_timing(started, ctx.opa_s, ctx.upstream_s) if ctx
+                              else server_timing(started))
+        return resp
 
     # -- own endpoints --------------------------------------------------------------------
 

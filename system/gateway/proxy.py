@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +18,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .config import Node, Upstream
-from .context import REQUEST_ID, RequestCtx, error
+from .context import REQUEST_ID, RequestCtx, add_server_timing, error, server_timing
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,9 @@ def is_streaming(resp: aiohttp.ClientResponse) -> bool:
         and resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
 
 
-async def relay(resp: aiohttp.ClientResponse, request: web.Request, request_id: str,
-                extra_headers: dict | None = None) -> web.StreamResponse:
+async def relay(resp: aiohttp.ClientResponse, ctx: RequestCtx) -> web.StreamResponse:
+    request, request_id = ctx.request, ctx.request_id
     headers = response_headers(resp, request_id)
-    if extra_headers:
-        headers.update(extra_headers)
     if not is_streaming(resp):
         try:
             body = await resp.read()
@@ -82,6 +81,8 @@ async def relay(resp: aiohttp.ClientResponse, request: web.Request, request_id: 
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(502, f"upstream failed sending its body: {type(exc).__name__}") from exc
         return web.Response(status=resp.status, body=body, headers=headers)
+    # The headers go out before the body: the handler's own stamp would come too late.
+    add_server_timing(headers, server_timing(ctx.started, ctx.opa_s, ctx.upstream_s))
     out = web.StreamResponse(status=resp.status, headers=headers)
     await out.prepare(request)
     try:
@@ -112,6 +113,7 @@ class Forwarder:
         timeout = up.client_timeout
         tried: set[Node] = set()
         last = UpstreamFailed(502, "no upstream node available")
+        waited = 0.0
         for _ in range(min(up.attempts, max(1, up.balancer.distinct))):
             node = up.balancer.pick(tried)
             if node is None:
@@ -120,10 +122,12 @@ class Forwarder:
             if up.pass_host == "node":
                 headers["Host"] = node.hostport
             url = URL(f"{up.scheme}://{node.host}:{node.port}{target}", encoded=True)
+            sent = time.perf_counter()
             try:
                 async with self.session.request(req.method, url, headers=headers, data=body, timeout=timeout,
                                                 allow_redirects=False) as resp:
-                    return await relay(resp, req, ctx.request_id)
+                    ctx.upstream_s = waited + time.perf_counter() - sent
+                    return await relay(resp, ctx)
             except UpstreamFailed as exc:
                 return error(exc.status, exc.message, ctx.request_id)
             except aiohttp.ConnectionTimeoutError:
@@ -138,5 +142,10 @@ class Forwarder:
                 last = UpstreamFailed(502, f"upstream {node.hostport} refused or unreachable")
             except aiohttp.ClientError as exc:
                 last = UpstreamFailed(502, f"upstream {node.hostport} failed: {type(exc).__name__}")
+            finally:
+                # A failed node's wait (a timeout, say) is upstream time too, not the gateway's.
+                waited += time.perf_counter() - sent
             log.warning("request %s route %s: %s", ctx.request_id, ctx.route.id, last.message)
+        if tried:
+            ctx.upstream_s = waited
         return error(last.status, last.message, ctx.request_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import aiohttp
 from aiohttp import web
@@ -89,24 +90,31 @@ class AiProxy:
             headers, query, used_secret = await self._resolve(ctx)
         except SecretUnavailable:
             return error(503, "LLM credentials unavailable (secret store)", ctx.request_id)
+        waited = 0.0
         for attempt in range(2):
             send = {"Content-Type": "application/json", "X-Request-Id": ctx.request_id, **headers}
+            sent = time.perf_counter()
             try:
                 async with self.services.session.post(self.endpoint, data=payload, headers=send, params=query or None,
                                                       timeout=self.timeout) as resp:
+                    # The LLM is this route's upstream: its wait is summed over both attempts.
+                    ctx.upstream_s = waited + time.perf_counter() - sent
                     if resp.status == 401 and used_secret and attempt == 0:
                         await resp.read()
+                        waited = ctx.upstream_s
                         try:
                             headers, query, _ = await self._resolve(ctx, force=True)
                         except SecretUnavailable:
                             return error(503, "LLM credentials unavailable (secret store)", ctx.request_id)
                         continue
-                    return await relay(resp, req, ctx.request_id)
+                    return await relay(resp, ctx)
             except UpstreamFailed as exc:
                 return error(exc.status, exc.message, ctx.request_id)
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+                ctx.upstream_s = waited + time.perf_counter() - sent
                 return error(504, "LLM timed out", ctx.request_id)
             except aiohttp.ClientError as exc:
+                ctx.upstream_s = waited + time.perf_counter() - sent
                 return error(502, f"LLM unreachable: {type(exc).__name__}", ctx.request_id)
         return error(502, "LLM refused the key after a fresh read", ctx.request_id)
 
