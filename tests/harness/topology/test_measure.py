@@ -29,7 +29,7 @@ def test_a_measured_baseline_is_a_history_calibrate_fits_from(seed_lab, tmp_path
     assert all({"gateway", "opa", "profile", "search", "metadata", "llm"} <= set(op.steps) for op in queries)
     assert all(op.steps["llm"] < op.latency for op in queries)
     updates = [op for op in done if op.f == "policy_update"]
-    assert all({"gateway", "etcd_txn", "mongo_pending"} <= set(op.steps) for op in updates)
+    assert all({"gateway", "cms", "etcd_txn", "mongo_pending"} <= set(op.steps) for op in updates)
     versions = sorted((op.value["policy"], op.value["version"]) for op in updates)
     assert len(set(versions)) == len(updates) and all(v >= 2 for _, v in versions)
 
