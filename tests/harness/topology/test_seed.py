@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from topology_support import raft_peers, sites_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -108,15 +109,8 @@ def test_etcd_lists_one_member_per_dc(seed_lab) -> None:
 
 
 def test_openbao_raft_peers_span_both_dcs(seed_lab) -> None:
-    from harness.topology.bao import BaoCluster
-
-    vault1 = seed_lab.plan.of_kind("vault")[0]
-    cluster = BaoCluster([])
-    try:
-        peers = cluster.raft_peers(seed_lab.url(vault1.name, "api"), seed_lab.bao.harness_token)
-    finally:
-        cluster.close()
-    assert sorted(seed_lab.plan.topology.site_of(p["node_id"]) for p in peers) == ["dc1", "dc2"]
+    peers = raft_peers(seed_lab)
+    assert sites_of(seed_lab, peers) == ["dc1", "dc2"]
     assert sum(p["leader"] for p in peers) == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from topology_support import raft_peers, sites_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -17,15 +18,8 @@ def test_etcd_has_three_members_on_three_sites(witness_lab) -> None:
 
 
 def test_openbao_has_three_raft_peers(witness_lab) -> None:
-    from harness.topology.bao import BaoCluster
-
-    vault1 = witness_lab.plan.of_kind("vault")[0]
-    cluster = BaoCluster([])
-    try:
-        peers = cluster.raft_peers(witness_lab.url(vault1.name, "api"), witness_lab.bao.harness_token)
-    finally:
-        cluster.close()
-    assert sorted(witness_lab.plan.topology.site_of(p["node_id"]) for p in peers) == ["dc1", "dc2", "witness"]
+    peers = raft_peers(witness_lab)
+    assert sites_of(witness_lab, peers) == ["dc1", "dc2", "witness"]
 
 
 def test_a_query_through_the_vip_answers(witness_lab) -> None:
