@@ -117,7 +117,7 @@ def rag_query(m, rid: int):
     if fr is None:
         return
     lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
-    hop, rtt, intra = net.hop, net.rtt, net.intra_hop_s
+    hop, intra = net.hop, net.intra_hop_s
     opa = view.opa
     arrive = env.now
     # 4. gateway -> rag.
@@ -140,13 +140,10 @@ def rag_query(m, rid: int):
     # 5. rag -> MongoDB (Atlas): the user's profile now, the documents' metadata after the search.
     if view.changes != m.changes:
         m.refresh(view)
-    mongo = m.mongo
     if not view.mongo_ok:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
-    service = mongo.draw()
-    mongo.busy += service
-    profile_s = rtt(site, mongo.site) + service
+    profile_s = _mongo_call(m, site)
     t = end + profile_s
     # 7. rag -> vector DB: the local replica, else a remote one.
     vdb, lost = view.vectordb, view.vectordb_lost
@@ -172,9 +169,7 @@ def rag_query(m, rid: int):
     if not view.mongo_ok:
         m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
-    service = mongo.draw()
-    mongo.busy += service
-    metadata_s = rtt(site, mongo.site) + service
+    metadata_s = _mongo_call(m, site)
     if steps is not None:
         steps["search"] = end - arrive + net.mean_rtt(site, vdb.site) / 2
         steps["metadata"] = metadata_s
