@@ -29,28 +29,18 @@ import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
-# Every component kind either realisation knows. Adding one means adding its image
-# (harness/images) and its station (simulation/components.py).
-KINDS = frozenset(
-    {"lb", "gateway", "cms", "opa", "policy_sync", "rag", "etcd", "vault", "vectordb", "mongo", "llm"}
-)
-# Kinds whose members form one Raft-style cluster across sites: writes need a majority.
-QUORUM_KINDS = ("etcd", "vault", "vectordb")
-APP_KINDS = ("gateway", "cms", "opa", "policy_sync", "rag")
+from harness import kinds as _kinds
+
+# Every component kind either realisation knows: the one table in harness/kinds.py.
+KINDS = frozenset(_kinds.KINDS)
+# Kinds whose members form one Raft cluster across sites: writes need a majority.
+QUORUM_KINDS = _kinds.quorum_kinds()
+APP_KINDS = _kinds.of_tier("app")
+DATA_KINDS = _kinds.of_tier("data")
 # Who opens connections to whom (client kind -> server kinds). Two sites need a Link when a
 # component on one talks to a component on the other; the harness puts a Toxiproxy proxy on
 # each such connection, the model a WAN hop.
-TALKS_TO = {
-    "lb": ("gateway",),
-    "gateway": ("cms", "rag", "opa", "etcd", "vault", "llm"),
-    "rag": ("mongo", "vectordb", "gateway"),  # gateway: the hairpin call with the enriched prompt
-    "cms": ("mongo", "etcd"),
-    "policy_sync": ("etcd", "opa"),
-    "etcd": ("etcd",),  # Raft peers
-    "vault": ("vault",),
-    "vectordb": ("vectordb",),
-}
-DATA_KINDS = ("etcd", "vault", "vectordb")
+TALKS_TO = {k.name: k.talks_to for k in _kinds.KINDS.values() if k.talks_to}
 
 
 class SpecError(ValueError):

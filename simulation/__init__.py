@@ -12,7 +12,7 @@ Modules, one concept each:
     params.py      service times per component kind (sources cited), protocol timings from the spec
     components.py  Station (an exact FCFS c-server queue without Resource events), KeyCache, PolicySync
     network.py     the WAN from the spec's links: reachability, latency + jitter, cuts
-    quorum.py      Raft groups (etcd, OpenBao, vector consensus): quorum arithmetic, elections
+    quorum.py      Raft groups (etcd, OpenBao; the vector store is leaderless): quorum arithmetic, elections
     lb.py          HAProxy health checks and routing, keepalived VRRP
     flows.py       the RAG query (14 steps), the policy update (9 steps), the ingest
     policy.py      policy propagation: etcd watch -> policy_sync -> OPA, resync

@@ -368,7 +368,7 @@ def rag_ingest(m, rid: int):
     # The other replicas the primary reaches, nearest first; the ack waits for k - 1 of them.
     k = m.topo.params.vector.write_consistency
     if k > 1:
-        peers = sorted(net.rtt(vdb.site, p.site) + p.draw() for p in m.vectordb.members
+        peers = sorted(net.rtt(vdb.site, p.site) + p.draw() for p in m.vector_nodes
                        if p is not vdb and p.up and net.reachable(vdb.site, p.site))
         if len(peers) < k - 1:
             # The primary waits for acks that never come: the client's deadline ends it, unknown.

@@ -87,10 +87,12 @@ class Model:
             members = [self.stations[c.name] for c in topo.components_of(kind)]
             return RaftGroup(self.env, kind, members, self.net, election_s, self.stream(f"raft/{kind}"), self.record)
 
+        # Only the kinds the table calls Raft elect leaders; the vector store replicates
+        # leaderless (harness/kinds.py), so its writes need no majority.
         self.etcd = group("etcd", self.t.etcd_election_s)
         self.vault = group("vault", self.t.bao_election_s)
-        self.vectordb = group("vectordb", self.t.vector_election_s)
-        self.groups = (self.etcd, self.vault, self.vectordb)
+        self.groups = (self.etcd, self.vault)
+        self.vector_nodes = [self.stations[c.name] for c in topo.components_of("vectordb")]
 
         lbs = [self.stations[c.name] for c in topo.components_of("lb")]
         gateways = [self.stations[c.name] for c in topo.components_of("gateway")]

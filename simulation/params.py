@@ -172,7 +172,6 @@ class Timings:
     vrrp_failover_s: float
     etcd_election_s: float
     bao_election_s: float
-    vector_election_s: float
 
 
 def timings(topo: Topology) -> Timings:
@@ -190,6 +189,4 @@ def timings(topo: Topology) -> Timings:
         etcd_election_s=p.etcd.election_ms / 1000.0,
         # hashicorp/raft ElectionTimeout 1 s x performance_multiplier (OpenBao default 5).
         bao_election_s=p.bao.election_s,
-        # Qdrant's consensus is Raft too (tick 100 ms, election ~ 1 s; Qdrant docs, "distributed deployment").
-        vector_election_s=1.0,
     )

@@ -12,8 +12,8 @@ the container counts as ready when it answers 200: HAProxy's own "I am up" signa
 from __future__ import annotations
 
 from harness.containers.base import HalabContainer, http_ok
+from harness.kinds import MONITOR_PORT
 
-MONITOR_PORT = 8405
 CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
 KEEPALIVED_PATH = "/etc/keepalived/keepalived.conf"
 

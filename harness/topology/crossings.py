@@ -5,11 +5,11 @@
     ['etcd1', 'etcd2', 'gateway1', 'gateway2', 'llm', 'mongo', 'vault1', 'vault2', 'vectordb1', 'vectordb2']
 
 The rules:
-- Raft-style peers of every quorum kind talk to every other member (etcd Raft, OpenBao Raft,
+- peers of every replicated kind talk to every other member (etcd Raft, OpenBao Raft,
   vector replication);
 - a client whose own site has no server of a kind it talks to reaches all of them (apps ->
   the external "Atlas", gateways -> the LLM API, the edge's LBs -> every gateway);
-- failover targets: a client reaches the other sites' servers of FAILOVER_KINDS too (rag ->
+- failover targets: a client reaches the other sites' servers of a `failover` kind too (rag ->
   the other DC's gateway for the hairpin, and its vector node).
 """
 
@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.spec import QUORUM_KINDS, TALKS_TO, Topology
-
-FAILOVER_KINDS = ("gateway", "vectordb")
-PEER_WORDS = {"etcd": "etcd Raft peers", "vault": "OpenBao Raft", "vectordb": "vector replication"}
+from harness.kinds import KINDS
+from harness.spec import TALKS_TO, Topology
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Crossing:
 
     @property
     def what(self) -> str:
-        label = PEER_WORDS[self.server_kind] if self.peer else f"{self.client.rstrip('0123456789')} -> {self.server_kind}"
+        label = KINDS[self.server_kind].peer_words if self.peer else f"{self.client.rstrip('0123456789')} -> {self.server_kind}"
         return f"{label}: {self.client} ({self.client_site}) -> {self.server} ({self.server_site})"
 
 
@@ -44,13 +42,13 @@ def crossings(t: Topology) -> tuple[Crossing, ...]:
         csite = t.site_of(client.name)
         for kind in TALKS_TO.get(client.kind, ()):
             servers = t.components_of(kind)
-            peer = kind == client.kind and kind in QUORUM_KINDS
+            peer = kind == client.kind and KINDS[kind].replicated
             has_local = any(t.site_of(s.name) == csite for s in servers if s.name != client.name)
             for server in servers:
                 ssite = t.site_of(server.name)
                 if ssite == csite or server.name == client.name:
                     continue
-                if peer or not has_local or kind in FAILOVER_KINDS:
+                if peer or not has_local or KINDS[kind].failover:
                     out.append(Crossing(client.name, csite, server.name, ssite, kind, peer))
     return tuple(out)
 

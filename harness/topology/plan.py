@@ -30,21 +30,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from harness.kinds import KINDS
 from harness.spec import Component, SpecError, Topology
 from harness.topology.crossings import wan_servers
 
-PYTHON_KINDS = ("gateway", "cms", "rag", "policy_sync", "vectordb", "llm")
-# kind -> {port role: default port}
-DEFAULT_PORTS: dict[str, dict[str, int]] = {
-    "etcd": {"client": 2379, "peer": 2380},
-    "vault": {"api": 8200, "cluster": 8201},
-    "opa": {"http": 8181},
-    "mongo": {"mongo": 27017},
-    "lb": {"http": 80},
-    **{k: {"http": 8000} for k in PYTHON_KINDS},
-}
+# kind -> {port role: default port}, from the kind table
+DEFAULT_PORTS: dict[str, dict[str, int]] = {k.name: dict(k.ports) for k in KINDS.values()}
 PORT_STEP = 10
-SHARED_PORT_KINDS = frozenset({"lb"})  # one VIP, one port, whichever LB holds it
+SHARED_PORT_KINDS = frozenset(k.name for k in KINDS.values() if k.shared_port)  # one VIP, one port
 WAN_NAME = "wan"  # the multi-homed Toxiproxy container's component-like name
 TOXIPROXY_API_PORT = 8474
 

@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 import docker
 
 from harness.containers.base import HalabContainer
+from harness.kinds import KINDS
 from harness.labels import new_run_id
 from harness.spec import Topology
 from harness.topology import seeding, state as st
@@ -38,7 +39,6 @@ from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
 from harness.topology.components import ingress as ingress_recipe
 from harness.topology.components import toxiproxy as wan_recipe
-from harness.topology.components.context import IMAGE_COMPONENT
 from harness.topology.networks import create_publish_network, create_site_networks, free_high_address
 from harness.topology.plan import Plan
 from harness.topology.settings import TopologySettings
@@ -48,7 +48,7 @@ from harness.topology.wan import Route, wan_routes
 from harness.topology.wanlink import WanLink
 
 log = logging.getLogger(__name__)
-LATE_KINDS = ("gateway",)  # started once OpenBao hands out their credentials
+LATE_KINDS = tuple(k.name for k in KINDS.values() if k.starts_late)  # need OpenBao credentials
 
 
 class StartupError(RuntimeError):
@@ -115,7 +115,7 @@ def up(
 
     try:
         image = resolver(client, source)
-        for name in sorted({IMAGE_COMPONENT.get(p.kind, p.kind) for p in plan.placements if wanted(p.kind)} | {"toxiproxy"}):
+        for name in sorted({KINDS[p.kind].image for p in plan.placements if wanted(p.kind)} | {"toxiproxy"}):
             image(name)  # fail fast, before anything starts, when an image is missing
         # 1. networks
         nets = create_site_networks(client, plan)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from harness.containers.haproxy import MONITOR_PORT
+from harness.kinds import KINDS, probe_port
 from harness.topology.state import State
 from harness.topology.wanlink import BASELINE
 
@@ -47,22 +47,23 @@ def _http(url: str) -> httpx.Response:
 
 
 def probe(kind: str, address: str, ports: dict[str, int]) -> str:
-    port = next(iter(ports.values()))
+    """"ok" (with the state the kind names, if any), or why not: the kind table's probe."""
+    k = KINDS[kind]
+    port = probe_port(k, ports)
     try:
-        if kind == "etcd":
-            body = _http(f"http://{address}:{port}/health").json()
-            return "ok" if body.get("health") == "true" else f"unhealthy: {body.get('reason') or '?'}"
-        if kind == "vault":
-            code = _http(f"http://{address}:{port}/v1/sys/health").status_code
-            return {200: "ok (active)", 429: "ok (standby)", 503: "sealed", 501: "not initialised"}.get(code, f"HTTP {code}")
-        if kind == "mongo":
+        if k.probe.path is None:
             with socket.create_connection((address, port), timeout=TIMEOUT_S):
                 return "ok (port open)"
-        path = {"opa": "/health"}.get(kind, "/healthz")
-        if kind == "lb":
-            port = MONITOR_PORT
-        code = _http(f"http://{address}:{port}{path}").status_code
-        return "ok" if code == 200 else f"HTTP {code}"
+        resp = _http(f"http://{address}:{port}{k.probe.path}")
+        state = k.probe.states.get(resp.status_code)
+        if resp.status_code not in k.probe.ok:
+            return state or f"HTTP {resp.status_code}"
+        if k.probe.json_field:
+            key, want = k.probe.json_field
+            body = resp.json()
+            if str(body.get(key)) != want:
+                return f"unhealthy: {body.get('reason') or '?'}"
+        return f"ok ({state})" if state else "ok"
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return f"down: {exc.__class__.__name__}"
 

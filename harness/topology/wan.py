@@ -23,13 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.kinds import KINDS
 from harness.topology.crossings import crossings
 from harness.topology.plan import Plan
-
-# Which ports of a server kind its Raft peers use: OpenBao's API for `raft join` and request
-# forwarding, its cluster port for Raft itself.
-PEER_ROLES = {"etcd": ("peer",), "vault": ("api", "cluster"), "vectordb": ("http",)}
-
 
 @dataclass(frozen=True)
 class Route:
@@ -59,7 +55,7 @@ def wan_routes(plan: Plan) -> tuple[Route, ...]:
     carries: dict[tuple[str, str, str], list[str]] = {}
     for x in crossings(plan.topology):
         server = plan[x.server]
-        roles = PEER_ROLES[x.server_kind] if x.peer else (next(iter(server.ports)),)
+        roles = KINDS[x.server_kind].peer_roles if x.peer else (next(iter(server.ports)),)
         for role in roles:
             lines = carries.setdefault((x.client_site, x.server, role), [])
             if x.what not in lines:

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from harness.containers.base import HalabContainer
+from harness.kinds import KINDS
 from harness.labels import labels
 from harness.topology.plan import Placement, Plan
 
-# spec kind -> component name in harness/images (the LLM API is the llm_stub service)
-IMAGE_COMPONENT = {"llm": "llm_stub"}
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Context:
         return self.plan.run_id
 
     def image_of(self, kind: str) -> str:
-        return self.image(IMAGE_COMPONENT.get(kind, kind))
+        return self.image(KINDS[kind].image)
 
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """Name it, label it, put it on its site network under its alias."""

@@ -14,6 +14,7 @@ import logging
 import typing
 
 from harness.containers import PythonServiceContainer
+from harness.kinds import KINDS
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
 from system.common.settings import SECRETS_DIR
@@ -21,14 +22,7 @@ from system.common.settings import SECRETS_DIR
 log = logging.getLogger(__name__)
 
 # spec kind -> module under system/
-SERVICE_MODULES = {
-    "gateway": "gateway",
-    "cms": "cms",
-    "rag": "rag",
-    "policy_sync": "policy_sync",
-    "vectordb": "vectordb",
-    "llm": "llm_stub",
-}
+SERVICE_MODULES = {k.name: k.module for k in KINDS.values() if k.module}
 LLM_KEY_PATH = "/run/halab/llm_api_key"
 
 

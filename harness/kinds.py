@@ -1,0 +1,138 @@
+"""The one table of component kinds: what each kind is, how it listens, replicates, is probed,
+restarted and made ready again. Docker-free data; the spec, the plan, the WAN, the images,
+`halab status`, the nemesis and the SimPy model all read it instead of keeping lists.
+
+    >>> dict(KINDS["etcd"].ports), KINDS["etcd"].quorum, KINDS["vectordb"].quorum
+    ({'client': 2379, 'peer': 2380}, True, False)
+    >>> KINDS["vault"].after_restart, KINDS["llm"].image
+    ('unseal', 'llm_stub')
+    >>> quorum_kinds()
+    ('etcd', 'vault')
+
+This is testcontainers' one-module-per-kind written as data: adding a kind is a row here plus
+its own modules (container class, start recipe, image recipe, model station).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+Replication = Literal["raft", "leaderless", "none"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How a component says it is healthy: a GET on one of its ports, or a TCP connect.
+
+    `states` names the answers worth telling apart (OpenBao: active, standby, sealed).
+    """
+
+    role: str
+    path: str | None = "/healthz"  # None: a TCP connect is the whole signal
+    ok: tuple[int, ...] = (200,)
+    states: Mapping[int, str] = field(default_factory=dict)
+    json_field: tuple[str, str] | None = None  # (field, value) the body must hold, as etcd's {"health": "true"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One component kind.
+
+    tier:          where the presets put it (app and data nodes of each DC, lb, external)
+    ports:         port role -> default port; the first role is the main one
+    image:         the component name in harness/images
+    module:        `python -m system.<module>` for the platform's own services
+    replication:   raft (writes need a majority), leaderless (no majority: a write succeeds on
+                   the replicas it reaches), or none
+    peer_roles:    the ports Raft-style peers or replicas dial
+    talks_to:      the kinds its clients open connections to
+    failover:      its clients also dial other sites' members (the hairpin, vector failover)
+    after_restart: what it needs after a restart before it serves again (OpenBao: unseal)
+    starts_late:   started once earlier phases hand it credentials
+    """
+
+    name: str
+    tier: Literal["app", "data", "lb", "external"]
+    ports: Mapping[str, int]
+    image: str
+    probe: Probe
+    module: str | None = None
+    replication: Replication = "none"
+    peer_roles: tuple[str, ...] = ()
+    peer_words: str = ""
+    talks_to: tuple[str, ...] = ()
+    failover: bool = False
+    shared_port: bool = False
+    after_restart: str | None = None
+    starts_late: bool = False
+
+    @property
+    def quorum(self) -> bool:
+        return self.replication == "raft"
+
+    @property
+    def replicated(self) -> bool:
+        return self.replication != "none"
+
+
+def _ports(**ports: int) -> Mapping[str, int]:
+    return MappingProxyType(dict(ports))
+
+
+_HTTP = _ports(http=8000)
+_SERVICE = Probe("http")
+
+_TABLE = (
+    Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), talks_to=("gateway",), shared_port=True),
+    Kind("gateway", "app", _HTTP, "gateway", _SERVICE, module="gateway", failover=True, starts_late=True,
+         talks_to=("cms", "rag", "opa", "etcd", "vault", "llm")),
+    Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd")),
+    Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health")),
+    Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa")),
+    # gateway: the hairpin call with the enriched prompt
+    Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway")),
+    Kind("etcd", "data", _ports(client=2379, peer=2380), "etcd",
+         Probe("client", "/health", (200,), json_field=("health", "true")),
+         replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",)),
+    # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
+    Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",
+         Probe("api", "/v1/sys/health", (200, 429), {200: "active", 429: "standby", 503: "sealed",
+                                                   501: "not initialised"}),
+         replication="raft", peer_roles=("api", "cluster"), peer_words="OpenBao Raft", talks_to=("vault",),
+         after_restart="unseal"),
+    # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
+    Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", replication="leaderless",
+         peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",), failover=True),
+    Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None)),
+    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub"),
+)
+
+KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})
+# The lb's HAProxy monitor frontend (harness/containers/haproxy.py adds it to every config).
+MONITOR_PORT = 8405
+
+
+def kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown kind {name!r}; known: {', '.join(KINDS)}") from None
+
+
+def of_tier(tier: str) -> tuple[str, ...]:
+    return tuple(k.name for k in _TABLE if k.tier == tier)
+
+
+def quorum_kinds() -> tuple[str, ...]:
+    return tuple(k.name for k in _TABLE if k.quorum)
+
+
+def replicated_kinds() -> tuple[str, ...]:
+    return tuple(k.name for k in _TABLE if k.replicated)
+
+
+def probe_port(k: Kind, ports: Mapping[str, int]) -> int:
+    """The port a probe dials: one of the component's own, or the LB's monitor."""
+    return MONITOR_PORT if k.probe.role == "monitor" else ports[k.probe.role]

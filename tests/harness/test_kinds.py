@@ -1,0 +1,35 @@
+"""The kind table is the one description of a kind: everything else is derived from it."""
+
+from __future__ import annotations
+
+from harness import kinds, spec
+from harness.images.catalog import COMPONENTS
+from harness.topology.components import RECIPES
+from harness.topology.plan import DEFAULT_PORTS
+
+
+def test_every_kind_has_an_image_a_recipe_and_ports() -> None:
+    for k in kinds.KINDS.values():
+        assert k.image in COMPONENTS, k.name
+        assert k.name in RECIPES, k.name
+        assert DEFAULT_PORTS[k.name] == dict(k.ports)
+        assert k.probe.role in (*k.ports, "monitor"), k.name
+
+
+def test_peer_roles_name_ports_of_the_kind() -> None:
+    for k in kinds.KINDS.values():
+        assert set(k.peer_roles) <= set(k.ports), k.name
+        assert bool(k.peer_roles) == k.replicated, k.name
+
+
+def test_only_raft_kinds_are_quorum_kinds() -> None:
+    assert spec.QUORUM_KINDS == ("etcd", "vault")
+    assert kinds.KINDS["vectordb"].replication == "leaderless"
+    assert set(spec.KINDS) == set(kinds.KINDS)
+
+
+def test_unknown_kind_names_the_known_ones() -> None:
+    import pytest
+
+    with pytest.raises(KeyError, match="known: lb, gateway"):
+        kinds.kind("kafka")
