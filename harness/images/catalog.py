@@ -167,12 +167,12 @@ COMPONENTS: dict[str, Component] = {
         Component("rag", _PY, None, "/healthz of `python -m system.rag`"),
         Component("policy_sync", _PY, None, "/healthz of `python -m system.policy_sync`"),
         Component("llm_stub", _PY, None, "/healthz of `python -m system.llm_stub`"),
-        Component("opa", "opa", "openpolicyagent/opa:1.22.4", "GET /health"),
-        Component("etcd", "etcd", "quay.io/coreos/etcd:v3.6.16", "GET /health"),
-        Component("vault", "vault", "openbao/openbao:2.7.2", "GET /v1/sys/health"),
+        Component("opa", "opa", f"openpolicyagent/opa:{OPA_VERSION[1:]}", "GET /health"),
+        Component("etcd", "etcd", f"quay.io/coreos/etcd:{ETCD_VERSION}", "GET /health"),
+        Component("vault", "vault", f"openbao/openbao:{OPENBAO_VERSION}", "GET /v1/sys/health"),
         Component("vectordb", _PY, "qdrant/qdrant:v1.15.5", "/healthz of `python -m system.vectordb`"),
         Component("mongo", "mongo", "mongo:7", "ping through pymongo"),
-        Component("toxiproxy", "toxiproxy", "ghcr.io/shopify/toxiproxy:2.12.0", "GET /version"),
+        Component("toxiproxy", "toxiproxy", f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION[1:]}", "GET /version"),
     )
 }
 
