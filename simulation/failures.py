@@ -9,35 +9,40 @@ Every change is recorded as a nemesis event and bumps `m.changes`.
 
 from __future__ import annotations
 
+from harness.faults import FAULT_KINDS, TargetError, fault_kind, resolve
 from harness.scenario import Fault, ScenarioError
+
+STOPS = ("site-down", "node-crash", "component-down")
 
 
 def targets(m, fault: Fault) -> list:
-    """The stations a fault stops (site-down, node-crash, component-down)."""
-    if fault.kind == "site-down":
-        found = [st for st in m.stations.values() if st.site == fault.target]
-    elif fault.kind == "node-crash":
-        found = [st for st in m.stations.values() if st.node == fault.target]
-    elif fault.kind == "component-down":
-        found = [st for st in m.stations.values() if fault.target in (st.name, st.kind)]
-    else:
+    """The stations a fault stops (site-down, node-crash, component-down), by harness/faults' resolver."""
+    if fault.kind not in STOPS:
         return []
-    if not found:
-        raise ScenarioError(f"fault {fault.kind}: no {fault.target!r} in topology {m.topo.name!r}")
-    return found
+    return [m.stations[name] for name in _resolve(m, fault).components]
 
 
 def links(m, fault: Fault) -> list[tuple[str, str]]:
-    """The links a partition or latency fault acts on."""
-    sites = fault.sites
-    for s in sites:
-        if s not in m.net.site_up:
-            raise ScenarioError(f"fault {fault.kind}: no site {s!r} in topology {m.topo.name!r}")
-    if len(sites) == 1:
-        return [(lk.a, lk.b) for lk in m.topo.links if sites[0] in (lk.a, lk.b)]
-    if m.topo.link(*sites[:2]) is None:
-        raise ScenarioError(f"fault {fault.kind}: no link {sites[0]}<->{sites[1]}")
-    return [tuple(sites[:2])]
+    """The links a partition or latency fault acts on. The model's links are symmetric, so a
+    one-way cut ("a->b") is refused rather than predicted as a two-way one."""
+    directed = _resolve(m, fault).directed
+    pairs = {frozenset(d) for d in directed}
+    if len(directed) != 2 * len(pairs):
+        raise ScenarioError(f"fault {fault.kind} {fault.target}: the model cuts links both ways; "
+                            "an asymmetric target runs on the lab only")
+    return sorted(tuple(sorted(p)) for p in pairs)
+
+
+def _resolve(m, fault: Fault):
+    kind = fault_kind(fault.kind)
+    if not kind.modelled:
+        modelled = ", ".join(k for k, v in FAULT_KINDS.items() if v.modelled)
+        raise ScenarioError(f"fault {fault.kind}: the model does not predict it yet (it predicts {modelled}); "
+                            "run it on the lab with `halab chaos` / `halab measure`")
+    try:
+        return resolve(m.topo, fault.kind, fault.target)
+    except TargetError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def apply(m, fault: Fault, on: bool) -> None:
@@ -77,6 +82,7 @@ def run(m, fault: Fault):
 
 def schedule(m, faults: tuple[Fault, ...]) -> None:
     for fault in faults:  # fail fast on a bad target, before any time passes
+        _resolve(m, fault)
         targets(m, fault)
         if fault.kind in ("partition", "latency"):
             links(m, fault)

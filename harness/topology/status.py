@@ -14,7 +14,7 @@ import httpx
 
 from harness.kinds import KINDS, probe_port
 from harness.topology.state import State
-from harness.topology.wanlink import BASELINE
+from harness.topology.wanlink import BASELINE, WanLink
 
 TIMEOUT_S = 1.5
 
@@ -106,12 +106,12 @@ def collect(state: State, client) -> Status:
                 out.errors.append(f"OpenBao raft peers: {exc}")
     out.vip_holder = _vip_holder(state, containers)
     try:
-        proxies = httpx.get(f"{state.toxiproxy_api}/proxies", timeout=TIMEOUT_S, trust_env=False).json()
+        proxies = WanLink.from_state(state).proxies()
         out.proxies = {
             n: {"enabled": p["enabled"], "toxics": [t["name"] for t in p.get("toxics") or [] if not t["name"].startswith(BASELINE)]}
             for n, p in proxies.items()
         }
-    except (httpx.HTTPError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors
         out.errors.append(f"toxiproxy: {exc}")
     return out
 

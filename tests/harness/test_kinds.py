@@ -33,3 +33,17 @@ def test_unknown_kind_names_the_known_ones() -> None:
 
     with pytest.raises(KeyError, match="known: lb, gateway"):
         kinds.kind("kafka")
+
+
+def test_fault_targets_refuse_names_the_preset_lacks() -> None:
+    import pytest
+
+    from harness.faults import TargetError, resolve
+    from harness.spec import preset
+
+    with pytest.raises(TargetError, match="sites: edge, dc1, dc2, external"):
+        resolve(preset("seed"), "partition", "dc1,witness")
+    assert resolve(preset("seed+witness"), "partition", "witness").directed == (
+        ("dc1", "witness"), ("witness", "dc1"), ("dc2", "witness"), ("witness", "dc2"))
+    assert resolve(preset("seed"), "component-down", "vault").components == ("vault1", "vault2")
+    assert resolve(preset("seed"), "node-crash", "dc1-data").components == ("etcd1", "vault1", "vectordb1")

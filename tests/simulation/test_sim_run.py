@@ -96,7 +96,7 @@ def test_wan_latency_slows_only_what_crosses_it() -> None:
 
 
 def test_unknown_fault_target_fails_before_running() -> None:
-    with pytest.raises(ScenarioError, match="no 'dc9'"):
+    with pytest.raises(ScenarioError, match="no site 'dc9'.*sites: edge, dc1, dc2, external"):
         run(Fault("site-down", "dc9", 1.0, 2.0))
 
 

@@ -1,0 +1,129 @@
+"""The fault kinds and how a fault's target resolves against a spec: plain data and one pure
+function, shared by the nemesis (chaos/) and the SimPy model (simulation/failures.py).
+
+    >>> from harness.spec import preset
+    >>> t = resolve(preset("seed"), "site-down", "dc2")
+    >>> t.sites, t.components[:3]
+    (('dc2',), ('gateway2', 'cms2', 'opa2'))
+    >>> resolve(preset("seed"), "partition", "dc1->dc2").directed
+    (('dc1', 'dc2'),)
+    >>> sorted(resolve(preset("seed"), "partition", "dc1,dc2").directed)
+    [('dc1', 'dc2'), ('dc2', 'dc1')]
+    >>> resolve(preset("seed"), "component-down", "dc9")
+    Traceback (most recent call last):
+    ...
+    harness.faults.TargetError: component-down: no component or kind 'dc9' in seed; components: lb1, lb2, ...
+
+Targets are names from the spec: a site, a node, a component or a kind, a link "a,b" (both
+ways), "a->b" (only a's connections to b: an asymmetric cut), or "a" (every link of a).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from harness.spec import Topology
+
+TargetType = Literal["site", "node", "component", "link", "none"]
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    target: TargetType
+    help: str
+    options: dict[str, float | str] = field(default_factory=dict)  # defaults
+    modelled: bool = False  # the SimPy model predicts it (simulation/failures.py)
+
+
+_TABLE = (
+    FaultKind("site-down", "site", "every component of the site killed; its WAN proxies drop packets "
+              "(mode=blackhole) or refuse connections (mode=reject)", {"mode": "blackhole"}, modelled=True),
+    FaultKind("node-crash", "node", "every component of one node killed", modelled=True),
+    FaultKind("component-down", "component", "a component (or every one of a kind) killed", modelled=True),
+    FaultKind("pause", "component", "SIGSTOP: the process keeps its sockets but answers nothing (a grey failure)"),
+    FaultKind("restart", "component", "stopped and started again; healed once it is healthy"),
+    FaultKind("partition", "link", "packets between sites dropped (a,b both ways; a->b only a's connections)",
+              modelled=True),
+    FaultKind("latency", "link", "extra one-way latency and jitter on a link", {"latency_ms": 100.0, "jitter_ms": 0.0},
+              modelled=True),
+    FaultKind("bandwidth", "link", "a bandwidth cap on a link, KB/s", {"rate_kbps": 64.0}),
+    FaultKind("flaky", "link", "connections reset after a timeout (reset_peer) and data sliced",
+              {"reset_ms": 2000.0, "slice_bytes": 64.0}),
+    FaultKind("packet-loss", "link", "random packet loss (iptables statistic; this kernel has no netem)",
+              {"probability": 0.3}),
+    FaultKind("etcd-leader-down", "none", "the etcd leader (asked of etcd at the fault's start) killed"),
+    FaultKind("bao-active-down", "none", "the active OpenBao node killed"),
+    FaultKind("bao-step-down", "none", "the active OpenBao node steps down"),
+    FaultKind("bao-sealed", "component", "an OpenBao node sealed"),
+    FaultKind("mongo-unreachable", "site", "Atlas unreachable from one site's components"),
+    FaultKind("vault-unreachable", "component", "OpenBao unreachable from one gateway"),
+    FaultKind("llm-errors", "none", "the LLM API answers 5xx", {"rate": 1.0, "status": 500}),
+    FaultKind("llm-429", "none", "the LLM API answers 429 + Retry-After", {"rate": 1.0, "retry_after_s": 2}),
+    FaultKind("llm-hang", "none", "the LLM API hangs", {"rate": 1.0}),
+    FaultKind("key-rotation", "none", "the LLM key rotated in OpenBao and at the API (old key valid grace_s more)",
+              {"grace_s": 30.0}),
+)
+FAULT_KINDS = {k.name: k for k in _TABLE}
+
+
+class TargetError(ValueError):
+    """A target the preset lacks; the message lists the valid names."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a fault acts on. `directed` links are (client site, server site) pairs."""
+
+    components: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    directed: tuple[tuple[str, str], ...] = ()
+
+
+def fault_kind(name: str) -> FaultKind:
+    try:
+        return FAULT_KINDS[name]
+    except KeyError:
+        raise TargetError(f"unknown fault kind {name!r}; known: {', '.join(FAULT_KINDS)}") from None
+
+
+def resolve(topo: Topology, kind: str, target: str) -> Targets:
+    fk = fault_kind(kind)
+    sites = [s.name for s in topo.sites]
+    if fk.target == "site":
+        if target not in sites:
+            raise TargetError(f"{kind}: no site {target!r} in {topo.name}; sites: {', '.join(sites)}")
+        return Targets(tuple(c.name for c in topo.site(target).components), (target,))
+    if fk.target == "node":
+        nodes = {n.name: n for s in topo.sites for n in s.nodes}
+        if target not in nodes:
+            raise TargetError(f"{kind}: no node {target!r} in {topo.name}; nodes: {', '.join(nodes)}")
+        return Targets(tuple(c.name for c in nodes[target].components), (topo.site_of(nodes[target].components[0].name),))
+    if fk.target == "component":
+        found = tuple(c.name for c in topo.components if target in (c.name, c.kind))
+        if not found:
+            names = ", ".join(c.name for c in topo.components)
+            raise TargetError(f"{kind}: no component or kind {target!r} in {topo.name}; components: {names}")
+        return Targets(found, tuple(dict.fromkeys(topo.site_of(n) for n in found)))
+    if fk.target == "link":
+        return Targets(directed=_links(topo, kind, target))
+    return Targets()
+
+
+def _links(topo: Topology, kind: str, target: str) -> tuple[tuple[str, str], ...]:
+    sites = [s.name for s in topo.sites]
+    one_way = "->" in target
+    ends = [x.strip() for x in target.replace("->", ",").split(",") if x.strip()]
+    bad = [e for e in ends if e not in sites]
+    if bad or not 1 <= len(ends) <= 2:
+        raise TargetError(f"{kind}: target {target!r} is not 'a,b', 'a->b' or 'a' with sites from "
+                          f"{', '.join(sites)}")
+    if len(ends) == 1:
+        pairs = [(lk.a, lk.b) for lk in topo.links if ends[0] in (lk.a, lk.b)]
+        return tuple(p for a, b in pairs for p in ((a, b), (b, a)))
+    a, b = ends
+    if topo.link(a, b) is None:
+        raise TargetError(f"{kind}: no link {a}<->{b} in {topo.name}; links: "
+                          f"{', '.join(f'{lk.a},{lk.b}' for lk in topo.links)}")
+    return ((a, b),) if one_way else ((a, b), (b, a))
