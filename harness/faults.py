@@ -117,7 +117,7 @@ def _links(topo: Topology, kind: str, target: str) -> tuple[tuple[str, str], ...
     ends = [x.strip() for x in target.replace("->", ",").split(",") if x.strip()]
     bad = [e for e in ends if e not in sites]
     if bad or not 1 <= len(ends) <= 2:
-        raise TargetError(f"{kind}: target {target!r} is not 'a,b', 'a->b' or 'a' with sites from "
+        raise TargetError(f"{kind}: target {target!r} is not 'a,b', 'a->b' or 'a' with sites: "
                           f"{', '.join(sites)}")
     if len(ends) == 1:
         pairs = [(lk.a, lk.b) for lk in topo.links if ends[0] in (lk.a, lk.b)]
