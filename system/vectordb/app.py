@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from system.common.service import create_app
-from system.vectordb.api import build_routers, error_response
+from system.vectordb.api import ROUTERS, NodeDeps, error_response
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError, BadInput, NotFound
 from system.vectordb.oplog import OpLog
@@ -86,8 +86,9 @@ def build_app(settings: Settings | None = None):
     # Qdrant's health endpoints answer plain text; drop the JSON ones of the common factory.
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) not in ("/healthz", "/readyz")]
     app.state.node = node
+    app.state.vectordb = NodeDeps(node, default_consistency=settings.write_consistency, api_key=api_key)
     _install_qdrant_errors(app)
-    for router in build_routers(node, default_consistency=settings.write_consistency, api_key=api_key):
+    for router in ROUTERS:
         app.include_router(router)
     return app
 

@@ -1,0 +1,176 @@
+"""Qdrant's point routes: the writes (each turned into one logged operation) and the reads.
+
+    op_from("delete", "docs", {"points": [1, 2]})
+    # -> {"op": "delete_points", "collection": "docs", "points": [1, 2]}
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from system.vectordb import convert as cv
+from system.vectordb.api.deps import GUARDED, Deps
+from system.vectordb.api.envelope import body_of, ok
+from system.vectordb.errors import BadInput, NotFound
+
+router = APIRouter(prefix="/collections/{collection_name}", tags=["points"], dependencies=GUARDED)
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def upsert_op(name: str, body: dict) -> dict:
+    if body.get("batch") is not None:
+        b = cv.obj(body["batch"], "batch")
+        ids = cv.opt_list(b.get("ids"), "batch.ids")
+        vectors = b.get("vectors")
+        payloads = b.get("payloads")
+        if isinstance(vectors, dict):
+            for v in vectors.values():
+                cv.require(isinstance(v, list) and len(v) == len(ids), "batch vectors must match ids")
+            per_point = [{k: v[i] for k, v in vectors.items()} for i in range(len(ids))]
+        else:
+            cv.require(isinstance(vectors, list) and len(vectors) == len(ids), "batch vectors must match ids")
+            per_point = vectors
+        if payloads is not None:
+            cv.require(isinstance(payloads, list) and len(payloads) == len(ids), "batch payloads must match ids")
+        pts = [{"id": i, "vector": v, "payload": payloads[n] if payloads else None}
+               for n, (i, v) in enumerate(zip(ids, per_point))]
+    else:
+        pts = body.get("points")
+        cv.require(isinstance(pts, list), "points must be an array (or give a batch)")
+    cv.require(body.get("shard_key") is None, "shard keys are not supported by this node")
+    op = {"op": "upsert", "collection": name, "points": pts}
+    for key in ("update_filter", "update_mode"):
+        if body.get(key) is not None:
+            op[key] = body[key]
+    return op
+
+
+def selector(op: dict, body: dict) -> dict:
+    if body.get("filter") is not None:
+        op["filter"] = body["filter"]
+    else:
+        cv.require(body.get("points") is not None, "give points (ids) or a filter")
+        op["points"] = body["points"]
+    return op
+
+
+def op_from(kind: str, name: str, body: dict) -> dict:
+    if kind == "upsert":
+        return upsert_op(name, body)
+    if kind == "delete":
+        return selector({"op": "delete_points", "collection": name}, body)
+    if kind in ("set_payload", "overwrite_payload"):
+        op = selector({"op": kind, "collection": name, "payload": body.get("payload")}, body)
+        if body.get("key") is not None:
+            op["key"] = body["key"]
+        return op
+    if kind == "delete_payload":
+        return selector({"op": "delete_payload", "collection": name, "keys": body.get("keys")}, body)
+    if kind == "clear_payload":
+        return selector({"op": "clear_payload", "collection": name}, body)
+    if kind == "update_vectors":
+        return {"op": "update_vectors", "collection": name, "points": body.get("points")}
+    if kind == "delete_vectors":
+        return selector({"op": "delete_vectors", "collection": name, "vector": body.get("vector")}, body)
+    raise BadInput(f"unknown operation {kind!r}")
+
+
+def endpoint(kind: str):
+    """The route of one write kind: its body becomes one operation (named `<kind>_points`)."""
+    async def handler(collection_name: str, request: Request, deps: Deps):
+        t0 = time.perf_counter()
+        body = await body_of(request)
+        return ok(await deps.write(op_from(kind, collection_name, body), collection_name, request), t0)
+    handler.__name__ = f"{kind}_points"
+    return handler
+
+
+router.add_api_route("/points", endpoint("upsert"), methods=["PUT"], summary="Upsert points")
+router.add_api_route("/points/delete", endpoint("delete"), methods=["POST"], summary="Delete points")
+router.add_api_route("/points/payload", endpoint("set_payload"), methods=["POST"], summary="Set payload")
+router.add_api_route("/points/payload", endpoint("overwrite_payload"), methods=["PUT"], summary="Overwrite payload")
+router.add_api_route("/points/payload/delete", endpoint("delete_payload"), methods=["POST"])
+router.add_api_route("/points/payload/clear", endpoint("clear_payload"), methods=["POST"])
+router.add_api_route("/points/vectors", endpoint("update_vectors"), methods=["PUT"])
+router.add_api_route("/points/vectors/delete", endpoint("delete_vectors"), methods=["POST"])
+
+
+@router.post("/points/batch", summary="Several update operations in order")
+async def batch_update(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    body = await body_of(request)
+    ops = cv.opt_list(body.get("operations"), "operations")
+    built = []
+    for item in ops:
+        item = cv.obj(item, "operation")
+        cv.require(len(item) == 1, "each operation has exactly one kind")
+        kind, inner = next(iter(item.items()))
+        inner = cv.obj(inner, kind)
+        if kind == "clear_payload":
+            inner = {"points": inner.get("points"), "filter": inner.get("filter")}
+        built.append(op_from(kind, collection_name, inner))
+    return ok([await deps.write(op, collection_name, request) for op in built], t0)
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@router.get("/points/{id}")
+async def get_point(collection_name: str, id: str, deps: Deps):
+    t0 = time.perf_counter()
+    pid = cv.point_id(int(id) if id.isdigit() else id)
+    found = deps.engine.retrieve(collection_name, [pid], True, True)
+    if not found:
+        raise NotFound(f"No point with id {pid} found")
+    return ok(found[0], t0)
+
+
+@router.post("/points")
+async def get_points(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    body = await body_of(request)
+    ids = cv.point_ids(body.get("ids"), "ids")
+    return ok(deps.engine.retrieve(collection_name, ids, body.get("with_payload"), body.get("with_vector")), t0)
+
+
+@router.post("/points/scroll")
+async def scroll(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    return ok(deps.engine.scroll(collection_name, await body_of(request, required=False)), t0)
+
+
+@router.post("/points/count")
+async def count(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    return ok({"count": deps.engine.count(collection_name, await body_of(request, required=False))}, t0)
+
+
+@router.post("/points/query")
+async def query(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    return ok({"points": deps.engine.query(collection_name, await body_of(request, required=False))}, t0)
+
+
+@router.post("/points/query/batch")
+async def query_batch(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    body = await body_of(request)
+    searches = cv.opt_list(body.get("searches"), "searches")
+    return ok([{"points": deps.engine.query(collection_name, cv.obj(s, "query"))} for s in searches], t0)
+
+
+@router.post("/points/search")
+async def search(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    return ok(deps.engine.search(collection_name, await body_of(request)), t0)
+
+
+@router.post("/points/search/batch")
+async def search_batch(collection_name: str, request: Request, deps: Deps):
+    t0 = time.perf_counter()
+    body = await body_of(request)
+    searches = cv.opt_list(body.get("searches"), "searches")
+    return ok([deps.engine.search(collection_name, cv.obj(s, "search")) for s in searches], t0)
