@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from system.cms.policies import (POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult,
                                  step_timings)
@@ -27,7 +29,7 @@ from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import (EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid,
                                StoreUnavailable)
-from system.common.service import create_app
+from system.common.service import create_app, error_body
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,40 @@ ERRORS = {
     503: {"description": "MongoDB, etcd or OPA unreachable; the body names the store, the cause and the outcome"},
 }
 
+# The writes' 409 and 503 in detail (the policy PUT and DELETE).
+WRITE_ERRORS = {
+    409: {"description": "A concurrent update is in flight (its version is still pending while etcd is healthy) "
+                         "or won, or expected_version did not match; nothing was written"},
+    503: {
+        "description": "A store could not take the write. `outcome`: `not applied` (nothing of this request can "
+                       "become active; Retry-After is set when etcd refused or the policy waits on etcd), `unknown` "
+                       "(etcd did not answer; the reconciler settles it) or `committed` (in etcd; the reconciler "
+                       "activates the metadata)",
+        "headers": {"Retry-After": {"description": "seconds until a retry may succeed (the reconcile interval); "
+                                                   "set with etcd's `not applied`", "schema": {"type": "integer"}}},
+        "content": {"application/json": {"examples": {
+            "pending_while_etcd_down": {
+                "summary": "the policy has an update pending and etcd cannot commit (lost quorum or unreachable)",
+                "value": {"error": "Service Unavailable", "detail": {
+                    "store": "etcd", "cause": "etcd unavailable (lost quorum or unreachable): UNAVAILABLE: "
+                                              "etcdserver: no leader",
+                    "outcome": "not applied", "policy": "authz", "pending_version": 7,
+                    "detail": "version 7 of 'authz' is pending since 2025-01-01 12:00:00+00:00 and etcd cannot "
+                              "commit; nothing of this request was written. The reconciler settles version 7 "
+                              "within about 20 s once etcd is back; retry then"}}},
+            "etcd_refused": {
+                "summary": "etcd refused this write (no leader, unreachable); rolled back",
+                "value": {"error": "Service Unavailable", "detail": {
+                    "store": "etcd", "cause": "UNAVAILABLE: etcdserver: no leader", "outcome": "not applied"}}},
+            "etcd_no_answer": {
+                "summary": "etcd did not answer in time: the write may still be applied",
+                "value": {"error": "Service Unavailable", "detail": {
+                    "store": "etcd", "cause": "DEADLINE_EXCEEDED: Deadline Exceeded", "outcome": "unknown",
+                    "version": 8, "detail": "the reconciler settles it within about 20 s"}}},
+        }}},
+    },
+}
+
 
 # ------------------------------------------------------------------ dependencies
 
@@ -172,6 +208,21 @@ def _unavailable(exc: StoreUnavailable) -> HTTPException:
     return HTTPException(503, {"store": exc.store, "cause": exc.cause, "outcome": outcome})
 
 
+def _keep_error_headers(app: FastAPI) -> None:
+    # system.common's handler answers an HTTPException's status and detail but not its
+    # headers; the CMS's 503s carry Retry-After. Same body, headers kept.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = error_body(exc.status_code, exc.detail, request)
+        response.headers.update(exc.headers or {})
+        return response
+
+
+def _retry_after(seconds: float | None) -> dict[str, str] | None:
+    # Retry-After carries whole seconds.
+    return None if seconds is None else {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 @contextlib.contextmanager
 def _errors():
     try:
@@ -183,7 +234,7 @@ def _errors():
     except RegoInvalid as exc:
         raise HTTPException(400, {"message": exc.message, "errors": exc.errors}) from exc
     except WriteFailed as exc:
-        raise HTTPException(503, exc.body) from exc
+        raise HTTPException(503, exc.body, headers=_retry_after(exc.retry_after_s)) from exc
     except StoreUnavailable as exc:
         raise _unavailable(exc) from exc
 
@@ -228,7 +279,8 @@ async def get_policy(policy_id: PolicyId, deps: Deps, _: Consumer, include_delet
 @policies.put("/{policy_id}", summary="Create or update a policy",
               response_model=UpdateOut, status_code=200,
               responses={201: {"model": UpdateOut, "description": "Created"},
-                         202: {"model": UpdateOut, "description": "?wait=enforced timed out: written, not yet loaded"}})
+                         202: {"model": UpdateOut, "description": "?wait=enforced timed out: written, not yet loaded"},
+                         **WRITE_ERRORS})
 async def put_policy(policy_id: PolicyId, body: PolicyIn, deps: Deps, author: Consumer,
                      wait: Annotated[Literal["enforced"] | None, Query(description="wait until the local OPA loaded it")] = None,
                      ) -> JSONResponse:
@@ -241,7 +293,7 @@ async def put_policy(policy_id: PolicyId, body: PolicyIn, deps: Deps, author: Co
 
 
 @policies.delete("/{policy_id}", summary="Delete a policy (its history is kept)", response_model=UpdateOut,
-                 responses={202: {"model": UpdateOut, "description": "?wait=enforced timed out"}})
+                 responses={202: {"model": UpdateOut, "description": "?wait=enforced timed out"}, **WRITE_ERRORS})
 async def delete_policy(policy_id: PolicyId, deps: Deps, author: Consumer,
                         expected_version: Annotated[int | None, Query(ge=0)] = None,
                         wait: Annotated[Literal["enforced"] | None, Query()] = None) -> JSONResponse:
@@ -378,13 +430,16 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     compiler = compiler or OpaCompiler(settings.opa_url, settings.opa_timeout_s)
     probe = probe or PolicySyncProbe(settings.policy_sync_url)
     service = PolicyService(meta, etcd, compiler,
-                            settle_bound_s=settings.reconcile_interval_s + settings.pending_grace_s)
+                            settle_bound_s=settings.reconcile_interval_s + settings.pending_grace_s,
+                            probe_timeout_s=min(settings.etcd_probe_timeout_s, settings.etcd_timeout_s),
+                            retry_after_s=settings.reconcile_interval_s)
     reconciler = Reconciler(service, settings.pending_grace_s, settings.reconcile_interval_s)
 
     app = create_app("cms", max_body_bytes=settings.max_body_bytes,
                      readiness={"mongo": meta.ping, "etcd": etcd.ping, "opa": compiler.ping},
                      description="Policies (Rego, versioned, published to etcd for OPA) and user profiles.")
     app.state.cms = CmsDeps(settings, service, meta, probe, reconciler)
+    _keep_error_headers(app)
     app.include_router(policies)
     app.include_router(users)
     app.include_router(admin)

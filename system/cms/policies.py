@@ -4,8 +4,11 @@
       1. OPA compiles the Rego (scratch policy)          invalid -> 400, nothing written
       2. claim version N+1 (insert of `<id>@<N+1>` into policy_claims: a concurrent
          writer's insert fails -> 409); metadata: version N+1, status `pending`
+         (already pending: 409 while etcd can commit, 503 while it cannot; nothing written)
       3. etcd txn: if mod_revision(/policies/authz) == the revision the metadata recorded,
-                   put the Rego                           (compare fails -> rollback, 409)
+                   put the Rego                           (compare fails -> rollback, 409;
+                   etcd refused, e.g. no leader -> rollback, 503 "not applied";
+                   no answer -> 503 "unknown", the record stays pending)
       4. metadata: status `active`, etcd_revision = the txn's revision, history += entry
 
 A crash or outage between the steps leaves the metadata `pending`, never `active` without
@@ -85,11 +88,13 @@ class NotFound(Exception):
 class WriteFailed(Exception):
     """A store failed during the protocol (HTTP 503). `outcome` is what the caller should
     believe: "not applied", "unknown" (the reconciler settles it) or "committed" (in etcd,
-    the reconciler activates the metadata)."""
+    the reconciler activates the metadata). `retry_after_s`, when set, is when a retry may
+    succeed (the API's Retry-After)."""
 
-    def __init__(self, store: str, cause: str, outcome: str, **extra) -> None:
+    def __init__(self, store: str, cause: str, outcome: str, retry_after_s: float | None = None, **extra) -> None:
         super().__init__(f"{store}: {cause} ({outcome})")
         self.body = {"store": store, "cause": cause, "outcome": outcome, **extra}
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class Content(Protocol):
     async def list(self) -> tuple[int, dict[str, EtcdEntry]]: ...
     async def put_if(self, policy_id: str, value: str, expected_mod_revision: int) -> int | None: ...
     async def delete_if(self, policy_id: str, expected_mod_revision: int) -> int | None: ...
+    async def check_quorum(self, timeout: float) -> None: ...
 
 
 class Compiler(Protocol):
@@ -131,12 +137,15 @@ class PolicyService:
     """
 
     def __init__(self, meta: Metadata, etcd: Content, compiler: Compiler,
-                 now: Callable[[], datetime] = utcnow, settle_bound_s: float = 20.0) -> None:
+                 now: Callable[[], datetime] = utcnow, settle_bound_s: float = 20.0,
+                 probe_timeout_s: float = 1.0, retry_after_s: float = 5.0) -> None:
         self.meta = meta
         self.etcd = etcd
         self.compiler = compiler
         self.now = now
         self.settle_bound_s = settle_bound_s
+        self.probe_timeout_s = probe_timeout_s
+        self.retry_after_s = retry_after_s
 
     # ----------------------------------------------------------------- reads
 
@@ -160,6 +169,7 @@ class PolicyService:
             await self.compiler.validate(policy_id, rego)
         with _step("mongo_read"):
             doc = await self.meta.get_policy(policy_id)
+        await self._refuse_if_pending(policy_id, doc)
         current = self._check_writable(policy_id, doc, expected_version)
         digest = sha256(rego)
         if doc and doc["status"] == "active" and doc.get("sha256") == digest and doc.get("description") == description:
@@ -171,16 +181,39 @@ class PolicyService:
         doc = await self.meta.get_policy(policy_id)
         if doc is None or doc["status"] == "deleted" or (doc["status"] == "pending" and not doc.get("history")):
             raise NotFound(policy_id)
+        await self._refuse_if_pending(policy_id, doc)
         self._check_writable(policy_id, doc, expected_version)
         return await self._write(policy_id, doc, "delete", None, author, doc.get("description", ""),
                                  doc["etcd_revision"])
 
+    async def _refuse_if_pending(self, policy_id: str, doc: dict | None) -> None:
+        """A pending record blocks writers until its update finishes or the reconciler settles
+        it. Say which wait it is: on a concurrent writer (409) or on etcd (503).
+
+        Only etcd can tell. The claim's age cannot: the record of an update that is blocked
+        behind a lost quorum is as young as a concurrent one in its first seconds, and it
+        stays pending for the whole outage. So ask etcd, boundedly (`probe_timeout_s`), and
+        only here: writes that find no pending record pay nothing. A probe that fails while
+        etcd is merely slow also answers 503, which is still true of this request: it wrote
+        nothing."""
+        if not doc or doc["status"] != "pending":
+            return
+        p = doc.get("pending") or {}
+        try:
+            await self.etcd.check_quorum(self.probe_timeout_s)
+        except StoreUnavailable as exc:
+            raise WriteFailed(
+                "etcd", f"etcd unavailable (lost quorum or unreachable): {exc.cause}", "not applied",
+                retry_after_s=self.retry_after_s, policy=policy_id, pending_version=p.get("version"),
+                detail=f"version {p.get('version')} of {policy_id!r} is pending since {p.get('started_at')} and "
+                       f"etcd cannot commit; nothing of this request was written. The reconciler settles version "
+                       f"{p.get('version')} within about {self.settle_bound_s:.0f} s once etcd is back; retry then",
+            ) from exc
+        raise Conflict(f"policy {policy_id!r}: version {p.get('version')} is still pending "
+                       f"(since {p.get('started_at')}); retry, or wait for the reconciler")
+
     def _check_writable(self, policy_id: str, doc: dict | None, expected_version: int | None) -> int:
         current = doc["version"] if doc else 0
-        if doc and doc["status"] == "pending":
-            p = doc.get("pending") or {}
-            raise Conflict(f"policy {policy_id!r}: version {p.get('version')} is still pending "
-                           f"(since {p.get('started_at')}); retry, or wait for the reconciler")
         if expected_version is not None and expected_version != current:
             raise Conflict(f"policy {policy_id!r} is at version {current}, not {expected_version}")
         return current
@@ -198,7 +231,7 @@ class PolicyService:
         except StoreUnavailable as exc:
             if exc.applied is False:
                 await self._rollback_quietly(policy_id, pending["token"])
-                raise WriteFailed("etcd", exc.cause, "not applied") from exc
+                raise WriteFailed("etcd", exc.cause, "not applied", retry_after_s=self.retry_after_s) from exc
             raise WriteFailed("etcd", exc.cause, "unknown", version=pending["version"],
                               detail=f"the reconciler settles it within about {self.settle_bound_s:.0f} s") from exc
         if revision is None:

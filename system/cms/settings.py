@@ -23,6 +23,9 @@ class CmsSettings(BaseSettings):
 
     etcd_endpoint: str = "etcd:2379"
     etcd_timeout_s: float = 5.0
+    # An update that finds its policy pending asks etcd whether it can commit (a linearizable
+    # read) within this, to answer 503 (etcd down) rather than 409 (a concurrent writer).
+    etcd_probe_timeout_s: float = 1.0
     policy_prefix: str = "/policies/"
 
     mongo_url: str = "mongodb://mongo:27017/"

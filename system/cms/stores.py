@@ -46,6 +46,17 @@ class RegoInvalid(Exception):
         self.errors = errors
 
 
+# etcd's "require leader" request metadata (clientv3.WithRequireLeader). A member that knows
+# it has no leader (lost quorum) then refuses the request at once, before it reaches raft,
+# with UNAVAILABLE "etcdserver: no leader": certainly not applied. Without it that member
+# holds a write until the deadline, and the outcome of a write that timed out is unknown.
+_REQUIRE_LEADER = (("hasleader", "true"),)
+
+
+def _require_leader(c) -> tuple:
+    return tuple(c.metadata or ()) + _REQUIRE_LEADER
+
+
 @dataclass(frozen=True)
 class EtcdEntry:
     value: str
@@ -108,6 +119,17 @@ class EtcdPolicies:
     async def ping(self) -> None:
         await self._call(lambda c: c.status())
 
+    async def check_quorum(self, timeout: float) -> None:
+        """Raise StoreUnavailable unless etcd can commit now. A linearizable read needs the
+        same quorum as a write; `ping`'s Status does not (one member answers it alone). A
+        count-only range, with require-leader so that a member without leader says so at once;
+        `timeout` bounds the wait while a member has not yet noticed it lost its peers."""
+        def fn(c):
+            request = etcd3.etcdrpc.RangeRequest(key=self.prefix.encode("utf-8"), count_only=True)
+            c.kvstub.Range(request, timeout, credentials=c.call_credentials, metadata=_require_leader(c))
+
+        await self._call(fn)
+
     async def get(self, policy_id: str) -> EtcdEntry | None:
         def fn(c):
             resp = c.get_response(self.key(policy_id))
@@ -133,7 +155,7 @@ class EtcdPolicies:
             success=c._ops_to_requests(success),  # noqa: SLF001 - etcd3 has no public builder
             failure=[],
         )
-        resp = c.kvstub.Txn(request, self.timeout, credentials=c.call_credentials, metadata=c.metadata)
+        resp = c.kvstub.Txn(request, self.timeout, credentials=c.call_credentials, metadata=_require_leader(c))
         return resp.succeeded, resp.header.revision
 
     async def put_if(self, policy_id: str, value: str, expected_mod_revision: int) -> int | None:

@@ -108,12 +108,17 @@ class FakeEtcd:
         self.down = False
         # "unknown": the write is applied but the client sees a timeout.
         self.mode = "ok"
+        self.quorum_checks = 0
 
     def _check(self, write=False) -> None:
         if self.down:
             raise StoreUnavailable("etcd", "UNAVAILABLE: fake down", False)
 
     async def ping(self) -> None:
+        self._check()
+
+    async def check_quorum(self, timeout):
+        self.quorum_checks += 1
         self._check()
 
     async def get(self, pid):

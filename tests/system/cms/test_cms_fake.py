@@ -270,3 +270,93 @@ def test_seed_installs_the_default_policy_set(client):
     meta, etcd = client.fakes[0], client.fakes[1]
     assert etcd.kv["authz"].value == default_policies()["authz"]["rego"]
     assert meta.docs["authz"]["author"] == "root"
+
+
+# ------------------------------------------------------------------ a pending policy: 409 or 503
+
+
+def _leave_pending(svc, etcd, pid="a"):
+    """v1 active, then an update whose etcd txn is applied but never answered (a WAN cut in
+    flight): v2 stays pending, its content in etcd."""
+    run(svc.put(pid, REGO, "v1", "alice"))
+    etcd.mode = "unknown"
+    with pytest.raises(WriteFailed):
+        run(svc.put(pid, REGO2, "v2", "bob"))
+    etcd.mode = "ok"
+
+
+def test_fakes_pending_policy_while_etcd_down_is_503_naming_etcd_and_nothing_lost(fakes):
+    meta, etcd, _, svc = fakes
+    _leave_pending(svc, etcd)
+    before, claims = meta.docs["a"], dict(meta.claims)
+    etcd.down = True
+    for write in (lambda: svc.put("a", "package halab.t\nx := 3\n", "v3", "carol"),
+                  lambda: svc.delete("a", "carol")):
+        with pytest.raises(WriteFailed) as exc:
+            run(write())
+        body = exc.value.body
+        assert (body["store"], body["outcome"], body["policy"], body["pending_version"]) == \
+            ("etcd", "not applied", "a", 2)
+        assert body["cause"] == "etcd unavailable (lost quorum or unreachable): UNAVAILABLE: fake down"
+        assert "reconciler settles version 2" in body["detail"] and exc.value.retry_after_s == svc.retry_after_s
+    assert meta.docs["a"] == before and meta.claims == claims  # nothing of these requests was written
+    etcd.down = False
+    assert [r.action for r in run(Reconciler(svc, grace_s=60).run_once())] == ["rolled forward"]
+    doc = meta.docs["a"]
+    assert (doc["status"], doc["version"], [h["description"] for h in doc["history"]]) == ("active", 2, ["v1", "v2"])
+    assert run(svc.put("a", "package halab.t\nx := 3\n", "v3", "carol")).version == 3 and agree(meta, etcd)
+
+
+def test_fakes_pending_policy_while_etcd_healthy_stays_409(fakes):
+    meta, etcd, _, svc = fakes
+    _leave_pending(svc, etcd)
+    with pytest.raises(Conflict, match="version 2 is still pending"):
+        run(svc.put("a", REGO, "x", "carol"))
+    with pytest.raises(Conflict, match="version 2 is still pending"):
+        run(svc.delete("a", "carol"))
+    assert etcd.quorum_checks == 2 and meta.docs["a"]["status"] == "pending"
+
+
+def test_fakes_etcd_is_probed_only_when_a_pending_record_is_found(fakes):
+    _, etcd, _, svc = fakes
+    run(svc.put("a", REGO, "", "alice"))
+    run(svc.put("a", REGO2, "", "alice"))
+    run(svc.delete("a", "alice"))
+    assert etcd.quorum_checks == 0
+
+
+def test_fakes_http_pending_policy_503_with_retry_after_when_etcd_down_409_when_healthy(client):
+    meta, etcd, _, _ = client.fakes
+    assert client.put("/cms/policies/a", json={"rego": REGO}).status_code == 201
+    etcd.mode = "unknown"
+    r = client.put("/cms/policies/a", json={"rego": REGO2})
+    assert r.status_code == 503 and r.json()["detail"]["outcome"] == "unknown" and "Retry-After" not in r.headers
+    etcd.mode = "ok"
+    started = meta.docs["a"]["pending"]["started_at"]
+    etcd.down = True
+    for r in (client.put("/cms/policies/a", json={"rego": REGO, "description": "x"}), client.delete("/cms/policies/a")):
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
+        assert r.json()["detail"] == {
+            "store": "etcd", "cause": "etcd unavailable (lost quorum or unreachable): UNAVAILABLE: fake down",
+            "outcome": "not applied", "policy": "a", "pending_version": 2,
+            "detail": f"version 2 of 'a' is pending since {started} and etcd cannot commit; nothing of this "
+                      f"request was written. The reconciler settles version 2 within about 20 s once etcd is "
+                      f"back; retry then"}
+    # the request's own etcd step refused: 503, rolled back, with Retry-After too
+    r = client.put("/cms/policies/b", json={"rego": REGO})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert r.json()["detail"] == {"store": "etcd", "cause": "UNAVAILABLE: fake down", "outcome": "not applied"}
+    assert "b" not in meta.docs
+    etcd.down = False
+    r = client.put("/cms/policies/a", json={"rego": REGO, "description": "x"})
+    assert r.status_code == 409 and "version 2 is still pending" in r.json()["detail"]
+    assert "Retry-After" not in r.headers
+
+
+def test_openapi_documents_the_writes_503_with_retry_after(client):
+    paths = client.get("/openapi.json").json()["paths"]["/cms/policies/{policy_id}"]
+    for method in ("put", "delete"):
+        r503 = paths[method]["responses"]["503"]
+        examples = r503["content"]["application/json"]["examples"]
+        assert "Retry-After" in r503["headers"] and "pending_while_etcd_down" in examples
+        assert "still pending while etcd is healthy" in paths[method]["responses"]["409"]["description"]
