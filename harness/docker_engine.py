@@ -68,6 +68,23 @@ def ensure_engine(progress=print) -> EngineInfo:
     raise EngineUnavailable(f"dockerd did not answer within {START_TIMEOUT_S:.0f} s: see {DOCKERD_LOG}")
 
 
+# The nemesis enters containers' network namespaces with the host's tools (chaos/netns.py).
+FAULT_TOOLS = {"iptables": "iptables", "nsenter": "util-linux"}
+
+
+def ensure_fault_tools(progress=print) -> list[str]:
+    """Install iptables and nsenter when missing (root on Debian); returns what was installed."""
+    missing = sorted({pkg for tool, pkg in FAULT_TOOLS.items() if shutil.which(tool) is None})
+    if not missing:
+        return []
+    if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        raise EngineUnavailable(f"network faults need {', '.join(FAULT_TOOLS)}: install {', '.join(missing)}")
+    progress(f"installing {', '.join(missing)} from Debian (network faults) ...")
+    _run(["apt-get", "update", "-qq"], "apt-get update")
+    _run(["apt-get", "install", "-y", "-qq", *missing], f"apt-get install {' '.join(missing)}")
+    return missing
+
+
 def _run(cmd: list[str], what: str) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

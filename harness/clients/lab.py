@@ -9,6 +9,7 @@ reports: rag's `timings_ms`, the CMS's and the gateway's Server-Timing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +21,10 @@ from harness.history import Op
 # The header HAProxy sets on every answer (harness/topology/components/lb.py).
 GATEWAY_HEADER = "X-Halab-Gateway"
 RAG_QUERY, POLICY_UPDATE = "rag_query", "policy_update"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,12 @@ class LabClient:
     def close(self) -> None:
         self.http.close()
 
-    def rag_query(self, process: int | str, user: str, question: str) -> Op:
-        invoked = self.recorder.invoke(process, RAG_QUERY, {"user": user, "question": question})
+    def rag_query(self, process: int | str, user: str, question: str, at: float | None = None) -> Op:
+        invoked = self.recorder.invoke(process, RAG_QUERY, {"user": user, "question": question}, at=at)
         return self._call(invoked, "POST", "/rag/query", user, {"question": question}, write=False)
 
-    def policy_update(self, process: int | str, admin: str, policy_id: str, rego: str) -> Op:
-        invoked = self.recorder.invoke(process, POLICY_UPDATE, {"policy": policy_id})
+    def policy_update(self, process: int | str, admin: str, policy_id: str, rego: str, at: float | None = None) -> Op:
+        invoked = self.recorder.invoke(process, POLICY_UPDATE, {"policy": policy_id, "sha256": _sha(rego)}, at=at)
         return self._call(invoked, "PUT", f"/cms/policies/{policy_id}", admin,
                           {"rego": rego, "description": "halab measure"}, write=True)
 
@@ -84,7 +89,8 @@ class LabClient:
         steps = server_timing.parse(resp.headers.get("Server-Timing"))
         answer = resp.json()
         if write:
-            value = {"policy": answer.get("id"), "version": answer.get("version"), "revision": answer.get("etcd_revision")}
+            value = {"policy": answer.get("id"), "version": answer.get("version"), "revision": answer.get("etcd_revision"),
+                     "sha256": invoked.value["sha256"]}
         else:
             steps.update({k: v / 1000 for k, v in answer.get("timings_ms", {}).items() if k != "total"})
             value = {"sources": sorted({s["doc_id"] for s in answer.get("sources", ())})}

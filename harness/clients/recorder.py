@@ -22,9 +22,10 @@ class Recorder:
     def now(self) -> float:
         return self._clock() - self._t0
 
-    def invoke(self, process: int | str, f: str, value: Any = None) -> Op:
+    def invoke(self, process: int | str, f: str, value: Any = None, at: float | None = None) -> Op:
+        """`at`: the intended start (an open-loop arrival), so latency runs from then."""
         with self._lock:
-            op = Op(process, "invoke", f, value=value, time=round(self.now(), 6))
+            op = Op(process, "invoke", f, value=value, time=round(self.now() if at is None else at, 6))
             self._ops.append(op)
         return op
 
@@ -34,6 +35,21 @@ class Recorder:
             t = round(self.now(), 6)
             op = Op(invoked.process, type, invoked.f, value=value, time=t, latency=round(t - invoked.time, 6),
                     site=site, error=error, steps=steps or None)
+            self._ops.append(op)
+        return op
+
+    def dropped(self, process: int | str, f: str, at: float) -> Op:
+        """An arrival that could not start: a failure at its intended time, with no wait."""
+        with self._lock:
+            t = round(at, 6)
+            ops = [Op(process, "invoke", f, time=t), Op(process, "fail", f, time=t, latency=0.0, error="dropped")]
+            self._ops.extend(ops)
+        return ops[1]
+
+    def event(self, process: str, f: str, value: Any) -> Op:
+        """A nemesis or system event (harness/history.py), stamped now."""
+        with self._lock:
+            op = Op(process, "info", f, value=value, time=round(self.now(), 6))
             self._ops.append(op)
         return op
 

@@ -19,7 +19,8 @@ import httpx
 from harness.topology.plan import Placement
 
 # What the harness (status, tests, chaos) may do with its own token: read the Raft state,
-# renew itself, rotate the LLM key (system/vault/setup.py's path).
+# renew itself, rotate the LLM key (system/vault/setup.py's path), and the nemesis's
+# step-down and seal (both sudo endpoints).
 HARNESS_POLICY = """
 path "sys/storage/raft/configuration" { capabilities = ["read"] }
 path "sys/storage/raft/autopilot/state" { capabilities = ["read"] }
@@ -27,6 +28,8 @@ path "sys/health" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
 path "kv/apisix/llm" { capabilities = ["create", "read", "update"] }
+path "sys/step-down" { capabilities = ["update", "sudo"] }
+path "sys/seal" { capabilities = ["update", "sudo"] }
 """
 
 

@@ -19,6 +19,7 @@ Phases, each waiting for health before the next (a failure removes everything st
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets as pysecrets
 import shutil
@@ -71,6 +72,11 @@ class Running:
     @property
     def run_id(self) -> str:
         return self.plan.run_id
+
+    @functools.cached_property
+    def docker(self):
+        """A Docker client for the nemesis and the observers (any process may attach)."""
+        return docker.from_env(timeout=120)
 
     def address(self, name: str) -> str:
         return self.state.address(name)

@@ -1,0 +1,74 @@
+"""iptables inside one container's network namespace, run from the host with nsenter.
+
+Scratch images carry no iptables, and the base image neither; the host's binary entered into
+the container's namespace works on this kernel (DESIGN section 5). Every rule goes into a
+chain of our own, jumped to from INPUT and OUTPUT, so a heal can delete exactly its rules and
+`halab heal` can flush the chain whatever a crashed run left.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+CHAIN = "HALAB"
+
+
+class NetnsError(RuntimeError):
+    pass
+
+
+def pid_of(client, container: str) -> int:
+    c = client.containers.get(container)
+    pid = int(c.attrs["State"].get("Pid") or 0)
+    if pid <= 0:
+        raise NetnsError(f"container {container} is not running: no network namespace to enter")
+    return pid
+
+
+def iptables(pid: int, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    if shutil.which("nsenter") is None or shutil.which("iptables") is None:
+        raise NetnsError("network faults need nsenter and iptables on the host: `halab doctor` installs them")
+    proc = subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-w", *args],
+                          capture_output=True, text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise NetnsError(f"iptables {' '.join(args)} in pid {pid}'s namespace: {proc.stderr.strip()}")
+    return proc
+
+
+def ensure_chain(pid: int) -> None:
+    iptables(pid, "-N", CHAIN, check=False)  # exists already: fine
+    for hook in ("INPUT", "OUTPUT"):
+        if iptables(pid, "-C", hook, "-j", CHAIN, check=False).returncode != 0:
+            iptables(pid, "-I", hook, "1", "-j", CHAIN)
+
+
+def add(pid: int, rule: list[str]) -> None:
+    ensure_chain(pid)
+    iptables(pid, "-A", CHAIN, *rule)
+
+
+def delete(pid: int, rule: list[str]) -> bool:
+    """Delete one rule; False when it is not there (a restarted container has a new namespace)."""
+    return iptables(pid, "-D", CHAIN, *rule, check=False).returncode == 0
+
+
+def flush(pid: int) -> None:
+    iptables(pid, "-F", CHAIN, check=False)
+
+
+def drop_listener(ip: str, port: int, action: str = "DROP") -> list[list[str]]:
+    """Rules that make a listening socket look dead: clients' packets to it dropped (connect
+    timeouts, as from a dark DC) or reset (`REJECT`: a refusal), and its own answers dropped,
+    so established connections hang too. `action` may carry a match, e.g. loss."""
+    target = ["-j", "REJECT", "--reject-with", "tcp-reset"] if action == "REJECT" else ["-j", "DROP"]
+    match = ["-m", "statistic", "--mode", "random", "--probability", action[5:]] if action.startswith("LOSS:") else []
+    rules = [["-d", ip, "-p", "tcp", "--dport", str(port), *match, *target]]
+    if action != "REJECT":
+        rules.append(["-s", ip, "-p", "tcp", "--sport", str(port), *match, "-j", "DROP"])
+    return rules
+
+
+def drop_to(ip: str, port: int) -> list[list[str]]:
+    """A container's own connections to ip:port dropped (OUTPUT side): it cannot reach that server."""
+    return [["-d", ip, "-p", "tcp", "--dport", str(port), "-j", "DROP"]]

@@ -1,0 +1,102 @@
+"""Kill, pause and restart components through Docker, and bring them back healthy.
+
+A killed component's WAN proxies are blackholed too (network.blackhole_servers): through
+Toxiproxy a dead server would otherwise look alive (the proxy accepts the connection and
+only then fails upstream), a failure mode production does not have (DESIGN section 5).
+Starting again waits for the kind's own health signal (harness/kinds.py) and does what the
+kind needs after a restart (OpenBao: unseal); the state file learns the new addresses.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import docker.errors
+
+from harness.kinds import KINDS
+from harness.topology import state as st
+from harness.topology.bao import unseal_member
+from harness.topology.status import probe
+from harness.waiting import eventually
+
+READY_TIMEOUT_S = 120.0
+
+
+def container(lab, name: str):
+    return lab.docker.containers.get(lab.state.components[name]["container"])
+
+
+def kill(lab, names: list[str]) -> list[dict]:
+    """SIGKILL each; returns the undo steps (start them again)."""
+    def one(name: str) -> None:
+        try:
+            container(lab, name).kill()
+        except docker.errors.APIError as exc:
+            if "is not running" not in str(exc):
+                raise
+    _parallel(one, names)
+    return [{"do": "start", "components": list(names)}]
+
+
+def pause(lab, names: list[str]) -> list[dict]:
+    _parallel(lambda n: container(lab, n).pause(), names)
+    return [{"do": "unpause", "components": list(names)}]
+
+
+def unpause(lab, names: list[str]) -> None:
+    def one(name: str) -> None:
+        c = container(lab, name)
+        c.reload()
+        if c.status == "paused":
+            c.unpause()
+    _parallel(one, names)
+
+
+def restart(lab, names: list[str]) -> list[dict]:
+    """Stop (SIGTERM, then SIGKILL after 10 s) and start again; returns when healthy."""
+    _parallel(lambda n: container(lab, n).stop(timeout=10), names)
+    start(lab, names)
+    return []
+
+
+def start(lab, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Start the stopped ones, refresh their addresses, wait for health, unseal OpenBao."""
+    def one(name: str) -> None:
+        c = container(lab, name)
+        c.reload()
+        if c.status == "paused":
+            c.unpause()
+        elif c.status != "running":
+            c.start()
+    _parallel(one, names)
+    refresh_addresses(lab, names)
+    _parallel(lambda n: ready(lab, n, timeout_s), names)
+
+
+def ready(lab, name: str, timeout_s: float = READY_TIMEOUT_S) -> str:
+    c = lab.state.components[name]
+    kind = KINDS[c["kind"]]
+    if kind.after_restart == "unseal":
+        unseal_member(lab.state, name, timeout_s=timeout_s)
+    return eventually(lambda: (h := probe(c["kind"], c["address"], c["ports"])).startswith("ok") and h,
+                      timeout_s=timeout_s, what=f"{name} healthy again", poll_s=0.2)
+
+
+def refresh_addresses(lab, names: list[str]) -> None:
+    """Docker may give a restarted container another address on its network."""
+    changed = False
+    for name in names:
+        comp = lab.state.components[name]
+        c = container(lab, name)
+        c.reload()
+        ip = c.attrs["NetworkSettings"]["Networks"].get(lab.state.networks[comp["site"]], {}).get("IPAddress")
+        if ip and ip != comp["address"]:
+            comp["address"] = ip
+            changed = True
+    if changed:
+        st.save(lab.state, lab.state_file)
+
+
+def _parallel(fn, names) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        list(pool.map(fn, names))

@@ -1,0 +1,53 @@
+"""Who leads: the etcd leader and the active OpenBao node, asked of the systems themselves.
+
+    etcd:    POST /v3/maintenance/status on each member: a member whose own id is the
+             leader id it reports is the leader.
+    OpenBao: GET /v1/sys/health: 200 is the active node, 429 a standby, 503 sealed.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+TIMEOUT_S = 0.5
+
+
+def _members(state, kind: str) -> list[tuple[str, dict]]:
+    return [(n, c) for n, c in state.components.items() if c["kind"] == kind]
+
+
+def etcd_leader(state) -> str | None:
+    for name, c in _members(state, "etcd"):
+        try:
+            body = httpx.post(f"http://{c['address']}:{c['ports']['client']}/v3/maintenance/status", json={},
+                              timeout=TIMEOUT_S, trust_env=False).json()
+        except (httpx.HTTPError, ValueError):
+            continue
+        if body.get("leader") and body.get("leader") == body.get("header", {}).get("member_id"):
+            return name
+    return None
+
+
+def bao_states(state) -> dict[str, str]:
+    out = {}
+    for name, c in _members(state, "vault"):
+        try:
+            code = httpx.get(f"http://{c['address']}:{c['ports']['api']}/v1/sys/health", timeout=TIMEOUT_S,
+                             trust_env=False).status_code
+            out[name] = {200: "active", 429: "standby", 503: "sealed", 501: "uninitialised"}.get(code, f"http-{code}")
+        except httpx.HTTPError:
+            out[name] = "down"
+    return out
+
+
+def bao_active(state) -> str | None:
+    return next((n for n, s in bao_states(state).items() if s == "active"), None)
+
+
+def bao_call(state, name: str, path: str) -> None:
+    """PUT a sys endpoint (step-down, seal) with the harness's limited token."""
+    c = state.components[name]
+    resp = httpx.put(f"http://{c['address']}:{c['ports']['api']}/v1/{path}",
+                     headers={"X-Vault-Token": state.secret("harness_token")}, timeout=10, trust_env=False)
+    if resp.status_code not in (200, 204):
+        raise RuntimeError(f"OpenBao {path} on {name}: HTTP {resp.status_code} {resp.text[:200]}")
