@@ -32,7 +32,8 @@ import qdrant_edge as qe
 
 from system.vectordb import convert as cv
 from system.vectordb import jsonfast
-from system.vectordb.engine import Collection, Engine, engine_call
+from system.vectordb.collection import Collection, engine_call
+from system.vectordb.engine import Engine
 from system.vectordb.errors import BadInput
 from system.vectordb.oplog import fsync_dir
 
