@@ -28,7 +28,7 @@ from system.vectordb.api import ROUTERS, NodeDeps, error_response
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError, BadInput, NotFound
 from system.vectordb.oplog import OpLog
-from system.vectordb.replication import Node
+from system.vectordb.node import Node
 from system.vectordb.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from system.vectordb.api.envelope import flag
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError
-from system.vectordb.replication import Node
+from system.vectordb.node import Node
 
 
 @dataclass(frozen=True)

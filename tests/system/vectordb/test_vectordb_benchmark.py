@@ -153,7 +153,7 @@ def test_compaction_of_20k_points_and_writes_meanwhile(tmp_path):
 
     from system.vectordb.engine import Engine
     from system.vectordb.oplog import OpLog
-    from system.vectordb.replication import Node
+    from system.vectordb.node import Node
 
     dim, total = 384, 20_000
     rng = random.Random(SEED)

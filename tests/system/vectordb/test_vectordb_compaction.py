@@ -144,7 +144,7 @@ def _snapshot_without_rewriting_the_log(data: Path) -> None:
     from system.vectordb import snapshot
     from system.vectordb.engine import Engine
     from system.vectordb.oplog import OpLog
-    from system.vectordb.replication import Node
+    from system.vectordb.node import Node
 
     log = OpLog(data / "oplog.jsonl")
     node = Node(Engine(data / "offline-shards"), log, node_id="solo", origin="offline")

@@ -8,7 +8,7 @@ import asyncio
 from system.vectordb import snapshot
 from system.vectordb.engine import Engine
 from system.vectordb.oplog import OpLog
-from system.vectordb.replication import Node
+from system.vectordb.node import Node
 
 CREATE = {"op": "create_collection", "name": "docs", "config": {"vectors": {"size": 2, "distance": "Dot"}}}
 

@@ -12,7 +12,7 @@ from system.vectordb import convert as cv
 from system.vectordb.engine import Engine
 from system.vectordb.errors import AlreadyExists, BadInput, NotFound
 from system.vectordb.oplog import Entry, OpLog
-from system.vectordb.replication import Node
+from system.vectordb.node import Node
 
 CREATE = {"op": "create_collection", "name": "docs", "config": {"vectors": {"size": 2, "distance": "Dot"}}}
 
@@ -239,7 +239,7 @@ def test_a_lagging_clock_still_lets_local_writes_win(tmp_path, monkeypatch):
 
     real = _time.time
     e1, _ = a.write_local(upsert(1))
-    monkeypatch.setattr("system.vectordb.replication.time.time", lambda: real() - 3600)  # b's clock is an hour late
+    monkeypatch.setattr("system.vectordb.node.time.time", lambda: real() - 3600)  # b's clock is an hour late
     b.receive("a:1", wire(e1))
     eb, _ = b.write_local({"op": "set_payload", "collection": "docs", "payload": {"late": True}, "points": [1]})
     assert eb.ts > e1.ts and payload_of(b, 1)["late"] is True
