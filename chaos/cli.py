@@ -88,3 +88,77 @@ def heal() -> None:
     done = Nemesis(_lab()).heal_all()
     click.echo(f"healed {len(done)} fault(s){': ' + ', '.join(done) if done else ''}; "
                f"lab swept in {time.monotonic() - t0:.1f} s")
+
+
+@click.command()
+@click.option("--scenario", "scenario_name", default="baseline", show_default=True,
+              help="A preset (baseline, dc2-down, partition, ...) or a .json/.toml file; its faults run in time.")
+@click.option("--rps", type=float, help="Constant request rate (replaces the scenario's load; fault times scale).")
+@click.option("--duration", type=float, help="Seconds of load.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the arrivals, users and questions.")
+@click.option("--workers", type=int, help="Requests in flight at most [peak rate x request timeout]; an arrival "
+              "finding them all busy is recorded as a failed `dropped` op, never skipped.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run directory to write [reports/out/measure-<scenario>-<UTC time>].")
+@click.option("--no-predict", is_flag=True, help="Skip the SimPy prediction written beside the measurement.")
+def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
+    """Measure a scenario on the running lab (`halab up` first): its load through the VIP,
+    its faults by the nemesis, system events from the observers; then heal, recovery and
+    final reads. Writes a run directory shaped like `halab simulate --out`'s, with the
+    model's prediction of the same scenario in prediction/. `halab calibrate DIR` fits the
+    model from a fault-free one (use a low rate: queueing is attributed to service)."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from chaos.run import run
+    from harness import scenario as scenarios
+    from harness.clients import measure as m
+    from harness.history import completions
+
+    console = Console()
+    try:
+        sc = scenarios.resolve(scenario_name)
+        if rps is not None or duration is not None:
+            sc = sc.with_load(rps, duration)
+        m.check(sc)
+    except (scenarios.ScenarioError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+    lab = _lab()
+    out = Path(out_dir or f"reports/out/measure-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+
+    def tick(elapsed: float, history) -> None:
+        done = completions(history)
+        ok = sum(op.type == "ok" for op in done)
+        dropped = sum(op.error == "dropped" for op in done)
+        console.print(f"[{elapsed:6.0f} s / {sc.load.duration_s:.0f} s] {len(done):,} done, {ok:,} ok, "
+                      f"{len(done) - ok:,} not ok ({dropped:,} dropped)")
+
+    faults = ", ".join(f"{f.kind} {f.target} {f.start_s:g}-{f.stop_s if f.stop_s is not None else 'end'} s"
+                       for f in sc.faults) or "none"
+    console.print(f"measuring [bold]{sc.name}[/] on run {lab.run_id} ({lab.state.preset}) through "
+                  f"{lab.state.vip_url}: {sc.load.duration_s:.0f} s; faults: {faults}")
+    result = run(lab, sc, seed=seed, workers=workers, out=out, on_tick=tick, predict=not no_predict)
+    _table(console, result.history)
+    for e in result.errors:
+        console.print(f"[red]nemesis: {e}[/]")
+    if result.driver["dropped"]:
+        console.print(f"[yellow]{result.driver['dropped']} arrivals found {result.driver['workers']} requests in "
+                      f"flight and were recorded as dropped[/]")
+    console.print(f"run directory: {out}")
+
+
+def _table(console, history) -> None:
+    from rich.table import Table
+
+    from scenarios import checkers
+
+    table = Table(title="measured flows (latency in ms from the intended start, over ok operations)")
+    for col in ("flow", "ok", "fail", "info", "avail", "p50", "p95", "p99", "max"):
+        table.add_column(col, justify="left" if col == "flow" else "right")
+    lat = checkers.latency(history)
+    for f, a in checkers.availability(history).items():
+        la = lat.get(f)
+        table.add_row(f, f"{a.ok:,}", f"{a.fail:,}", f"{a.info:,}", f"{a.availability:.4f}",
+                      *(f"{getattr(la, k) * 1000:.1f}" if la else "-" for k in ("p50", "p95", "p99", "max")))
+    console.print(table)

@@ -55,9 +55,14 @@ class Nemesis:
         return fault
 
     def stop(self, fault: ActiveFault) -> None:
+        # `stop` when the heal begins (the model restarts at that instant); `healed` when every
+        # part is back, so recovery in the history includes what restarting really costs.
+        self.record(fault.kind, {"target": fault.target, "phase": "stop", "what": fault.what, "id": fault.id})
+        t0 = time.monotonic()
         self._undo(fault)
         ledger.remove(self.lab.state_file, fault.id)
-        self.record(fault.kind, {"target": fault.target, "phase": "stop", "what": fault.what, "id": fault.id})
+        self.record(fault.kind, {"target": fault.target, "phase": "healed", "id": fault.id,
+                                 "heal_s": round(time.monotonic() - t0, 3)})
 
     def active(self) -> list[ActiveFault]:
         return ledger.load(self.lab.state_file)

@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("harness.topology.cli:up", "Start a two-datacenter topology and seed it."),
     "status": ("harness.topology.cli:status", "Show the running topology: components, health, WAN proxies."),
     "down": ("harness.topology.cli:down", "Remove every container, network and volume halab started."),
-    "measure": ("harness.clients.cli:measure", "Drive a fault-free scenario against the running lab; write a run directory."),
+    "measure": ("chaos.cli:measure", "Measure a scenario (load + its faults) on the running lab; write a run directory."),
     "fault": ("chaos.cli:fault", "Inject one fault into the running lab (site-down, partition, leader kill, ...)."),
     "faults": ("chaos.cli:faults", "List the faults active on the running lab."),
     "heal": ("chaos.cli:heal", "Heal every fault on the running lab (idempotent)."),

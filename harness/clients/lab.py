@@ -33,20 +33,34 @@ class Outcome:
     error: str | None = None
 
 
-def outcome(status: int, *, write: bool) -> Outcome:
-    """How an HTTP status completes an operation.
+def outcome(status: int, *, write: bool, said: str | None = None) -> Outcome:
+    """How an HTTP status completes an operation. `said`: the CMS's own `outcome` of a failed
+    write ("not applied", "unknown", "committed"); a 503 is `fail` only when it says nothing
+    was applied.
 
     >>> outcome(200, write=True), outcome(409, write=True).error, outcome(502, write=True).type
     (Outcome(type='ok', error=None), 'http-409', 'info')
     >>> outcome(502, write=False).type, outcome(503, write=True).type, outcome(504, write=False).type
     ('fail', 'fail', 'info')
+    >>> outcome(503, write=True, said="unknown"), outcome(503, write=True, said="committed").type
+    (Outcome(type='info', error='http-503-unknown'), 'info')
     """
     if 200 <= status < 300:
         return Outcome("ok")
     error = f"http-{status}"
+    if write and status == 503 and said not in (None, "not applied"):
+        return Outcome("info", f"{error}-{said}")
     if status == 504 or (write and status >= 500 and status != 503):
         return Outcome("info", error)
     return Outcome("fail", error)
+
+
+def _said(resp: httpx.Response) -> str | None:
+    try:
+        detail = resp.json().get("detail")
+    except ValueError:
+        return None
+    return detail.get("outcome") if isinstance(detail, dict) else None
 
 
 class LabClient:
@@ -83,7 +97,7 @@ class LabClient:
         except httpx.HTTPError as exc:  # the connection broke mid-request: the server may have acted
             return rec.complete(invoked, "info" if write else "fail", error=type(exc).__name__)
         site = self.site_of.get(resp.headers.get(GATEWAY_HEADER, ""))
-        result = outcome(resp.status_code, write=write)
+        result = outcome(resp.status_code, write=write, said=_said(resp) if write else None)
         if result.type != "ok":
             return rec.complete(invoked, result.type, site=site, error=result.error)
         steps = server_timing.parse(resp.headers.get("Server-Timing"))

@@ -1,4 +1,5 @@
-"""A fault-free scenario against the running lab: the measured counterpart of `halab simulate`.
+"""A scenario's load against the running lab: the measured counterpart of `halab simulate`
+(faults come from chaos/run.py, which wraps this).
 
 Arrivals follow the scenario's load (driver.py). A rag_query asks one of the sample corpus's
 questions as one of the seeded users. A policy_update publishes a new version of one of eight
@@ -11,16 +12,18 @@ baseline is for. The run directory has the layout of a prediction's (scenarios/r
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from harness.clients.driver import arrivals, drive
+from harness.clients.driver import arrivals, concurrency, drive
 from harness.clients.lab import POLICY_UPDATE, RAG_QUERY, LabClient
 from harness.clients.recorder import Recorder
 from harness.history import Op
 from harness.scenario import Scenario, ScenarioError
-from harness.topology.seeding import CORPUS, USERS
+from harness.seed_data import CORPUS, USERS
 from scenarios import run_dir
 
 POLICIES = 8
@@ -37,23 +40,24 @@ def policy(n: int) -> tuple[str, str]:
 
 
 def check(scenario: Scenario) -> None:
-    if scenario.faults:
-        raise ScenarioError(f"scenario {scenario.name!r} has faults; `halab measure` runs fault-free scenarios "
-                            "(faults need the nemesis of chaos/, not built yet): try --scenario baseline")
     other = sorted(f for f, share in scenario.load.shares().items() if share > 0 and f not in (RAG_QUERY, POLICY_UPDATE))
     if other:
         raise ScenarioError(f"`halab measure` drives rag_query and policy_update; the mix also asks for {', '.join(other)}")
 
 
-def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int = 32,
-            on_tick: Callable[[float, list[Op]], None] | None = None) -> tuple[list[Op], dict]:
-    """Run `scenario` against `lab` (a harness.topology Running); returns the history and
-    what the driver saw (late starts: the client pool, not the lab, was the bottleneck)."""
+def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None,
+            on_tick: Callable[[float, list[Op]], None] | None = None,
+            during: Callable[[Recorder], AbstractContextManager] | None = None) -> tuple[list[Op], dict]:
+    """Run `scenario`'s load against `lab` (a harness.topology Running); returns the history
+    and what the driver saw. `during(recorder)` wraps the load: the nemesis's schedule and
+    the observers run inside it (chaos/run.py), on the recorder's clock, which starts at the
+    first arrival. `workers` defaults to the peak rate times the request timeout."""
     check(scenario)
     topo = lab.plan.topology
     recorder = Recorder()
     client = LabClient(lab.state.vip_url, lab.consumers, {g.name: g.site for g in lab.plan.of_kind("gateway")},
                        recorder, timeout_s=topo.params.timeouts.request_s)
+    workers = workers or concurrency(scenario.load, topo.params.timeouts.request_s)
     rng = random.Random(seed)
     picks = [(rng.choice(USERS_ASKING), rng.choice(QUESTIONS)) for _ in range(64)]
     updates = iter(range(POLICIES, 1 << 62))
@@ -64,19 +68,23 @@ def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int = 32,
             client.http.put(f"/cms/policies/{policy_id}", json={"rego": rego, "description": "halab measure"},
                             headers={"apikey": lab.consumers[ADMIN]}).raise_for_status()
 
-        def run(i: int, flow: str) -> None:
+        def run(i: int, flow: str, at: float) -> None:
             if flow == RAG_QUERY:
                 user, question = picks[i % len(picks)]
-                client.rag_query(i, user, question)
+                client.rag_query(i, user, question, at=at)
             else:
-                client.policy_update(i, ADMIN, *policy(next(updates)))
+                client.policy_update(i, ADMIN, *policy(next(updates)), at=at)
 
         tick = (lambda elapsed: on_tick(elapsed, recorder.history())) if on_tick else None
-        stats = drive(arrivals(scenario.load, seed), run, workers=workers, on_tick=tick)
+        recorder.restart_clock()
+        with during(recorder) if during else contextlib.nullcontext():
+            stats = drive(arrivals(scenario.load, seed), run, workers=workers, on_tick=tick, clock=recorder.now,
+                          on_drop=lambda i, flow, at: recorder.dropped(i, flow, at))
     finally:
         client.close()
-    return recorder.history(), {"seed": seed, "workers": workers, "requests": stats.started,
-                                "late_starts": stats.late, "max_start_lag_s": round(stats.max_lag_s, 4)}
+    return recorder.history(), {"seed": seed, "workers": workers, "requests": stats.started + stats.dropped,
+                                "dropped": stats.dropped, "late_starts": stats.late,
+                                "max_start_lag_s": round(stats.max_lag_s, 4)}
 
 
 def write(out: str | Path, lab, scenario: Scenario, history: list[Op], driver: dict) -> Path:

@@ -19,6 +19,12 @@ class Recorder:
         self._lock = threading.Lock()
         self._ops: list[Op] = []
 
+    def restart_clock(self) -> None:
+        """Time 0 is now (the first arrival's plan time); only before anything is recorded."""
+        with self._lock:
+            assert not self._ops, "the clock of a recorder with a history cannot move"
+            self._t0 = self._clock()
+
     def now(self) -> float:
         return self._clock() - self._t0
 

@@ -34,6 +34,9 @@ frontend halab_monitor
     mode http
     timeout client 10s
     monitor-uri /healthz
+    # Server states for the nemesis's observer (chaos/observer.py): /stats;csv
+    stats enable
+    stats uri /stats
 """
 
 

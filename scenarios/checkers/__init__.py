@@ -13,10 +13,31 @@ a report can put the two side by side.
 
 from scenarios.checkers.availability import Availability, Window, availability, windowed_availability
 from scenarios.checkers.events import Failover, failover
+from scenarios.checkers.invariants import (
+    detection_within,
+    flows_available,
+    latency_within,
+    no_dropped,
+    no_lost_updates,
+    opa_converged,
+    unavailability,
+)
 from scenarios.checkers.latency import Latency, latency, percentile
 from scenarios.checkers.propagation import Propagation, propagation
+from scenarios.checkers.verdict import UNKNOWN, Verdict, check_safe, compose
 
 __all__ = [
+    "UNKNOWN",
+    "Verdict",
+    "check_safe",
+    "compose",
+    "detection_within",
+    "flows_available",
+    "latency_within",
+    "no_dropped",
+    "no_lost_updates",
+    "opa_converged",
+    "unavailability",
     "Availability",
     "Failover",
     "Latency",

@@ -1,0 +1,119 @@
+"""System events into the history while a run goes on (the events harness/history.py names):
+
+    haproxy      server-down / server-up   {"server", "lb"}       HAProxy's stats CSV, per LB
+    raft-etcd    leader                    {"leader": name|None}  etcd's maintenance status
+    raft-vault   leader                    {"leader": name|None}  OpenBao's sys/health
+    policy_sync  policy-loaded             {"site", "revision", "delay_s"}  policy_sync /status
+    gateway      key-refreshed             {"gateway", "reads", "failures", "stale_served"}
+
+Each source is polled on a thread of its own every POLL_S, so a dead etcd member's timeouts
+do not delay HAProxy's marks; only changes become events. A `policy-loaded` event is written
+per acknowledged revision a site's policy_sync has reached, with the delay since the ack
+(to within POLL_S: the figure of the benchmark in tests/system/cms is the precise one).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+
+import httpx
+
+from chaos import raft
+from harness.history import Op
+from harness.kinds import MONITOR_PORT
+
+POLL_S = 0.25
+TIMEOUT_S = 0.5
+
+
+class Observer:
+    def __init__(self, state, event: Callable[[str, str, dict], Op], history: Callable[[], list[Op]],
+                 now: Callable[[], float]) -> None:
+        self.state, self.event, self.history, self.now = state, event, history, now
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(fn,), daemon=True, name=f"observe-{fn.__name__}")
+                         for fn in (self._haproxy, self._etcd, self._vault, self._policy_sync, self._gateways)]
+        self._last: dict[tuple, object] = {}
+        self._emitted: dict[str, set[int]] = {}
+        self._http = httpx.Client(timeout=TIMEOUT_S, trust_env=False)
+
+    def __enter__(self) -> "Observer":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._http.close()
+
+    def _loop(self, fn) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a source that fails this time is polled again
+                pass
+
+    def _changed(self, key: tuple, value) -> bool:
+        if self._last.get(key, object()) == value:
+            return False
+        first = key not in self._last
+        self._last[key] = value
+        return not first or key[0] in ("raft-etcd", "raft-vault")
+
+    def _of(self, kind: str):
+        return [(n, c) for n, c in self.state.components.items() if c["kind"] == kind]
+
+    def _haproxy(self) -> None:
+        for lb, c in self._of("lb"):
+            try:
+                text = self._http.get(f"http://{c['address']}:{MONITOR_PORT}/stats;csv").text
+            except httpx.HTTPError:
+                continue  # an LB down: its marks stop, the other LB's go on
+            for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
+                if row.get("pxname") != "gateways" or row.get("svname") in ("FRONTEND", "BACKEND"):
+                    continue
+                up = row.get("status", "").startswith("UP")
+                if self._changed(("haproxy", lb, row["svname"]), up):
+                    self.event("haproxy", "server-up" if up else "server-down", {"server": row["svname"], "lb": lb})
+
+    def _etcd(self) -> None:
+        leader = raft.etcd_leader(self.state)
+        if self._changed(("raft-etcd",), leader):
+            self.event("raft-etcd", "leader", {"leader": leader})
+
+    def _vault(self) -> None:
+        active = raft.bao_active(self.state)
+        if self._changed(("raft-vault",), active):
+            self.event("raft-vault", "leader", {"leader": active})
+
+    def _policy_sync(self) -> None:
+        for name, c in self._of("policy_sync"):
+            try:
+                revision = int(self._http.get(self.state.url(name) + "/status").json()["revision"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            site = c["site"]
+            emitted = self._emitted.setdefault(site, set())
+            now = self.now()
+            # An ack may come after the site already loaded it: the delay is then 0 within POLL_S.
+            for op in self.history():
+                r = (op.value or {}).get("revision") if op.f == "policy_update" and op.type == "ok" else None
+                if isinstance(r, int) and r <= revision and r not in emitted:
+                    emitted.add(r)
+                    self.event("policy_sync", "policy-loaded",
+                               {"site": site, "revision": r, "delay_s": round(max(0.0, now - op.time), 4)})
+
+    def _gateways(self) -> None:
+        for name, _c in self._of("gateway"):
+            try:
+                s = self._http.get(self.state.url(name) + "/gateway/status").json()["secrets"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            if self._changed(("gateway", name), s["reads"]):
+                self.event("gateway", "key-refreshed", {"gateway": name, "reads": s["reads"],
+                                                        "failures": s["failures"], "stale_served": s["stale_served"]})
