@@ -162,3 +162,54 @@ def _table(console, history) -> None:
         table.add_row(f, f"{a.ok:,}", f"{a.fail:,}", f"{a.info:,}", f"{a.availability:.4f}",
                       *(f"{getattr(la, k) * 1000:.1f}" if la else "-" for k in ("p50", "p95", "p99", "max")))
     console.print(table)
+
+
+@click.group()
+def chaos() -> None:
+    """The chaos catalogue (scenarios/catalogue): list it, run a scenario on the running lab."""
+
+
+@chaos.command("list")
+def chaos_list() -> None:
+    """Every catalogue scenario, the presets it runs on, and what it shows."""
+    from scenarios.catalogue import CATALOGUE
+
+    for e in CATALOGUE.values():
+        faults = "; ".join(f"{f.kind} {f.target}".strip() for f in e.scenario.faults) or "no fault"
+        click.echo(f"{e.name:<18} {','.join(e.presets):<18} {faults}")
+        click.echo(f"{'':<18} {e.summary}")
+
+
+@chaos.command("run")
+@click.argument("name")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/<preset>-<name>-<time>].")
+def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
+    """Run one catalogue scenario on the running lab (`halab up --preset P` picks the preset)
+    and print its verdicts. Exits 1 when a verdict is false."""
+    from rich.console import Console
+
+    from chaos.catalogue import run_entry
+    from scenarios.catalogue import entry
+    from scenarios.checkers.verdict import compose
+
+    try:
+        e = entry(name)
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0], param_hint="NAME") from None
+    lab = _lab()
+    console = Console()
+    console.print(f"[bold]{e.name}[/] on {lab.state.preset}: {e.summary}")
+    try:
+        result, verdicts = run_entry(lab, e, seed=seed, out=out_dir,
+                                     on_tick=lambda t, _h: console.print(f"  [{t:5.0f} s]"))
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    _table(console, result.history)
+    for v in verdicts:
+        colour = {True: "green", False: "red"}.get(v.valid, "yellow")
+        console.print(f"[{colour}]{str(v.valid):<8}[/] {v.name:<16} {v.figures} {v.why}")
+    overall = compose(verdicts)
+    console.print(f"valid: {overall}" + (f"  (known miss: {e.xfail})" if e.xfail else "") + f"   run directory: {result.out}")
+    if overall is False and not e.xfail:
+        raise SystemExit(1)

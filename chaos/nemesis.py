@@ -98,6 +98,8 @@ class Nemesis:
             return self._kill(list(targets.components), action)
         if f.kind == "etcd-leader-down":
             return self._kill_leader("etcd", raft.etcd_leader(lab.state))
+        if f.kind == "etcd-compact":
+            return [], f"compacted at revision {raft.etcd_compact(lab.state)}"
         if f.kind == "bao-active-down":
             return self._kill_leader("vault", raft.bao_active(lab.state))
         if f.kind == "bao-step-down":

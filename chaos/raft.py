@@ -51,3 +51,19 @@ def bao_call(state, name: str, path: str) -> None:
                      headers={"X-Vault-Token": state.secret("harness_token")}, timeout=10, trust_env=False)
     if resp.status_code not in (200, 204):
         raise RuntimeError(f"OpenBao {path} on {name}: HTTP {resp.status_code} {resp.text[:200]}")
+
+
+def etcd_compact(state) -> int:
+    """Compact etcd's history to its current revision (through a member that answers)."""
+    last: Exception | None = None
+    for _name, c in _members(state, "etcd"):
+        base = f"http://{c['address']}:{c['ports']['client']}/v3"
+        try:
+            rev = int(httpx.post(f"{base}/kv/range", json={"key": "AA=="}, timeout=2, trust_env=False)
+                      .json()["header"]["revision"])
+            httpx.post(f"{base}/kv/compaction", json={"revision": rev, "physical": True}, timeout=10,
+                       trust_env=False).raise_for_status()
+            return rev
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            last = exc
+    raise RuntimeError(f"no etcd member compacted: {last}")

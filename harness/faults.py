@@ -14,7 +14,7 @@ function, shared by the nemesis (chaos/) and the SimPy model (simulation/failure
     ...
     harness.faults.TargetError: component-down: no component or kind 'dc9' in seed; components: lb1, lb2, ...
 
-Targets are names from the spec: a site, a node, a component or a kind, a link "a,b" (both
+Targets are names from the spec: a site, a node, a component or a kind (or a node: its components), a link "a,b" (both
 ways), "a->b" (only a's connections to b: an asymmetric cut), or "a" (every link of a).
 """
 
@@ -54,6 +54,7 @@ _TABLE = (
     FaultKind("packet-loss", "link", "random packet loss (iptables statistic; this kernel has no netem)",
               {"probability": 0.3}),
     FaultKind("etcd-leader-down", "none", "the etcd leader (asked of etcd at the fault's start) killed"),
+    FaultKind("etcd-compact", "none", "etcd compacted to its current revision: watches behind it must resync"),
     FaultKind("bao-active-down", "none", "the active OpenBao node killed"),
     FaultKind("bao-step-down", "none", "the active OpenBao node steps down"),
     FaultKind("bao-sealed", "component", "an OpenBao node sealed"),
@@ -101,7 +102,10 @@ def resolve(topo: Topology, kind: str, target: str) -> Targets:
             raise TargetError(f"{kind}: no node {target!r} in {topo.name}; nodes: {', '.join(nodes)}")
         return Targets(tuple(c.name for c in nodes[target].components), (topo.site_of(nodes[target].components[0].name),))
     if fk.target == "component":
-        found = tuple(c.name for c in topo.components if target in (c.name, c.kind))
+        nodes = {n.name: n for s in topo.sites for n in s.nodes}
+        comps = nodes[target].components if target in nodes else [c for c in topo.components
+                                                                   if target in (c.name, c.kind)]
+        found = tuple(c.name for c in comps)
         if not found:
             names = ", ".join(c.name for c in topo.components)
             raise TargetError(f"{kind}: no component or kind {target!r} in {topo.name}; components: {names}")

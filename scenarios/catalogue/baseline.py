@@ -1,0 +1,8 @@
+"""Baseline under load: no fault. Everything answers; the reference for every other run."""
+
+from harness.scenario import Scenario
+from scenarios.catalogue._common import load
+from scenarios.expect import Expect
+
+SCENARIO = Scenario("baseline", load(30.0), (), __doc__)
+EXPECT = {"seed": Expect(availability={"rag_query": 1.0, "policy_update": 1.0}, p99_s={"rag_query": 5.0})}

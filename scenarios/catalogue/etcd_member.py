@@ -1,0 +1,20 @@
+"""An etcd member killed and rejoined, then etcd compacted: policy_sync resyncs.
+
+seed: with etcd2 dead the pair has no quorum, so policy updates fail until it rejoins; after
+the compaction a watch behind the compacted revision must resync from a full read. After heal
+every OPA holds every acknowledged policy.
+seed+witness: the other two keep a majority; updates go on while etcd2 is down.
+"""
+
+from harness.scenario import Fault, Scenario
+from scenarios.catalogue._common import load
+from scenarios.expect import Expect
+
+SCENARIO = Scenario("etcd-member", load(45.0), (
+    Fault("component-down", "etcd2", 8.0, 22.0),
+    Fault("etcd-compact", "", 28.0, 29.0),
+), __doc__)
+EXPECT = {
+    "seed": Expect(availability={"rag_query": 0.97}, converge_s=60.0),
+    "seed+witness": Expect(availability={"rag_query": 0.97, "policy_update": 0.9}, converge_s=60.0),
+}
