@@ -82,7 +82,7 @@ class Nemesis:
         self._sweep()
         return done
 
-    def __enter__(self) -> "Nemesis":
+    def __enter__(self) -> Nemesis:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -40,7 +40,7 @@ class Observer:
         self._emitted: dict[str, set[int]] = {}
         self._http = httpx.Client(timeout=TIMEOUT_S, trust_env=False)
 
-    def __enter__(self) -> "Observer":
+    def __enter__(self) -> Observer:
         for t in self._threads:
             t.start()
         return self

@@ -46,7 +46,7 @@ class Schedule:
         except Exception as exc:  # noqa: BLE001
             self.errors.append(f"healing {f.kind} {f.target}: {exc}")
 
-    def __enter__(self) -> "Schedule":
+    def __enter__(self) -> Schedule:
         for t in self._threads:
             t.start()
         return self

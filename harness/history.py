@@ -87,7 +87,7 @@ class Op:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Op":
+    def from_dict(cls, d: dict[str, Any]) -> Op:
         return cls(
             process=d["process"],
             type=d["type"],

@@ -15,9 +15,10 @@ its own modules (container class, start recipe, image recipe, model station).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 Replication = Literal["raft", "leaderless", "none"]
 

@@ -45,7 +45,7 @@ class ServiceProcess:
         self.log = Path(log_dir or tempfile.gettempdir()) / f"{label or module}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, wait: bool = True, timeout: float = 30.0) -> "ServiceProcess":
+    def start(self, wait: bool = True, timeout: float = 30.0) -> ServiceProcess:
         prefix = f"HALAB_{self.module.upper()}_"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALAB_")}
         env |= {f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(self.port), "PYTHONPATH": str(REPO),
@@ -90,7 +90,7 @@ class ServiceProcess:
             self.proc.kill()
             self.proc.wait(5)
 
-    def __enter__(self) -> "ServiceProcess":
+    def __enter__(self) -> ServiceProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -62,7 +62,7 @@ class Load:
             raise ScenarioError("mix weights must be >= 0 and not all zero")
 
     @classmethod
-    def constant(cls, rps: float, duration_s: float, mix=DEFAULT_MIX) -> "Load":
+    def constant(cls, rps: float, duration_s: float, mix=DEFAULT_MIX) -> Load:
         return cls((Stage(duration_s, rps),), tuple(mix))
 
     @property
@@ -115,7 +115,7 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     description: str = ""
 
-    def with_load(self, rps: float | None = None, duration_s: float | None = None) -> "Scenario":
+    def with_load(self, rps: float | None = None, duration_s: float | None = None) -> Scenario:
         """A constant-rate copy; fault times scale with the new duration so a fault stays in
         the same part of the run."""
         old = self.load.duration_s
@@ -132,7 +132,7 @@ class Scenario:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Scenario":
+    def from_dict(cls, d: dict[str, Any]) -> Scenario:
         """From JSON/TOML data. `load` is either {"rps": R, "duration_s": D} or {"stages": [...]}."""
         try:
             ld = d["load"]

@@ -285,7 +285,7 @@ class Topology:
                 )
         return out
 
-    def with_params(self, **changes) -> "Topology":
+    def with_params(self, **changes) -> Topology:
         """A copy with some Params sections replaced: `topo.with_params(health=HealthCheck(inter_s=1))`."""
         return dataclasses.replace(self, params=dataclasses.replace(self.params, **changes))
 

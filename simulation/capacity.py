@@ -79,7 +79,7 @@ def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: fl
             for name, u in r.utilisation().items():
                 kind = r.model.stations[name].kind
                 util[kind] = max(util.get(kind, 0.0), u)
-            p95 = {f: l.p95 for f, l in lat.items()}
+            p95 = {f: x.p95 for f, x in lat.items()}
             flow_p95 = p95.get(flow, float("inf"))
             ok = flow_p95 <= slo_p95_s and avail.get(flow, 0.0) >= 0.999
             point = Point(rps, n, p95, avail, util, ok)

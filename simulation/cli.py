@@ -203,7 +203,8 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
 @click.option("--out", type=click.Path(dir_okay=False), help="Parameter file to write [RUN_DIR/params.json].")
 def calibrate(run_dir, preset_name, out):
     """Fit service times from a measured baseline history (RUN_DIR/history.jsonl with step timings)."""
-    from simulation.calibrate import MIN_SAMPLES, calibrate as fit
+    from simulation.calibrate import MIN_SAMPLES
+    from simulation.calibrate import calibrate as fit
     from simulation.params import STATIONS
 
     try:

@@ -140,7 +140,7 @@ class ModelParams:
     def station(self, kind: str) -> StationParams:
         return self.stations[kind]
 
-    def with_station(self, kind: str, **changes) -> "ModelParams":
+    def with_station(self, kind: str, **changes) -> ModelParams:
         stations = dict(self.stations)
         stations[kind] = replace(stations[kind], **changes)
         return replace(self, stations=stations)
@@ -149,7 +149,7 @@ class ModelParams:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def load(cls, path: str | Path) -> "ModelParams":
+    def load(cls, path: str | Path) -> ModelParams:
         """Defaults overlaid with a JSON file: {"stations": {"rag": {"servers": 1,
         "service": {"kind": "lognormal", "mean": 0.004, "cv": 0.5}}, ...}}."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -138,5 +138,5 @@ def simulate(topo: Topology, scenario: Scenario, params: ModelParams | None = No
             progress(m.env.now, total)
     wall = time.perf_counter() - began
     # SimPy numbers every scheduled event from one counter; the next number is the count.
-    events = next(m.env._eid)  # noqa: SLF001 - no public counter exists
+    events = next(m.env._eid)
     return Result(m, scenario, wall, events)

@@ -8,9 +8,9 @@ started, pass or fail.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors

@@ -42,10 +42,8 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
     (base, python-deps, python, python-embed, ...).
     """
     from harness.images.build import build as do_build
-    from harness.images.catalog import UnknownComponent
+    from harness.images.catalog import UnknownComponent, images_for
     from harness.images.recipes import BuildError
-
-    from harness.images.catalog import images_for
 
     started = time.monotonic()
     try:
@@ -103,10 +101,8 @@ def list_() -> None:
 @click.argument("components", nargs=-1)
 def check(components: tuple[str, ...]) -> None:
     """Start each component's image alone on an internal network and wait for its own health signal."""
-    from harness.images.catalog import UnknownComponent
+    from harness.images.catalog import UnknownComponent, component
     from harness.images.check import check as do_check
-
-    from harness.images.catalog import component
 
     started = time.monotonic()
     try:

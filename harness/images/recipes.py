@@ -204,7 +204,7 @@ class GoModuleBuild:
         src_dir = Path(json.loads(proc.stdout)["Dir"])
         work = out_dir / "src"
         shutil.copytree(src_dir, work)
-        for dirpath, dirnames, filenames in os.walk(work):  # the module cache is read-only
+        for dirpath, _dirnames, filenames in os.walk(work):  # the module cache is read-only
             os.chmod(dirpath, 0o755)
             for name in filenames:
                 os.chmod(os.path.join(dirpath, name), 0o644)

@@ -29,7 +29,9 @@ def up(preset_name: str, source: str, no_seed: bool) -> None:
     from harness.doctor import ensure_engine
     from harness.images import ImageNotBuilt
     from harness.spec import preset, validate
-    from harness.topology import realise, state as st, status as stat
+    from harness.topology import realise
+    from harness.topology import state as st
+    from harness.topology import status as stat
     from harness.topology.settings import TopologySettings
 
     console = _console()
@@ -68,7 +70,8 @@ def status(as_json: bool, wan: bool) -> None:
     """Show the running topology: components, health, etcd and OpenBao members, WAN proxies."""
     import docker
 
-    from harness.topology import state as st, status as stat
+    from harness.topology import state as st
+    from harness.topology import status as stat
     from harness.topology.settings import TopologySettings
     from harness.topology.wan import describe
     from harness.topology.wanlink import WanLink

@@ -26,9 +26,9 @@ network, to their kind's name (`rag`, `opa`): the routes in etcd, shared by ever
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from harness.kinds import KINDS
 from harness.spec import Component, SpecError, Topology
@@ -91,7 +91,7 @@ class Plan:
     placements: tuple[Placement, ...] = field(default=())
 
     @classmethod
-    def of(cls, topology: Topology, run_id: str) -> "Plan":
+    def of(cls, topology: Topology, run_id: str) -> Plan:
         _one_instance_per_node(topology)
         tag = run_tag(run_id)
         remote = wan_servers(topology)

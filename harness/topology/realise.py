@@ -24,10 +24,10 @@ import logging
 import secrets as pysecrets
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import docker
 
@@ -35,7 +35,8 @@ from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
 from harness.spec import Topology
-from harness.topology import seeding, state as st
+from harness.topology import seeding
+from harness.topology import state as st
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
 from harness.topology.components import ingress as ingress_recipe
@@ -107,7 +108,7 @@ def up(
     client = client or docker.from_env(timeout=120)
     run_id = run_id or new_run_id("lab")
     plan = Plan.of(topology, run_id)
-    wanted = lambda kind: kinds is None or kind in kinds  # noqa: E731
+    wanted = lambda kind: kinds is None or kind in kinds
     seed = seed and kinds is None
     routes = wan_routes(plan)
     secrets_dir = st.private_dir(run_id)
@@ -295,7 +296,7 @@ class Starter:
         if errors:
             raise StartupError("components failed to start:\n  " + "\n  ".join(errors))
 
-    def __enter__(self) -> "Starter":
+    def __enter__(self) -> Starter:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:

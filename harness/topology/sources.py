@@ -7,8 +7,8 @@ components that have one; auto: offline if built, else official (harness.images.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 from harness.images import COMPONENTS, ImageNotBuilt, component, image_for, tag_for
 
@@ -26,7 +26,7 @@ def resolver(client, source: str = "auto") -> Callable[[str], str]:
         except Exception:  # noqa: BLE001 - ImageNotFound or an odd tag: not usable either way
             return False
 
-    @lru_cache(maxsize=None)
+    @cache
     def resolve(name: str) -> str:
         if source == "auto":
             return image_for(name, client)

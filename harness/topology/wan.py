@@ -27,6 +27,7 @@ from harness.kinds import KINDS
 from harness.topology.crossings import crossings
 from harness.topology.plan import Plan
 
+
 @dataclass(frozen=True)
 class Route:
     """One Toxiproxy proxy: clients on `client_site` dialing `server`'s `role` port."""

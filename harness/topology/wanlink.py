@@ -18,7 +18,7 @@ before each call, so two labs in one process (tests) still reach the right one.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from toxiproxy import Toxiproxy
@@ -40,7 +40,7 @@ class WanLink:
         self._server = Toxiproxy()
 
     @classmethod
-    def from_state(cls, state) -> "WanLink":
+    def from_state(cls, state) -> WanLink:
         """The running topology's WAN link, from its state file (any process)."""
         routes = [Route(**{k: v for k, v in p.items() if k != "name"} | {"carries": tuple(p["carries"])})
                   for p in state.proxies]
@@ -132,7 +132,7 @@ class WanLink:
         # Built from the route, not fetched: one request per toxic instead of two.
         return Proxy(name=name, upstream="", enabled=True, listen="")
 
-    def __enter__(self) -> "WanLink":
+    def __enter__(self) -> WanLink:
         return self
 
     def __exit__(self, *exc) -> None:

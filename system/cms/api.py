@@ -23,12 +23,10 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from system.cms.policies import (POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult,
-                                 step_timings)
+from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult, step_timings
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
-from system.cms.stores import (EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid,
-                               StoreUnavailable)
+from system.cms.stores import EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid, StoreUnavailable
 from system.common.service import create_app, error_body
 
 log = logging.getLogger(__name__)

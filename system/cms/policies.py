@@ -29,10 +29,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
 from system.cms.stores import EtcdEntry, RegoInvalid, StoreUnavailable  # noqa: F401 - re-exported
 
@@ -57,7 +58,7 @@ def sha256(text: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # Per-request step durations in ms (the API sets a dict, answers it as Server-Timing).

@@ -64,7 +64,7 @@ class Reconciler:
             except StoreUnavailable as exc:
                 self.last_error = str(exc)
                 log.info("reconciler: pass skipped: %s", exc)
-            except Exception:  # noqa: BLE001 - the loop must outlive any one bad pass
+            except Exception:
                 log.exception("reconciler: pass failed")
             await asyncio.sleep(self.interval_s)
 
@@ -124,18 +124,18 @@ class Reconciler:
         if doc["status"] == "deleted":
             if entry is None:
                 return None
-            res = await svc._write(pid, doc, "delete", None, RECONCILER_AUTHOR, doc.get("description", ""),  # noqa: SLF001
+            res = await svc._write(pid, doc, "delete", None, RECONCILER_AUTHOR, doc.get("description", ""),
                                    entry.mod_revision)
             return Repair(pid, "deleted from etcd", f"policy is deleted in metadata; v{res.version} at revision "
                                                     f"{res.etcd_revision}")
 
         # active
         if entry is None:
-            res = await svc._write(pid, doc, "put", doc["rego"], RECONCILER_AUTHOR, doc.get("description", ""), 0)  # noqa: SLF001
+            res = await svc._write(pid, doc, "put", doc["rego"], RECONCILER_AUTHOR, doc.get("description", ""), 0)
             return Repair(pid, "restored", f"v{doc['version']} was missing from etcd; now v{res.version} at "
                                            f"revision {res.etcd_revision}")
         if sha256(entry.value) != doc["sha256"]:
-            res = await svc._write(pid, doc, "put", doc["rego"], RECONCILER_AUTHOR, doc.get("description", ""),  # noqa: SLF001
+            res = await svc._write(pid, doc, "put", doc["rego"], RECONCILER_AUTHOR, doc.get("description", ""),
                                    entry.mod_revision)
             return Repair(pid, "rewritten", f"etcd held other content than v{doc['version']}; now v{res.version} "
                                             f"at revision {res.etcd_revision}")

@@ -152,7 +152,7 @@ class EtcdPolicies:
     def _txn(self, c, compare, success) -> tuple[bool, int]:
         request = etcd3.etcdrpc.TxnRequest(
             compare=[cmp.build_message() for cmp in compare],
-            success=c._ops_to_requests(success),  # noqa: SLF001 - etcd3 has no public builder
+            success=c._ops_to_requests(success),
             failure=[],
         )
         resp = c.kvstub.Txn(request, self.timeout, credentials=c.call_credentials, metadata=_require_leader(c))

@@ -10,8 +10,8 @@ import os
 
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
-import etcd3  # noqa: E402
-import etcd3.exceptions  # noqa: E402,F401
+import etcd3
+import etcd3.exceptions
 
 __all__ = ["etcd3", "connect"]
 
@@ -27,7 +27,7 @@ _GRPC_OPTIONS = [
 ]
 
 
-def connect(endpoint: str, timeout: float = 5.0) -> "etcd3.Etcd3Client":
+def connect(endpoint: str, timeout: float = 5.0) -> etcd3.Etcd3Client:
     """`endpoint` is host:port or http://host:port, as the services' settings carry it."""
     hostport = endpoint.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")

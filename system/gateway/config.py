@@ -220,7 +220,7 @@ class Config:
     _prefix: list[tuple[str, Route]] = field(default_factory=list, repr=False)
     consumers_by_key: dict[str, Consumer] = field(default_factory=dict, repr=False)
 
-    def index(self) -> "Config":
+    def index(self) -> Config:
         self._exact.clear()
         self._prefix.clear()
         for route in self.routes.values():

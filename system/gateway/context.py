@@ -20,11 +20,11 @@ class RequestCtx:
     __slots__ = ("request", "route", "config", "consumer", "request_id", "path", "upstream_headers", "body",
                  "started", "opa_s", "upstream_s")
 
-    def __init__(self, request: web.Request, route: "Route", config: "Config", request_id: str, started: float):
+    def __init__(self, request: web.Request, route: Route, config: Config, request_id: str, started: float):
         self.request = request
         self.route = route
         self.config = config
-        self.consumer: "Consumer | None" = None
+        self.consumer: Consumer | None = None
         self.request_id = request_id
         # The path as the client sent it (percent-encoded, no query): what goes upstream unless
         # proxy-rewrite changes it. Matching and OPA use the decoded `request.path`.

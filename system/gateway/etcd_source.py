@@ -124,7 +124,7 @@ class EtcdConfigSource:
                 async with self.session.post(f"{self.endpoint}/v3/maintenance/status", json={}, timeout=timeout) as resp:
                     await resp.read()
                     ok = resp.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 ok = False
             failures = 0 if ok else failures + 1
             if failures >= self.probe_failures:

@@ -8,7 +8,6 @@ are relayed as they arrive.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -76,7 +75,7 @@ async def relay(resp: aiohttp.ClientResponse, ctx: RequestCtx) -> web.StreamResp
     if not is_streaming(resp):
         try:
             body = await resp.read()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamFailed(504, "upstream timed out sending its body") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamFailed(502, f"upstream failed sending its body: {type(exc).__name__}") from exc
@@ -88,7 +87,7 @@ async def relay(resp: aiohttp.ClientResponse, ctx: RequestCtx) -> web.StreamResp
     try:
         async for chunk in resp.content.iter_any():
             await out.write(chunk)
-    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         # Headers are gone already: all we can do is cut the stream so the client sees it end early.
         log.warning("request %s: upstream stream broke: %s", request_id, type(exc).__name__)
         request.transport and request.transport.close()
@@ -132,7 +131,7 @@ class Forwarder:
                 return error(exc.status, exc.message, ctx.request_id)
             except aiohttp.ConnectionTimeoutError:
                 last = UpstreamFailed(504, f"upstream {node.hostport} timed out connecting")
-            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            except (TimeoutError, aiohttp.ServerTimeoutError):
                 last = UpstreamFailed(504, f"upstream {node.hostport} timed out")
                 if req.method not in IDEMPOTENT:
                     # The request reached the node: sending a POST again could apply it twice.

@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from system.policy_sync.opa import OpaRejected, OpaUnavailable
 from system.policy_sync.source import Batch, Entry, WatchCompacted

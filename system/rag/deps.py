@@ -27,7 +27,7 @@ class RagDeps:
     llm: HairpinClient
 
     @classmethod
-    def from_settings(cls, s: RagSettings) -> "RagDeps":
+    def from_settings(cls, s: RagSettings) -> RagDeps:
         import httpx
         from pymongo import AsyncMongoClient
 

@@ -64,10 +64,10 @@ async def ingest(doc: DocumentIn, deps: Deps) -> DocumentOut:
     # Metadata after the chunks: a document listed in MongoDB always has its chunks stored.
     try:
         await deps.store.put_document(doc_id, doc.title, doc.acl_groups, len(chunks))
-    except Exception as exc:  # noqa: BLE001 - any MongoDB failure is "unavailable" to the caller
+    except Exception as exc:
         raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
     t4 = time.perf_counter()
-    ms = lambda a, b: round((b - a) * 1000, 3)  # noqa: E731
+    ms = lambda a, b: round((b - a) * 1000, 3)
     return DocumentOut(doc_id=doc_id, title=doc.title, acl_groups=doc.acl_groups, chunks=len(chunks), vector_node=node,
                        timings_ms={"chunk": ms(t0, t1), "embed": ms(t1, t2), "upsert": ms(t2, t3),
                                    "metadata": ms(t3, t4), "total": ms(t0, t4)})
@@ -79,7 +79,7 @@ async def read(doc_id: str, deps: Deps) -> DocumentOut:
         raise HTTPException(404, "no such document")
     try:
         doc = await deps.store.document(doc_id)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
     if doc is None:
         raise HTTPException(404, "no such document")
@@ -93,7 +93,7 @@ async def delete(doc_id: str, deps: Deps) -> None:
         raise HTTPException(404, "no such document")
     try:
         found = await deps.store.delete_document(doc_id)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
     if not found:
         raise HTTPException(404, "no such document")

@@ -67,7 +67,7 @@ async def query(q: QueryIn, deps: Deps,
 
     try:
         user = await deps.store.user(x_consumer_username)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
     if user is None:
         raise HTTPException(403, f"unknown user {x_consumer_username[:100]!r}")
@@ -88,7 +88,7 @@ async def query(q: QueryIn, deps: Deps,
 
     try:
         meta = await deps.store.documents(sorted({h.doc_id for h in hits}))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise HTTPException(503, f"MongoDB unavailable: {type(exc).__name__}") from exc
     mine = set(groups)
     hits = [h for h in hits if h.doc_id in meta and mine & set(meta[h.doc_id].get("acl_groups") or [])]

@@ -9,7 +9,7 @@ Collections per the shared contract: `users` {_id, name, groups, role} and `docu
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pymongo import AsyncMongoClient
 
@@ -33,7 +33,7 @@ class MongoStore:
 
     async def put_document(self, doc_id: str, title: str, acl_groups: list[str], chunks: int) -> dict:
         doc = {"_id": doc_id, "title": title, "acl_groups": list(acl_groups), "chunks": chunks,
-               "created_at": datetime.now(timezone.utc)}
+               "created_at": datetime.now(UTC)}
         await self.db.documents.replace_one({"_id": doc_id}, doc, upsert=True)
         return doc
 

@@ -73,7 +73,7 @@ class VectorStore:
                 try:
                     await client.create_collection(self.collection, vectors_config=models.VectorParams(
                         size=dim, distance=models.Distance.COSINE))
-                except Exception:  # noqa: BLE001 - a concurrent creator may have won
+                except Exception:
                     if not await client.collection_exists(self.collection):
                         raise
 

@@ -14,7 +14,7 @@ import pytest
 import simpy
 
 from harness.scenario import Fault, Load, Scenario
-from harness.spec import Link, Node, Component, Site, Topology, preset
+from harness.spec import Component, Link, Node, Site, Topology, preset
 from simulation.components import Station
 from simulation.network import Network
 from simulation.quorum import RaftGroup, tolerates

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from harness.history import read_jsonl, write_jsonl
-from harness.scenario import Fault, Load, Scenario, ScenarioError, preset as scenario
+from harness.scenario import Fault, Load, Scenario, ScenarioError
+from harness.scenario import preset as scenario
 from harness.spec import KeyCache, VectorReplication, preset
 from scenarios import checkers
 from simulation.params import ModelParams

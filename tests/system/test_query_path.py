@@ -11,10 +11,10 @@ import time
 
 import httpx
 import pytest
-
-from system.vault.setup import rotate_llm_key
-from harness.process import ServiceProcess, free_port
 from test_query_path_env import QueryPath
+
+from harness.process import ServiceProcess, free_port
+from system.vault.setup import rotate_llm_key
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

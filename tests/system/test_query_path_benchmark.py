@@ -18,7 +18,6 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-
 from test_query_path_env import QueryPath
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.docker, pytest.mark.slow]

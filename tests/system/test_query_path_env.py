@@ -52,7 +52,7 @@ class QueryPath:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def __enter__(self) -> "QueryPath":
+    def __enter__(self) -> QueryPath:
         try:
             self.start()
         except BaseException:

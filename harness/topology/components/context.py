@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import labels
 from harness.topology.plan import Placement, Plan
-
 
 
 @dataclass

@@ -17,7 +17,6 @@ Streaming (`"stream": true`) responses are relayed chunk by chunk.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -110,7 +109,7 @@ class AiProxy:
                     return await relay(resp, ctx)
             except UpstreamFailed as exc:
                 return error(exc.status, exc.message, ctx.request_id)
-            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            except (TimeoutError, aiohttp.ServerTimeoutError):
                 ctx.upstream_s = waited + time.perf_counter() - sent
                 return error(504, "LLM timed out", ctx.request_id)
             except aiohttp.ClientError as exc:

@@ -8,7 +8,6 @@ from harness.containers import BaoContainer, EtcdContainer, HaproxyContainer, Op
 from harness.containers.haproxy import MONITOR_PORT
 from harness.labels import LABEL
 
-
 pytestmark = pytest.mark.docker
 
 

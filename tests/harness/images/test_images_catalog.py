@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownComponent, component, images_for
 from harness.images import recipes as r
+from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownComponent, component, images_for
 
 DESIGN_COMPONENTS = {
     "lb", "gateway", "cms", "rag", "policy_sync", "llm_stub", "opa", "etcd", "vault", "vectordb", "mongo", "toxiproxy",

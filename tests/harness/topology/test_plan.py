@@ -131,7 +131,7 @@ def test_state_round_trip_keeps_secrets_out(tmp_path) -> None:
 
 
 class _NoImages:
-    class images:  # noqa: N801 - mimics docker.DockerClient.images
+    class images:
         @staticmethod
         def get(tag):
             import docker.errors

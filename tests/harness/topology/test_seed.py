@@ -73,8 +73,8 @@ def test_llm_stub_admin_answers_the_runs_token_only(seed_lab) -> None:
 
 
 def test_policy_update_through_the_vip_is_enforced_in_both_dcs(seed_lab) -> None:
-    from system.policies import DEFAULT_POLICY_ID
     from system.gateway.seed import DEFAULT_AUTHZ_REGO
+    from system.policies import DEFAULT_POLICY_ID
 
     vip, keys = seed_lab.state.vip_url, seed_lab.consumers
     gateways = [seed_lab.url(g.name) for g in seed_lab.plan.of_kind("gateway")]

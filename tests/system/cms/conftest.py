@@ -10,8 +10,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import pytest
-
 from cms_stack import ServerThread, Stack
+
 from system.cms.settings import CmsSettings
 
 
@@ -20,10 +20,10 @@ def stack(docker_client, run_id):
     """etcd + OPA + FerretDB containers, policy_sync and the CMS in-process."""
     from harness.containers import EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer
     from system.cms.api import build_app
+    from system.policy_sync.app import build_app as build_sync_app
     from system.policy_sync.opa import OpaPolicies
     from system.policy_sync.source import EtcdSource
     from system.policy_sync.syncer import PolicySync
-    from system.policy_sync.app import build_app as build_sync_app
 
     with ExitStack() as es:
         net = es.enter_context(InternalNetwork(run_id, "cms"))

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cms_stack import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.benchmark]
@@ -135,7 +134,7 @@ def test_policy_update_latency_and_propagation(docker_client, run_id):
             decision()
         poll_cost = (time.perf_counter() - t0) / 200
 
-    ms = lambda v: f"{v * 1000:.2f} ms"  # noqa: E731
+    ms = lambda v: f"{v * 1000:.2f} ms"
     lines = [
         f"halab issue 3 benchmark ({time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end: the figures move with the machine's load)",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from datetime import UTC
 
 import pytest
+from cms_stack import uid
 
 from harness.waiting import eventually
-from cms_stack import uid
 
 pytestmark = pytest.mark.docker
 
@@ -48,7 +49,7 @@ def test_seed_installs_the_default_policy_and_opa_decides_with_it(stack):
 
     results = seed(stack.cms_url, admin="root", wait_enforced=True)
     assert results[0]["enforced"] is True
-    authz = lambda method, path, role, user="u1": stack.opa_data(  # noqa: E731
+    authz = lambda method, path, role, user="u1": stack.opa_data(
         "halab/authz", {"type": "http", "request": {"method": method, "path": path, "headers": {}, "query": {}},
                         "consumer": {"username": user, "groups": [], "role": role}, "route": {"id": "r"}})
     assert authz("PUT", "/cms/policies/x", "admin")["allow"] is True
@@ -221,14 +222,14 @@ def test_the_reconciler_repairs_disagreements_made_behind_its_back(stack):
     c.put(f"/policies/{orphan}", rego(orphan, True))
     c.close()
     # a pending update whose etcd write never happened (the CMS died after step 2)
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     doc = stack.mongo_db().policies.find_one({"_id": pending})
     stack.mongo_db().policies.update_one({"_id": pending}, {"$set": {
         "status": "pending", "version": 2,
         "pending": {"token": "dead", "op": "put", "version": 2, "author": "ghost", "description": "",
                     "rego": rego(pending, False), "sha256": "x", "base_revision": doc["etcd_revision"],
-                    "started_at": datetime.now(timezone.utc) - timedelta(seconds=60)}}})
+                    "started_at": datetime.now(UTC) - timedelta(seconds=60)}}})
     eventually(lambda: all(agree(stack, p) for p in (active_missing, differs, orphan, pending)), 15, "repairs")
     assert stores(stack, active_missing)[1][0] == rego(active_missing, True)
     assert stores(stack, differs)[1][0] == rego(differs, True)

@@ -6,13 +6,13 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from cms_fakes import FakeCompiler, FakeEtcd, FakeMetadata, FakeProbe
 from fastapi.testclient import TestClient
 
 from system.cms.api import build_app
 from system.cms.policies import Conflict, PolicyService, WriteFailed, sha256, utcnow
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
-from cms_fakes import FakeCompiler, FakeEtcd, FakeMetadata, FakeProbe
 
 REGO = "package halab.t\n\ndefault allow := false\n"
 REGO2 = "package halab.t\n\ndefault allow := true\n"

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.docker
 
 
 def test_seeded_policy_is_enforced_with_every_piece_in_a_container(docker_client, run_id):
-    from harness.containers import (EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer,
-                                    PythonServiceContainer)
+    from harness.containers import EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer, PythonServiceContainer
     from harness.images import ImageNotBuilt, ensure_image
     from system.cms.seed import seed
 

@@ -12,11 +12,11 @@ import asyncio
 import hashlib
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from cms_stack import ServerThread, uid
+
 from harness.waiting import eventually
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, StoreUnavailable
@@ -73,7 +73,7 @@ class Cluster:
             "status": "pending", "version": 2, "author": "bob",
             "pending": {"token": token, "op": "put", "version": 2, "author": "bob", "description": "in flight",
                         "rego": rego(pid, False), "sha256": hashlib.sha256(rego(pid, False).encode()).hexdigest(),
-                        "base_revision": doc["etcd_revision"], "started_at": datetime.now(timezone.utc)}}})
+                        "base_revision": doc["etcd_revision"], "started_at": datetime.now(UTC)}}})
 
     def close(self) -> None:
         self.http.close()

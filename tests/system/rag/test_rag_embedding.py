@@ -20,7 +20,7 @@ def test_hashing_embedder_is_deterministic_across_processes_and_normalised():
     code = "from system.rag.embedding import HashingEmbedder; print(HashingEmbedder(32).embed(['Blue green deploys'])[0])"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(REPO)}, cwd=REPO).stdout
-    assert eval(other) == vec  # noqa: S307 - our own output, a list of floats
+    assert eval(other) == vec
     assert math.isclose(sum(v * v for v in vec), 1.0)
     assert HashingEmbedder(8).embed([""])[0] == [1.0] + [0.0] * 7  # never a zero vector
 
@@ -28,7 +28,7 @@ def test_hashing_embedder_is_deterministic_across_processes_and_normalised():
 def test_similar_texts_are_closer():
     e = HashingEmbedder(256)
     q, near, far = e.embed(["how do deploys work", "deploys work with canaries", "quarterly sales pricing"])
-    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))
     assert dot(q, near) > dot(q, far)
 
 
