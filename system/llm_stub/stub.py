@@ -28,7 +28,11 @@ KEY_FILE_POLL_S = 0.5
 
 
 def bearer(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, else None."""
+    """The token of an `Authorization: Bearer <token>` header, else None.
+
+    >>> bearer("Bearer k1"), bearer("bearer  k1 "), bearer("Basic k1"), bearer("Bearer ")
+    ('k1', 'k1', None, None)
+    """
     if not authorization:
         return None
     scheme, _, value = authorization.partition(" ")

@@ -1,8 +1,10 @@
 """One collection: its config (validated and normalised), its qdrant-edge shard, its payload
 indexes, and what GET /collections/{name} reports of it.
 
-    config = normalise_collection_config({"vectors": {"size": 4, "distance": "Cosine"}})
-    # -> {"vectors": {"": {"size": 4, "distance": "Cosine"}}, "named": False, "sparse_vectors": {}, ...}
+    >>> config = normalise_collection_config({"vectors": {"size": 4, "distance": "Cosine"}})
+    >>> config["vectors"], config["named"], config["write_consistency_factor"]
+    ({'': {'size': 4, 'distance': 'Cosine'}}, False, None)
+
     shard = engine_call(qe.EdgeShard.create, str(path), edge_config(config))
 """
 

@@ -1,10 +1,13 @@
 """Which points a write touches: the ids it names or its filter selects, less those a newer
 write already touched (last writer wins per point), and stamping the ones it did touch.
 
-    admit = Admission(c, stamp=(1717000000.0, "dc1:ab12"))
-    ids = admit([1, 2, 3])   # -> [1, 3] if point 2 carries a newer stamp
-    ...                      # apply the write to `ids`
-    admit.stamp_touched()    # points 1 and 3 now carry this write's stamp
+    >>> c = Collection("docs", config={}, shard=None, path=None)
+    >>> c.stamps[2] = (9.0, "dc2")            # a newer write touched point 2
+    >>> admit = Admission(c, stamp=(5.0, "dc1"))
+    >>> admit([1, 2, 3])                      # apply the write to these only
+    [1, 3]
+    >>> admit.stamp_touched(); c.stamps[1], c.stamps[2]
+    ((5.0, 'dc1'), (9.0, 'dc2'))
 """
 
 from __future__ import annotations

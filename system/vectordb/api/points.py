@@ -1,7 +1,9 @@
 """Qdrant's point routes: the writes (each turned into one logged operation) and the reads.
 
-    op_from("delete", "docs", {"points": [1, 2]})
-    # -> {"op": "delete_points", "collection": "docs", "points": [1, 2]}
+    >>> op_from("delete", "docs", {"points": [1, 2]})
+    {'op': 'delete_points', 'collection': 'docs', 'points': [1, 2]}
+    >>> op_from("set_payload", "docs", {"payload": {"tag": "a"}, "filter": {"must": []}})["filter"]
+    {'must': []}
 """
 
 from __future__ import annotations
