@@ -16,7 +16,6 @@ import contextlib
 import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 from harness.clients.driver import arrivals, concurrency, drive
 from harness.clients.lab import POLICY_UPDATE, RAG_QUERY, LabClient
@@ -24,7 +23,6 @@ from harness.clients.recorder import Recorder
 from harness.history import Op
 from harness.scenario import Scenario, ScenarioError
 from harness.seed_data import CORPUS, USERS
-from scenarios import run_dir
 
 POLICIES = 8
 QUESTIONS = tuple(d.title + "?" for d in CORPUS)
@@ -85,8 +83,3 @@ def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = Non
     return recorder.history(), {"seed": seed, "workers": workers, "requests": stats.started + stats.dropped,
                                 "dropped": stats.dropped, "late_starts": stats.late,
                                 "max_start_lag_s": round(stats.max_lag_s, 4)}
-
-
-def write(out: str | Path, lab, scenario: Scenario, history: list[Op], driver: dict) -> Path:
-    return run_dir.write(out, source="harness", topology=lab.state.preset, scenario=scenario, history=history,
-                         extra={"run_id": lab.run_id, **driver})

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from harness.clients.measure import measure, write
+from chaos.run import write
+from harness.clients.measure import measure
 from harness.history import completions, read_jsonl
 from harness.scenario import preset
 from simulation.calibrate import calibrate
@@ -33,7 +34,7 @@ def test_a_measured_baseline_is_a_history_calibrate_fits_from(seed_lab, tmp_path
     versions = sorted((op.value["policy"], op.value["version"]) for op in updates)
     assert len(set(versions)) == len(updates) and all(v >= 2 for _, v in versions)
 
-    out = write(tmp_path / "run", seed_lab, sc, history, driver)
+    out = write(tmp_path / "run", seed_lab, sc, history, driver, [], predict=False, seed=3)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["source"] == "harness" and summary["availability"]["rag_query"]["availability"] == 1.0
     assert read_jsonl(out / "history.jsonl") == history
