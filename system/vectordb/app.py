@@ -27,8 +27,8 @@ from system.common.service import create_app
 from system.vectordb.api import ROUTERS, NodeDeps, error_response
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError, BadInput, NotFound
-from system.vectordb.oplog import OpLog
 from system.vectordb.node import Node
+from system.vectordb.oplog import OpLog
 from system.vectordb.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ class Compaction:
             while self._compact_again:
                 self._compact_again = False
                 await self.compact()
-        except Exception:  # noqa: BLE001 - the log keeps growing until the next try
+        except Exception:  # the log keeps growing until the next try
             log.exception("compaction failed")
 
     async def compact(self) -> None:

@@ -26,8 +26,7 @@ import qdrant_edge as qe
 
 from system.vectordb import convert as cv
 from system.vectordb import point_writes, search
-from system.vectordb.collection import (Collection, create_index, delete_index, edge_config, engine_call, info,
-                                        normalise_collection_config, update_params)
+from system.vectordb.collection import Collection, create_index, delete_index, edge_config, engine_call, info, normalise_collection_config, update_params
 from system.vectordb.digest import digest as content_digest
 from system.vectordb.errors import AlreadyExists, BadInput, NotFound
 from system.vectordb.selection import SELECTOR_OPS, Admission, resolve_filter

@@ -146,7 +146,7 @@ class Node(Receiver, Compaction):
         self._wake_all()
         try:
             await asyncio.wait_for(fut, self.consistency_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Unavailable(f"write consistency factor 2 not reached: no peer applied operation "
                               f"{seq} within {self.consistency_timeout_s} s (applied locally; it will be "
                               f"shipped when the peers are back)") from None

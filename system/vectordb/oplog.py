@@ -33,7 +33,7 @@ class Entry:
     line: bytes  # the entry as one JSON object, shipped as is
 
     @staticmethod
-    def make(origin: str, seq: int, ts: float, op: dict) -> "Entry":
+    def make(origin: str, seq: int, ts: float, op: dict) -> Entry:
         line = jsonfast.dumps({"origin": origin, "seq": seq, "ts": ts, "op": op})
         return Entry(origin, seq, ts, op, line)
 

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     @model_validator(mode="after")
-    def _no_peer_url(self) -> "Settings":
+    def _no_peer_url(self) -> Settings:
         if self.peer_url:
             raise ValueError("HALAB_VECTORDB_PEER_URL was replaced by HALAB_VECTORDB_PEERS (comma-separated URLs)")
         return self

@@ -133,7 +133,7 @@ class Peer:
                     self.wake.clear()
                     try:
                         await asyncio.wait_for(self.wake.wait(), self.node.heartbeat_s)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         await self._handshake()  # heartbeat: reachability, and a peer that lost state
                     continue
                 await self._ship(batch)
@@ -147,7 +147,7 @@ class Peer:
                 self.wake.clear()
                 try:
                     await asyncio.wait_for(self.wake.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, self.node.retry_max_s)
                 self._need_handshake = True  # the peer may have restarted meanwhile

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from llm_stub_support import ADMIN, KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from llm_stub_support import ADMIN, KEY
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 json_values = st.recursive(

@@ -152,8 +152,8 @@ def test_compaction_of_20k_points_and_writes_meanwhile(tmp_path):
     import asyncio
 
     from system.vectordb.engine import Engine
-    from system.vectordb.oplog import OpLog
     from system.vectordb.node import Node
+    from system.vectordb.oplog import OpLog
 
     dim, total = 384, 20_000
     rng = random.Random(SEED)

@@ -143,8 +143,8 @@ def _snapshot_without_rewriting_the_log(data: Path) -> None:
     """What compaction does up to the crash: the snapshot renamed in place, the log untouched."""
     from system.vectordb import snapshot
     from system.vectordb.engine import Engine
-    from system.vectordb.oplog import OpLog
     from system.vectordb.node import Node
+    from system.vectordb.oplog import OpLog
 
     log = OpLog(data / "oplog.jsonl")
     node = Node(Engine(data / "offline-shards"), log, node_id="solo", origin="offline")

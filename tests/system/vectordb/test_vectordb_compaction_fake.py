@@ -7,8 +7,8 @@ import asyncio
 
 from system.vectordb import snapshot
 from system.vectordb.engine import Engine
-from system.vectordb.oplog import OpLog
 from system.vectordb.node import Node
+from system.vectordb.oplog import OpLog
 
 CREATE = {"op": "create_collection", "name": "docs", "config": {"vectors": {"size": 2, "distance": "Dot"}}}
 

@@ -11,8 +11,8 @@ import qdrant_edge as qe
 from system.vectordb import convert as cv
 from system.vectordb.engine import Engine
 from system.vectordb.errors import AlreadyExists, BadInput, NotFound
-from system.vectordb.oplog import Entry, OpLog
 from system.vectordb.node import Node
+from system.vectordb.oplog import Entry, OpLog
 
 CREATE = {"op": "create_collection", "name": "docs", "config": {"vectors": {"size": 2, "distance": "Dot"}}}
 
@@ -79,7 +79,7 @@ def test_receive_is_idempotent_and_stops_at_a_gap(tmp_path):
     e1, _ = a.write_local(CREATE)
     e2, _ = a.write_local(upsert(1, 2))
     e3, _ = a.write_local(upsert(3))
-    wire = lambda *es: [{"origin": e.origin, "seq": e.seq, "ts": e.ts, "op": e.op} for e in es]  # noqa: E731
+    wire = lambda *es: [{"origin": e.origin, "seq": e.seq, "ts": e.ts, "op": e.op} for e in es]
     assert b.receive("a:1", wire(e1, e3))["watermarks"] == {"a:1": 1}  # gap at 2: stop
     assert b.receive("a:1", wire(e1, e2, e3))["watermarks"] == {"a:1": 3}
     assert b.receive("a:1", wire(e2, e3))["watermarks"] == {"a:1": 3}  # duplicates skipped

@@ -13,7 +13,7 @@ import httpx
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-from harness.process import ServiceProcess, free_port  # noqa: F401 - free_port is the tests' too
+from harness.process import ServiceProcess, free_port
 
 TOXIPROXY_BIN = os.environ.get("HALAB_TOXIPROXY_BIN")
 TOXIPROXY_IN_IMAGE = "/toxiproxy"  # harness/images/catalog.py
@@ -107,7 +107,7 @@ class HostToxiproxy:
     def available() -> bool:
         return toxiproxy_binary() is not None
 
-    def start(self) -> "HostToxiproxy":
+    def start(self) -> HostToxiproxy:
         binary = toxiproxy_binary()
         self.proc = subprocess.Popen([binary, "-host", "127.0.0.1", "-port", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
