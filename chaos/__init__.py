@@ -11,7 +11,8 @@
     observer.py        system events into the history: HAProxy, leaders, policy_sync, key refreshes
     schedule.py        a scenario's faults run in time with its load
 
-    >>> from chaos import nemesis                                    # doctest: +SKIP
-    >>> with nemesis.Nemesis(lab) as n:
-    ...     n.start("site-down", "dc2"); ...; n.heal_all()
+Example (needs a running lab)::
+
+    with Nemesis(attach()) as n:
+        n.start("site-down", "dc2"); ...; n.heal_all()
 """

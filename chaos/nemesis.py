@@ -1,10 +1,11 @@
 """The nemesis: start a fault by kind and target, heal it, heal everything.
 
-    >>> from harness.topology import attach                                   # doctest: +SKIP
-    >>> with Nemesis(attach()) as n:
-    ...     f = n.start("site-down", "dc2")           # DC2 dark: killed, its proxies blackholed
-    ...     n.stop(f)                                 # started again, healthy, unsealed
-    ... # leaving the block heals whatever is still active
+Example (needs a running lab)::
+
+    with Nemesis(attach()) as n:
+        f = n.start("site-down", "dc2")           # DC2 dark: killed, its proxies blackholed
+        n.stop(f)                                 # started again, healthy, unsealed
+    # leaving the block heals whatever is still active
 
 Every start is written to the ledger (chaos/ledger.py) before it acts, with the steps that
 undo it, so a test that fails or a process that dies leaves faults `halab heal` can find.

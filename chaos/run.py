@@ -2,10 +2,10 @@
 observers), heal, recover, final reads; then the run directory, and the SimPy prediction of
 the same scenario beside it.
 
-    >>> from harness.topology import attach                                   # doctest: +SKIP
-    >>> result = run(attach(), preset("dc2-down").with_load(rps=10, duration_s=60), out="reports/out/x")
-    >>> result.history[-1].f
-    'converged'
+Example (needs a running lab)::
+
+    result = run(attach(), preset("dc2-down").with_load(rps=10, duration_s=60), out="reports/out/x")
+    result.history[-1].f      # 'converged''
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """HAProxy (and optionally keepalived) from the Debian base image: the `lb` component.
 
-    >>> cfg = "defaults\\n mode http\\n timeout connect 1s\\n ..."                 # doctest: +SKIP
-    >>> with HaproxyContainer(run_id).with_config(cfg).on_network(net, "lb1") as lb:
-    ...     httpx.get(lb.url("/", port=80))
+Example (needs a Docker engine, so not a doctest)::
+
+    cfg = "defaults\\n mode http\\n timeout connect 1s\\n ..."
+    with HaproxyContainer(run_id).with_config(cfg).on_network(net, "lb1") as lb:
+        httpx.get(lb.url("/", port=80))
 
 halab appends a monitor frontend on port 8405 (`monitor-uri /healthz`) to every config, and
 the container counts as ready when it answers 200: HAProxy's own "I am up" signal. With

@@ -1,10 +1,11 @@
 """Realise a spec as containers: `up` starts and seeds a topology, `down` removes it.
 
-    >>> from harness.spec import preset
-    >>> lab = up(preset("seed"))                     # doctest: +SKIP
-    >>> lab.state.vip_url                            # 'http://127.0.0.1:49153'
-    >>> lab.wan.cut("dc1", "dc2"); lab.wan.heal()
-    >>> down(lab.run_id)
+Example (starts a lab, so not a doctest)::
+
+    lab = up(preset("seed"))
+    lab.state.vip_url                            # 'http://127.0.0.1:49153'
+    lab.wan.cut("dc1", "dc2"); lab.wan.heal()
+    down(lab.run_id)
 
 Phases, each waiting for health before the next (a failure removes everything started):
   1. networks: one internal network per site, the publish network, the VIP's address;
@@ -221,8 +222,10 @@ def attach(state_file: Path | None = None) -> Running:
     """The running topology as `up` returned it, from another process (via the state file and
     the private secrets directory). `containers` is empty: go through Docker by name.
 
-    >>> lab = attach()                                    # doctest: +SKIP
-    >>> lab.wan.cut("dc1", "dc2"); lab.consumers["alice"]
+    Example (needs a running lab)::
+
+        lab = attach()
+        lab.wan.cut("dc1", "dc2"); lab.consumers["alice"]
     """
     import json
 

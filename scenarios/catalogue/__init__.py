@@ -2,7 +2,7 @@
 (and, where it differs, `seed+witness`), its Scenario, and its expectations per preset.
 
     >>> sorted(CATALOGUE)[:3]
-    ['baseline', 'bao-active', 'dc2-down']
+    ['bao-active', 'baseline', 'dc2-down']
     >>> CATALOGUE["dc2-down"].presets
     ('seed', 'seed+witness')
 

@@ -5,7 +5,8 @@ the watcher builds a new one on every change and swaps it in with one assignment
 request always sees one consistent config. An entry that does not parse is skipped and
 named in `Config.errors`; the rest keeps serving.
 
-    >>> cfg = build_config({"/apisix/routes/1": {"uri": "/rag/*", "upstream": {"nodes": {"rag:8000": 1}}}}, revision=7)
+    >>> raw = {"/apisix/routes/1": {"uri": "/rag/*", "upstream": {"nodes": {"rag:8000": 1}}}}
+    >>> cfg = build_config(raw, revision=7).index()     # index() builds the match tables
     >>> cfg.match("GET", "/rag/query").id
     '1'
 """

@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class PolicySyncSettings(BaseSettings):
-    """>>> PolicySyncSettings().policy_prefix
+    """Settings of `python -m system.policy_sync`.
+
+    >>> PolicySyncSettings().policy_prefix
     '/policies/'
     """
 
