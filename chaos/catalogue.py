@@ -15,6 +15,7 @@ from chaos.nemesis import Nemesis, wait_healthy
 from chaos.run import RunResult, run
 from scenarios.catalogue import Entry
 from scenarios.checkers.verdict import Verdict, compose
+from scenarios.compare import compare
 from scenarios.expect import verdicts
 
 
@@ -35,6 +36,6 @@ def run_entry(lab, entry: Entry, *, seed: int = 0, out: str | Path | None = None
     vs = verdicts(result.history, entry.expect[preset])
     (out / "verdicts.json").write_text(json.dumps({
         "scenario": entry.name, "preset": preset, "valid": compose(vs), "known_miss": entry.xfail or None,
-        "verdicts": [v.to_dict() for v in vs], "nemesis_errors": result.errors,
+        "verdicts": [v.to_dict() for v in vs], "nemesis_errors": result.errors, "figures": compare(out),
     }, indent=2, default=str), encoding="utf-8")
     return result, vs

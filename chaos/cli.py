@@ -209,6 +209,11 @@ def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     for v in verdicts:
         colour = {True: "green", False: "red"}.get(v.valid, "yellow")
         console.print(f"[{colour}]{str(v.valid):<8}[/] {v.name:<16} {v.figures} {v.why}")
+    from scenarios.compare import compare
+
+    figures = compare(result.out)
+    console.print("measured:  ", figures["measured"], highlight=False)
+    console.print("predicted: ", figures["predicted"] or "(the model does not predict these faults)", highlight=False)
     overall = compose(verdicts)
     console.print(f"valid: {overall}" + (f"  (known miss: {e.xfail})" if e.xfail else "") + f"   run directory: {result.out}")
     if overall is False and not e.xfail:
