@@ -3,7 +3,11 @@
 seed: with etcd2 dead the pair has no quorum, so policy updates fail until it rejoins; after
 the compaction a watch behind the compacted revision must resync from a full read. After heal
 every OPA holds every acknowledged policy.
-seed+witness: the other two keep a majority; updates go on while etcd2 is down.
+seed+witness: the other two keep a majority, so updates through DC1 go on while etcd2 is
+down; but DC2's CMS and policy_sync know only their own DC's member (one endpoint each, as
+the lab configures them), so DC2's updates fail and DC2's OPA stays behind until etcd2 is
+back (measured: 9 of ~55 updates failed, DC2's propagation p99 ~14 s). Clients configured
+with every member's endpoint would ride it out: a finding about the deployment, not etcd.
 """
 
 from harness.scenario import Fault, Scenario
@@ -16,5 +20,5 @@ SCENARIO = Scenario("etcd-member", load(45.0), (
 ), __doc__)
 EXPECT = {
     "seed": Expect(availability={"rag_query": 0.97}, converge_s=60.0),
-    "seed+witness": Expect(availability={"rag_query": 0.97, "policy_update": 0.9}, converge_s=60.0),
+    "seed+witness": Expect(availability={"rag_query": 0.97, "policy_update": 0.7}, converge_s=60.0),
 }
