@@ -44,14 +44,19 @@ class Nemesis:
         opts = {**fk.options, **(options or {})}
         fault = ActiveFault(f"f{os.getpid()}x{next(_ids)}", kind, target, opts)
         ledger.add(self.lab.state_file, fault)  # before acting: a crash mid-start still gets healed
+        # `start` at the onset (checkers time detection from it), `started` once all of it acts.
+        self.record(kind, {"target": target, "phase": "start", "id": fault.id})
+        t0 = time.monotonic()
         try:
             fault.undo, fault.what = self._break(fault)
-        except BaseException:
+        except BaseException as exc:
             self._undo(fault)
             ledger.remove(self.lab.state_file, fault.id)
+            self.record(kind, {"target": target, "phase": "stop", "id": fault.id, "error": str(exc)})
             raise
         ledger.add(self.lab.state_file, fault)
-        self.record(kind, {"target": target, "phase": "start", "what": fault.what, "id": fault.id})
+        self.record(kind, {"target": target, "phase": "started", "what": fault.what, "id": fault.id,
+                           "start_s": round(time.monotonic() - t0, 3)})
         log.info("fault %s %s started: %s", kind, target, fault.what)
         return fault
 
