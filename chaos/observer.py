@@ -5,6 +5,7 @@
     raft-vault   leader                    {"leader": name|None}  OpenBao's sys/health
     policy_sync  policy-loaded             {"site", "revision", "delay_s"}  policy_sync /status
     gateway      key-refreshed             {"gateway", "reads", "failures", "stale_served"}
+    vrrp         master                    {"lb"}                 keepalived's log, per LB (with `docker`)
 
 Each source is polled on a thread of its own every POLL_S, so a dead etcd member's timeouts
 do not delay HAProxy's marks; only changes become events. A `policy-loaded` event is written
@@ -34,11 +35,11 @@ TIMEOUT_S = 0.5
 
 class Observer:
     def __init__(self, state, event: Callable[[str, str, dict], Op], history: Callable[[], list[Op]],
-                 now: Callable[[], float]) -> None:
-        self.state, self.event, self.history, self.now = state, event, history, now
+                 now: Callable[[], float], docker=None) -> None:
+        self.state, self.event, self.history, self.now, self.docker = state, event, history, now, docker
         self._stop = threading.Event()
         sources = ((self._haproxy, POLL_S), (self._etcd, POLL_S), (self._vault, POLL_S),
-                   (self._policy_sync, POLICY_POLL_S), (self._gateways, POLL_S))
+                   (self._policy_sync, POLICY_POLL_S), (self._gateways, POLL_S), (self._vrrp, 2 * POLL_S))
         self._threads = [threading.Thread(target=self._loop, args=(fn, period), daemon=True,
                                           name=f"observe-{fn.__name__}") for fn, period in sources]
         self._last: dict[tuple, object] = {}
@@ -112,6 +113,20 @@ class Observer:
                     emitted.add(r)
                     self.event("policy_sync", "policy-loaded",
                                {"site": site, "revision": r, "delay_s": round(max(0.0, now - op.time), 4)})
+
+    def _vrrp(self) -> None:
+        """The LB whose keepalived last logged MASTER for the VIP (the images carry no `ip`)."""
+        if self.docker is None:
+            return
+        for lb, c in self._of("lb"):
+            try:
+                ctr = self.docker.containers.get(c["container"])
+                lines = [ln for ln in ctr.logs(tail=50).decode(errors="replace").splitlines() if "halab_vip" in ln]
+            except Exception:  # noqa: BLE001 - a killed LB has no logs to read this time
+                continue
+            master = bool(lines) and "MASTER" in lines[-1] and ctr.status == "running"
+            if self._changed(("vrrp", lb), master) and master:
+                self.event("vrrp", "master", {"lb": lb})
 
     def _gateways(self) -> None:
         for name, _c in self._of("gateway"):

@@ -48,7 +48,7 @@ def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, o
         holder["r"] = recorder
         nemesis = Nemesis(lab, record=lambda f, v: recorder.event("nemesis", f, v))
         holder["n"] = nemesis
-        with Observer(lab.state, recorder.event, recorder.history, recorder.now):
+        with Observer(lab.state, recorder.event, recorder.history, recorder.now, lab.docker):
             schedule = Schedule(nemesis, scenario.faults, recorder.now)
             try:
                 with schedule:
