@@ -10,6 +10,7 @@ changed). The catalogue reuses them: each scenario heals and checks the lab heal
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -60,13 +61,16 @@ def build_images() -> None:
         pytest.skip(f"`halab images build` failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
 
 
+_STARTS = itertools.count(1)
+
+
 def lab_of(preset_name: str, docker_client, state_dir: Path):
     """harness.topology.running: up now, down of this run on exit whatever happened."""
     from harness.spec import preset
     from harness.topology import running
 
     build_images()
-    run_id = f"pytest-topo-{preset_name.replace('+', '-')}-{os.getpid()}"
+    run_id = f"pytest-topo-{preset_name.replace('+', '-')}-{os.getpid()}-{next(_STARTS)}"
     return running(preset(preset_name), run_id=run_id, state_file=state_dir / "topology.json", client=docker_client,
                    progress=lambda m: print(f"[{run_id}] {m}", file=sys.stderr))
 
@@ -76,13 +80,44 @@ def images_built() -> None:
     build_images()
 
 
-@pytest.fixture(scope="session")
-def seed_lab(docker_client, tmp_path_factory):
-    with lab_of("seed", docker_client, tmp_path_factory.mktemp("seed-lab")) as lab:
-        yield lab
+class Labs:
+    """One lab at a time: asking for another preset removes the one that is up first (two labs
+    on two cores would make each scenario measure the other lab's load), and a lab a test took
+    down (`test_down_leaves_nothing_labelled`) is started anew when asked for again."""
+
+    def __init__(self, docker_client, tmp_path_factory) -> None:
+        self.docker_client, self.tmp = docker_client, tmp_path_factory
+        self.current: tuple[str, object, object] | None = None  # (preset, context manager, lab)
+
+    def get(self, preset_name: str):
+        if self.current is not None:
+            name, _cm, lab = self.current
+            if name == preset_name and lab.state_file.exists():
+                return lab
+            self.close()
+        cm = lab_of(preset_name, self.docker_client, self.tmp.mktemp(preset_name.replace("+", "-")))
+        self.current = (preset_name, cm, cm.__enter__())
+        return self.current[2]
+
+    def close(self) -> None:
+        if self.current is not None:
+            _name, cm, _lab = self.current
+            self.current = None
+            cm.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
-def witness_lab(docker_client, tmp_path_factory):
-    with lab_of("seed+witness", docker_client, tmp_path_factory.mktemp("witness-lab")) as lab:
-        yield lab
+def labs(docker_client, tmp_path_factory):
+    registry = Labs(docker_client, tmp_path_factory)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def seed_lab(labs):
+    return labs.get("seed")
+
+
+@pytest.fixture
+def witness_lab(labs):
+    return labs.get("seed+witness")
