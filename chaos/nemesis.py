@@ -23,7 +23,7 @@ from typing import Any
 
 import docker.errors
 
-from chaos import ledger, llm, netns, network, process, raft
+from chaos import haproxy, ledger, llm, netns, network, process, raft
 from chaos.ledger import ActiveFault
 from harness.faults import FAULT_KINDS, fault_kind, resolve
 
@@ -122,7 +122,7 @@ class Nemesis:
         if f.kind == "pause":
             return process.pause(lab, list(targets.components)), ", ".join(targets.components)
         if f.kind == "restart":
-            return process.restart(lab, list(targets.components)), ", ".join(targets.components)
+            return self._restart(list(targets.components), drain=bool(o.get("drain", 1))), ", ".join(targets.components)
         if f.kind == "partition":
             routes = network.routes_on(lab, targets.directed)
             return network.drop_routes(lab, routes), f"{len(routes)} proxies dropped"
@@ -151,6 +151,18 @@ class Nemesis:
         # Blackhole first: from the first instant, remote clients see a dead server, not a proxy.
         undo = network.drop_routes(self.lab, network.routes_to(self.lab, names), action)
         return process.kill(self.lab, names) + undo, ", ".join(names)
+
+    def _restart(self, names: list[str], drain: bool) -> list[dict]:
+        """Restart; with `drain`, the gateways among them are drained on every LB first and
+        made ready again once healthy (HAProxy then waits for its `rise` checks)."""
+        gateways = [n for n in names if self.lab.state.components[n]["kind"] == "gateway"] if drain else []
+        if gateways:
+            haproxy.drain(self.lab.state, gateways)
+        try:
+            return process.restart(self.lab, names)
+        finally:
+            if gateways:
+                haproxy.ready(self.lab.state, gateways)
 
     def _kill_leader(self, kind: str, leader: str | None) -> tuple[list[dict], str]:
         if leader is None:

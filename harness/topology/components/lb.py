@@ -18,6 +18,8 @@ from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
 
 VRID = 51
+# HAProxy's Runtime API on TCP (the nemesis drains a gateway before a rolling restart).
+RUNTIME_PORT = 9999
 
 
 def haproxy_cfg(plan: Plan) -> str:
@@ -30,6 +32,7 @@ def haproxy_cfg(plan: Plan) -> str:
 global
     log stdout format raw local0 notice
     maxconn 4096
+    stats socket ipv4@0.0.0.0:{RUNTIME_PORT} level admin
 defaults
     mode http
     log global
@@ -45,7 +48,8 @@ frontend users
     default_backend gateways
 backend gateways
     balance roundrobin
-    option httpchk GET /healthz
+    # Readiness, not liveness: a restarted gateway takes traffic once it has its routes.
+    option httpchk GET /readyz
     # Which gateway answered: the measuring clients record it as the operation's site.
     http-response set-header X-Halab-Gateway %[srv_name]
 {servers}
