@@ -6,6 +6,7 @@
     policy_sync  policy-loaded             {"site", "revision", "delay_s"}  policy_sync /status
     gateway      key-refreshed             {"gateway", "reads", "failures", "stale_served"}
     vrrp         master                    {"lb"}                 keepalived's log, per LB (with `docker`)
+    llm          keys                      {"accepted_previous_key", "rejected": n}  the LLM API's counters
 
 Each source is polled on a thread of its own every POLL_S, so a dead etcd member's timeouts
 do not delay HAProxy's marks; only changes become events. A `policy-loaded` event is written
@@ -39,7 +40,8 @@ class Observer:
         self.state, self.event, self.history, self.now, self.docker = state, event, history, now, docker
         self._stop = threading.Event()
         sources = ((self._haproxy, POLL_S), (self._etcd, POLL_S), (self._vault, POLL_S),
-                   (self._policy_sync, POLICY_POLL_S), (self._gateways, POLL_S), (self._vrrp, 2 * POLL_S))
+                   (self._policy_sync, POLICY_POLL_S), (self._gateways, POLL_S), (self._vrrp, 2 * POLL_S),
+                   (self._llm_keys, 2 * POLL_S))
         self._threads = [threading.Thread(target=self._loop, args=(fn, period), daemon=True,
                                           name=f"observe-{fn.__name__}") for fn, period in sources]
         self._last: dict[tuple, object] = {}
@@ -69,7 +71,7 @@ class Observer:
             return False
         first = key not in self._last
         self._last[key] = value
-        return not first or key[0] in ("raft-etcd", "raft-vault")
+        return not first or key[0] in ("raft-etcd", "raft-vault", "llm")  # their first state is news too
 
     def _of(self, kind: str):
         return [(n, c) for n, c in self.state.components.items() if c["kind"] == kind]
@@ -127,6 +129,18 @@ class Observer:
             master = bool(lines) and "MASTER" in lines[-1] and ctr.status == "running"
             if self._changed(("vrrp", lb), master) and master:
                 self.event("vrrp", "master", {"lb": lb})
+
+    def _llm_keys(self) -> None:
+        """Which keys reach the LLM API: a call on a rotated key, or a refused one, is an event."""
+        llm = next((n for n, c in self.state.components.items() if c["kind"] == "llm"), None)
+        if llm is None:
+            return
+        stats = self._http.get(self.state.url(llm) + "/admin/stats",
+                               headers={"X-Admin-Token": self.state.secret("llm_admin_token")}).json()
+        keys = {"accepted_previous_key": stats.get("accepted_previous_key", 0),
+                "rejected": stats.get("rejected_invalid", 0) + stats.get("rejected_auth", 0)}
+        if self._changed(("llm",), keys):
+            self.event("llm", "keys", keys)
 
     def _gateways(self) -> None:
         for name, _c in self._of("gateway"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from harness.history import Op
 from scenarios import checkers
+from scenarios.checkers.invariants import key_rotation_bound
 from scenarios.checkers.verdict import Verdict, check_safe
 
 
@@ -36,4 +37,5 @@ def verdicts(history: list[Op], expect: Expect) -> list[Verdict]:
         check_safe("no-lost-updates", checkers.no_lost_updates, history),
         check_safe("opa-converged", checkers.opa_converged, history, expect.converge_s),
         check_safe("client-kept-up", checkers.no_dropped, history, expect.dropped),
+        check_safe("key-rotation-bound", key_rotation_bound, history),
     ]

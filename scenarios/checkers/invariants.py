@@ -122,3 +122,20 @@ def no_dropped(history: list[Op], maximum: int = 0) -> Verdict:
     """Arrivals the client could not start on time (a saturated client hides outages)."""
     n = sum(op.error == "dropped" for op in history if op.type == "fail")
     return Verdict("client-kept-up", n <= maximum, {"dropped": n, "maximum": maximum})
+
+
+def key_rotation_bound(history: list[Op]) -> Verdict:
+    """No LLM call on an expired key: after a `key-rotation` fault, the LLM API refused no key
+    (`llm` / `keys` events count refusals; a key past its grace period is refused)."""
+    rotations = [op.time for op in history if op.process == "nemesis" and op.f == "key-rotation"
+                 and (op.value or {}).get("phase") == "start"]
+    if not rotations:
+        return Verdict("key-rotation-bound", True, {"rotations": 0})
+    counts = [(op.time, op.value) for op in history if op.process == "llm" and op.f == "keys"]
+    if not counts:
+        return Verdict("key-rotation-bound", UNKNOWN, {"rotations": len(rotations)}, "no LLM key counters recorded")
+    before = max((v["rejected"] for t, v in counts if t <= rotations[0]), default=counts[0][1]["rejected"])
+    refused = counts[-1][1]["rejected"] - before
+    previous = [t - rotations[0] for t, v in counts if t > rotations[0] and v["accepted_previous_key"]]
+    return Verdict("key-rotation-bound", refused == 0,
+                   {"refused_after_rotation": refused, "last_old_key_use_s": round(max(previous), 3) if previous else None})

@@ -95,3 +95,15 @@ def test_expectations_judge_a_history():
     stale = [*history[:-2], event("final", "policy-read", {"policy": "p", "store": "opa2", "sha256": "old"}, 5.0), done]
     judged = {v.name: v.valid for v in verdicts(stale, Expect())}
     assert judged["opa-converged"] is False and judged["no-lost-updates"] is True
+
+
+def test_a_refused_key_after_a_rotation_breaks_the_bound():
+    from scenarios.checkers.invariants import key_rotation_bound
+
+    rotation = event("nemesis", "key-rotation", {"target": "", "phase": "start"}, 10.0)
+    fine = [event("llm", "keys", {"accepted_previous_key": 0, "rejected": 0}, 1.0), rotation,
+            event("llm", "keys", {"accepted_previous_key": 4, "rejected": 0}, 12.0)]
+    assert key_rotation_bound(fine).valid is True and key_rotation_bound(fine).figures["last_old_key_use_s"] == 2.0
+    refused = [*fine, event("llm", "keys", {"accepted_previous_key": 4, "rejected": 3}, 50.0)]
+    assert key_rotation_bound(refused).valid is False
+    assert key_rotation_bound([rotation]).valid == "unknown"

@@ -1,0 +1,69 @@
+"""The nemesis on the real seed lab: a one-way cut is one way, a dead site looks dead from the
+other side (connect timeouts, not a proxy that accepts), and `halab heal` from another process
+undoes what this one left active."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from chaos import network
+from chaos.nemesis import Nemesis, wait_healthy
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def connects(ip: str, port: int, timeout_s: float = 1.5) -> str:
+    try:
+        with socket.create_connection((ip, port), timeout=timeout_s):
+            return "open"
+    except TimeoutError:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        return type(exc).__name__
+
+
+def listener(lab, client_site: str, server: str) -> tuple[str, int]:
+    route = next(r for r in lab.routes if r.client_site == client_site and r.server == server)
+    return network.listen_ips(lab)[client_site], route.port
+
+
+def test_a_one_way_partition_cuts_only_that_direction(seed_lab):
+    with Nemesis(seed_lab) as n:
+        f = n.start("partition", "dc1->dc2")
+        assert connects(*listener(seed_lab, "dc1", "etcd2")) == "timeout"   # dc1 cannot reach dc2
+        assert connects(*listener(seed_lab, "dc2", "etcd1")) == "open"      # dc2 still reaches dc1
+        n.stop(f)
+        assert connects(*listener(seed_lab, "dc1", "etcd2")) == "open"
+
+
+def test_a_dead_site_gives_connect_timeouts_or_refusals_as_asked(seed_lab):
+    with Nemesis(seed_lab) as n:
+        f = n.start("site-down", "dc2")
+        assert connects(*listener(seed_lab, "edge", "gateway2")) == "timeout"
+        n.stop(f)
+        f = n.start("component-down", "gateway2", {"mode": "reject"})
+        assert connects(*listener(seed_lab, "edge", "gateway2")) == "refused"
+        n.stop(f)
+    wait_healthy(seed_lab)
+
+
+def test_halab_heal_from_another_process_undoes_what_this_one_left(seed_lab):
+    n = Nemesis(seed_lab)
+    n.start("pause", "rag2")
+    n.start("latency", "dc1,dc2", {"latency_ms": 300})
+    env = dict(os.environ, HALAB_TOPOLOGY_STATE_FILE=str(seed_lab.state_file))
+    listed = subprocess.run([sys.executable, "-m", "harness.cli", "faults"], env=env, capture_output=True, text=True)
+    assert "pause" in listed.stdout and "latency" in listed.stdout, listed.stdout + listed.stderr
+    healed = subprocess.run([sys.executable, "-m", "harness.cli", "heal"], env=env, capture_output=True, text=True)
+    assert healed.returncode == 0 and "healed 2 fault(s)" in healed.stdout, healed.stdout + healed.stderr
+    assert n.active() == []
+    assert seed_lab.docker.containers.get(seed_lab.state.components["rag2"]["container"]).status == "running"
+    toxics = {t["name"] for p in seed_lab.wan.proxies().values() for t in p.get("toxics") or []}
+    assert all(t.startswith("baseline_") for t in toxics), toxics
