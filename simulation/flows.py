@@ -26,10 +26,10 @@ unchanged nothing on the path can have broken, so the checks below cost one comp
 
 from __future__ import annotations
 
+from harness.scenario import POLICY_UPDATE, RAG_INGEST, RAG_QUERY
 from simulation.components import Station
 
 OK, FAIL, INFO = "ok", "fail", "info"
-RAG, POLICY, INGEST = "rag_query", "policy_update", "rag_ingest"
 
 
 def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | None, float]:
@@ -113,7 +113,7 @@ def _front(m, rid: int, f: str, t0: float, ch: int):
 
 def rag_query(m, rid: int):
     env, net, t0, ch = m.env, m.net, m.env.now, m.changes
-    fr = yield from _front(m, rid, RAG, t0, ch)
+    fr = yield from _front(m, rid, RAG_QUERY, t0, ch)
     if fr is None:
         return
     lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
@@ -123,51 +123,51 @@ def rag_query(m, rid: int):
     # 4. gateway -> rag.
     rag = view.rag
     if not rag.up:
-        m.done(rid, RAG, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
+        m.done(rid, RAG_QUERY, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
         return
     yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, opa, opa.epoch)):
-        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
     # 6. rag's own work (embed the query, build the prompt) -- computed on arrival, while the
     # queue order is known. (system/rag reads the profile first, then embeds: same sum.)
     end = rag.visit(arrive)
     if end < 0:
-        m.done(rid, RAG, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
+        m.done(rid, RAG_QUERY, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
         return
     rag_ep = rag.epoch
     # 5. rag -> MongoDB (Atlas): the user's profile now, the documents' metadata after the search.
     if view.changes != m.changes:
         m.refresh(view)
     if not view.mongo_ok:
-        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        m.done(rid, RAG_QUERY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
     profile_s = _mongo_call(m, site)
     t = end + profile_s
     # 7. rag -> vector DB: the local replica, else a remote one.
     vdb, lost = view.vectordb, view.vectordb_lost
     if vdb is None:
-        m.done(rid, RAG, t0, t + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
+        m.done(rid, RAG_QUERY, t0, t + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
         return
     if steps is not None:  # the names system/rag reports in timings_ms
         steps["embed"] = end - arrive
         steps["profile"] = profile_s
     yield env.timeout(t + lost + hop(site, vdb.site) - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
     end = vdb.visit(arrive)
     if end < 0 or not vdb.up:
-        m.done(rid, RAG, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
+        m.done(rid, RAG_QUERY, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
         return
     vdb_ep = vdb.epoch
     end += hop(vdb.site, site)
     if m.changes != ch:
         m.refresh(view)
     if not view.mongo_ok:
-        m.done(rid, RAG, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        m.done(rid, RAG_QUERY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
     metadata_s = _mongo_call(m, site)
     if steps is not None:
@@ -178,7 +178,7 @@ def rag_query(m, rid: int):
     if m.changes != ch and (
         (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)) or (e := _broken(m, lb, gw, gw_ep, vdb, vdb_ep))
     ):
-        m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
     end = gw.visit(arrive)
@@ -191,7 +191,7 @@ def rag_query(m, rid: int):
         hairpin = alt
         t, e, outcome = yield from _llm_through(m, alt, alt.visit(env.now), steps)
     if e is not None:
-        m.done(rid, RAG, t0, t + hop(hairpin.site, site) + m.back[site] * 3, outcome, site, e)
+        m.done(rid, RAG_QUERY, t0, t + hop(hairpin.site, site) + m.back[site] * 3, outcome, site, e)
         return
     # 12-14. the answer flows back: gateway -> rag -> gateway -> LB -> user.
     t_end = t + hop(hairpin.site, site) + intra + hop(site, lb.site) + m.lb_s
@@ -199,9 +199,9 @@ def rag_query(m, rid: int):
         # A fault is scheduled before this answer arrives: wait for it and check the path.
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-            m.done(rid, RAG, t0, t0 + m.request_s, INFO, site, e)
+            m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
             return
-    m.done(rid, RAG, t0, t_end, OK, site, None, steps)
+    m.done(rid, RAG_QUERY, t0, t_end, OK, site, None, steps)
 
 
 def _mongo_call(m, site: str) -> float:
@@ -250,7 +250,7 @@ def _llm_through(m, gw: Station, end: float, steps: dict | None):
 
 def policy_update(m, rid: int):
     env, net, t0, ch = m.env, m.net, m.env.now, m.changes
-    fr = yield from _front(m, rid, POLICY, t0, ch)
+    fr = yield from _front(m, rid, POLICY_UPDATE, t0, ch)
     if fr is None:
         return
     lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
@@ -259,16 +259,16 @@ def policy_update(m, rid: int):
     # 4. gateway -> cms.
     cms = view.cms
     if not cms.up:
-        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site], FAIL, site, "cms-unavailable")
+        m.done(rid, POLICY_UPDATE, t0, end + m.connect_s + m.back[site], FAIL, site, "cms-unavailable")
         return
     yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
-        m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e)
+        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
     end = cms.visit(arrive)
     if end < 0:
-        m.done(rid, POLICY, t0, arrive + cms.timeout_s + m.back[site], INFO, site, "cms-timeout")
+        m.done(rid, POLICY_UPDATE, t0, arrive + cms.timeout_s + m.back[site], INFO, site, "cms-timeout")
         return
     cms_ep = cms.epoch
     # 5. cms validates the Rego with OPA (compile), reads the metadata and claims the next
@@ -276,12 +276,12 @@ def policy_update(m, rid: int):
     if view.changes != m.changes:
         m.refresh(view)
     if not view.opa.up:
-        m.done(rid, POLICY, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "opa-unavailable")
+        m.done(rid, POLICY_UPDATE, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "opa-unavailable")
         return
     # Compiling is OPA's work but rare: a delay drawn like policy_sync's PUT (also a compile).
     compile_s = 2 * intra + view.policy_sync.draw()
     if not view.mongo_ok:
-        m.done(rid, POLICY, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
+        m.done(rid, POLICY_UPDATE, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
     read_s, pending_s = _mongo_call(m, site), _mongo_call(m, site)
     t = end + compile_s + read_s + pending_s
@@ -296,19 +296,19 @@ def policy_update(m, rid: int):
     etcd = m.etcd
     via = etcd.writable_from(site)
     if via is None:
-        m.done(rid, POLICY, t0, t + m.upstream_s + m.back[site] * 2, INFO, site, "etcd-no-quorum")
+        m.done(rid, POLICY_UPDATE, t0, t + m.upstream_s + m.back[site] * 2, INFO, site, "etcd-no-quorum")
         return
     leader = etcd.leader
     # A follower forwards the put to the leader: one more hop there and back.
     to_leader = hop(site, via.site) + (hop(via.site, leader.site) if via is not leader else 0.0)
     yield env.timeout(t + to_leader - env.now)
     if m.changes != ch and ((e := _broken(m, lb, gw, gw_ep, cms, cms_ep)) or etcd.leader is not leader):
-        m.done(rid, POLICY, t0, t0 + m.request_s if e else env.now + m.upstream_s, INFO, site, e or "etcd-leader-lost")
+        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s if e else env.now + m.upstream_s, INFO, site, e or "etcd-leader-lost")
         return
     arrive = env.now
     end = leader.visit(arrive)
     if end < 0:
-        m.done(rid, POLICY, t0, arrive + leader.timeout_s + m.back[site] * 2, INFO, site, "etcd-timeout")
+        m.done(rid, POLICY_UPDATE, t0, arrive + leader.timeout_s + m.back[site] * 2, INFO, site, "etcd-timeout")
         return
     committed = end + etcd.commit_rtt
     revision = m.policy.commit(committed, leader)
@@ -323,9 +323,9 @@ def policy_update(m, rid: int):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
             # The write committed but the answer was lost: the client cannot know -- `info`.
-            m.done(rid, POLICY, t0, t0 + m.request_s, INFO, site, e, value={"revision": revision})
+            m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e, value={"revision": revision})
             return
-    m.done(rid, POLICY, t0, t_end, OK, site, None, steps, value={"revision": revision})
+    m.done(rid, POLICY_UPDATE, t0, t_end, OK, site, None, steps, value={"revision": revision})
 
 
 def rag_ingest(m, rid: int):
@@ -334,36 +334,36 @@ def rag_ingest(m, rid: int):
     (Qdrant's write_consistency_factor): with 1 a DC outage costs nothing, with 2 on two
     replicas every write during it times out."""
     env, net, t0, ch = m.env, m.net, m.env.now, m.changes
-    fr = yield from _front(m, rid, INGEST, t0, ch)
+    fr = yield from _front(m, rid, RAG_INGEST, t0, ch)
     if fr is None:
         return
     lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
     intra = net.intra_hop_s
     rag = view.rag
     if not rag.up:
-        m.done(rid, INGEST, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
+        m.done(rid, RAG_INGEST, t0, end + m.connect_s + m.back[site], FAIL, site, "rag-unavailable")
         return
     yield env.timeout(end - env.now + 2 * intra)
     arrive = env.now
     end = rag.visit(arrive)
     if end < 0:
-        m.done(rid, INGEST, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
+        m.done(rid, RAG_INGEST, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
         return
     rag_ep = rag.epoch
     if view.changes != m.changes:
         m.refresh(view)
     vdb, lost = view.vectordb, view.vectordb_lost
     if vdb is None:
-        m.done(rid, INGEST, t0, end + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
+        m.done(rid, RAG_INGEST, t0, end + lost + m.back[site] * 2, FAIL, site, "vectordb-unavailable")
         return
     yield env.timeout(end + lost + net.hop(site, vdb.site) - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-        m.done(rid, INGEST, t0, t0 + m.request_s, INFO, site, e)
+        m.done(rid, RAG_INGEST, t0, t0 + m.request_s, INFO, site, e)
         return
     arrive = env.now
     end = vdb.visit(arrive)
     if end < 0 or not vdb.up:
-        m.done(rid, INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
+        m.done(rid, RAG_INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
         return
     # The other replicas the primary reaches, nearest first; the ack waits for k - 1 of them.
     k = m.topo.params.vector.write_consistency
@@ -372,16 +372,16 @@ def rag_ingest(m, rid: int):
                        if p is not vdb and p.up and net.reachable(vdb.site, p.site))
         if len(peers) < k - 1:
             # The primary waits for acks that never come: the client's deadline ends it, unknown.
-            m.done(rid, INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vector-consistency")
+            m.done(rid, RAG_INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vector-consistency")
             return
         end += peers[k - 2]
     t_end = end + net.hop(vdb.site, site) + 2 * intra + net.hop(site, lb.site) + m.lb_s
     if t_end >= m.next_change(env.now):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-            m.done(rid, INGEST, t0, t0 + m.request_s, INFO, site, e)
+            m.done(rid, RAG_INGEST, t0, t0 + m.request_s, INFO, site, e)
             return
-    m.done(rid, INGEST, t0, t_end, OK, site, None, steps)
+    m.done(rid, RAG_INGEST, t0, t_end, OK, site, None, steps)
 
 
-FLOWS = {RAG: rag_query, POLICY: policy_update, INGEST: rag_ingest}
+FLOWS = {RAG_QUERY: rag_query, POLICY_UPDATE: policy_update, RAG_INGEST: rag_ingest}

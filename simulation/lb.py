@@ -2,17 +2,20 @@
 
 HAProxy (one per LB node) checks every gateway, `inter` seconds after the previous check
 *ended* (HAProxy reschedules a check when it completes). A check of a dead or cut-off server
-fails after the check's connect timeout (a kill looks like a blackhole, DESIGN section 5), so
-failing checks come every inter + timeout; `fall` failures in a row mark the server DOWN,
-`rise` successes mark it UP. A server dying at a uniformly random moment is detected after
-U(0, inter) + (fall - 1) * (inter + timeout) + timeout: with inter 2 s, fall 3 and a 1 s
-connect timeout, 7-9 s, 8 s on average (measured on the lab, site-down of DC2: 9.2,
-10.1, 10.2 s; the model said 5.1 s while it scheduled checks from their start). Routing is round robin over servers believed UP; a pick that turns out
+fails after the check's timeout (a kill looks like a blackhole, DESIGN section 5); without
+`timeout check`, as in the lab, that is `inter` itself, so failing checks come every
+2 x inter. `fall` failures in a row mark the server DOWN, `rise` successes mark it UP. A
+server dying at a uniformly random moment is detected after
+U(0, inter) + (fall - 1) * (inter + timeout) + timeout: with inter 2 s and fall 3, 10-12 s,
+11 s on average (measured on the lab, DC2 down, from the fault's onset: 10.1-10.9 s; the model
+said 5.1 s while it scheduled checks from their start and took the connect timeout for the
+check's). Routing is round robin over servers believed UP; a pick that turns out
 dead costs a connect timeout and is redispatched (`retries 2`, `option redispatch`).
 
 keepalived: the live LB with the highest priority holds the VIP. When the master dies the
 backup takes over after the master-down interval, 3 * advert + skew (RFC 5798); a returning
-higher-priority LB preempts at once (keepalived's default).
+higher-priority LB preempts at once (keepalived's default; the lab's keepalived.conf says
+`nopreempt`, so there the VIP stays: a difference left for the fidelity work).
 """
 
 from __future__ import annotations

@@ -44,34 +44,15 @@ def start(gen) -> None:
 
 
 def arrivals(m: Model, load: Load):
-    """Open-loop Poisson arrivals following the load's stages; each picks a flow by the mix."""
+    """Open-loop Poisson arrivals following the load's stages; each picks a flow by the mix
+    (the draws are harness.scenario.Load.arrivals', the same the harness's driver makes)."""
     env = m.env
-    rng = m.stream("arrivals")
-    expo, uniform = rng.expovariate, rng.random
-    # The flow of each arrival: one uniform draw against the cumulative shares.
-    cumulative, total = [], 0.0
-    for f, share in load.shares().items():
-        total += share
-        cumulative.append((total, FLOWS[f]))
-    last = cumulative[-1][1]
-    c0, first = cumulative[0]
     rid = 0
-    for stage in load.stages:
-        stage_end = env.now + stage.duration_s
-        rate = stage.rps
-        if rate <= 0:
-            yield env.timeout(stage.duration_s)
-            continue
-        while True:
-            gap = expo(rate)
-            if env.now + gap >= stage_end:  # Poisson is memoryless: restart at the boundary
-                yield env.timeout(stage_end - env.now)
-                break
-            yield env.timeout(gap)
+    for _at, wait, flow in load.arrivals(m.stream("arrivals"), start=env.now):
+        yield env.timeout(wait)
+        if flow is not None:
             rid += 1
-            u = uniform()
-            flow = first if u < c0 else next((fl for c, fl in cumulative if u < c), last)
-            start(flow(m, rid))
+            start(FLOWS[flow](m, rid))
 
 
 @dataclass
