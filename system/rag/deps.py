@@ -2,6 +2,9 @@
 
     deps = RagDeps.from_settings(RagSettings())       # real adapters
     app = build_app(settings, deps=fake_deps)         # tests hand in fakes
+
+The LLM's circuit breaker is built from the settings unless one is handed in (a test's, on
+a fake clock): one per process, shared by every query.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .breaker import CircuitBreaker
 from .embedding import Embedder, make_embedder
 from .llm import HairpinClient
 from .settings import RagSettings
@@ -25,6 +29,11 @@ class RagDeps:
     vectors: VectorStore
     embedder: Embedder
     llm: HairpinClient
+    breaker: CircuitBreaker | None = None
+
+    def __post_init__(self) -> None:
+        if self.breaker is None:
+            self.breaker = CircuitBreaker(self.settings.llm_breaker_failures, self.settings.llm_breaker_cool_down_s)
 
     @classmethod
     def from_settings(cls, s: RagSettings) -> RagDeps:

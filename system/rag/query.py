@@ -6,18 +6,26 @@ readable by the user are dropped) → prompt → llm (hairpin through the gatewa
 
 The user is the gateway's `X-Consumer-Username` (the gateway strips that header from
 clients, so it cannot be forged through the gateway).
+
+When the LLM fails (429, 5xx, unreachable, no answer within HALAB_RAG_LLM_DEADLINE_S) or
+its circuit breaker is open, the query still answers 200 with its sources: `answer` is the
+fixed DEGRADED_ANSWER and `degraded` says why (generation.py); otherwise `degraded` is null.
+The LLM step's time is then reported as `llm_degraded`, not `llm`, so that it is not taken
+for the LLM's service time (simulation/calibrate.py fits `llm` from these figures).
+`GET /status` (app.py) shows the breaker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, Field
 
 from .deps import Deps
+from .generation import Degradation, generate
 from .llm import LlmUnavailable
 from .prompt import build_messages
 from .vectors import VectorStoreUnavailable
@@ -37,19 +45,36 @@ class Source(BaseModel):
     score: float
 
 
+DEGRADED_ANSWER = "Answer generation is unavailable right now; the sources listed are the documents that match the question."
+
+
+class Degraded(BaseModel):
+    """Why a query has no generated answer (its sources are as usual)."""
+
+    reason: Literal["llm-429", "llm-5xx", "llm-timeout", "llm-unreachable", "circuit-open"] = Field(
+        description="llm-*: this query's LLM call failed (429, 5xx from the gateway, no answer within the deadline, no "
+                    "connection); circuit-open: the LLM was not called, the circuit breaker is open")
+    retry_after_s: float | None = Field(
+        description="seconds until this service calls the LLM again (the breaker's open time left, or a 429's "
+                    "Retry-After); null: unknown, or at once")
+    circuit: Literal["closed", "open", "half-open"] = Field(description="the LLM circuit breaker's state after this query")
+
+
 class QueryOut(BaseModel):
-    answer: str
+    answer: str = Field(description=f"the LLM's answer; when `degraded` is set, always {DEGRADED_ANSWER!r}")
     sources: list[Source]
     user: str
     vector_node: str
-    gateway: str
-    timings_ms: dict[str, float]
+    gateway: str = Field(description="the gateway whose LLM answer this is: local, remote, or none")
+    timings_ms: dict[str, float] = Field(description="per step: profile, embed, search, metadata, prompt, then llm "
+                                                     "(or llm_degraded when degraded), and total")
+    degraded: Degraded | None = Field(description="null: a generated answer; else why there is none")
 
 
 @router.post("/query", response_model=QueryOut, responses={
     401: {"description": "no user identity (X-Consumer-Username)"},
     403: {"description": "unknown user"},
-    503: {"description": "MongoDB, the vector store or the LLM path unavailable"}})
+    503: {"description": "MongoDB or the vector store unavailable, or the gateway refuses this service's LLM calls"}})
 async def query(q: QueryIn, deps: Deps,
                 x_consumer_username: Annotated[str | None, Header(max_length=200)] = None,
                 x_request_id: Annotated[str | None, Header(max_length=200)] = None) -> QueryOut:
@@ -98,12 +123,21 @@ async def query(q: QueryIn, deps: Deps,
     lap("prompt")
 
     try:
-        answer, gateway = await deps.llm.chat(messages, request_id=x_request_id)
+        result = await generate(deps.llm, deps.breaker, messages, deadline_s=deps.settings.llm_deadline_s,
+                                request_id=x_request_id)
     except LlmUnavailable as exc:
         raise HTTPException(503, f"LLM unavailable: {exc}") from exc
-    lap("llm")
+    degraded = None
+    if isinstance(result, Degradation):
+        lap("llm_degraded")
+        answer, gateway = DEGRADED_ANSWER, result.gateway
+        degraded = Degraded(reason=result.reason, retry_after_s=result.retry_after_s, circuit=result.circuit)
+    else:
+        lap("llm")
+        answer, gateway = result.text, result.gateway
     timings["total"] = round((time.perf_counter() - start) * 1000, 3)
     sources = [Source(doc_id=h.doc_id, title=str(meta[h.doc_id].get("title", "")), chunk=h.chunk, score=h.score)
                for h in hits]
     return QueryOut(answer=answer, sources=sources, user=x_consumer_username, vector_node=node, gateway=gateway,
-                    timings_ms=timings)
+                    timings_ms=timings, degraded=degraded)
+

@@ -1,8 +1,28 @@
-"""RAG settings: the only module of the service that reads environment variables."""
+"""RAG settings: the only module of the service that reads environment variables.
+
+The LLM step's guard (generation.py, breaker.py), each `HALAB_RAG_<NAME>`:
+
+- `LLM_DEADLINE_S` (4.0): the most a query waits for the LLM, both gateways' attempts
+  included; then it answers degraded (`llm-timeout`). The LLM stub answers in 0.5-1.6 s
+  (time to first token: 200 ms median, lognormal sigma 0.25, 0.43 s at p99.9; then 50
+  tokens/s for an answer of 20-56 tokens), so 4 s is well above its slowest normal answer.
+  It also stays under the gateway's 5 s read timeout on the lab's `/rag` route (harness
+  `Timeouts.upstream_s`), leaving about a second for profile, search and metadata: with a
+  longer deadline the gateway would answer 504 before the degraded answer arrived. Against
+  a real LLM API, raise it together with that route timeout.
+- `LLM_BREAKER_FAILURES` (5): LLM failures in a row that open the breaker (about a second
+  of the catalogue's 4.8 queries/s); a 429 with a Retry-After opens it at once.
+- `LLM_BREAKER_COOL_DOWN_S` (5.0): how long the breaker stays open at least (a Retry-After
+  may make it longer), then one trial call goes. Longer than the deadline, so the calls
+  under way when it opened have ended before the trial goes.
+
+`LLM_TIMEOUT_S` / `LLM_CONNECT_TIMEOUT_S` are each gateway attempt's httpx timeouts; the
+deadline bounds their sum.
+"""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from system.common.settings import secrets_dir
@@ -45,3 +65,7 @@ class RagSettings(BaseSettings):
     llm_timeout_s: float = 30.0
     llm_connect_timeout_s: float = 1.0
     model: str = ""
+    # The LLM step's guard (the table in the module docstring says why these defaults).
+    llm_deadline_s: float = Field(4.0, gt=0)
+    llm_breaker_failures: int = Field(5, ge=1)
+    llm_breaker_cool_down_s: float = Field(5.0, ge=0)
