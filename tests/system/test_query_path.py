@@ -260,9 +260,10 @@ def test_llm_hang_is_504_never_a_hang_and_429_passes_through(qp):
         t0 = time.monotonic()
         r = qp.chat()
         assert r.status_code == 504 and time.monotonic() - t0 < 2.0 + 1.5, r.text
+        # The RAG service answers with its sources, degraded, instead of failing or hanging.
         t0 = time.monotonic()
         r = qp.user_post("/rag/query", "alice", {"question": "deploys?"})
-        assert r.status_code == 503 and "LLM unavailable" in r.json()["detail"], r.text
+        assert r.status_code == 200 and r.json()["degraded"]["reason"] in ("llm-5xx", "llm-timeout"), r.text
         assert time.monotonic() - t0 < 2.0 + 2.5
         assert qp.stub_admin("PUT", "/admin/faults", {"rate_limit_rate": 1.0, "retry_after_s": 7}).status_code == 200
         r = qp.chat()
