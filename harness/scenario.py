@@ -10,6 +10,9 @@ containers, simulation/ runs it against the SimPy model; both produce a history.
     >>> longer.faults[0].start_s, longer.load.rate_at(0)
     (240.0, 50.0)
 
+The flows are named here once (RAG_QUERY, POLICY_UPDATE, RAG_INGEST); the harness's clients
+and the model import the names, and both draw a load's arrivals from `Load.arrivals`.
+
 Fault kinds and their targets are the table in harness/faults.py (`halab faults --kinds`
 lists them): a site, a node, a component or a kind, or a link "a,b" / "a->b" / "a".
 A fault with stop_s None lasts to the end of the run.
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +32,9 @@ from typing import Any
 from harness import faults as _faults
 
 FAULT_KINDS = tuple(_faults.FAULT_KINDS)  # the table in harness/faults.py
-FLOWS = ("rag_query", "policy_update", "rag_ingest")
-DEFAULT_MIX = (("rag_query", 0.95), ("policy_update", 0.05))
+RAG_QUERY, POLICY_UPDATE, RAG_INGEST = "rag_query", "policy_update", "rag_ingest"
+FLOWS = (RAG_QUERY, POLICY_UPDATE, RAG_INGEST)
+DEFAULT_MIX = ((RAG_QUERY, 0.95), (POLICY_UPDATE, 0.05))
 
 
 class ScenarioError(ValueError):
@@ -81,6 +87,47 @@ class Load:
     def shares(self) -> dict[str, float]:
         total = sum(w for _, w in self.mix)
         return {f: w / total for f, w in self.mix}
+
+    def arrivals(self, rng: random.Random, start: float = 0.0) -> Iterator[tuple[float, float, str | None]]:
+        """Open-loop Poisson arrivals, stage after stage, each choosing its flow by the mix:
+        `(time, wait, flow)` steps, where `flow` arrives `wait` seconds after the step before,
+        at `time` (from `start`); `flow` None ends a stage, where nothing arrives (Poisson is
+        memoryless: the next stage starts afresh at its boundary).
+
+        Times are summed from the waits as a SimPy clock sums its timeouts, so the model
+        (simulation/run.py) waiting each `wait` is at each `time` exactly. The draws, in this
+        order, make the sequence for a seed: per step one exponential gap, then per arrival
+        one uniform against the cumulative shares.
+
+        >>> load = Load((Stage(2.0, 1.0), Stage(1.0, 0.0)), mix=((RAG_QUERY, 0.5), (POLICY_UPDATE, 0.5)))
+        >>> [(round(t, 2), round(w, 2), f) for t, w, f in load.arrivals(random.Random(1))]
+        [(0.14, 0.14, 'policy_update'), (1.59, 1.44, 'rag_query'), (2.0, 0.41, None), (3.0, 1.0, None)]
+        """
+        expo, uniform = rng.expovariate, rng.random
+        cumulative, total = [], 0.0
+        for flow, share in self.shares().items():
+            total += share
+            cumulative.append((total, flow))
+        last = cumulative[-1][1]
+        c0, first = cumulative[0]
+        now = start
+        for stage in self.stages:
+            stage_end = now + stage.duration_s
+            rate = stage.rps
+            if rate <= 0:
+                now += stage.duration_s
+                yield now, stage.duration_s, None
+                continue
+            while True:
+                gap = expo(rate)
+                if now + gap >= stage_end:
+                    wait = stage_end - now
+                    now += wait
+                    yield now, wait, None
+                    break
+                now += gap
+                u = uniform()
+                yield now, gap, first if u < c0 else next((f for c, f in cumulative if u < c), last)
 
 
 @dataclass(frozen=True)

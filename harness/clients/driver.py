@@ -1,5 +1,5 @@
-"""Open-loop arrivals, as simulation/run.py makes them: Poisson within each stage of a load,
-each arrival choosing its flow by the mix. Open loop means a slow system does not slow the
+"""Open-loop arrivals, the ones simulation/run.py makes (harness.scenario.Load.arrivals): Poisson
+within each stage of a load, each arrival choosing its flow by the mix. Open loop means a slow system does not slow the
 arrivals down: a bounded pool runs them, a start later than its arrival is counted, and an
 arrival that finds the pool full is recorded as a failed `dropped` operation at its time.
 
@@ -26,21 +26,7 @@ LATE_S = 0.05  # a start this much behind its arrival means the pool, not the sy
 
 def arrivals(load: Load, seed: int) -> list[tuple[float, str]]:
     """(time, flow) of every arrival, deterministic for a seed."""
-    rng = random.Random(seed)
-    cumulative, total = [], 0.0
-    for flow, share in load.shares().items():
-        total += share
-        cumulative.append((total, flow))
-    out: list[tuple[float, str]] = []
-    start = 0.0
-    for stage in load.stages:
-        end = start + stage.duration_s
-        at = start
-        while stage.rps > 0 and (at := at + rng.expovariate(stage.rps)) < end:
-            u = rng.random() * total
-            out.append((at, next((f for c, f in cumulative if u < c), cumulative[-1][1])))
-        start = end
-    return out
+    return [(at, flow) for at, _wait, flow in load.arrivals(random.Random(seed)) if flow is not None]
 
 
 @dataclass

@@ -17,10 +17,10 @@ import httpx
 from harness.clients import server_timing
 from harness.clients.recorder import Recorder
 from harness.history import Op
+from harness.scenario import POLICY_UPDATE, RAG_QUERY
 
 # The header HAProxy sets on every answer (harness/topology/components/lb.py).
 GATEWAY_HEADER = "X-Halab-Gateway"
-RAG_QUERY, POLICY_UPDATE = "rag_query", "policy_update"
 
 
 def _sha(text: str) -> str:

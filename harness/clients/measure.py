@@ -18,10 +18,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from harness.clients.driver import arrivals, concurrency, drive
-from harness.clients.lab import POLICY_UPDATE, RAG_QUERY, LabClient
+from harness.clients.lab import LabClient
 from harness.clients.recorder import Recorder
 from harness.history import Op
-from harness.scenario import Scenario, ScenarioError
+from harness.scenario import POLICY_UPDATE, RAG_QUERY, Scenario, ScenarioError
 from harness.seed_data import CORPUS, USERS
 
 POLICIES = 8
