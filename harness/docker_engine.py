@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 from docker.errors import DockerException
+
+from harness.waiting import eventually
 
 DOCKERD_LOG = Path("/var/log/halab/dockerd.log")
 START_TIMEOUT_S = 60.0
@@ -59,13 +60,9 @@ def ensure_engine(progress=print) -> EngineInfo:
     DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
     with DOCKERD_LOG.open("ab") as log:
         subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        info = ping()
-        if info is not None:
-            return EngineInfo(info.server_version, info.storage_driver, started_by_us=True)
-        time.sleep(0.5)
-    raise EngineUnavailable(f"dockerd did not answer within {START_TIMEOUT_S:.0f} s: see {DOCKERD_LOG}")
+    info = eventually(ping, START_TIMEOUT_S, poll_s=0.5, retry=(),
+                      error=lambda _w: EngineUnavailable(f"dockerd did not answer within {START_TIMEOUT_S:.0f} s: see {DOCKERD_LOG}"))
+    return EngineInfo(info.server_version, info.storage_driver, started_by_us=True)
 
 
 # The nemesis enters containers' network namespaces with the host's tools (chaos/netns.py).

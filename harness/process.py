@@ -15,10 +15,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
+
+from harness.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,17 +60,13 @@ class ServiceProcess:
         return self
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        def healthy() -> bool:
+            if self.proc.poll() is not None:  # not "not yet": raised at once
                 raise RuntimeError(f"{self.module} exited {self.proc.returncode}: {self.tail()}")
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=1, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.module} not healthy after {timeout} s: {self.tail()}")
+            return httpx.get(self.url + self.ready_path, timeout=1, trust_env=False).status_code == 200
+
+        eventually(healthy, timeout, poll_s=0.05, retry=(httpx.HTTPError,),
+                   error=lambda _w: RuntimeError(f"{self.module} not healthy after {timeout} s: {self.tail()}"))
 
     def output(self) -> str:
         try:

@@ -14,10 +14,12 @@ import uuid
 from typing import Any, ClassVar
 
 import docker.errors
+import requests
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network as TcNetwork
 
 from harness.labels import labels
+from harness.waiting import Waited, eventually
 
 # Ryuk cannot be pulled here: we clean up by label ourselves (harness.labels.remove_labelled).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -28,6 +30,10 @@ POLL_S = 0.1
 
 class ContainerNotReady(RuntimeError):
     """The component did not give its health signal in time, or its container exited."""
+
+
+class ContainerExited(ContainerNotReady):
+    """The container exited before it was ready: waiting longer cannot help."""
 
 
 def _network_name(network: Any) -> str:
@@ -174,28 +180,27 @@ class HalabContainer(DockerContainer):
 
     def _wait_ready(self) -> None:
         started = time.monotonic()
-        deadline = started + self._ready_timeout
-        last_error = "no answer yet"
-        while True:
+
+        def ready() -> bool:
             container = self.get_wrapped_container()
             container.reload()
             if container.status in ("exited", "dead"):
-                raise ContainerNotReady(
+                raise ContainerExited(
                     f"{self.component} container {self._name} exited (code "
                     f"{container.attrs['State'].get('ExitCode')}) before it was ready: {_tail(self.logs())}"
                 )
-            try:
-                if self._probe():
-                    self.ready_seconds = time.monotonic() - started
-                    return
-            except Exception as exc:  # noqa: BLE001 - refused/timeout/partial = not yet
-                last_error = f"{exc.__class__.__name__}: {exc}"
-            if time.monotonic() > deadline:
-                raise ContainerNotReady(
-                    f"{self.component} in {self._name} not ready after {self._ready_timeout:.0f} s "
-                    f"({last_error}); logs: {_tail(self.logs())}"
-                )
-            time.sleep(POLL_S)
+            return self._probe()
+
+        def not_ready(w: Waited) -> ContainerNotReady:
+            last = "no answer yet" if w.error is None else f"{w.error.__class__.__name__}: {w.error}"
+            return ContainerNotReady(f"{self.component} in {self._name} not ready after {self._ready_timeout:.0f} s "
+                                     f"({last}); logs: {_tail(self.logs())}")
+
+        # The probe's errors (refused, timeout, partial answer) are "not yet"; an exit, or the
+        # engine's own errors on the container (gone once `up` cleans up), end the wait at once.
+        eventually(ready, self._ready_timeout, poll_s=POLL_S, error=not_ready,
+                   fatal=(ContainerExited, docker.errors.DockerException, requests.RequestException))
+        self.ready_seconds = time.monotonic() - started
 
 
 def _tail(text: str, lines: int = 5) -> str:

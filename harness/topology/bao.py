@@ -11,12 +11,12 @@ revoked.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import httpx
 
 from harness.topology.plan import Placement
+from harness.waiting import Pending, eventually
 
 # What the harness (status, tests, chaos) may do with its own token: read the Raft state,
 # renew itself, rotate the LLM key (system/vault/setup.py's path), and the nemesis's
@@ -62,14 +62,12 @@ class BaoCluster:
             return None
 
     def wait(self, url: str, codes: set[int], deadline_s: float, what: str) -> int:
-        deadline = time.monotonic() + deadline_s
-        code = None
-        while time.monotonic() < deadline:
+        def answered() -> int | Pending:
             code = self.health(url)
-            if code in codes:
-                return code
-            time.sleep(0.1)
-        raise BaoError(f"OpenBao at {url} never got {what} (last /v1/sys/health: {code})")
+            return code if code in codes else Pending(code)
+
+        return eventually(answered, deadline_s, poll_s=0.1, retry=(),
+                          error=lambda w: BaoError(f"OpenBao at {url} never got {what} (last /v1/sys/health: {w.last})"))
 
     def initialise(self, deadline_s: float = 30.0) -> tuple[str, str]:
         """Init and unseal the first member; returns (unseal key, root token)."""
@@ -97,26 +95,27 @@ class BaoCluster:
         leader, _ = self.members[0]
         for _p, url in self.members[1:]:
             self.wait(url, {501, 503}, deadline_s, "to answer uninitialised")
-            deadline = time.monotonic() + deadline_s
-            while True:
-                resp = self._http.post(
-                    f"{url}/v1/sys/storage/raft/join", json={"leader_api_addr": leader.url("api")}
-                )
-                if resp.status_code == 200 and resp.json().get("joined"):
-                    break
-                if time.monotonic() > deadline:
-                    raise BaoError(f"raft join at {url} failed with {resp.status_code}: {resp.text[:200]}")
-                time.sleep(0.3)
-            # A Shamir-sealed joiner finishes joining once it is unseal with the cluster's key.
-            deadline = time.monotonic() + deadline_s
-            while True:
-                try:
-                    self.unseal(url, key)
-                    break
-                except BaoError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.3)
+            self._join(url, leader.url("api"), deadline_s)
+            self._unseal_joiner(url, key, deadline_s)
+
+    def _join(self, url: str, leader_api_addr: str, deadline_s: float) -> None:
+        def joined() -> bool | Pending:
+            resp = self._http.post(f"{url}/v1/sys/storage/raft/join", json={"leader_api_addr": leader_api_addr})
+            if resp.status_code == 200 and resp.json().get("joined"):
+                return True
+            return Pending(f"{resp.status_code}: {resp.text[:200]}")
+
+        eventually(joined, deadline_s, poll_s=0.3, retry=(), error=lambda w: BaoError(f"raft join at {url} failed with {w.last}"))
+
+    def _unseal_joiner(self, url: str, key: str, deadline_s: float) -> None:
+        """A Shamir-sealed joiner finishes joining once it is unsealed with the cluster's key;
+        until then it refuses, and the last refusal is what is raised if it never takes."""
+
+        def unsealed() -> bool:
+            self.unseal(url, key)
+            return True
+
+        eventually(unsealed, deadline_s, poll_s=0.3, retry=(BaoError,), error=lambda w: w.error)
 
     def harness_token(self, url: str, root: str) -> str:
         """A renewable, limited token for the harness (policy HARNESS_POLICY)."""

@@ -11,12 +11,12 @@ always removes everything else.
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
 from harness.labels import LABEL
+from harness.waiting import eventually
 
 log = logging.getLogger(__name__)
 KILL_WORKERS = 16
@@ -64,9 +64,12 @@ def stuck_networks(client, run_id: str | None = None) -> list[str]:
     return [n.name for n in client.networks.list(filters={"label": selector})]
 
 
+class _StillAttached(Exception):
+    """The engine kept an endpoint on the network past the deadline."""
+
+
 def _remove_network(network, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def removed() -> bool:
         try:
             network.remove()
             return True
@@ -75,14 +78,17 @@ def _remove_network(network, timeout_s: float = 10.0) -> bool:
         except docker.errors.APIError as exc:
             if "active endpoints" not in str(exc):
                 raise
-            if time.monotonic() > deadline:
-                log.warning("network %s keeps an endpoint the engine leaked; it goes with the next "
-                            "engine restart (`systemctl restart docker` or restarting dockerd)", network.name)
-                return False
         try:  # whatever is still attached (a container started by hand on our network, say)
             network.reload()
             for c in network.containers:
                 network.disconnect(c, force=True)
         except docker.errors.APIError:
             pass
-        time.sleep(0.2)
+        return False
+
+    try:
+        return eventually(removed, timeout_s, poll_s=0.2, retry=(), error=lambda _w: _StillAttached())
+    except _StillAttached:
+        log.warning("network %s keeps an endpoint the engine leaked; it goes with the next "
+                    "engine restart (`systemctl restart docker` or restarting dockerd)", network.name)
+        return False
