@@ -7,14 +7,19 @@ Example (starts a lab, so not a doctest)::
     lab.wan.cut("dc1", "dc2"); lab.wan.heal()
     down(lab.run_id)
 
-Phases, each waiting for health before the next (a failure removes everything started):
-  1. networks: one internal network per site, the publish network, the VIP's address;
-  2. WAN: the multi-homed Toxiproxy container, then every proxy of wan.wan_routes;
-  3. everything but the gateways, in parallel (data nodes, Atlas, LLM, app services, LBs,
-     ingress): each container is ready on its own health signal;
-  4. etcd's cluster health; OpenBao init, unseal, Raft joins, KV + LLM key + AppRole;
-  5. the gateways (they need their AppRole credentials);
-  6. seeding (seeding.py), then one RAG query through the VIP.
+Phases, each waiting for health before the next (a failure removes everything started); `up`
+calls one function per phase, in this order:
+  0. images (`_images`): every image the run needs is present, before anything starts;
+  1. networks (`_networks`): one internal network per site, the publish network, the VIP's
+     address; the run's generated secrets (LLM key, LLM admin token, consumers' API keys);
+  2. WAN (`_wan`): the multi-homed Toxiproxy container, then every proxy of wan.wan_routes;
+  3. everything but the gateways, in parallel (`_starts`: data nodes, Atlas, LLM, app
+     services, LBs, ingress): each container is ready on its own health signal;
+  4. etcd's cluster health; OpenBao init, unseal, Raft joins, KV + LLM key + AppRole (`_bootstrap`);
+  5. the gateways (`_gateways`; they need their AppRole credentials), then every start of 3-5
+     is waited for;
+  6. the state file (`_state`), then seeding (`_seed`, seeding.py) and one RAG query through
+     the VIP.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -49,6 +55,7 @@ from harness.topology.sources import resolver
 from harness.topology.teardown import remove_all
 from harness.topology.wan import Route, wan_routes
 from harness.topology.wanlink import WanLink
+from harness.waiting import eventually
 
 log = logging.getLogger(__name__)
 LATE_KINDS = tuple(k.name for k in KINDS.values() if k.starts_late)  # need OpenBao credentials
@@ -104,117 +111,28 @@ def up(
 ) -> Running:
     """Start `topology` and seed it. `kinds` starts only those component kinds (for debugging
     one part, or a test that needs only the data nodes); seeding then is skipped."""
-    settings = TopologySettings()
-    state_file = state_file or settings.state_file
-    client = client or docker.from_env(timeout=120)
-    run_id = run_id or new_run_id("lab")
-    plan = Plan.of(topology, run_id)
-    wanted = lambda kind: kinds is None or kind in kinds
-    seed = seed and kinds is None
-    routes = wan_routes(plan)
-    secrets_dir = st.private_dir(run_id)
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
-    starter: Starter | None = None
-
-    def phase(name: str) -> None:
-        timings[name] = round(time.monotonic() - t0, 2)
-        progress(f"[{timings[name]:5.1f} s] {name}")
-
+    run = _Startup.of(topology, source=source, run_id=run_id, state_file=state_file, progress=progress,
+                      client=client, seed=seed, kinds=kinds)
     try:
-        image = resolver(client, source)
-        for name in sorted({KINDS[p.kind].image for p in plan.placements if wanted(p.kind)} | {"toxiproxy"}):
-            image(name)  # fail fast, before anything starts, when an image is missing
-        # 1. networks
-        nets = create_site_networks(client, plan)
-        publish = create_publish_network(client, plan)
-        lb_site = plan.of_kind("lb")[0].site
-        ctx = Context(plan, {k: n.name for k, n in nets.items()}, image, ready_timeout_s=settings.ready_timeout_s)
-        ctx.vip = free_high_address(nets[lb_site])
-        ctx.llm_key = pysecrets.token_urlsafe(24)
-        ctx.llm_admin_token = pysecrets.token_urlsafe(18)
-        st.write_secret(secrets_dir, "llm_admin_token", ctx.llm_admin_token)
-        consumers = seeding.new_consumers()
-        ctx.extra_env.update(seeding.service_env(plan, consumers))
-        phase("networks")
-
-        # 2. the WAN link
-        wan_c = wan_recipe.container(ctx, routes).start()
-        listen = {s: wan_c.address(ctx.networks[s]) for s in ctx.networks}
-        wan = WanLink(f"http://{listen[plan.topology.sites[0].name]}:{wan_c.port}", routes)
-        wan.populate(listen)
-        phase(f"wan: {len(routes)} proxies")
-
-        # 3. everything but the gateways, all at once: data nodes first in the queue, the
-        #    Python services (slow to import on two cores) start while OpenBao is set up.
-        started: dict[str, HalabContainer] = {"wan": wan_c}
-        order = sorted(
-            (p for p in plan.placements if p.kind not in LATE_KINDS and wanted(p.kind)),
-            key=lambda p: p.kind not in ("etcd", "vault", "mongo", "opa"),
-        )
-        todo = {p.name: RECIPES[p.kind](ctx, p) for p in order}
-        if wanted("lb"):
-            todo["ingress"] = ingress_recipe.container(ctx, publish.name, settings.vip_port or None)
-        starter = Starter(started, settings.parallel_starts)
-        with starter:
-            starter.submit(todo)
-            # 4. etcd quorum, OpenBao (needs only its own containers)
-            starter.wait([p.name for p in plan.of_kind("etcd") if wanted("etcd")])
-            if wanted("etcd"):
-                _wait_etcd(plan, started, settings.phase_timeout_s)
-                phase("etcd cluster healthy")
-            bao = BaoSecrets("", "")
-            if wanted("vault"):
-                starter.wait([p.name for p in plan.of_kind("vault")])
-                bao = _bootstrap_bao(plan, started, ctx, secrets_dir)
-                phase("openbao initialised, unsealed, joined")
-            # 5. gateways, with their AppRole credentials
-            if wanted("gateway"):
-                starter.submit({p.name: RECIPES[p.kind](ctx, p) for p in plan.of_kind("gateway")})
-        phase(f"{len(started)} containers healthy")
-
-        state = st.State(
-            run_id=run_id,
-            preset=topology.name,
-            source=source,
-            started_at=time.time(),
-            vip_url=f"http://127.0.0.1:{_published_port(started['ingress'])}" if "ingress" in started else "",
-            vip_address=ctx.vip[0],
-            toxiproxy_api=wan.api_url,
-            secrets_dir=str(secrets_dir),
-            networks=dict(ctx.networks),
-            components={
-                p.name: {
-                    "kind": p.kind, "site": p.site, "node": p.node, "container": p.container,
-                    "aliases": list(p.aliases), "ports": dict(p.ports),
-                    "address": started[p.name].address(ctx.networks[p.site]),
-                }
-                for p in plan.placements
-                if p.name in started
-            },
-            proxies=[{**r.__dict__, "name": r.name, "carries": list(r.carries)} for r in routes],
-            timings=timings,
-        )
-        st.write_secret(secrets_dir, "consumers.json", seeding.dump_consumers(consumers))
-        st.save(state, state_file)
-        running = Running(plan, routes, state, state_file, started, wan, bao, consumers)
-
-        # 6. seed
-        if seed:
-            seeding.seed_all(running, progress=lambda m: phase(f"seed: {m}"))
-        phase("up")
-        st.save(state, state_file)
-        return running
+        _images(run)
+        _networks(run)
+        _wan(run)
+        with _starts(run):
+            _bootstrap(run)
+            _gateways(run)
+        lab = _state(run)
+        _seed(run, lab)
+        return lab
     except BaseException:
         progress("start-up failed: removing everything this run started")
-        remove_all(client, run_id)
-        if starter is not None:  # starts still in flight end once their container or network is gone
-            starter.join()
-            remove_all(client, run_id)
-        shutil.rmtree(secrets_dir, ignore_errors=True)
-        current = st.load(state_file)
-        if current is not None and current.run_id == run_id:
-            state_file.unlink(missing_ok=True)
+        remove_all(run.client, run.run_id)
+        if run.starter is not None:  # starts still in flight end once their container or network is gone
+            run.starter.join()
+            remove_all(run.client, run.run_id)
+        shutil.rmtree(run.secrets_dir, ignore_errors=True)
+        current = st.load(run.state_file)
+        if current is not None and current.run_id == run.run_id:
+            run.state_file.unlink(missing_ok=True)
         raise
 
 
@@ -270,6 +188,167 @@ def down(run_id: str | None = None, *, state_file: Path | None = None, client=No
         st.remove_private_dirs(run_id)  # a crashed run's unseal key must not outlive its containers
 
 
+# --- the phases of `up` -----------------------------------------------------------------
+
+
+@dataclass
+class _Startup:
+    """One `up` in progress: its settings, what each phase hands the next, the timings."""
+
+    topology: Topology
+    source: str
+    settings: TopologySettings
+    state_file: Path
+    client: Any
+    plan: Plan
+    kinds: frozenset[str] | None
+    seed: bool
+    routes: tuple[Route, ...]
+    secrets_dir: Path
+    progress: Callable[[str], None]
+    timings: dict[str, float] = field(default_factory=dict)
+    t0: float = field(default_factory=time.monotonic)
+    # Filled in by the phases, in order.
+    image: Callable[[str], str] | None = None
+    ctx: Context | None = None
+    consumers: dict[str, str] = field(default_factory=dict)
+    publish: Any = None
+    wan: WanLink | None = None
+    started: dict[str, HalabContainer] = field(default_factory=dict)
+    starter: Starter | None = None
+    bao: BaoSecrets = field(default_factory=lambda: BaoSecrets("", ""))
+
+    @classmethod
+    def of(cls, topology: Topology, *, source: str, run_id: str | None, state_file: Path | None,
+           progress: Callable[[str], None], client, seed: bool, kinds: frozenset[str] | None) -> _Startup:
+        settings = TopologySettings()
+        state_file = state_file or settings.state_file
+        client = client or docker.from_env(timeout=120)
+        run_id = run_id or new_run_id("lab")
+        plan = Plan.of(topology, run_id)
+        return cls(topology, source, settings, state_file, client, plan, kinds, seed and kinds is None,
+                   wan_routes(plan), st.private_dir(run_id), progress)
+
+    @property
+    def run_id(self) -> str:
+        return self.plan.run_id
+
+    def wanted(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
+
+    def phase(self, name: str) -> None:
+        self.timings[name] = round(time.monotonic() - self.t0, 2)
+        self.progress(f"[{self.timings[name]:5.1f} s] {name}")
+
+
+def _images(run: _Startup) -> None:
+    run.image = resolver(run.client, run.source)
+    for name in sorted({KINDS[p.kind].image for p in run.plan.placements if run.wanted(p.kind)} | {"toxiproxy"}):
+        run.image(name)  # fail fast, before anything starts, when an image is missing
+
+
+def _networks(run: _Startup) -> None:
+    plan = run.plan
+    nets = create_site_networks(run.client, plan)
+    run.publish = create_publish_network(run.client, plan)
+    lb_site = plan.of_kind("lb")[0].site
+    ctx = Context(plan, {k: n.name for k, n in nets.items()}, run.image, ready_timeout_s=run.settings.ready_timeout_s)
+    ctx.vip = free_high_address(nets[lb_site])
+    ctx.llm_key = pysecrets.token_urlsafe(24)
+    ctx.llm_admin_token = pysecrets.token_urlsafe(18)
+    st.write_secret(run.secrets_dir, "llm_admin_token", ctx.llm_admin_token)
+    run.consumers = seeding.new_consumers()
+    ctx.extra_env.update(seeding.service_env(plan, run.consumers))
+    run.ctx = ctx
+    run.phase("networks")
+
+
+def _wan(run: _Startup) -> None:
+    ctx = run.ctx
+    wan_c = wan_recipe.container(ctx, run.routes).start()
+    listen = {s: wan_c.address(ctx.networks[s]) for s in ctx.networks}
+    run.wan = WanLink(f"http://{listen[run.plan.topology.sites[0].name]}:{wan_c.port}", run.routes)
+    run.wan.populate(listen)
+    run.started["wan"] = wan_c
+    run.phase(f"wan: {len(run.routes)} proxies")
+
+
+@contextlib.contextmanager
+def _starts(run: _Startup) -> Iterator[Starter]:
+    """Everything but the gateways, all at once: data nodes first in the queue, the Python
+    services (slow to import on two cores) start while OpenBao is set up. Leaving the block
+    waits for every start submitted inside it (raising on any failure)."""
+    order = sorted(
+        (p for p in run.plan.placements if p.kind not in LATE_KINDS and run.wanted(p.kind)),
+        key=lambda p: p.kind not in ("etcd", "vault", "mongo", "opa"),
+    )
+    todo = {p.name: RECIPES[p.kind](run.ctx, p) for p in order}
+    if run.wanted("lb"):
+        todo["ingress"] = ingress_recipe.container(run.ctx, run.publish.name, run.settings.vip_port or None)
+    run.starter = Starter(run.started, run.settings.parallel_starts)
+    with run.starter:
+        run.starter.submit(todo)
+        yield run.starter
+    run.phase(f"{len(run.started)} containers healthy")
+
+
+def _bootstrap(run: _Startup) -> None:
+    """etcd quorum, then OpenBao (each needs only its own containers)."""
+    plan = run.plan
+    run.starter.wait([p.name for p in plan.of_kind("etcd") if run.wanted("etcd")])
+    if run.wanted("etcd"):
+        _wait_etcd(plan, run.started, run.settings.phase_timeout_s)
+        run.phase("etcd cluster healthy")
+    if run.wanted("vault"):
+        run.starter.wait([p.name for p in plan.of_kind("vault")])
+        run.bao = _bootstrap_bao(plan, run.started, run.ctx, run.secrets_dir)
+        run.phase("openbao initialised, unsealed, joined")
+
+
+def _gateways(run: _Startup) -> None:
+    """The gateways, with their AppRole credentials (on the pool of `_starts`)."""
+    if run.wanted("gateway"):
+        run.starter.submit({p.name: RECIPES[p.kind](run.ctx, p) for p in run.plan.of_kind("gateway")})
+
+
+def _state(run: _Startup) -> Running:
+    """The state file and the private secrets of a started topology: what `attach` reads."""
+    plan, ctx, started = run.plan, run.ctx, run.started
+    state = st.State(
+        run_id=run.run_id,
+        preset=run.topology.name,
+        source=run.source,
+        started_at=time.time(),
+        vip_url=f"http://127.0.0.1:{_published_port(started['ingress'])}" if "ingress" in started else "",
+        vip_address=ctx.vip[0],
+        toxiproxy_api=run.wan.api_url,
+        secrets_dir=str(run.secrets_dir),
+        networks=dict(ctx.networks),
+        components={
+            p.name: {
+                "kind": p.kind, "site": p.site, "node": p.node, "container": p.container,
+                "aliases": list(p.aliases), "ports": dict(p.ports),
+                "address": started[p.name].address(ctx.networks[p.site]),
+            }
+            for p in plan.placements
+            if p.name in started
+        },
+        proxies=[{**r.__dict__, "name": r.name, "carries": list(r.carries)} for r in run.routes],
+        timings=run.timings,
+    )
+    st.write_secret(run.secrets_dir, "consumers.json", seeding.dump_consumers(run.consumers))
+    st.save(state, run.state_file)
+    return Running(plan, run.routes, state, run.state_file, started, run.wan, run.bao, run.consumers)
+
+
+def _seed(run: _Startup, lab: Running) -> None:
+    """Seed (unless asked not to), then save the state again with every phase's timing."""
+    if run.seed:
+        seeding.seed_all(lab, progress=lambda m: run.phase(f"seed: {m}"))
+    run.phase("up")
+    st.save(lab.state, run.state_file)
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
@@ -318,17 +397,9 @@ class Starter:
 
 
 def _wait_etcd(plan: Plan, started: dict[str, HalabContainer], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
     members = [started[p.name] for p in plan.of_kind("etcd")]
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            if all(m.health().get("health") == "true" for m in members):
-                return
-        except Exception as exc:  # noqa: BLE001 - not yet
-            last = str(exc)
-        time.sleep(0.2)
-    raise StartupError(f"etcd cluster not healthy after {timeout_s:.0f} s ({last})")
+    eventually(lambda: all(m.health().get("health") == "true" for m in members), timeout_s, poll_s=0.2,
+               error=lambda w: StartupError(f"etcd cluster not healthy after {timeout_s:.0f} s ({w.error or ''})"))
 
 
 def _bootstrap_bao(plan: Plan, started, ctx: Context, secrets_dir: Path) -> BaoSecrets:

@@ -10,17 +10,32 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 from harness.seed_data import CORPUS, HARNESS_AUTHOR, SERVICE_CONSUMER, USERS
 from harness.topology.plan import Plan
+from harness.waiting import Pending, eventually
 
 if TYPE_CHECKING:
-    from harness.topology.realise import Running
+    from harness.topology.state import State
+
+
+class Lab(Protocol):
+    """What seeding needs of a started topology (realise.Running is one)."""
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def consumers(self) -> dict[str, str]: ...
+
+    def url(self, name: str, role: str | None = None) -> str: ...
 
 
 def new_consumers() -> dict[str, str]:
@@ -36,7 +51,7 @@ def service_env(plan: Plan, consumers: dict[str, str]) -> dict[str, dict[str, st
     return {p.name: {"gateway_api_key": consumers[SERVICE_CONSUMER]} for p in plan.of_kind("rag")}
 
 
-def seed_routes(lab: Running) -> int:
+def seed_routes(lab: Lab) -> int:
     from system.gateway.seed import ConsumerSpec, default_routes, seed
 
     plan = lab.plan
@@ -53,14 +68,14 @@ def seed_routes(lab: Running) -> int:
     return seed(lab.url(plan.of_kind("etcd")[0].name, "client"), routes, consumers)
 
 
-def _cms(lab: Running) -> httpx.Client:
+def _cms(lab: Lab) -> httpx.Client:
     """The first DC's CMS, directly (before the default policy exists, the gateway lets no one in)."""
     cms = lab.plan.of_kind("cms")[0]
     return httpx.Client(base_url=lab.url(cms.name), timeout=30, trust_env=False,
                         headers={"X-Consumer-Username": HARNESS_AUTHOR})
 
 
-def seed_users(lab: Running) -> None:
+def seed_users(lab: Lab) -> None:
     """User profiles through the CMS's users API (it writes them to Atlas, where RAG reads them)."""
     with _cms(lab) as cms:
         for u in USERS:
@@ -69,7 +84,7 @@ def seed_users(lab: Running) -> None:
             cms.put(f"/cms/users/{u.name}", json={"groups": list(u.groups), "role": u.role}).raise_for_status()
 
 
-def seed_policy(lab: Running) -> dict:
+def seed_policy(lab: Lab) -> dict:
     """The default policy set through the first DC's CMS, waiting until its OPA enforces it."""
     from system.cms.seed import seed
 
@@ -77,7 +92,7 @@ def seed_policy(lab: Running) -> dict:
     return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True)[0]
 
 
-def seed_corpus(lab: Running) -> int:
+def seed_corpus(lab: Lab) -> int:
     """The sample corpus through the first DC's RAG ingest; replication carries it to the others."""
     rag = lab.plan.of_kind("rag")[0]
     with httpx.Client(base_url=lab.url(rag.name), timeout=60, trust_env=False) as http:
@@ -87,29 +102,24 @@ def seed_corpus(lab: Running) -> int:
     return len(CORPUS)
 
 
-def wait_for_query(lab: Running, user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
+def wait_for_query(lab: Lab, user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
     """POST a RAG query through the VIP until it answers 200 (the gateways learn their routes
     from etcd and the LBs mark them up asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    last: object = None
     with httpx.Client(base_url=lab.state.vip_url, timeout=30, trust_env=False) as http:
-        while time.monotonic() < deadline:
-            try:
-                resp = query(http, lab.consumers[user], "What does the gateway do?")
-                if resp.status_code == 200:
-                    return resp
-                last = f"{resp.status_code} {resp.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = exc
-            time.sleep(0.5)
-    raise RuntimeError(f"no RAG answer through the VIP within {timeout_s:.0f} s (last: {last})")
+
+        def answered() -> httpx.Response | Pending:
+            resp = query(http, lab.consumers[user], "What does the gateway do?")
+            return resp if resp.status_code == 200 else Pending(f"{resp.status_code} {resp.text[:200]}")
+
+        return eventually(answered, timeout_s, poll_s=0.5, retry=(httpx.HTTPError,),
+                          error=lambda w: RuntimeError(f"no RAG answer through the VIP within {timeout_s:.0f} s (last: {w.last})"))
 
 
 def query(http: httpx.Client, key: str, question: str) -> httpx.Response:
     return http.post("/rag/query", headers={"apikey": key}, json={"question": question})
 
 
-def seed_all(lab: Running, progress: Callable[[str], None] = lambda _m: None) -> None:
+def seed_all(lab: Lab, progress: Callable[[str], None] = lambda _m: None) -> None:
     seed_routes(lab)
     progress("routes and consumers in etcd")
     seed_policy(lab)
