@@ -12,8 +12,7 @@ the current inputs (or a clear error saying how to build it):
 
 from __future__ import annotations
 
-from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownComponent, component
-from harness.images.hashing import input_hash, tag_for
+from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownComponent, component, input_hash, tag_for
 
 
 class ImageNotBuilt(LookupError):
@@ -30,16 +29,18 @@ def image_for(name: str, client=None) -> str:
     reference when `halab images build --source official` pulled it. Raises ImageNotBuilt,
     naming the command that builds it, when neither is present.
     """
+    from harness.images.buildenv import exists
+
     image = name if name in IMAGES else component(name).image
     tag = tag_for(image)
     if client is None:
         import docker
 
         client = docker.from_env(timeout=30)
-    if _exists(client, tag):
+    if exists(client, tag):
         return tag
     official = COMPONENTS[name].official if name in COMPONENTS else None
-    if official and _exists(client, official):
+    if official and exists(client, official):
         return official
     raise ImageNotBuilt(f"image {tag} for {name} is not built: run `halab images build {name}`")
 
@@ -52,7 +53,8 @@ def ensure_image(name: str, client=None, progress=None, quick_only: bool = False
     project-source layer is built (never a Go build, debootstrap or a wheelhouse); anything
     longer raises ImageNotBuilt as image_for does.
     """
-    from harness.images.build import build, exists
+    from harness.images.build import build
+    from harness.images.buildenv import exists
     from harness.images.catalog import images_for
     from harness.images.recipes import PythonProject
 
@@ -69,16 +71,6 @@ def ensure_image(name: str, client=None, progress=None, quick_only: bool = False
                 raise
         build([name], source="offline", progress=progress or (lambda msg: None), client=client)
         return image_for(name, client)
-
-
-def _exists(client, tag: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
 
 
 __all__ = [

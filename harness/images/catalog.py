@@ -3,6 +3,8 @@
 Two tables. `IMAGES` holds the images halab builds (one recipe each, see `recipes.py`);
 `COMPONENTS` maps each component of the architecture to one of them, so the six Python
 services share the one `python` image and the `lb` runs on the debootstrap `base`.
+`input_hash` and `tag_for` walk IMAGES (an image's recipe, then its parent's) and hand each
+recipe to the pure hash of hashing.py.
 
     >>> from harness.images.catalog import COMPONENTS
     >>> COMPONENTS["vault"].image, COMPONENTS["cms"].image
@@ -12,7 +14,9 @@ services share the one `python` image and the `lb` runs on the debootstrap `base
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from harness.images import hashing
 from harness.images import recipes as r
 
 DEBIAN_SUITE = "bookworm"
@@ -206,6 +210,18 @@ def images_for(names: list[str] | tuple[str, ...]) -> list[str]:
             if dep not in wanted:
                 wanted.append(dep)
     return wanted
+
+
+def input_hash(image: str, root: Path | None = None) -> str:
+    """The input hash of an image of IMAGES: its recipe's, on its parent's (hashing.py)."""
+    root = root or hashing.project_root()
+    recipe = IMAGES[image].recipe
+    return hashing.input_hash(recipe, root, input_hash(recipe.parent, root) if recipe.parent else None)
+
+
+def tag_for(image: str, root: Path | None = None) -> str:
+    """`halab/<image>:<input hash>`: the tag the current inputs of `image` build."""
+    return hashing.final_tag(image, input_hash(image, root))
 
 
 def _ancestry(image: str) -> list[str]:

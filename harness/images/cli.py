@@ -42,8 +42,8 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
     (base, python-deps, python, python-embed, ...).
     """
     from harness.images.build import build as do_build
+    from harness.images.buildenv import BuildError
     from harness.images.catalog import UnknownComponent, images_for
-    from harness.images.recipes import BuildError
 
     started = time.monotonic()
     try:
@@ -64,9 +64,8 @@ def build(source: str, force: bool, components: tuple[str, ...]) -> None:
 @images.command(name="list")
 def list_() -> None:
     """Every component: its source (offline, official or missing = not built), tag, size; then every image."""
-    from harness.images.build import exists
-    from harness.images.catalog import COMPONENTS, IMAGES
-    from harness.images.hashing import tag_for
+    from harness.images.buildenv import exists
+    from harness.images.catalog import COMPONENTS, IMAGES, tag_for
 
     client = _client()
     tags = {name: tag_for(name) for name in IMAGES}
@@ -133,8 +132,8 @@ def check(components: tuple[str, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
 def prune(dry_run: bool) -> None:
     """Remove halab/* images whose tag is not the current input hash (old builds)."""
-    from harness.images.catalog import IMAGES
-    from harness.images.hashing import REPOSITORY, tag_for
+    from harness.images.catalog import IMAGES, tag_for
+    from harness.images.hashing import REPOSITORY
 
     client = _client()
     current = {tag_for(name) for name in IMAGES}

@@ -4,14 +4,24 @@ The hash covers the recipe (kind, versions, Dockerfile, shipped files, the proje
 for the `python` image) and the parent image's hash, and nothing else: timestamps, paths
 and the order files are found in never change it. So an unchanged image is never rebuilt,
 and a changed input always gives a new tag.
+
+Pure: it hashes what it is given. Which recipe an image has, and which its parent is, is the
+catalog's (catalog.input_hash and catalog.tag_for walk the table).
+
+    >>> digest({"b": b"2", "a": b"1"}) == digest({"a": b"1", "b": b"2"})
+    True
+    >>> final_tag("etcd", "3f2a9c1d0b7e")
+    'halab/etcd:3f2a9c1d0b7e'
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.images.catalog import IMAGES
+if TYPE_CHECKING:
+    from harness.images.recipes import Recipe
 
 HASH_LEN = 12
 REPOSITORY = "halab"
@@ -34,18 +44,14 @@ def project_root() -> Path:
     raise FileNotFoundError("no pyproject.toml above harness/images: run from a halab checkout")
 
 
-def input_hash(image: str, root: Path | None = None) -> str:
-    root = root or project_root()
-    return _input_hash(image, root)
-
-
-def _input_hash(image: str, root: Path) -> str:
-    recipe = IMAGES[image].recipe
+def input_hash(recipe: Recipe, root: Path, parent_hash: str | None = None) -> str:
+    """The hash of an image made by `recipe` from the checkout at `root`, on a parent image
+    whose own input hash is `parent_hash` (None: no parent)."""
     inputs = dict(recipe.inputs(root))
-    if recipe.parent:
-        inputs["parent"] = _input_hash(recipe.parent, root).encode()
+    if parent_hash is not None:
+        inputs["parent"] = parent_hash.encode()
     return digest(inputs)[:HASH_LEN]
 
 
-def tag_for(image: str, root: Path | None = None) -> str:
-    return f"{REPOSITORY}/{image}:{input_hash(image, root)}"
+def final_tag(image: str, hash_: str) -> str:
+    return f"{REPOSITORY}/{image}:{hash_}"

@@ -27,20 +27,15 @@ import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:  # pragma: no cover
-    from harness.images.build import BuildEnv
+from harness.images.buildenv import BuildEnv, BuildError
 
 FILES = Path(__file__).parent / "files"
 # Bump to force every image to rebuild after a change in how recipes build.
 RECIPE_FORMAT = "1"
 # bookworm's python3: wheels built on the host must be for this version.
 BASE_PYTHON = "3.11"
-
-
-class BuildError(RuntimeError):
-    """A build step failed; the message is one line naming the cause and the fix."""
 
 
 # ----------------------------------------------------------------------------- base class

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.images import build as b
-from harness.images import catalog
-from harness.images.recipes import BuildError, Recipe
+from harness.images import buildenv, catalog
+from harness.images.buildenv import BuildEnv, BuildError
+from harness.images.recipes import Recipe
 
 
 def test_unknown_component_is_one_line_and_non_zero():
@@ -30,15 +31,15 @@ def test_unknown_source_is_refused():
 
 
 def test_no_go_toolchain_names_the_fix(monkeypatch, tmp_path):
-    monkeypatch.setattr(b.shutil, "which", lambda name: None)
-    monkeypatch.setattr(b, "GO_CANDIDATES", (str(tmp_path / "nope"),))
-    env = b.BuildEnv(client=None, root=tmp_path, image="opa", hash="x")
+    monkeypatch.setattr(buildenv.shutil, "which", lambda name: None)
+    monkeypatch.setattr(buildenv, "GO_CANDIDATES", (str(tmp_path / "nope"),))
+    env = BuildEnv(client=None, root=tmp_path, image="opa", hash="x")
     with pytest.raises(BuildError, match="no Go toolchain: install Go"):
         env.go()
 
 
 def test_failed_step_names_the_log(tmp_path):
-    env = b.BuildEnv(client=None, root=tmp_path, image="t", hash="x", progress=lambda m: None, cache_dir=tmp_path)
+    env = BuildEnv(client=None, root=tmp_path, image="t", hash="x", progress=lambda m: None, cache_dir=tmp_path)
     with pytest.raises(BuildError, match=r"false-step failed \(exit 1\).*full log: .*t-false-step.log"):
         env.step(["false"], "false-step")
 
@@ -78,7 +79,7 @@ def test_only_a_finished_build_is_tagged(docker_client, monkeypatch, tmp_path, f
     monkeypatch.setitem(
         catalog.IMAGES, name, catalog.Image(name, TinyScratch(fail_after_build=fail, nonce=run_id), "test", False)
     )
-    monkeypatch.setattr(b, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(buildenv, "CACHE_DIR", tmp_path)
     repo = f"halab/{name}"
     try:
         if fail:
@@ -109,7 +110,7 @@ def test_ensure_image_quick_only_refuses_a_long_build(docker_client, monkeypatch
 
 def test_wheelhouse_needs_the_base_images_python(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["click"]\n')
-    env = b.BuildEnv(client=None, root=tmp_path, image="python-deps", hash="x", progress=lambda m: None,
+    env = BuildEnv(client=None, root=tmp_path, image="python-deps", hash="x", progress=lambda m: None,
                      cache_dir=tmp_path, python_version="3.12.1")
     with pytest.raises(BuildError, match="Python 3.12.1, but the base image runs Python 3.11"):
         catalog.IMAGES["python-deps"].recipe.build(env, "halab/python-deps:building-x", "halab/base:x")

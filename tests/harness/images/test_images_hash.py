@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from harness.images import catalog, hashing, recipes
-from harness.images.hashing import digest, input_hash
+from harness.images.catalog import input_hash
+from harness.images.hashing import digest
 
 
 @pytest.fixture
@@ -115,5 +116,14 @@ def test_wrapper_module_files_are_inputs(root, tmp_path, monkeypatch):
 
 
 def test_tag_format(root):
-    tag = hashing.tag_for("etcd", root)
+    tag = catalog.tag_for("etcd", root)
     assert tag.startswith("halab/etcd:") and len(tag.split(":")[1]) == 12
+
+
+def test_the_hash_is_of_what_it_is_given_alone(root):
+    """hashing.input_hash reads no table: the recipe, the checkout and the parent's hash."""
+    recipe = catalog.IMAGES["python"].recipe
+    parent = input_hash(recipe.parent, root)
+    assert hashing.input_hash(recipe, root, parent) == input_hash("python", root)
+    assert hashing.input_hash(recipe, root, "0" * 12) != input_hash("python", root)
+    assert hashing.input_hash(recipe, root) != hashing.input_hash(recipe, root, parent)
