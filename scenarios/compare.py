@@ -25,6 +25,7 @@ def figures(history: list[Op]) -> dict[str, Any]:
         "unavailable_s": checkers.unavailability(history),
         "failed": {f: a.fail + a.info for f, a in avail.items()},
         "dropped": sum(op.error == "dropped" for op in history if op.type == "fail"),
+        "degraded": sum(1 for op in history if op.type == "ok" and isinstance(op.value, dict) and op.value.get("degraded")),
         "propagation_ms": {site: {"p50": _ms(p.delay.p50), "p99": _ms(p.delay.p99)} for site, p in prop.items()},
         "converged_after_heal_s": converged.get("after_heal_s"),
     }

@@ -108,4 +108,6 @@ class LabClient:
         else:
             steps.update({k: v / 1000 for k, v in answer.get("timings_ms", {}).items() if k != "total"})
             value = {"sources": sorted({s["doc_id"] for s in answer.get("sources", ())})}
+            if answer.get("degraded"):  # answered from the sources alone: the LLM was unavailable
+                value["degraded"] = answer["degraded"].get("reason")
         return rec.complete(invoked, "ok", value=value, site=site, steps=steps)
