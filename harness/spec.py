@@ -401,7 +401,14 @@ def seed_witness() -> Topology:
     return Topology("seed+witness", (edge, dc1, dc2, witness, external), _seed_links(("witness",)))
 
 
-PRESETS = {"seed": seed, "seed+witness": seed_witness}
+def seed_etcd_tuned() -> Topology:
+    """`seed` with etcd tuned for a slow WAN (etcd's tuning guide: a heartbeat about the
+    round trip, 100 +- 50 ms each way here, and an election timeout ten times that)."""
+    return dataclasses.replace(seed(), name="seed+etcd-tuned").with_params(
+        etcd=EtcdRaft(heartbeat_ms=300.0, election_ms=3000.0))
+
+
+PRESETS = {"seed": seed, "seed+witness": seed_witness, "seed+etcd-tuned": seed_etcd_tuned}
 
 
 def preset(name: str) -> Topology:

@@ -1,6 +1,6 @@
 """The chaos catalogue on real labs: every scenario on every preset it names, judged by its
 expectations. One lab per preset serves every scenario (each heals it and waits for health
-first); the seed runs come first, then seed+witness, so the two are never loaded at once.
+first); the seed runs come first, then the other presets, one lab at a time.
 
 A scenario with `XFAIL` states what the architecture should do and the lab shows it does not
 yet; its test is a strict xfail: it fails loudly the day the lab starts to pass it.
@@ -15,17 +15,21 @@ from scenarios.checkers.verdict import compose
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
+PRESET_ORDER = ("seed", "seed+etcd-tuned", "seed+witness")
 CASES = [pytest.param(e, p, id=f"{p}:{e.name}",
                       marks=[pytest.mark.xfail(reason=e.xfail, strict=True)] if e.xfail else [])
-         for p in ("seed", "seed+witness") for e in CATALOGUE.values() if p in e.presets]
-LAB_FIXTURE = {"seed": "seed_lab", "seed+witness": "witness_lab"}
+         for p in PRESET_ORDER for e in CATALOGUE.values() if p in e.presets]
+
+
+def test_every_preset_of_the_catalogue_runs():
+    assert {p for e in CATALOGUE.values() for p in e.presets} <= set(PRESET_ORDER)
 
 
 @pytest.mark.parametrize("entry, preset", CASES)
-def test_scenario(entry, preset, request, tmp_path):
+def test_scenario(entry, preset, labs):
     from chaos.catalogue import out_dir, run_entry
 
-    lab = request.getfixturevalue(LAB_FIXTURE[preset])
+    lab = labs.get(preset)
     result, verdicts = run_entry(lab, entry, out=out_dir(entry, preset))
     summary = {v.name: (v.valid, v.figures) for v in verdicts}
     print(f"{preset}:{entry.name} -> {result.out}: {summary}")
