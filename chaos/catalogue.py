@@ -25,14 +25,16 @@ def out_dir(entry: Entry, preset: str) -> Path:
 
 
 def run_entry(lab, entry: Entry, *, seed: int = 0, out: str | Path | None = None,
-              on_tick=None) -> tuple[RunResult, list[Verdict]]:
+              on_tick=None, load=None) -> tuple[RunResult, list[Verdict]]:
+    """`load`: what drives the requests (chaos/run.py's `load`); an entry marked under load
+    gets Locust from its caller (loadtests/run.py's under_load), the layer above this one."""
     preset = lab.state.preset
     if preset not in entry.expect:
         raise KeyError(f"scenario {entry.name} has no expectations for {preset}; it runs on {', '.join(entry.presets)}")
     Nemesis(lab).heal_all()
     wait_healthy(lab)
     out = Path(out) if out is not None else out_dir(entry, preset)
-    result = run(lab, entry.scenario, seed=seed, out=out, on_tick=on_tick)
+    result = run(lab, entry.scenario, seed=seed, out=out, on_tick=on_tick, **({"load": load} if load else {}))
     vs = verdicts(result.history, entry.expect[preset])
     (out / "verdicts.json").write_text(json.dumps({
         "scenario": entry.name, "preset": preset, "valid": compose(vs), "known_miss": entry.xfail or None,

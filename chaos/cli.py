@@ -113,7 +113,6 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
 
     from chaos.run import run
     from harness import scenario as scenarios
-    from harness.clients import measure as m
     from harness.history import completions
 
     console = Console()
@@ -121,7 +120,6 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
         sc = scenarios.resolve(scenario_name)
         if rps is not None or duration is not None:
             sc = sc.with_load(rps, duration)
-        m.check(sc)
     except (scenarios.ScenarioError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     lab = _lab()
@@ -200,8 +198,16 @@ def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     lab = _lab()
     console = Console()
     console.print(f"[bold]{e.name}[/] on {lab.state.preset}: {e.summary}")
+    from chaos.catalogue import out_dir as default_out
+
+    out = out_dir or default_out(e, lab.state.preset)
+    load = None
+    if e.under_load:  # the CLI composes the layers: Locust's load sits above the nemesis
+        from loadtests.run import under_load
+
+        load = under_load(out)
     try:
-        result, verdicts = run_entry(lab, e, seed=seed, out=out_dir,
+        result, verdicts = run_entry(lab, e, seed=seed, out=out, load=load,
                                      on_tick=lambda t, _h: console.print(f"  [{t:5.0f} s]"))
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from None

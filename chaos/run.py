@@ -39,7 +39,10 @@ class RunResult:
 
 
 def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, out: str | Path | None = None,
-        on_tick: Callable[[float, list[Op]], None] | None = None, predict: bool = True) -> RunResult:
+        on_tick: Callable[[float, list[Op]], None] | None = None, predict: bool = True,
+        load: Callable[..., tuple[list[Op], dict]] = m.measure) -> RunResult:
+    """`load(lab, scenario, seed=, workers=, on_tick=, during=)` drives the requests:
+    harness/clients/measure.py's threads, or Locust (loadtests/run.py)."""
     errors: list[str] = []
     holder: dict[str, Recorder] = {}
 
@@ -64,7 +67,7 @@ def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, o
                 recorder.event("harness", "healthy", {"seconds": round(wait_healthy(lab), 3)})
                 _converge(lab, recorder)
 
-    history, driver = m.measure(lab, scenario, seed=seed, workers=workers, on_tick=on_tick, during=during)
+    history, driver = load(lab, scenario, seed=seed, workers=workers, on_tick=on_tick, during=during)
     history.sort(key=lambda op: op.time)
     result = RunResult(history, driver, errors=errors)
     if out is not None:

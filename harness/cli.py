@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("harness.topology.cli:status", "Show the running topology: components, health, WAN proxies."),
     "down": ("harness.topology.cli:down", "Remove every container, network and volume halab started."),
     "measure": ("chaos.cli:measure", "Measure a scenario (load + its faults) on the running lab; write a run directory."),
+    "load": ("loadtests.cli:load", "Put Locust's load (open model, shapes, workers) on the running lab, faults included."),
     "fault": ("chaos.cli:fault", "Inject one fault into the running lab (site-down, partition, leader kill, ...)."),
     "faults": ("chaos.cli:faults", "List the faults active on the running lab."),
     "heal": ("chaos.cli:heal", "Heal every fault on the running lab (idempotent)."),

@@ -3,7 +3,8 @@ expectations. One lab per preset serves every scenario (each heals it and waits 
 first); the seed runs come first, then the other presets, one lab at a time.
 
 A scenario with `XFAIL` states what the architecture should do and the lab shows it does not
-yet; its test is a strict xfail: it fails loudly the day the lab starts to pass it.
+yet; its test is a strict xfail: it fails loudly the day the lab starts to pass it. A
+scenario marked `UNDER_LOAD` runs under a background Locust load (loadtests/run.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def test_scenario(entry, preset, labs):
     from chaos.catalogue import out_dir, run_entry
 
     lab = labs.get(preset)
-    result, verdicts = run_entry(lab, entry, out=out_dir(entry, preset))
+    out = out_dir(entry, preset)
+    load = None
+    if entry.under_load:
+        from loadtests.run import under_load
+
+        load = under_load(out)
+    result, verdicts = run_entry(lab, entry, out=out, load=load)
     summary = {v.name: (v.valid, v.figures) for v in verdicts}
     print(f"{preset}:{entry.name} -> {result.out}: {summary}")
     assert not result.errors, result.errors

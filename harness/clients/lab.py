@@ -1,4 +1,6 @@
-"""The platform's two user-facing operations through the VIP, recorded in a Recorder.
+"""The platform's user-facing operations through the VIP, recorded in a Recorder: the one
+set of outcome rules, whichever HTTP client sends them (httpx here, Locust's FastHttpUser in
+loadtests/).
 
 Completions follow harness/history.py: `ok` it happened; `fail` it certainly did not (a
 refusal, a 4xx, a connection never made, or any error of a read, which changes nothing);
@@ -10,14 +12,16 @@ reports: rag's `timings_ms`, the CMS's and the gateway's Server-Timing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from harness.clients import server_timing
 from harness.clients.recorder import Recorder
 from harness.history import Op
-from harness.scenario import POLICY_UPDATE, RAG_QUERY
+from harness.scenario import POLICY_UPDATE, RAG_INGEST, RAG_QUERY
 
 # The header HAProxy sets on every answer (harness/topology/components/lb.py).
 GATEWAY_HEADER = "X-Halab-Gateway"
@@ -25,6 +29,37 @@ GATEWAY_HEADER = "X-Halab-Gateway"
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One operation as HTTP: what is sent, and what its invoke records."""
+
+    f: str
+    method: str
+    path: str
+    body: dict | None
+    value: dict
+    write: bool
+
+
+def rag_query(user: str, question: str) -> Call:
+    return Call(RAG_QUERY, "POST", "/rag/query", {"question": question}, {"user": user, "question": question}, False)
+
+
+def policy_update(policy_id: str, rego: str, description: str = "halab load") -> Call:
+    return Call(POLICY_UPDATE, "PUT", f"/cms/policies/{policy_id}", {"rego": rego, "description": description},
+                {"policy": policy_id, "sha256": _sha(rego)}, True)
+
+
+def read(f: str, path: str) -> Call:
+    """A GET that is not one of the flows (an admin listing or reading policies)."""
+    return Call(f, "GET", path, None, {"path": path}, False)
+
+
+def rag_ingest(doc_id: str, title: str, text: str, groups: tuple[str, ...]) -> Call:
+    body = {"doc_id": doc_id, "title": title, "text": text, "acl_groups": list(groups)}
+    return Call(RAG_INGEST, "POST", "/rag/documents", body, {"doc": doc_id, "sha256": _sha(text)}, True)
 
 
 @dataclass(frozen=True)
@@ -55,16 +90,65 @@ def outcome(status: int, *, write: bool, said: str | None = None) -> Outcome:
     return Outcome("fail", error)
 
 
-def _said(resp: httpx.Response) -> str | None:
+def broken(rec: Recorder, invoked: Op, call: Call, error: str) -> Op:
+    """A request that got no HTTP answer. `error`: "timeout", "connect" (never connected),
+    or the exception's name (the connection broke mid-request: the server may have acted).
+
+    >>> rec = Recorder(); call = rag_query("alice", "?")
+    >>> [broken(rec, rec.invoke(1, call.f), call, e).type for e in ("timeout", "connect", "RemoteProtocolError")]
+    ['info', 'fail', 'fail']
+    >>> broken(rec, rec.invoke(2, "policy_update"), policy_update("p", "x"), "ConnectionResetError").type
+    'info'
+    """
+    if error == "timeout":
+        return rec.complete(invoked, "info", error=error)
+    if error == "connect":
+        return rec.complete(invoked, "fail", error=error)
+    return rec.complete(invoked, "info" if call.write else "fail", error=error)
+
+
+def answered(rec: Recorder, invoked: Op, call: Call, status: int, header: Callable[[str], str | None],
+             body: Callable[[], Any], site_of: dict[str, str]) -> Op:
+    """Complete `invoked` from an HTTP answer: `header(name)` and `body()` (parsed JSON) read it."""
+    site = site_of.get(header(GATEWAY_HEADER) or "")
+    result = outcome(status, write=call.write, said=_said(body) if call.write and status == 503 else None)
+    if result.type != "ok":
+        return rec.complete(invoked, result.type, site=site, error=result.error)
+    steps = server_timing.parse(header("Server-Timing"))
     try:
-        detail = resp.json().get("detail")
+        answer = body()
     except ValueError:
+        return rec.complete(invoked, "info" if call.write else "fail", site=site, error="bad-json")
+    if call.f == POLICY_UPDATE:
+        value = {"policy": answer.get("id"), "version": answer.get("version"), "revision": answer.get("etcd_revision"),
+                 "sha256": invoked.value["sha256"]}
+    elif call.f == RAG_INGEST:
+        steps.update(_timings(answer))
+        value = {"doc": answer.get("doc_id"), "chunks": answer.get("chunks"), "sha256": invoked.value["sha256"]}
+    elif call.f == RAG_QUERY:
+        steps.update(_timings(answer))
+        value = {"sources": sorted({s["doc_id"] for s in answer.get("sources", ())})}
+        if answer.get("degraded"):  # answered from the sources alone: the LLM was unavailable
+            value["degraded"] = answer["degraded"].get("reason")
+    else:  # a read the model does not predict (a Locust admin's list or read)
+        value = None
+    return rec.complete(invoked, "ok", value=value, site=site, steps=steps)
+
+
+def _timings(answer: dict) -> dict[str, float]:
+    return {k: v / 1000 for k, v in answer.get("timings_ms", {}).items() if k != "total"}
+
+
+def _said(body: Callable[[], Any]) -> str | None:
+    try:
+        detail = body().get("detail")
+    except (ValueError, AttributeError):
         return None
     return detail.get("outcome") if isinstance(detail, dict) else None
 
 
 class LabClient:
-    """`keys`: consumer name -> API key; `site_of`: gateway name -> site (for the op's site)."""
+    """The calls over httpx. `keys`: consumer name -> API key; `site_of`: gateway name -> site."""
 
     def __init__(self, vip_url: str, keys: dict[str, str], site_of: dict[str, str], recorder: Recorder,
                  timeout_s: float = 10.0) -> None:
@@ -77,37 +161,16 @@ class LabClient:
     def close(self) -> None:
         self.http.close()
 
-    def rag_query(self, process: int | str, user: str, question: str, at: float | None = None) -> Op:
-        invoked = self.recorder.invoke(process, RAG_QUERY, {"user": user, "question": question}, at=at)
-        return self._call(invoked, "POST", "/rag/query", user, {"question": question}, write=False)
-
-    def policy_update(self, process: int | str, admin: str, policy_id: str, rego: str, at: float | None = None) -> Op:
-        invoked = self.recorder.invoke(process, POLICY_UPDATE, {"policy": policy_id, "sha256": _sha(rego)}, at=at)
-        return self._call(invoked, "PUT", f"/cms/policies/{policy_id}", admin,
-                          {"rego": rego, "description": "halab measure"}, write=True)
-
-    def _call(self, invoked: Op, method: str, path: str, consumer: str, body: dict, *, write: bool) -> Op:
+    def send(self, process: int | str, consumer: str, call: Call, at: float | None = None) -> Op:
+        """Invoke at `at` (the intended start), send, complete by the rules above."""
         rec = self.recorder
+        invoked = rec.invoke(process, call.f, call.value, at=at)
         try:
-            resp = self.http.request(method, path, json=body, headers={"apikey": self.keys[consumer]})
+            resp = self.http.request(call.method, call.path, json=call.body, headers={"apikey": self.keys[consumer]})
         except httpx.TimeoutException:
-            return rec.complete(invoked, "info", error="timeout")
+            return broken(rec, invoked, call, "timeout")
         except httpx.ConnectError:
-            return rec.complete(invoked, "fail", error="connect")
-        except httpx.HTTPError as exc:  # the connection broke mid-request: the server may have acted
-            return rec.complete(invoked, "info" if write else "fail", error=type(exc).__name__)
-        site = self.site_of.get(resp.headers.get(GATEWAY_HEADER, ""))
-        result = outcome(resp.status_code, write=write, said=_said(resp) if write else None)
-        if result.type != "ok":
-            return rec.complete(invoked, result.type, site=site, error=result.error)
-        steps = server_timing.parse(resp.headers.get("Server-Timing"))
-        answer = resp.json()
-        if write:
-            value = {"policy": answer.get("id"), "version": answer.get("version"), "revision": answer.get("etcd_revision"),
-                     "sha256": invoked.value["sha256"]}
-        else:
-            steps.update({k: v / 1000 for k, v in answer.get("timings_ms", {}).items() if k != "total"})
-            value = {"sources": sorted({s["doc_id"] for s in answer.get("sources", ())})}
-            if answer.get("degraded"):  # answered from the sources alone: the LLM was unavailable
-                value["degraded"] = answer["degraded"].get("reason")
-        return rec.complete(invoked, "ok", value=value, site=site, steps=steps)
+            return broken(rec, invoked, call, "connect")
+        except httpx.HTTPError as exc:
+            return broken(rec, invoked, call, type(exc).__name__)
+        return answered(rec, invoked, call, resp.status_code, resp.headers.get, resp.json, self.site_of)

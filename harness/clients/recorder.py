@@ -14,9 +14,11 @@ class Recorder:
     """Times are seconds since the recorder was made; each op is stamped under the lock, so
     the history's order is its time order."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, t0: float | None = None) -> None:
+        """`t0`: time 0 on `clock` (by default now): processes sharing a wall-clock `t0`
+        record histories that merge (loadtests/, chaos/run.py)."""
         self._clock = clock
-        self._t0 = clock()
+        self._t0 = clock() if t0 is None else t0
         self._lock = threading.Lock()
         self._ops: list[Op] = []
 
@@ -59,6 +61,13 @@ class Recorder:
             op = Op(process, "info", f, value=value, time=round(self.now(), 6))
             self._ops.append(op)
         return op
+
+    def absorb(self, ops: list[Op]) -> None:
+        """Ops another recorder on the same `t0` made (a load generator's): the history
+        stays in time order."""
+        with self._lock:
+            self._ops.extend(ops)
+            self._ops.sort(key=lambda op: op.time)
 
     def history(self) -> list[Op]:
         with self._lock:

@@ -27,6 +27,15 @@ One concept per module:
   cli         `halab up|status|down`
 """
 
-from harness.topology.realise import Running, attach, down, running, up
-
 __all__ = ["Running", "attach", "down", "running", "up"]
+
+
+def __getattr__(name: str):
+    # realise loads docker and testcontainers: only when asked, so that the Docker-free
+    # modules here (state, settings, plan) import without them (Locust's processes read
+    # the state file through them).
+    if name in __all__:
+        from harness.topology import realise
+
+        return getattr(realise, name)
+    raise AttributeError(f"module 'harness.topology' has no attribute {name!r}")

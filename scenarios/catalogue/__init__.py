@@ -27,6 +27,7 @@ class Entry:
     expect: dict[str, Expect]  # preset -> expectations
     summary: str
     xfail: str = ""  # why the architecture is known to miss an expectation (the test says so)
+    under_load: bool = False  # its load comes from Locust (loadtests/), as an operator's would run beside it
 
     @property
     def presets(self) -> tuple[str, ...]:
@@ -41,7 +42,8 @@ def _load() -> dict[str, Entry]:
         mod = importlib.import_module(f"{__name__}.{info.name}")
         s: Scenario = mod.SCENARIO
         doc = (mod.__doc__ or "").strip().splitlines()
-        out[s.name] = Entry(s.name, s, mod.EXPECT, doc[0] if doc else "", getattr(mod, "XFAIL", ""))
+        out[s.name] = Entry(s.name, s, mod.EXPECT, doc[0] if doc else "", getattr(mod, "XFAIL", ""),
+                         getattr(mod, "UNDER_LOAD", False))
     return out
 
 

@@ -17,4 +17,5 @@ SCENARIO = Scenario("rolling-restart", load(50.0), (
 ), __doc__)
 # The architecture asks for no failed request (measured: none); one request of ~280 is the slack
 # a shared 2-core CI machine gets.
+UNDER_LOAD = True  # Locust's open model drives it, as an operator's load test would run beside a restart
 EXPECT = {"seed": Expect(availability={"rag_query": 0.995, "policy_update": 0.98})}

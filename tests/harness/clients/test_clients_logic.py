@@ -12,9 +12,8 @@ import harness.clients.driver as driver_mod
 import harness.clients.lab as lab_mod
 import harness.clients.server_timing as timing_mod
 from harness.clients.driver import arrivals, drive
-from harness.clients.measure import check
 from harness.clients.recorder import Recorder
-from harness.scenario import Load, ScenarioError, Stage, preset
+from harness.scenario import Load, Stage
 
 
 @pytest.mark.parametrize("module", [driver_mod, lab_mod, timing_mod])
@@ -95,12 +94,3 @@ def test_drive_records_arrivals_that_find_every_slot_busy_as_dropped_at_their_ti
     # The drop is recorded at the arrival's own time, not when a slot would have come free.
     assert [i for i, _ in dropped] == list(range(3, 10))
     assert all(abs(at - 0.01 * i) < 0.05 for i, at in dropped)
-
-
-def test_measure_refuses_flows_it_cannot_drive():
-    check(preset("baseline"))
-    check(preset("dc2-down"))  # faults run through chaos/run.py
-    ingest = preset("baseline")
-    ingest = type(ingest)(ingest.name, Load(ingest.load.stages, mix=(("rag_ingest", 1.0),)))
-    with pytest.raises(ScenarioError, match="rag_ingest"):
-        check(ingest)
