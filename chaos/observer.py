@@ -3,15 +3,17 @@
     haproxy      server-down / server-up   {"server", "lb"}       HAProxy's stats CSV, per LB
     raft-etcd    leader                    {"leader": name|None}  etcd's maintenance status
     raft-vault   leader                    {"leader": name|None}  OpenBao's sys/health
-    policy_sync  policy-loaded             {"site", "revision", "delay_s"}  policy_sync /status
+    policy_sync  revision                  {"site", "revision"}   policy_sync /status (the etcd revision OPA has)
     gateway      key-refreshed             {"gateway", "reads", "failures", "stale_served"}
     vrrp         master                    {"lb"}                 keepalived's log, per LB (with `docker`)
     llm          keys                      {"accepted_previous_key", "rejected": n}  the LLM API's counters
 
 Each source is polled on a thread of its own every POLL_S, so a dead etcd member's timeouts
-do not delay HAProxy's marks; only changes become events. A `policy-loaded` event is written
-per acknowledged revision a site's policy_sync has reached, with the delay since the ack
-(to within POLICY_POLL_S plus one status call).
+do not delay HAProxy's marks; only changes become events. After the run, `policy_loads`
+turns the revisions into a `policy-loaded` event {"site", "revision", "delay_s"} per
+acknowledged update and site, the delay since the ack to within POLICY_POLL_S plus one
+status call: done afterwards, because a load generator in another process (Locust) hands
+its acknowledgements over only at its end.
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ TIMEOUT_S = 0.5
 
 
 class Observer:
-    def __init__(self, state, event: Callable[[str, str, dict], Op], history: Callable[[], list[Op]],
-                 now: Callable[[], float], docker=None) -> None:
-        self.state, self.event, self.history, self.now, self.docker = state, event, history, now, docker
+    def __init__(self, state, event: Callable[[str, str, dict], Op], now: Callable[[], float], docker=None) -> None:
+        self.state, self.event, self.now, self.docker = state, event, now, docker
         self._stop = threading.Event()
         sources = ((self._haproxy, POLL_S), (self._etcd, POLL_S), (self._vault, POLL_S),
                    (self._policy_sync, POLICY_POLL_S), (self._gateways, POLL_S), (self._vrrp, 2 * POLL_S),
@@ -45,7 +46,6 @@ class Observer:
         self._threads = [threading.Thread(target=self._loop, args=(fn, period), daemon=True,
                                           name=f"observe-{fn.__name__}") for fn, period in sources]
         self._last: dict[tuple, object] = {}
-        self._emitted: dict[str, set[int]] = {}
         self._http = httpx.Client(timeout=TIMEOUT_S, trust_env=False)
 
     def __enter__(self) -> Observer:
@@ -105,16 +105,8 @@ class Observer:
                 revision = int(self._http.get(self.state.url(name) + "/status").json()["revision"])
             except (httpx.HTTPError, ValueError, KeyError):
                 continue
-            site = c["site"]
-            emitted = self._emitted.setdefault(site, set())
-            now = self.now()
-            # An ack may come after the site already loaded it: the delay is then ~0.
-            for op in self.history():
-                r = (op.value or {}).get("revision") if op.f == "policy_update" and op.type == "ok" else None
-                if isinstance(r, int) and r <= revision and r not in emitted:
-                    emitted.add(r)
-                    self.event("policy_sync", "policy-loaded",
-                               {"site": site, "revision": r, "delay_s": round(max(0.0, now - op.time), 4)})
+            if self._changed(("policy_sync", name), revision):
+                self.event("policy_sync", "revision", {"site": c["site"], "revision": revision})
 
     def _vrrp(self) -> None:
         """The LB whose keepalived last logged MASTER for the VIP (the images carry no `ip`)."""
@@ -151,3 +143,31 @@ class Observer:
             if self._changed(("gateway", name), s["reads"]):
                 self.event("gateway", "key-refreshed", {"gateway": name, "reads": s["reads"],
                                                         "failures": s["failures"], "stale_served": s["stale_served"]})
+
+
+def policy_loads(history: list[Op]) -> list[Op]:
+    """A `policy-loaded` event per acknowledged update and site that reached it: at the first
+    observation of a revision at or past the ack's, delayed from the ack (0 when the site had
+    it before the ack arrived). Sites with several policy_syncs count the first to have it.
+
+    >>> acked = Op(1, "ok", "policy_update", value={"revision": 7}, time=1.0, latency=0.1)
+    >>> seen = [Op("policy_sync", "info", "revision", value={"site": s, "revision": r}, time=t)
+    ...         for s, r, t in (("dc1", 6, 0.5), ("dc1", 7, 0.98), ("dc2", 7, 1.25), ("dc2", 9, 2.0))]
+    >>> [(e.value["site"], e.value["delay_s"], e.time) for e in policy_loads(sorted([acked, *seen], key=lambda o: o.time))]
+    [('dc1', 0.0, 1.0), ('dc2', 0.25, 1.25)]
+    """
+    acks = [(op.time, op.value["revision"]) for op in history if op.f == "policy_update" and op.type == "ok"
+            and isinstance(op.value, dict) and isinstance(op.value.get("revision"), int)]
+    seen: dict[str, list[tuple[float, int]]] = {}
+    for op in history:
+        if op.process == "policy_sync" and op.f == "revision":
+            seen.setdefault(op.value["site"], []).append((op.time, op.value["revision"]))
+    out = []
+    for site, observations in sorted(seen.items()):
+        for ack_time, revision in acks:
+            first = next((t for t, r in observations if r >= revision), None)
+            if first is not None:
+                at = max(first, ack_time)
+                out.append(Op("policy_sync", "info", "policy-loaded", time=at,
+                              value={"site": site, "revision": revision, "delay_s": round(at - ack_time, 4)}))
+    return out

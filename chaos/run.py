@@ -18,7 +18,7 @@ from pathlib import Path
 
 from chaos import final
 from chaos.nemesis import Nemesis, wait_healthy
-from chaos.observer import Observer
+from chaos.observer import Observer, policy_loads
 from chaos.schedule import Schedule
 from harness.clients import measure as m
 from harness.clients.recorder import Recorder
@@ -51,7 +51,7 @@ def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, o
         holder["r"] = recorder
         nemesis = Nemesis(lab, record=lambda f, v: recorder.event("nemesis", f, v))
         holder["n"] = nemesis
-        with Observer(lab.state, recorder.event, recorder.history, recorder.now, lab.docker):
+        with Observer(lab.state, recorder.event, recorder.now, lab.docker):
             schedule = Schedule(nemesis, scenario.faults, recorder.now)
             try:
                 with schedule:
@@ -68,7 +68,7 @@ def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, o
                 _converge(lab, recorder)
 
     history, driver = load(lab, scenario, seed=seed, workers=workers, on_tick=on_tick, during=during)
-    history.sort(key=lambda op: op.time)
+    history = sorted(history + policy_loads(history), key=lambda op: op.time)
     result = RunResult(history, driver, errors=errors)
     if out is not None:
         result.out = write(out, lab, scenario, history, driver, errors, predict=predict, seed=seed)
