@@ -43,7 +43,11 @@ class Kind:
 
     tier:          where the presets put it (app and data nodes of each DC, lb, external)
     ports:         port role -> default port; the first role is the main one
-    image:         the component name in harness/images
+    image:         its component name in harness/images (`halab images build NAME`)
+    built:         the image halab builds for it (harness/images/catalog.py's IMAGES; the
+                   platform's own services share `python`)
+    official:      the upstream image that stands in where a registry is reachable
+    container:     its testcontainers class in harness.containers, when it has its own
     module:        `python -m system.<module>` for the platform's own services
     replication:   raft (writes need a majority), leaderless (no majority: a write succeeds on
                    the replicas it reaches), or none
@@ -55,10 +59,13 @@ class Kind:
     """
 
     name: str
-    tier: Literal["app", "data", "lb", "external"]
+    tier: Literal["app", "data", "lb", "external", "lab"]
     ports: Mapping[str, int]
     image: str
     probe: Probe
+    built: str = "python"
+    official: str | None = None
+    container: str | None = None
     module: str | None = None
     replication: Replication = "none"
     peer_roles: tuple[str, ...] = ()
@@ -77,37 +84,64 @@ class Kind:
     def replicated(self) -> bool:
         return self.replication != "none"
 
+    @property
+    def health(self) -> str:
+        """What `halab images check` waits for, in words."""
+        if self.module:
+            return f"/healthz of `python -m system.{self.module}`"
+        if self.probe.role == "monitor":
+            return "haproxy -c on a config, then HAProxy's monitor-uri"
+        return f"GET {self.probe.path}" if self.probe.path else "a TCP connect, then its own client's ping"
+
 
 def _ports(**ports: int) -> Mapping[str, int]:
     return MappingProxyType(dict(ports))
 
 
+# The versions of what halab builds from source (harness/images/catalog.py's recipes).
+ETCD_VERSION = "v3.6.16"
+OPA_VERSION = "v1.22.4"
+TOXIPROXY_VERSION = "v2.12.0"
+FERRETDB_VERSION = "v1.24.2"
+OPENBAO_VERSION = "2.7.2"
+QDRANT_VERSION = "v1.15.5"  # the official image whose API system.vectordb speaks (contract tests)
+
 _HTTP = _ports(http=8000)
 _SERVICE = Probe("http")
 
 _TABLE = (
-    Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), talks_to=("gateway",), shared_port=True),
+    Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True),
     Kind("gateway", "app", _HTTP, "gateway", _SERVICE, module="gateway", failover=True, starts_late=True,
          talks_to=("cms", "rag", "opa", "etcd", "vault", "llm")),
     Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd")),
-    Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health")),
+    Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",
+         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer"),
     Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa")),
     # gateway: the hairpin call with the enriched prompt
     Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway")),
     Kind("etcd", "data", _ports(client=2379, peer=2380), "etcd",
-         Probe("client", "/health", (200,), json_field=("health", "true")),
+         Probe("client", "/health", (200,), json_field=("health", "true")), built="etcd",
+         official=f"quay.io/coreos/etcd:{ETCD_VERSION}", container="EtcdContainer",
          replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",)),
     # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
     Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",
          Probe("api", "/v1/sys/health", (200, 429), {200: "active", 429: "standby", 503: "sealed",
                                                    501: "not initialised"}),
+         built="vault", official=f"openbao/openbao:{OPENBAO_VERSION}", container="BaoContainer",
          replication="raft", peer_roles=("api", "cluster"), peer_words="OpenBao Raft", talks_to=("vault",),
          after_restart="unseal"),
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
-    Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", replication="leaderless",
-         peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",), failover=True),
-    Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None)),
+    Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
+         replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),
+         failover=True),
+    Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
+         container="FerretDBContainer"),
     Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub"),
+)
+# The lab's own instruments: images and checks like a kind's, never part of a topology.
+INSTRUMENTS = (
+    Kind("toxiproxy", "lab", _ports(http=8474), "toxiproxy", Probe("http", "/version"), built="toxiproxy",
+         official=f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION[1:]}", container="ToxiproxyContainer"),
 )
 
 KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})

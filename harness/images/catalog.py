@@ -1,8 +1,8 @@
 """Every component of DESIGN.md section 2: its official image and the offline image that stands in.
 
-Two tables. `IMAGES` holds the images halab builds (one recipe each, see `recipes.py`);
-`COMPONENTS` maps each component of the architecture to one of them, so the six Python
-services share the one `python` image and the `lb` runs on the debootstrap `base`.
+`IMAGES` holds the images halab builds (one recipe each, see `recipes.py`); `COMPONENTS`,
+derived from the kind table (harness/kinds.py), maps each component to one of them, so the
+six Python services share the one `python` image and the `lb` runs on the debootstrap `base`.
 `input_hash` and `tag_for` walk IMAGES (an image's recipe, then its parent's) and hand each
 recipe to the pure hash of hashing.py.
 
@@ -18,16 +18,12 @@ from pathlib import Path
 
 from harness.images import hashing
 from harness.images import recipes as r
+from harness.kinds import ETCD_VERSION, FERRETDB_VERSION, INSTRUMENTS, KINDS, OPA_VERSION, OPENBAO_VERSION, TOXIPROXY_VERSION
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "haproxy", "keepalived", "ca-certificates")
 
-ETCD_VERSION = "v3.6.16"
-OPA_VERSION = "v1.22.4"
-TOXIPROXY_VERSION = "v2.12.0"
-FERRETDB_VERSION = "v1.24.2"
-OPENBAO_VERSION = "2.7.2"
 
 # The Python packages the services import. `system/` is all the services need; the lab
 # (harness, chaos, ...) never runs inside a container.
@@ -161,24 +157,12 @@ IMAGES: dict[str, Image] = {
     )
 }
 
-_PY = "python"
+# One component per kind of harness/kinds.py (and per lab instrument): the table says which
+# image it runs from, its official stand-in and its health signal.
 COMPONENTS: dict[str, Component] = {
-    c.name: c
-    for c in (
-        Component("lb", "base", None, "haproxy -c on a config, then HAProxy's monitor-uri"),
-        Component("gateway", _PY, None, "/healthz of `python -m system.gateway`"),
-        Component("cms", _PY, None, "/healthz of `python -m system.cms`"),
-        Component("rag", _PY, None, "/healthz of `python -m system.rag`"),
-        Component("policy_sync", _PY, None, "/healthz of `python -m system.policy_sync`"),
-        Component("llm_stub", _PY, None, "/healthz of `python -m system.llm_stub`"),
-        Component("opa", "opa", f"openpolicyagent/opa:{OPA_VERSION[1:]}", "GET /health"),
-        Component("etcd", "etcd", f"quay.io/coreos/etcd:{ETCD_VERSION}", "GET /health"),
-        Component("vault", "vault", f"openbao/openbao:{OPENBAO_VERSION}", "GET /v1/sys/health"),
-        Component("vectordb", _PY, "qdrant/qdrant:v1.15.5", "/healthz of `python -m system.vectordb`"),
-        Component("mongo", "mongo", "mongo:7", "ping through pymongo"),
-        Component("toxiproxy", "toxiproxy", f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION[1:]}", "GET /version"),
-    )
+    k.image: Component(k.image, k.built, k.official, k.health) for k in (*KINDS.values(), *INSTRUMENTS)
 }
+_PY = "python"
 
 PYTHON_SERVICES = tuple(name for name, c in COMPONENTS.items() if c.image == _PY)
 

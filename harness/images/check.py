@@ -17,6 +17,7 @@ import docker.errors
 
 from harness.images.catalog import COMPONENTS, component
 from harness.images.hashing import project_root
+from harness.kinds import INSTRUMENTS, KINDS
 from harness.labels import labels
 
 # Addresses, not names: a name that does not resolve stops HAProxy, and on an internal
@@ -96,13 +97,7 @@ def check_component(name: str, run_id: str, network, client, root: Path | None =
     def done(ok: bool, signal: str, detail: str = "") -> CheckResult:
         return CheckResult(name, image, signal, ok, time.monotonic() - started, detail)
 
-    classes = {
-        "etcd": hc.EtcdContainer,
-        "opa": hc.OpaContainer,
-        "vault": hc.BaoContainer,
-        "mongo": hc.FerretDBContainer,
-        "toxiproxy": hc.ToxiproxyContainer,
-    }
+    classes = {k.image: getattr(hc, k.container) for k in (*KINDS.values(), *INSTRUMENTS) if k.container}
     try:
         if name in classes:
             with classes[name](run_id, image).on_network(network, name).with_ready_timeout(60):

@@ -47,3 +47,15 @@ def test_fault_targets_refuse_names_the_preset_lacks() -> None:
         ("dc1", "witness"), ("dc2", "witness"), ("witness", "dc1"), ("witness", "dc2")]
     assert resolve(preset("seed"), "component-down", "vault").components == ("vault1", "vault2")
     assert resolve(preset("seed"), "node-crash", "dc1-data").components == ("etcd1", "vault1", "vectordb1")
+
+
+def test_images_and_checks_come_from_the_table() -> None:
+    from harness import containers
+    from harness.images.catalog import IMAGES
+
+    for k in (*kinds.KINDS.values(), *kinds.INSTRUMENTS):
+        c = COMPONENTS[k.image]
+        assert (c.image, c.official, c.health) == (k.built, k.official, k.health), k.name
+        assert k.built in IMAGES, k.name
+        assert k.container is None or hasattr(containers, k.container), k.name
+    assert set(COMPONENTS) == {k.image for k in (*kinds.KINDS.values(), *kinds.INSTRUMENTS)}

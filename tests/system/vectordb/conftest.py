@@ -8,7 +8,9 @@ import httpx
 import pytest
 from vectordb_support import HostToxiproxy, NodeProcess, free_port
 
-OFFICIAL_IMAGE = "qdrant/qdrant:v1.15.5"
+from harness.kinds import KINDS
+
+OFFICIAL_IMAGE = KINDS["vectordb"].official
 
 
 @pytest.fixture
