@@ -123,6 +123,7 @@ def locust_load(lab, scenario: Scenario, *, out: Path, seed: int = 0, workers: i
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=30)
+    _keep_summary(log_path, out / "locust-summary.txt")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     keys = ("model", "generators", "requests", "dropped", "late_starts", "max_start_lag_s", "workers")
     return recorder.history(), {"seed": seed, "load": "locust", **{k: summary[k] for k in keys if k in summary}}
@@ -143,6 +144,15 @@ def _wait_t0(proc: subprocess.Popen, out: Path, log_path: Path, timeout_s: float
             raise LoadError(f"locust did not start within {timeout_s:.0f} s:\n{_tail(log_path)}")
         time.sleep(0.05)
     return t0
+
+
+def _keep_summary(log_path: Path, to: Path) -> None:
+    """Locust's own end-of-run tables (requests, percentiles, errors), from its log."""
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Type     Name")]
+    if starts:
+        to.write_text("\n".join(line for line in lines[starts[-2] if len(starts) > 1 else starts[0]:]
+                                if not line.startswith("[")) + "\n", encoding="utf-8")
 
 
 def _tail(path: Path, lines: int = 25) -> str:
