@@ -19,6 +19,17 @@ def _lab():
         raise click.ClickException(str(exc)) from None
 
 
+def check_targets(lab, scenario) -> None:
+    """Every fault's target exists in the running lab's preset, or a usage error naming the valid ones."""
+    from harness.faults import TargetError, resolve
+
+    for f in scenario.faults:
+        try:
+            resolve(lab.plan.topology, f.kind, f.target)
+        except TargetError as exc:
+            raise click.BadParameter(str(exc), param_hint="--scenario") from None
+
+
 def _options(pairs: tuple[str, ...]) -> dict:
     out = {}
     for pair in pairs:
@@ -123,6 +134,7 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
     except (scenarios.ScenarioError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     lab = _lab()
+    check_targets(lab, sc)
     out = Path(out_dir or f"reports/out/measure-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
     def tick(elapsed: float, history) -> None:

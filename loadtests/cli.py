@@ -47,12 +47,13 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
 
     from rich.console import Console
 
-    from chaos.cli import _lab, _table
+    from chaos.cli import _lab, _table, check_targets
     from chaos.run import run
     from loadtests.run import LoadError, Progress, locust_load
 
     sc = _scenario(rate, users, duration, shape, scenario_name, think)
     lab = _lab()
+    check_targets(lab, sc)
     console = Console()
     out = Path(out_dir or f"reports/out/load-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
     faults = ", ".join(f"{f.kind} {f.target} {f.start_s:g}-{f.stop_s if f.stop_s is not None else 'end'} s"

@@ -55,8 +55,8 @@ class CpuMeter:
 
 
 def lab_containers(docker_client, run_id: str) -> dict[str, str]:
-    """The run's containers by component name (the harness labels them)."""
-    from harness.labels import COMPONENT_LABEL, LABEL
+    """The run's containers by component name (`rag1-<run suffix>` -> `rag1`)."""
+    from harness.labels import LABEL
 
     found = docker_client.containers.list(filters={"label": f"{LABEL}={run_id}"})
-    return {c.labels.get(COMPONENT_LABEL, c.name): c.id for c in found}
+    return {c.name.rsplit("-", 1)[0]: c.id for c in found}
