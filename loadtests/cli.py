@@ -24,7 +24,8 @@ from loadtests.shapes import SHAPES
               "timeout]; an arrival finding them busy is a failed `dropped` op at its intended time.")
 @click.option("--think", default="1,3", show_default=True, help="Closed model: think time MIN,MAX seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the arrivals, users and questions.")
-@click.option("--ui", is_flag=True, help="Serve Locust's web UI on 127.0.0.1:8089 instead of running headless.")
+@click.option("--ui", is_flag=True, help="Serve Locust's web UI on 127.0.0.1:8089 while the run goes (it starts at "
+              "once, and the UI stays a minute after it ends).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/load-<name>-<UTC time>].")
 @click.option("--no-predict", is_flag=True, help="Skip the SimPy prediction written beside the measurement.")
 def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, think, seed, ui, out_dir, no_predict):
@@ -62,7 +63,7 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
     console.print(f"load [bold]{sc.name}[/] on run {lab.run_id} ({lab.state.preset}) through {lab.state.vip_url}: "
                   f"{model}, {sc.load.duration_s:.0f} s, {workers or 'no'} Locust worker(s); faults: {faults}")
     if ui:
-        console.print("Locust's web UI: http://127.0.0.1:8089 (start the swarm there; faults follow its time 0)")
+        console.print("Locust's web UI: http://127.0.0.1:8089 (the run starts at once; the UI stays a minute after it ends)")
 
     def shown(p: Progress) -> None:
         console.print(f"[{p.elapsed_s:6.0f} s / {p.duration_s:.0f} s] {p.requests:,} requests, {p.failures:,} failed "

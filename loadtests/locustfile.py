@@ -20,14 +20,17 @@ from locust import events
 from locust.runners import WorkerRunner
 
 from harness.scenario import ScenarioError
-from loadtests import options, session
+from loadtests import options, session, shape
 from loadtests.closed_model import AdminUser, RagUser
 from loadtests.collect import COLLECTOR, DONE, HISTORY
 from loadtests.open_model import OpenArrivals
 from loadtests.shape import HalabShape
 from loadtests.target import NoLab
 
-__all__ = ["AdminUser", "HalabShape", "OpenArrivals", "RagUser"]
+# Bound after HalabShape, so that Locust runs HalabShape unless --class-picker picks one of these.
+SteadyShape, StepShape, SpikeShape, DiurnalShape = shape.SteadyShape, shape.StepShape, shape.SpikeShape, shape.DiurnalShape
+
+__all__ = ["AdminUser", "DiurnalShape", "HalabShape", "OpenArrivals", "RagUser", "SpikeShape", "SteadyShape", "StepShape"]
 
 
 @events.init_command_line_parser.add_listener

@@ -30,6 +30,7 @@ from loadtests.collect import read_t0
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 START_S = 60.0  # Locust's start-up, its workers connecting included
+UI_LINGER_S = 60
 
 
 class LoadError(RuntimeError):
@@ -59,7 +60,8 @@ def command(scenario_file: Path, out: Path, *, host: str, seed: int, users: int 
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--halab-scenario", str(scenario_file),
            "--halab-seed", str(seed), "--halab-out", str(out), "--csv", str(out / "locust"), "--html",
            str(out / "locust.html"), "--stop-timeout", f"{stop_timeout_s:g}", "--loglevel", "INFO"]
-    cmd += ["--web-host", "127.0.0.1"] if ui else ["--headless"]
+    # The web UI's run starts at once (its time 0 is the nemesis's) and stays a minute after it ends.
+    cmd += ["--web-host", "127.0.0.1", "--autostart", "--autoquit", str(UI_LINGER_S)] if ui else ["--headless"]
     if users is not None:
         cmd += ["--halab-closed", "-u", str(users), "--halab-think", think]
     if in_flight:
@@ -107,7 +109,7 @@ def locust_load(lab, scenario: Scenario, *, out: Path, seed: int = 0, workers: i
     log_path = out / "locust.log"
     with open(log_path, "wb") as log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT) as proc:
         try:
-            t0 = _wait_t0(proc, out, log_path, timeout_s=START_S if not ui else 24 * 3600)
+            t0 = _wait_t0(proc, out, log_path, timeout_s=START_S)
             recorder = Recorder(clock=time.time, t0=t0)
             with during(recorder) if during else contextlib.nullcontext():
                 next_tick = tick_s

@@ -7,6 +7,10 @@ OpenArrivals per generator; the run ends when every generator has reported its p
 
 Closed model: -u users (RagUser and one AdminUser) scaled by the shape's rate over its
 peak, for the shape's duration.
+
+HalabShape follows --halab-shape (or --halab-scenario's stages); SteadyShape, StepShape,
+SpikeShape and DiurnalShape are one shape each, for Locust's `--class-picker` in the web UI.
+Locust runs the first shape of the locustfile, HalabShape, unless one is picked.
 """
 
 from __future__ import annotations
@@ -74,3 +78,19 @@ class HalabShape(LoadTestShape):
                         f"requests, not failures; --halab-rate R measures with open arrivals")
         if sc.faults:
             log.warning("halab: the scenario's faults run only under `halab load --scenario`; here only its load")
+
+
+def _fixed(shape_name: str) -> type[HalabShape]:
+    """A shape class that is always `shape_name` (for Locust's --class-picker in the web UI)."""
+
+    class Fixed(HalabShape):
+        def _begin(self, opts) -> None:
+            opts.halab_shape = shape_name
+            super()._begin(opts)
+
+    Fixed.__name__ = Fixed.__qualname__ = f"{shape_name.capitalize()}Shape"
+    Fixed.__doc__ = f"The {shape_name} shape, whatever --halab-shape says."
+    return Fixed
+
+
+SteadyShape, StepShape, SpikeShape, DiurnalShape = (_fixed(n) for n in ("steady", "step", "spike", "diurnal"))

@@ -293,16 +293,23 @@ def _starts(run: _Startup) -> Iterator[Starter]:
 
 
 def _bootstrap(run: _Startup) -> None:
-    """etcd quorum, then OpenBao (each needs only its own containers)."""
+    """etcd's quorum and OpenBao's initialisation at once: each needs only its own containers,
+    and OpenBao's (init, unseal, Raft join, AppRole) is the longest phase of a start."""
     plan = run.plan
-    run.starter.wait([p.name for p in plan.of_kind("etcd") if run.wanted("etcd")])
-    if run.wanted("etcd"):
+
+    def etcd() -> None:
+        run.starter.wait([p.name for p in plan.of_kind("etcd")])
         _wait_etcd(plan, run.started, run.settings.phase_timeout_s)
         run.phase("etcd cluster healthy")
-    if run.wanted("vault"):
-        run.starter.wait([p.name for p in plan.of_kind("vault")])
-        run.bao = _bootstrap_bao(plan, run.started, run.ctx, run.secrets_dir)
-        run.phase("openbao initialised, unsealed, joined")
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="halab-etcd") as pool:
+        quorum = pool.submit(etcd) if run.wanted("etcd") else None
+        if run.wanted("vault"):
+            run.starter.wait([p.name for p in plan.of_kind("vault")])
+            run.bao = _bootstrap_bao(plan, run.started, run.ctx, run.secrets_dir)
+            run.phase("openbao initialised, unsealed, joined")
+        if quorum is not None:
+            quorum.result()
 
 
 def _gateways(run: _Startup) -> None:

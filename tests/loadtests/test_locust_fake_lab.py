@@ -90,3 +90,31 @@ def test_bad_options_are_refused_before_anything_starts(tmp_path):
     done = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--halab-state",
                            str(tmp_path / "none.json")], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "no lab is running" in done.stderr
+
+
+def test_the_web_ui_serves_while_the_run_goes(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with FakeServer() as server:
+        state = write_state(tmp_path, server.port)
+        out = tmp_path / "out"
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
+               "--autostart", "--autoquit", "1", "--halab-state", str(state), "--halab-out", str(out),
+               "--halab-rate", "20", "--halab-duration", "3"]
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+            seen = None
+            for _ in range(100):
+                try:
+                    seen = httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            proc.wait(timeout=60)
+    assert seen == 200
+    assert len([op for op in read_jsonl(out / "history.jsonl") if op.type == "ok"]) == len(planned(20, 3))
