@@ -59,11 +59,12 @@ def command(scenario_file: Path, out: Path, *, host: str, seed: int, users: int 
     """
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--halab-scenario", str(scenario_file),
            "--halab-seed", str(seed), "--halab-out", str(out), "--csv", str(out / "locust"), "--html",
-           str(out / "locust.html"), "--stop-timeout", f"{stop_timeout_s:g}", "--loglevel", "INFO"]
+           str(out / "locust.html"), "--loglevel", "INFO"]
     # The web UI's run starts at once (its time 0 is the nemesis's) and stays a minute after it ends.
     cmd += ["--web-host", "127.0.0.1", "--autostart", "--autoquit", str(UI_LINGER_S)] if ui else ["--headless"]
     if users is not None:
-        cmd += ["--halab-closed", "-u", str(users), "--halab-think", think]
+        # Closed users finish the request they are in at the end; the open model has drained its own.
+        cmd += ["--halab-closed", "-u", str(users), "--halab-think", think, "--stop-timeout", f"{stop_timeout_s:g}"]
     if in_flight:
         cmd += ["--halab-max-in-flight", str(in_flight)]
     if generators:
