@@ -35,14 +35,13 @@ def write_run(collector: Collector, environment) -> Path | None:
     plan = options.plan(opts)
     history = collector.history()
     out = Path(opts.halab_out)
-    run_id = ""
     try:
         from loadtests.session import local_target
 
-        run_id = local_target(opts).run_id
-        preset = local_target(opts).preset
+        target = local_target(opts)
+        run_id, preset = target.run_id, target.preset
     except Exception:  # noqa: BLE001 - the lab went away: the history is still worth writing
-        preset = "unknown"
+        run_id, preset = "", "unknown"
     extra = {"run_id": run_id, "seed": opts.halab_seed, **driver_figures(collector, plan)}
     run_dir.write(out, source="locust", topology=preset, scenario=plan.scenario, history=history, extra=extra)
     log.info(f"halab: {len(completions(history))} operations ({extra['dropped']} dropped) in {out}/history.jsonl")
