@@ -149,6 +149,7 @@ class Route:
     # Plugin instances, built once per config (see plugins.build_pipeline).
     pipeline: tuple = ()
     handler: Any = None  # a plugin that replaces the upstream call (ai-proxy)
+    value: dict = field(default_factory=dict, compare=False, repr=False)  # as stored in etcd (opa's with_route)
 
 
 def parse_route(route_id: str, raw: Any, upstreams: dict[str, Upstream]) -> Route:
@@ -178,6 +179,7 @@ def parse_route(route_id: str, raw: Any, upstreams: dict[str, Upstream]) -> Rout
         upstream=upstream,
         plugins=plugins,
         name=str(raw.get("name", "")),
+        value=raw,
     )
 
 
@@ -187,6 +189,7 @@ class Consumer:
     groups: tuple[str, ...]
     role: str
     plugins: dict[str, Any]
+    value: dict = field(default_factory=dict, compare=False, repr=False)  # as stored in etcd (opa's with_consumer)
 
 
 def parse_consumer(name: str, raw: Any) -> Consumer:
@@ -205,7 +208,7 @@ def parse_consumer(name: str, raw: Any) -> Consumer:
     plugins = raw.get("plugins") or {}
     if not isinstance(plugins, dict):
         raise ConfigError("consumer plugins must be an object")
-    return Consumer(username=username, groups=tuple(str(g) for g in groups), role=role, plugins=plugins)
+    return Consumer(username=username, groups=tuple(str(g) for g in groups), role=role, plugins=plugins, value=raw)
 
 
 @dataclass

@@ -8,7 +8,9 @@
 Routes: `/rag/*` (prefix stripped by proxy-rewrite) and `/cms/*` (the CMS serves under /cms), both
 with key-auth and opa, and
 `/llm/chat` (the hairpin: key-auth, opa, ai-proxy with the key from
-`$secret://vault/1/llm/api_key`). The secret manager record `/apisix/secrets/vault/1` has
+`$secret://vault/1/llm/api_key`), also at `/llm/v1/chat/completions`, and `/llm/v1/models`
+(proxy-rewrite sets the same key): `openai.OpenAI(base_url=VIP + "/llm/v1",
+default_headers={"apikey": key})` works unchanged. The secret manager record `/apisix/secrets/vault/1` has
 APISIX's shape; a real APISIX would take its token from `$ENV://HALAB_VAULT_TOKEN`, this
 gateway logs in with AppRole instead.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from system.common.etcd import connect
 from system.policies import DEFAULT_AUTHZ_REGO  # noqa: F401 - re-exported for the gateway's callers
@@ -46,11 +49,16 @@ def _nodes(nodes: Mapping[str, int] | Iterable[str]) -> dict[str, int]:
     return dict(nodes) if isinstance(nodes, Mapping) else {n: 1 for n in nodes}
 
 
+def opa_conf(opa_url: str, policy: str = "halab/authz") -> dict:
+    """The default policy decides on the consumer's labels and the route's name: both sent."""
+    return {"host": opa_url, "policy": policy, "with_route": True, "with_consumer": True}
+
+
 def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30.0, retries: int = 1,
                   policy: str = "halab/authz", strip_prefix: bool = True) -> dict:
     """A key-auth + opa route to `nodes`; `strip_prefix` for services that serve at their root (rag)."""
     name = uri_prefix.strip("/")
-    plugins = {"key-auth": {}, "opa": {"host": opa_url, "policy": policy}}
+    plugins = {"key-auth": {}, "opa": opa_conf(opa_url, policy)}
     if strip_prefix:
         plugins["proxy-rewrite"] = {"regex_uri": [f"^{uri_prefix.rstrip('/')}/(.*)", "/$1"]}
     return {
@@ -69,11 +77,13 @@ def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "halab-stub-1", t
         endpoint += "/v1/chat/completions"
     return {
         "name": "llm-chat",
-        "uri": "/llm/chat",
+        # /llm/chat is the lab's own; the second is where the OpenAI SDKs post with
+        # base_url=<VIP>/llm/v1.
+        "uris": ["/llm/chat", "/llm/v1/chat/completions"],
         "methods": ["POST"],
         "plugins": {
             "key-auth": {},
-            "opa": {"host": opa_url, "policy": policy},
+            "opa": opa_conf(opa_url, policy),
             "ai-proxy": {
                 "provider": "openai-compatible",
                 "auth": {"header": {"Authorization": f"Bearer {secret_ref}"}},
@@ -81,6 +91,25 @@ def llm_route(llm_endpoint: str, opa_url: str, *, model: str = "halab-stub-1", t
                 "override": {"endpoint": endpoint},
                 "timeout": timeout_ms,
             },
+        },
+    }
+
+
+def llm_models_route(llm_endpoint: str, opa_url: str, *, secret_ref: str = LLM_SECRET_REF,
+                     policy: str = "halab/authz") -> dict:
+    """GET /llm/v1/models, the OpenAI SDKs' `models.list()`: the LLM's own list, with the key."""
+    url = urlsplit(llm_endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return {
+        "name": "llm-models",
+        "uri": "/llm/v1/models",
+        "methods": ["GET"],
+        "upstream": {"type": "roundrobin", "scheme": url.scheme, "nodes": {f"{url.hostname}:{port}": 1},
+                     "timeout": {"connect": 2, "send": 10, "read": 10}},
+        "plugins": {
+            "key-auth": {},
+            "opa": opa_conf(opa_url, policy),
+            "proxy-rewrite": {"uri": "/v1/models", "headers": {"set": {"Authorization": f"Bearer {secret_ref}"}}},
         },
     }
 
@@ -101,6 +130,7 @@ def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vau
         f"{PREFIX}/routes/cms": service_route("/cms", cms_nodes, opa_url, timeout_s=upstream_timeout_s,
                                               strip_prefix=False),
         f"{PREFIX}/routes/llm-chat": llm_route(llm_endpoint, opa_url, model=model, timeout_ms=llm_timeout_ms),
+        f"{PREFIX}/routes/llm-models": llm_models_route(llm_endpoint, opa_url),
         f"{PREFIX}/secrets/vault/1": vault,
     }
 

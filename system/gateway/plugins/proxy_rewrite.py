@@ -1,11 +1,17 @@
-"""`proxy-rewrite` as APISIX (the `uri`, `regex_uri` and `headers.set` parts)."""
+"""`proxy-rewrite` as APISIX (the `uri`, `regex_uri` and `headers.set` parts).
+
+A `$secret://` reference in a header value is resolved at request time through the
+gateway's SecretStore, as APISIX 3.x resolves any string field of a plugin's conf; without
+the secret there is no call (503).
+"""
 
 from __future__ import annotations
 
 import re
 
 from ..config import ConfigError
-from ..context import RequestCtx
+from ..context import RequestCtx, error
+from ..secrets import SecretUnavailable
 
 
 class ProxyRewrite:
@@ -24,7 +30,9 @@ class ProxyRewrite:
             except re.error as exc:
                 raise ConfigError(f"bad regex_uri: {exc}") from exc
         headers = conf.get("headers") or {}
-        self.set_headers = dict(headers.get("set") or {}) if isinstance(headers, dict) else {}
+        self.set_headers = {str(k): str(v) for k, v in (headers.get("set") or {}).items()} if isinstance(headers, dict) else {}
+        self.secret_headers = {k for k, v in self.set_headers.items() if "$secret://" in v}
+        self.secrets = services.secrets if self.secret_headers else None
 
     async def access(self, ctx: RequestCtx):
         if self.uri:
@@ -35,4 +43,9 @@ class ProxyRewrite:
                 ctx.path = new or "/"
         if self.set_headers:
             ctx.upstream_headers.update(self.set_headers)
+        for name in self.secret_headers:
+            try:
+                ctx.upstream_headers[name] = await self.secrets.resolve(self.set_headers[name], ctx.config.secret_managers)
+            except SecretUnavailable:
+                return error(503, "upstream credentials unavailable (secret store)", ctx.request_id)
         return None

@@ -20,17 +20,17 @@ package halab.authz
 
 default allow := false
 
-allow if input.consumer.role == "admin"
+allow if input.consumer.labels.role == "admin"
 
 allow if {
-	input.consumer.role == "service"
+	input.consumer.labels.role == "service"
 	input.request.method == "POST"
 	input.request.path == "/llm/chat"
 }
 
 # Users may ask questions, except bob.
 allow if {
-	input.consumer.role == "user"
+	input.consumer.labels.role == "user"
 	input.consumer.username != "bob"
 	input.request.method == "POST"
 	input.request.path == "/rag/query"
@@ -62,6 +62,26 @@ def test_rag_query_through_the_vip(seed_lab) -> None:
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["answer"] and body["sources"] and body["user"] == "alice"
+
+
+def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
+    """The way every OpenAI SDK user calls an LLM, pointed at the gateway's route."""
+    import openai
+
+    key = seed_lab.consumers["rag-service"]
+    client = openai.OpenAI(base_url=seed_lab.state.vip_url + "/llm/v1", api_key="unused-the-gateway-holds-the-key",
+                           default_headers={"apikey": key}, max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": "[source: d1#0] The gateway checks every request.\nQ: what checks?"}]
+    reply = client.chat.completions.create(model="halab-stub-1", messages=messages)
+    assert reply.choices[0].message.role == "assistant" and reply.choices[0].message.content
+    chunks = list(client.chat.completions.create(model="halab-stub-1", messages=messages, stream=True))
+    assert len(chunks) > 2 and "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "halab-stub-1" in [m.id for m in client.models.list()]
+    # A user's key is refused by the default policy, as the SDK reports it.
+    user = openai.OpenAI(base_url=seed_lab.state.vip_url + "/llm/v1", api_key="unused", max_retries=0,
+                         default_headers={"apikey": seed_lab.consumers["alice"]})
+    with pytest.raises(openai.PermissionDeniedError):
+        user.chat.completions.create(model="halab-stub-1", messages=messages)
 
 
 def test_llm_stub_admin_answers_the_runs_token_only(seed_lab) -> None:

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from system.gateway.app import Gateway
 from system.gateway.config import build_config
-from system.gateway.seed import ConsumerSpec, consumer_entries, llm_route
+from system.gateway.seed import ConsumerSpec, consumer_entries, llm_models_route, llm_route, opa_conf
 from system.gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +57,7 @@ class Fakes:
         self.upstream_seen: list[dict] = []
         self.opa_inputs: list[dict] = []
         self.opa_allow = True
+        self.opa_deny = {"allow": False, "reason": "sales may not do that"}
         self.vault_up = True
         self.vault_key = "key-1"
         self.vault_reads = 0
@@ -77,7 +78,7 @@ async def start_fakes(f: Fakes):
         f.opa_inputs.append(body["input"])
         if f.opa_allow:
             return web.json_response({"result": {"allow": True}})
-        return web.json_response({"result": {"allow": False, "reason": "sales may not do that"}})
+        return web.json_response({"result": f.opa_deny})
 
     async def login(request: web.Request):
         if not f.vault_up:
@@ -116,6 +117,13 @@ async def start_fakes(f: Fakes):
     app.router.add_post("/v1/auth/approle/login", login)
     app.router.add_get("/v1/kv/apisix/llm", kv)
     app.router.add_post("/v1/chat/completions", llm)
+
+    async def models(request: web.Request):
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in f.llm_accepts:
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        return web.json_response({"object": "list", "data": [{"id": "m1", "object": "model"}]})
+
+    app.router.add_get("/v1/models", models)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
@@ -135,12 +143,16 @@ async def env():
     consumers = [ConsumerSpec("alice", "k-alice", ("eng",)), ConsumerSpec("rag-service", "k-rag", ("service",), "service")]
     raw = {
         "/apisix/routes/svc": {"uri": "/svc/*", "upstream": {"nodes": {f"127.0.0.1:{fake.port}": 1}, "timeout": {"read": 0.5}},
-                                "plugins": {"key-auth": {}, "opa": {"host": base},
+                                "plugins": {"key-auth": {}, "opa": opa_conf(base),
                                             "proxy-rewrite": {"regex_uri": ["^/svc/(.*)", "/up/$1"]}}},
         "/apisix/routes/dead": {"uri": "/dead/*", "upstream": {"nodes": {"127.0.0.1:9": 1}}},
         "/apisix/routes/two": {"uri": "/up/*", "upstream": {"nodes": {"127.0.0.1:9": 1, f"127.0.0.1:{fake.port}": 1},
                                                             "retries": 1}},
         "/apisix/routes/llm-chat": llm_route(base, base, model="m1"),
+        "/apisix/routes/llm-models": llm_models_route(base, base),
+        "/apisix/routes/bare-opa": {"uri": "/bare/*", "upstream": {"nodes": {f"127.0.0.1:{fake.port}": 1}},
+                                    "plugins": {"key-auth": {}, "opa": {"host": base, "policy": "halab/authz"},
+                                                "proxy-rewrite": {"uri": "/up/bare"}}},
         "/apisix/secrets/vault/1": {"uri": base, "prefix": "kv/apisix"},
         **consumer_entries(consumers),
     }
@@ -164,18 +176,51 @@ async def test_key_auth_identity_rewrite_and_request_id(env):
     assert seen["path"] == "/up/x?q=1"
     assert seen["headers"]["X-Consumer-Username"] == "alice" and seen["headers"]["X-Consumer-Groups"] == "eng"
     assert seen["headers"]["X-Request-Id"] == "rid-1"
-    opa_in = f.opa_inputs[-1]
-    assert opa_in["consumer"] == {"username": "alice", "groups": ["eng"], "role": "user"}
-    assert opa_in["request"]["headers"]["apikey"] == "[redacted]" and opa_in["route"] == {"id": "svc"}
     assert (await client.get("/nowhere")).status == 404
+
+
+async def test_opa_input_is_apisix_shaped(env):
+    """APISIX 3.x's opa helper: type, request, var; route and consumer as stored when asked."""
+    client, f, _ = env
+    r = await client.get("/svc/x?q=1&tag=a&tag=b", headers={"apikey": "k-alice"})
+    assert r.status == 200
+    opa_in = f.opa_inputs[-1]
+    assert set(opa_in) == {"type", "request", "var", "route", "consumer"} and opa_in["type"] == "http"
+    req = opa_in["request"]
+    assert {k: req[k] for k in ("scheme", "method", "host", "path")} == {
+        "scheme": "http", "method": "GET", "host": "127.0.0.1", "path": "/svc/x"}
+    assert isinstance(req["port"], int) and req["query"] == {"q": "1", "tag": ["a", "b"]}
+    assert req["headers"]["apikey"] == "[redacted]"
+    assert opa_in["var"]["remote_addr"] == "127.0.0.1" and isinstance(opa_in["var"]["timestamp"], int)
+    assert opa_in["var"]["server_port"] == str(req["port"])
+    assert opa_in["route"]["uri"] == "/svc/*" and "upstream" not in opa_in["route"]
+    assert opa_in["route"]["plugins"]["opa"]["with_consumer"] is True
+    consumer = opa_in["consumer"]
+    assert consumer["username"] == consumer["consumer_name"] == "alice"
+    assert consumer["labels"] == {"role": "user", "groups": "eng"}
+    assert consumer["plugins"]["key-auth"]["key"] == "[redacted]", "the key never leaves the gateway"
+    # APISIX's defaults: without with_route/with_consumer neither is sent.
+    assert (await client.get("/bare/x", headers={"apikey": "k-alice"})).status == 200
+    assert set(f.opa_inputs[-1]) == {"type", "request", "var"}
 
 
 async def test_opa_deny_is_403_with_reason(env):
     client, f, _ = env
     f.opa_allow = False
     r = await client.get("/svc/x", headers={"apikey": "k-alice"})
-    assert r.status == 403 and (await r.json())["message"] == "sales may not do that"
+    assert r.status == 403 and await r.text() == "sales may not do that"
     assert not f.upstream_seen
+
+
+async def test_opa_custom_response_as_apisix(env):
+    """APISIX's documented custom response: status_code, headers and an object reason."""
+    client, f, _ = env
+    f.opa_allow = False
+    f.opa_deny = {"allow": False, "reason": {"why": "login first"}, "headers": {"Location": "http://example.com/auth"},
+                  "status_code": 302}
+    r = await client.get("/svc/x", headers={"apikey": "k-alice"}, allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"] == "http://example.com/auth"
+    assert await r.json() == {"why": "login first"} and r.headers["X-Request-Id"]
 
 
 async def test_upstream_errors_map_to_502_504_and_retry(env):
@@ -191,7 +236,7 @@ async def test_upstream_errors_map_to_502_504_and_retry(env):
 
 
 async def test_ai_proxy_uses_vault_key_and_streams(env):
-    client, f, _ = env
+    client, f, gw = env
     body = {"messages": [{"role": "user", "content": "hello"}]}
     r = await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})
     assert r.status == 200, await r.text()
@@ -200,6 +245,14 @@ async def test_ai_proxy_uses_vault_key_and_streams(env):
     text = await r.text()
     assert r.headers["Content-Type"].startswith("text/event-stream") and text.count("data:") == 3
     assert (await client.post("/llm/chat", data=b"{", headers={"apikey": "k-rag"})).status == 400
+    # The OpenAI SDKs' paths: the same route, and the model list with the same key.
+    r = await client.post("/llm/v1/chat/completions", json=body, headers={"apikey": "k-rag"})
+    assert r.status == 200 and (await r.json())["model"] == "m1"
+    r = await client.get("/llm/v1/models", headers={"apikey": "k-rag", "Authorization": "Bearer client-sent"})
+    assert r.status == 200 and (await r.json())["data"][0]["id"] == "m1"
+    f.vault_up = False
+    gw.services.secrets.invalidate("vault/1", "llm/api_key", gw.config.secret_managers)
+    assert (await client.get("/llm/v1/models", headers={"apikey": "k-rag"})).status == 503, "no key, no call"
     assert (await client.post("/llm/chat", json={"messages": []}, headers={"apikey": "k-rag"})).status == 400
 
 
