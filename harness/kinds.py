@@ -111,7 +111,7 @@ _SERVICE = Probe("http")
 
 _TABLE = (
     Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True),
-    Kind("gateway", "app", _HTTP, "gateway", _SERVICE, module="gateway", failover=True, starts_late=True,
+    Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True,
          talks_to=("cms", "rag", "opa", "etcd", "vault", "llm")),
     Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd")),
     Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",

@@ -95,11 +95,13 @@ class Plan:
         _one_instance_per_node(topology)
         tag = run_tag(run_id)
         remote = wan_servers(topology)
-        seen: dict[tuple[int, ...], int] = {}
+        seen: dict[int, int] = {}
         out = []
         for comp in topology.components:
             defaults = DEFAULT_PORTS[comp.kind]
-            key = tuple(sorted(defaults.values()))
+            # Kinds that share a main port (8000: the services) count up together, so their
+            # WAN listeners never collide; a kind's other ports (the gateway's admin) move with it.
+            key = next(iter(defaults.values()))
             index = 0
             if comp.name in remote and comp.kind not in SHARED_PORT_KINDS:
                 index = seen.get(key, 0)

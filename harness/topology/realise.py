@@ -257,6 +257,8 @@ def _networks(run: _Startup) -> None:
     ctx.llm_key = pysecrets.token_urlsafe(24)
     ctx.llm_admin_token = pysecrets.token_urlsafe(18)
     st.write_secret(run.secrets_dir, "llm_admin_token", ctx.llm_admin_token)
+    ctx.gateway_admin_key = pysecrets.token_urlsafe(24)
+    st.write_secret(run.secrets_dir, "gateway_admin_key", ctx.gateway_admin_key)
     run.consumers = seeding.new_consumers()
     ctx.extra_env.update(seeding.service_env(plan, run.consumers))
     run.ctx = ctx

@@ -52,7 +52,9 @@ def service_env(plan: Plan, consumers: dict[str, str]) -> dict[str, dict[str, st
 
 
 def seed_routes(lab: Lab) -> int:
-    from system.gateway.seed import ConsumerSpec, default_routes, seed
+    """Routes, the secret manager and consumers through the first gateway's Admin API, as an
+    APISIX user's scripts would write them; returns etcd's revision after the last write."""
+    from system.gateway.seed import PREFIX, ConsumerSpec, consumer_entries, default_routes
 
     plan = lab.plan
     t = plan.topology.params.timeouts
@@ -65,7 +67,26 @@ def seed_routes(lab: Lab) -> int:
         opa_url=f"http://{plan.site_local('opa')}",
     )
     consumers = [ConsumerSpec(u.name, lab.consumers[u.name], u.groups, u.role) for u in USERS]
-    return seed(lab.url(plan.of_kind("etcd")[0].name, "client"), routes, consumers)
+    entries = {**routes, **consumer_entries(consumers)}
+    admin = lab.url(plan.of_kind("gateway")[0].name, "admin")
+    revision = 0
+    with httpx.Client(base_url=admin, timeout=10, trust_env=False,
+                      headers={"X-API-KEY": lab.state.secret("gateway_admin_key")}) as http:
+        for key, value in entries.items():
+            path = "/apisix/admin" + key.removeprefix(PREFIX)
+            resp = eventually(lambda p=path, v=value: _admin_put(http, p, v), 30, poll_s=0.2, retry=(httpx.HTTPError,),
+                              error=lambda w, p=path: RuntimeError(f"Admin API refused {p}: {w.last}"))
+            revision = max(revision, resp.json()["modifiedIndex"])
+    return revision
+
+
+def _admin_put(http: httpx.Client, path: str, value: dict) -> httpx.Response | Pending:
+    resp = http.put(path, json=value)
+    if resp.status_code in (200, 201):
+        return resp
+    if resp.status_code == 400:  # the gateways could not serve it: no use retrying
+        raise RuntimeError(f"Admin API refused {path}: {resp.text[:300]}")
+    return Pending(f"{resp.status_code} {resp.text[:200]}")
 
 
 def _cms(lab: Lab) -> httpx.Client:

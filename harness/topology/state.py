@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.kinds import KINDS
+
 
 @dataclass
 class State:
@@ -37,7 +39,10 @@ class State:
 
     def url(self, name: str, role: str | None = None) -> str:
         c = self.components[name]
-        port = c["ports"][role] if role else next(iter(c["ports"].values()))
+        # The state file sorts its keys, so the main role comes from the kind table, not the order.
+        kind = KINDS.get(c.get("kind", ""))
+        main = next(iter(kind.ports)) if kind and kind.ports else next(iter(c["ports"]))
+        port = c["ports"][role or main]
         return f"http://{c['address']}:{port}"
 
     def secret(self, name: str) -> str:

@@ -78,7 +78,7 @@ def collect(state: State, client) -> Status:
         running = ctr.status if ctr is not None else "missing"
         health = probe(c["kind"], c["address"], c["ports"]) if running == "running" else "-"
         return ComponentStatus(name, c["kind"], c["site"], c["container"], c["address"],
-                               next(iter(c["ports"].values())), running, health)
+                               c["ports"][next(iter(KINDS[c["kind"]].ports))], running, health)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         out.components = list(pool.map(one, state.components.items()))

@@ -4,6 +4,7 @@
     web.run_app(Gateway(settings).make_app(), port=settings.port)
 
 Own endpoints (documented in `/openapi.json`): `/healthz`, `/readyz`, `/gateway/status`.
+With an admin key, APISIX's Admin API (admin.py) listens on its own port (9180).
 Everything else is matched against the routes from etcd. Every response the handler makes
 carries X-Request-Id (the caller's if it sent a sane one); the catch-all route sees every
 parsable request. Only a request aiohttp cannot parse at all gets its plain 400 without one.
@@ -31,8 +32,10 @@ import time
 import aiohttp
 from aiohttp import web
 
+from .admin import AdminApi
 from .config import Config, ConfigError, build_config
 from .context import REQUEST_ID, RequestCtx, add_server_timing, error, server_timing
+from .etcd_kv import EtcdKV
 from .etcd_source import EtcdConfigSource
 from .openapi import OPENAPI
 from .plugins import build_route
@@ -99,6 +102,13 @@ class Gateway:
                                        reconnect_max_s=s.etcd_reconnect_max_s,
                                        probe_interval_s=s.etcd_probe_interval_s, probe_timeout_s=s.etcd_probe_timeout_s,
                                        probe_failures=s.etcd_probe_failures)
+        self._admin = None
+        if s.admin_key.get_secret_value():
+            admin = AdminApi(EtcdKV(self._etcd_session, s.etcd_endpoints, timeout_s=s.etcd_timeout_s),
+                             s.admin_key.get_secret_value(), s.etcd_prefix, self.services)
+            self._admin = web.AppRunner(admin.make_app(), access_log=None)
+            await self._admin.setup()
+            await web.TCPSite(self._admin, s.host, s.admin_port).start()
         self._tasks = [asyncio.create_task(self.source.run(), name="etcd-source"),
                        asyncio.create_task(secrets.refresh_loop(lambda: self.config.secret_managers), name="secret-refresh")]
 
@@ -106,6 +116,8 @@ class Gateway:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._admin is not None:
+            await self._admin.cleanup()
         if self.session:
             await self.session.close()
         await self._etcd_session.close()

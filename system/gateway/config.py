@@ -152,7 +152,8 @@ class Route:
     value: dict = field(default_factory=dict, compare=False, repr=False)  # as stored in etcd (opa's with_route)
 
 
-def parse_route(route_id: str, raw: Any, upstreams: dict[str, Upstream]) -> Route:
+def parse_route(route_id: str, raw: Any, upstreams: dict[str, Upstream],
+                plugin_configs: dict[str, dict] | None = None) -> Route:
     if not isinstance(raw, dict):
         raise ConfigError("route must be an object")
     uris = raw.get("uris") or ([raw["uri"]] if raw.get("uri") else [])
@@ -171,6 +172,12 @@ def parse_route(route_id: str, raw: Any, upstreams: dict[str, Upstream]) -> Rout
     plugins = raw.get("plugins") or {}
     if not isinstance(plugins, dict):
         raise ConfigError("plugins must be an object")
+    if raw.get("plugin_config_id") is not None:
+        shared = (plugin_configs or {}).get(str(raw["plugin_config_id"]))
+        if shared is None:
+            raise ConfigError(f"plugin_config_id {raw['plugin_config_id']!r} not found")
+        # APISIX: the route's own conf of a plugin wins over the plugin config's.
+        plugins = {**(shared.get("plugins") or {}), **plugins}
     return Route(
         id=route_id,
         uris=tuple(uris),
@@ -261,6 +268,7 @@ def build_config(raw: dict[str, Any], revision: int, prefix: str = "/apisix") ->
     routes_raw: dict[str, Any] = {}
     consumers: dict[str, Consumer] = {}
     secrets: dict[str, dict] = {}
+    plugin_configs: dict[str, dict] = {}
     for key, value in raw.items():
         rel = key[len(prefix):].strip("/") if key.startswith(prefix) else key.strip("/")
         kind, _, ident = rel.partition("/")
@@ -275,6 +283,10 @@ def build_config(raw: dict[str, Any], revision: int, prefix: str = "/apisix") ->
                 upstreams[ident] = parse_upstream(value)
             elif kind == "consumers":
                 consumers[ident] = parse_consumer(ident, value)
+            elif kind == "plugin_configs":
+                if not isinstance(value, dict) or not isinstance(value.get("plugins"), dict):
+                    raise ConfigError("plugin config needs plugins (an object)")
+                plugin_configs[ident] = value
             elif kind == "secrets":
                 if not isinstance(value, dict):
                     raise ConfigError("secret manager must be an object")
@@ -284,7 +296,7 @@ def build_config(raw: dict[str, Any], revision: int, prefix: str = "/apisix") ->
     routes: dict[str, Route] = {}
     for ident, value in routes_raw.items():
         try:
-            route = parse_route(ident, value, upstreams)
+            route = parse_route(ident, value, upstreams, plugin_configs)
             if isinstance(value, dict) and value.get("status", 1) == 0:
                 continue  # disabled, as APISIX's status field
             routes[ident] = route

@@ -74,10 +74,81 @@ OPENAPI: dict = {
             "responses": {"200": _routed("the LLM's answer (JSON, or an event stream with stream=true)", {"type": "object"}),
                           "400": _routed("malformed chat request", {"$ref": "#/components/schemas/Error"}),
                           "401": _routed("missing or unknown apikey", {"$ref": "#/components/schemas/Error"}),
-                          "403": _routed("denied by policy", {"$ref": "#/components/schemas/Error"}),
+                          "403": {"description": "denied by policy: the policy's reason as the body, as APISIX sends it "
+                                                 "(text; JSON if the reason is an object)", "headers": _TIMED,
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
                           "413": _routed("body too large", {"$ref": "#/components/schemas/Error"}),
                           "502": _routed("LLM unreachable", {"$ref": "#/components/schemas/Error"}),
                           "503": _routed("LLM key or policy engine unavailable", {"$ref": "#/components/schemas/Error"}),
                           "504": _routed("LLM timed out", {"$ref": "#/components/schemas/Error"})}}},
+    },
+}
+# The OpenAI SDKs' paths: the same route as /llm/chat, and the LLM's model list.
+OPENAPI["paths"]["/llm/v1/chat/completions"] = {"post": {**OPENAPI["paths"]["/llm/chat"]["post"],
+                                                         "operationId": "chatCompletions"}}
+OPENAPI["paths"]["/llm/v1/models"] = {"get": {
+    "summary": "The LLM's models (OpenAI's models.list), with the gateway's key", "operationId": "listModels",
+    "security": [{"apikey": []}],
+    "responses": {"200": _routed("the model list", {"type": "object", "required": ["data"]}),
+                  "401": _routed("missing or unknown apikey", {"$ref": "#/components/schemas/Error"}),
+                  "403": OPENAPI["paths"]["/llm/chat"]["post"]["responses"]["403"],
+                  "503": _routed("LLM key or policy engine unavailable", {"$ref": "#/components/schemas/Error"})}}}
+
+
+def _admin_ops() -> dict:
+    obj = {"type": "object", "required": ["key", "value"], "properties": {
+        "key": {"type": "string"}, "value": {"type": "object"},
+        "createdIndex": {"type": "integer"}, "modifiedIndex": {"type": "integer"}}}
+    err = {"type": "object", "required": ["error_msg"], "properties": {"error_msg": {"type": "string"}}}
+    body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    common = {"401": {"description": "no or a wrong X-API-KEY", "content": {"application/json": {"schema": err}}},
+              "503": {"description": "etcd unavailable: nothing written", "content": {"application/json": {"schema": err}}}}
+    bad = {"400": {"description": "invalid configuration (as the gateways would refuse it)",
+                   "content": {"application/json": {"schema": err}}}}
+    missing = {"404": {"description": "Key not found"}}
+    res = {"name": "resource", "in": "path", "required": True,
+           "schema": {"type": "string", "enum": ["routes", "upstreams", "consumers", "secrets", "plugin_configs"]}}
+    ident = {"name": "ident", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    sec = [{"adminKey": []}]
+    one = {"content": {"application/json": {"schema": obj}}}
+    return {
+        "/apisix/admin/{resource}": {
+            "parameters": [res],
+            "get": {"summary": "List", "operationId": "list", "security": sec, "responses": {
+                "200": {"description": "total and list", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["total", "list"],
+                    "properties": {"total": {"type": "integer"}, "list": {"type": "array", "items": obj}}}}}}, **common}},
+            "put": {"summary": "Create or replace (id or username in the body)", "operationId": "putInBody",
+                    "security": sec, "requestBody": body, "responses": {
+                        "200": {"description": "replaced", **one}, "201": {"description": "created", **one}, **bad, **common}},
+            "post": {"summary": "Create with a new id", "operationId": "create", "security": sec, "requestBody": body,
+                     "responses": {"201": {"description": "created", **one}, **bad, **common,
+                                   "405": {"description": "consumers and secrets are named: PUT"}}}},
+        "/apisix/admin/{resource}/{ident}": {
+            "parameters": [res, ident],
+            "get": {"summary": "Read one", "operationId": "get", "security": sec,
+                    "responses": {"200": {"description": "the object", **one}, **missing, **common}},
+            "put": {"summary": "Create or replace", "operationId": "put", "security": sec, "requestBody": body,
+                    "responses": {"200": {"description": "replaced", **one}, "201": {"description": "created", **one},
+                                  **bad, **common}},
+            "patch": {"summary": "Merge into (objects merged, arrays replaced, null removes)", "operationId": "patch",
+                      "security": sec, "requestBody": body,
+                      "responses": {"200": {"description": "merged", **one}, **bad, **missing, **common}},
+            "delete": {"summary": "Delete", "operationId": "delete", "security": sec, "responses": {
+                "200": {"description": "deleted", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **missing, **common}}},
+    }
+
+
+ADMIN_OPENAPI = {
+    "openapi": "3.0.3",
+    "info": {"title": "halab gateway Admin API (APISIX v3 shapes)", "version": "0.1.0"},
+    "components": {"securitySchemes": {"adminKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}}},
+    "paths": {
+        "/healthz": {"get": {"operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"operationId": "readyz", "responses": {"200": {"description": "etcd answers"},
+                                                                   "503": {"description": "etcd down"}}}},
+        "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": {"description": "this document"}}}},
+        **_admin_ops(),
     },
 }

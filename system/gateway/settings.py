@@ -41,6 +41,11 @@ class GatewaySettings(BaseSettings):
     # After a failed read, serve the stale value without asking OpenBao again for this long.
     secret_retry_backoff_s: float = 5.0
 
+    # APISIX's Admin API (admin.py) on its own port; served only when a key is given (a file
+    # in the secrets directory, like the AppRole credentials).
+    admin_port: int = 9180
+    admin_key: SecretStr = SecretStr("")
+
     max_body_bytes: int = 8 << 20
     log_level: str = "info"
 

@@ -59,18 +59,19 @@ def test_opa_deny_is_403_with_the_policys_reason(qp):
     # Users may not call the LLM directly: only services may.
     r = qp.chat(user="alice")
     assert r.status_code == 403
-    assert r.json()["message"] == "alice (role user) may not POST /llm/chat"
+    assert r.text == "alice (role user) may not POST /llm/chat", "the policy's reason is the body, as APISIX sends it"
     # Users may not ingest; editors may.
     r = qp.user_post("/rag/documents", "alice", {"title": "t", "text": "x", "acl_groups": ["eng"]})
     assert r.status_code == 403
     # A policy published to OPA applies at once: block bob.
     from system.gateway.seed import DEFAULT_AUTHZ_REGO
 
-    qp.put_policy(DEFAULT_AUTHZ_REGO.replace('allow if input.consumer.role == "admin"',
-                                             'allow if input.consumer.role == "admin"\n\n'
-                                             'deny_bob if input.consumer.username == "bob"')
-                  .replace('input.consumer.role == "user"\n\tinput.request.method == "POST"',
-                           'input.consumer.role == "user"\n\tnot deny_bob\n\tinput.request.method == "POST"'))
+    blocking = (DEFAULT_AUTHZ_REGO.replace('allow if role == "admin"',
+                                           'allow if role == "admin"\n\ndeny_bob if input.consumer.username == "bob"')
+                .replace('role == "user"\n\tinput.request.method == "POST"',
+                         'role == "user"\n\tnot deny_bob\n\tinput.request.method == "POST"'))
+    assert blocking.count("deny_bob") == 2, "the default policy changed under the test"
+    qp.put_policy(blocking)
     try:
         assert qp.user_post("/rag/query", "bob", {"question": "pricing"}).status_code == 403
         assert qp.user_post("/rag/query", "alice", {"question": "pricing"}).status_code == 200
@@ -104,7 +105,7 @@ def test_no_llm_call_without_the_vault_key(qp):
     finally:
         gw.stop()
     # 2. A route whose secret lies outside the AppRole's policy: OpenBao refuses, no call.
-    route = dict(qp.routes["/apisix/routes/llm-chat"])
+    route = {k: v for k, v in qp.routes["/apisix/routes/llm-chat"].items() if k != "uris"}
     plugins = {"key-auth": {}, "ai-proxy": {**route["plugins"]["ai-proxy"], "auth": {
         "header": {"Authorization": "Bearer $secret://vault/1/other/api_key"}}}}
     rev = qp.etcd_put("/apisix/routes/llm-other", {**route, "uri": "/llm/other", "plugins": plugins})
@@ -348,3 +349,130 @@ def test_etcd_killed_or_paused_gateway_notices_and_reloads(qp, fault):
             time.sleep(0.2)
     qp.wait_gateway_revision(rev, timeout=15)
     assert qp.http.get(qp.gateway_url + f"/after-{fault}/x").status_code == 200
+
+
+# -- APISIX's Admin API, following its documented opa examples ------------------------------
+
+# APISIX's opa docs (docs/en/latest/plugins/opa.md), the policies as written there.
+GETONLY = '''
+package getonly
+
+default allow = false
+
+allow if {
+    input.request.method == "GET"
+}'''
+
+CUSTOMRESP = '''
+package customresp
+
+default allow = false
+
+allow if {
+  input.request.method == "GET"
+}
+
+reason := "The resource has temporarily moved. Please follow the new URL." if {
+  not allow
+}
+
+headers := {
+  "Location": "http://example.com/auth"
+} if {
+  not allow
+}
+
+status_code := 302 if {
+  not allow
+}
+'''
+
+
+def _admin(qp, method: str, path: str, body=None, key: str | None = None, **kw) -> httpx.Response:
+    return qp.http.request(method, qp.admin_url + "/apisix/admin" + path, json=body,
+                           headers={"X-API-KEY": qp.admin_key if key is None else key}, **kw)
+
+
+def test_admin_api_routes_as_the_apisix_opa_docs_do(qp):
+    assert _admin(qp, "GET", "/routes", key="").status_code == 401
+    assert _admin(qp, "GET", "/routes", key="guess").json() == {"error_msg": "failed to check token"}
+    qp.put_policy(GETONLY, "getonly")
+    qp.put_policy(CUSTOMRESP, "customresp")
+    stub = f"127.0.0.1:{qp.services['llm_stub'].port}"
+    # The docs' route, with the lab's upstream for httpbin.org (rewritten to a path it serves).
+    route = {"id": "opa-route", "uri": "/anything",
+             "plugins": {"opa": {"host": qp.opa.api_url, "policy": "getonly"}, "proxy-rewrite": {"uri": "/healthz"}},
+             "upstream": {"type": "roundrobin", "nodes": {stub: 1}}}
+    r = _admin(qp, "PUT", "/routes", route)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["key"] == "/apisix/routes/opa-route" and made["value"]["uri"] == "/anything"
+    assert made["createdIndex"] == made["modifiedIndex"] > 0 and made["value"]["create_time"] > 0
+    r = _admin(qp, "PUT", "/routes/opa-route", {k: v for k, v in route.items() if k != "id"})
+    assert r.status_code == 200 and r.json()["createdIndex"] == made["createdIndex"] < r.json()["modifiedIndex"]
+    qp.wait_gateway_revision(r.json()["modifiedIndex"])
+    assert qp.http.get(qp.gateway_url + "/anything").status_code == 200
+    assert qp.http.put(qp.gateway_url + "/anything").status_code == 403
+    # PATCH merges: the docs' with_route, then the custom-response policy.
+    r = _admin(qp, "PATCH", "/routes/opa-route", {"plugins": {"opa": {"with_route": True, "policy": "customresp"}}})
+    assert r.status_code == 200, r.text
+    assert r.json()["value"]["plugins"]["opa"] == {"host": qp.opa.api_url, "policy": "customresp", "with_route": True}
+    qp.wait_gateway_revision(r.json()["modifiedIndex"])
+    denied = qp.http.post(qp.gateway_url + "/anything", follow_redirects=False)
+    assert denied.status_code == 302 and denied.headers["location"] == "http://example.com/auth"
+    assert denied.text == "The resource has temporarily moved. Please follow the new URL."
+    listed = _admin(qp, "GET", "/routes").json()
+    assert listed["total"] == len(listed["list"]) and "/apisix/routes/opa-route" in {i["key"] for i in listed["list"]}
+    assert _admin(qp, "GET", "/routes/opa-route").json()["value"]["plugins"]["opa"]["policy"] == "customresp"
+    r = _admin(qp, "DELETE", "/routes/opa-route")
+    assert r.json() == {"deleted": "1", "key": "/apisix/routes/opa-route"}
+    assert _admin(qp, "GET", "/routes/opa-route").status_code == 404
+    assert _admin(qp, "DELETE", "/routes/opa-route").json() == {"message": "Key not found"}
+    rev = qp.etcd_put("/apisix/routes/marker", {"uri": "/marker", "upstream": {"nodes": {stub: 1}}})
+    qp.wait_gateway_revision(rev)
+    assert qp.http.get(qp.gateway_url + "/anything").status_code == 404
+
+
+def test_admin_api_upstreams_consumers_plugin_configs_and_secrets(qp):
+    stub = f"127.0.0.1:{qp.services['llm_stub'].port}"
+    assert _admin(qp, "PUT", "/upstreams/stub", {"type": "roundrobin", "nodes": {stub: 1}}).status_code == 201
+    r = _admin(qp, "PUT", "/plugin_configs/auth", {"plugins": {"key-auth": {}, "proxy-rewrite": {"uri": "/healthz"}}})
+    assert r.status_code == 201, r.text
+    r = _admin(qp, "PUT", "/consumers", {"username": "jack", "plugins": {"key-auth": {"key": "jack-key"}}})
+    assert r.status_code == 201 and r.json()["key"] == "/apisix/consumers/jack"
+    r = _admin(qp, "POST", "/routes", {"uri": "/jack", "upstream_id": "stub", "plugin_config_id": "auth"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["value"]["id"]
+    qp.wait_gateway_revision(r.json()["modifiedIndex"])
+    assert qp.http.get(qp.gateway_url + "/jack").status_code == 401
+    assert qp.http.get(qp.gateway_url + "/jack", headers={"apikey": "jack-key"}).status_code == 200
+    secret = _admin(qp, "GET", "/secrets/vault/1").json()
+    assert secret["key"] == "/apisix/secrets/vault/1" and secret["value"]["prefix"] == "kv/apisix"
+    for path in (f"/routes/{rid}", "/consumers/jack", "/plugin_configs/auth", "/upstreams/stub"):
+        assert _admin(qp, "DELETE", path).status_code == 200, path
+
+
+@pytest.mark.parametrize("path,body,expect", [
+    ("/routes/bad", {"uri": "no-slash", "upstream": {"nodes": {"a:1": 1}}}, "uri"),
+    ("/routes/bad", {"uri": "/x", "plugins": {"no-such-plugin": {}}, "upstream": {"nodes": {"a:1": 1}}}, "unknown plugin"),
+    ("/routes/bad", {"uri": "/x", "upstream_id": "absent"}, "upstream id [absent]"),
+    ("/routes/bad", {"uri": "/x"}, "neither an upstream"),
+    ("/upstreams/bad", {"nodes": {}}, "no nodes"),
+    ("/secrets/aws/1", {"prefix": "p"}, "vault"),
+    ("/routes", {"uri": "/x", "upstream": {"nodes": {"a:1": 1}}}, "missing id"),
+])
+def test_admin_api_refuses_what_the_gateways_could_not_serve(qp, path, body, expect):
+    r = _admin(qp, "PUT", path, body)
+    assert r.status_code == 400 and expect in r.json()["error_msg"], r.text
+    assert _admin(qp, "GET", path).status_code in (404, 200) and _admin(qp, "GET", "/routes/bad").status_code == 404
+
+
+def test_admin_api_bad_requests(qp):
+    bad_json = qp.http.put(qp.admin_url + "/apisix/admin/routes/x", content=b"{",
+                           headers={"X-API-KEY": qp.admin_key})
+    assert bad_json.status_code == 400 and "not JSON" in bad_json.json()["error_msg"]
+    assert _admin(qp, "GET", "/nonsense").status_code == 404
+    assert _admin(qp, "POST", "/consumers", {"username": "x"}).status_code == 405
+    assert _admin(qp, "PATCH", "/routes/absent", {"uri": "/y"}).status_code == 404
+    for own in ("/healthz", "/readyz", "/openapi.json"):
+        assert qp.http.get(qp.admin_url + own).status_code == 200, own

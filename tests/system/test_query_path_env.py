@@ -43,6 +43,7 @@ class QueryPath:
         self.stub_zero_latency = stub_zero_latency
         self.llm_key = "sk-" + secrets.token_hex(16)
         self.admin_token = secrets.token_hex(8)
+        self.admin_key = secrets.token_hex(16)  # the gateway Admin API's X-API-KEY
         self.keys = {u["_id"]: "key-" + secrets.token_hex(8) for u in USERS}
         self.keys["rag-service"] = "key-" + secrets.token_hex(8)
         self.containers: list = []
@@ -81,6 +82,8 @@ class QueryPath:
 
         ports = {n: free_port() for n in ("llm_stub", "vectordb", "gateway", "rag")}
         self.gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        admin_port = free_port()
+        self.admin_url = f"http://127.0.0.1:{admin_port}"
         svc = {
             "llm_stub": {"HALAB_LLM_STUB_PORT": ports["llm_stub"], "HALAB_LLM_STUB_API_KEY": self.llm_key,
                          "HALAB_LLM_STUB_ADMIN_TOKEN": self.admin_token, "HALAB_LLM_STUB_KEY_GRACE_S": "60",
@@ -92,6 +95,7 @@ class QueryPath:
                         "HALAB_GATEWAY_VAULT_ADDR": self.bao.api_url, **creds.env(),
                         "HALAB_GATEWAY_SECRET_TTL_S": self.secret_ttl_s,
                         "HALAB_GATEWAY_SECRET_MAX_STALE_S": self.secret_max_stale_s,
+                        "HALAB_GATEWAY_ADMIN_PORT": admin_port, "HALAB_GATEWAY_ADMIN_KEY": self.admin_key,
                         "HALAB_GATEWAY_LOG_LEVEL": "warning"},
             "rag": {"HALAB_RAG_PORT": ports["rag"], "HALAB_RAG_HOST": "127.0.0.1", "HALAB_RAG_MONGO_URL": self.mongo.mongo_url,
                     "HALAB_RAG_VECTOR_URL_LOCAL": f"http://127.0.0.1:{ports['vectordb']}",

@@ -49,6 +49,8 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             "etcd_endpoint": local("etcd").url("client"),
             "vault_addr": local("vault").url("api"),
             **{f"vault_{k}": v for k, v in ctx.approle.get(p.name, {}).items()},
+            "admin_port": str(p.ports["admin"]),
+            "admin_key": ctx.gateway_admin_key,
         }
     elif p.kind == "cms":
         env |= {

@@ -84,6 +84,29 @@ def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
         user.chat.completions.create(model="halab-stub-1", messages=messages)
 
 
+def test_a_route_made_through_the_admin_api_serves_in_both_dcs(seed_lab) -> None:
+    """`halab up` seeded its routes through DC1's gateway Admin API; one more route, made the
+    same way, is watched by every DC's gateway from the one etcd."""
+    admin = seed_lab.url(seed_lab.plan.of_kind("gateway")[0].name, "admin")
+    headers = {"X-API-KEY": seed_lab.state.secret("gateway_admin_key")}
+    listed = httpx.get(f"{admin}/apisix/admin/routes", headers=headers, timeout=10, trust_env=False).json()
+    assert {"/apisix/routes/rag", "/apisix/routes/llm-chat"} <= {i["key"] for i in listed["list"]}
+    assert httpx.get(f"{admin}/apisix/admin/routes", timeout=10, trust_env=False).status_code == 401
+    route = {"uri": "/admin-made", "plugins": {"key-auth": {}, "proxy-rewrite": {"uri": "/healthz"}},
+             "upstream": {"type": "roundrobin", "nodes": {seed_lab.plan.site_local("rag"): 1}}}
+    r = httpx.put(f"{admin}/apisix/admin/routes/admin-made", json=route, headers=headers, timeout=10, trust_env=False)
+    assert r.status_code == 201, r.text
+    gateways = [seed_lab.url(g.name) for g in seed_lab.plan.of_kind("gateway")]
+    key = {"apikey": seed_lab.consumers["alice"]}
+    try:
+        _until(lambda: [httpx.get(f"{g}/admin-made", headers=key, timeout=5, trust_env=False).status_code
+                        for g in gateways] == [200] * len(gateways) or None, 15, "the new route served by every gateway")
+    finally:
+        httpx.delete(f"{admin}/apisix/admin/routes/admin-made", headers=headers, timeout=10, trust_env=False)
+    _until(lambda: all(httpx.get(f"{g}/admin-made", headers=key, timeout=5, trust_env=False).status_code == 404
+                       for g in gateways) or None, 15, "the deleted route gone from every gateway")
+
+
 def test_llm_stub_admin_answers_the_runs_token_only(seed_lab) -> None:
     llm = seed_lab.url(seed_lab.plan.of_kind("llm")[0].name)
     token = seed_lab.state.secret("llm_admin_token")
