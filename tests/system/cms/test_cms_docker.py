@@ -51,7 +51,7 @@ def test_seed_installs_the_default_policy_and_opa_decides_with_it(stack):
     assert results[0]["enforced"] is True
     authz = lambda method, path, role, user="u1": stack.opa_data(
         "halab/authz", {"type": "http", "request": {"method": method, "path": path, "headers": {}, "query": {}},
-                        "consumer": {"username": user, "groups": [], "role": role}, "route": {"id": "r"}})
+                        "consumer": {"username": user, "labels": {"role": role}}, "route": {"id": "r"}})
     assert authz("PUT", "/cms/policies/x", "admin")["allow"] is True
     assert authz("POST", "/rag/query", "user")["allow"] is True
     assert authz("POST", "/llm/chat", "service")["allow"] is True
