@@ -173,21 +173,18 @@ class AdminApi:
         """What the data plane would refuse in `value`, or None."""
         try:
             if resource == "routes":
-                upstreams = {}
-                if value.get("upstream_id") is not None:
-                    up = await self.kv.get(self._key("upstreams", str(value["upstream_id"])))
-                    if up is None:
-                        return f"failed to fetch upstream info by upstream id [{value['upstream_id']}]"
-                    upstreams[str(value["upstream_id"])] = up.value
-                plugin_configs = {}
-                if value.get("plugin_config_id") is not None:
-                    pc = await self.kv.get(self._key("plugin_configs", str(value["plugin_config_id"])))
-                    if pc is None:
-                        return f"failed to fetch plugin config info by plugin config id [{value['plugin_config_id']}]"
-                    plugin_configs[str(value["plugin_config_id"])] = pc.value
-                raw = {self._key("routes", ident): value,
-                       **{self._key("upstreams", k): v for k, v in upstreams.items()},
-                       **{self._key("plugin_configs", k): v for k, v in plugin_configs.items()}}
+                # The objects a route names must exist; APISIX's own refusal words.
+                referred = {}
+                for field, resource_of, what in (("upstream_id", "upstreams", "upstream info by upstream id"),
+                                                 ("plugin_config_id", "plugin_configs",
+                                                  "plugin config info by plugin config id")):
+                    if value.get(field) is not None:
+                        key = self._key(resource_of, str(value[field]))
+                        found = await self.kv.get(key)
+                        if found is None:
+                            return f"failed to fetch {what} [{value[field]}]"
+                        referred[key] = found.value
+                raw = {self._key("routes", ident): value, **referred}
                 cfg = build_config(raw, 0, self.prefix)
                 if cfg.errors:
                     return "; ".join(cfg.errors.values())

@@ -54,7 +54,10 @@ class Opa:
 
     def input_of(self, ctx: RequestCtx) -> dict:
         req = ctx.request
-        data = {"type": "http", "request": _request(req), "var": _var(req)}
+        # One lookup of the socket's ends serves both `request.port` and `var`.
+        sock = req.transport.get_extra_info("sockname") if req.transport else None
+        peer = req.transport.get_extra_info("peername") if req.transport else None
+        data = {"type": "http", "request": _request(req, sock), "var": _var(sock, peer)}
         if self.with_route:
             data["route"] = {k: v for k, v in ctx.route.value.items() if k != "upstream"}
         if self.with_consumer and ctx.consumer is not None:
@@ -105,7 +108,7 @@ def _deny(ctx: RequestCtx, result: dict) -> web.Response:
     return web.Response(status=status, text="" if reason is None else str(reason), headers=headers)
 
 
-def _request(req: web.Request) -> dict:
+def _request(req: web.Request, sock) -> dict:
     headers: dict[str, str | list[str]] = {}
     for k, v in req.headers.items():
         k = k.lower()
@@ -116,14 +119,11 @@ def _request(req: web.Request) -> dict:
     for k in req.query:
         values = req.query.getall(k)
         query[k] = values[0] if len(values) == 1 else values
-    sock = req.transport.get_extra_info("sockname") if req.transport else None
     return {"scheme": req.scheme, "method": req.method, "host": (req.host or "").rsplit(":", 1)[0].lower(),
             "port": sock[1] if sock else None, "path": req.path, "headers": headers, "query": query}
 
 
-def _var(req: web.Request) -> dict:
-    sock = req.transport.get_extra_info("sockname") if req.transport else None
-    peer = req.transport.get_extra_info("peername") if req.transport else None
+def _var(sock, peer) -> dict:
     # nginx variables are strings, the timestamp a number of seconds (ngx.time()).
     return {"server_addr": sock[0] if sock else None, "server_port": str(sock[1]) if sock else None,
             "remote_addr": peer[0] if peer else None, "remote_port": str(peer[1]) if peer else None,
