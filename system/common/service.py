@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from system.common.metrics import CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
 
 Probe = Callable[[], Awaitable[None] | None]
 
@@ -54,9 +56,17 @@ def create_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "service": name, "checks": checks}, status_code=200 if ready else 503)
 
+    metrics = app.state.metrics = ServiceMetrics(name)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (text exposition format 0.0.4)",
+             response_class=Response, responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}})
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 

@@ -1,4 +1,4 @@
-"""policy_sync's HTTP face: /status, /healthz, /readyz. The sync loop runs in a thread."""
+"""policy_sync's HTTP face: /status, /metrics, /healthz, /readyz. The sync loop runs in a thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from fastapi import FastAPI
 
 from system.common.service import create_app
+from system.policy_sync.metrics import SyncCollector
 from system.policy_sync.opa import OpaPolicies
 from system.policy_sync.settings import PolicySyncSettings
 from system.policy_sync.source import EtcdSource
@@ -35,6 +36,7 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
     app = create_app("policy_sync", readiness=probes,
                      description="OPA's sidecar: mirrors etcd's /policies/ prefix into OPA.")
     app.state.sync = sync
+    app.state.metrics.registry.register(SyncCollector(sync))
 
     @app.get("/status", tags=["status"], summary="The etcd revision OPA has loaded, per policy too")
     def status() -> dict:

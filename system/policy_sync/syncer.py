@@ -62,6 +62,10 @@ class PolicySync:
         # What OPA has loaded: id -> (mod revision, Rego). `revision`: every change up to it is loaded.
         self.loaded: dict[str, tuple[int, str]] = {}
         self.revision = 0
+        # The newest policy revision the watch has delivered, and since when the loaded
+        # revision trails it (None: caught up): the lag that /metrics reports.
+        self.received_revision = 0
+        self._behind_since: float | None = None
         self.errors: dict[str, dict] = {}
         self.etcd_connected = False
         self.resyncs = 0
@@ -86,7 +90,13 @@ class PolicySync:
             return {"revision": self.revision, "synced": self.synced.is_set(), "etcd_connected": self.etcd_connected,
                     "policies": {pid: rev for pid, (rev, _) in sorted(self.loaded.items())},
                     "errors": dict(self.errors), "resyncs": self.resyncs, "compactions": self.compactions,
-                    "events_applied": self.events_applied, "last_error": self.last_error}
+                    "events_applied": self.events_applied, "last_error": self.last_error,
+                    "received_revision": self.received_revision, "lag": self._lag()}
+
+    def _lag(self) -> dict:
+        behind = self._behind_since
+        return {"revisions": max(0, self.received_revision - self.revision),
+                "seconds": 0.0 if behind is None else round(time.monotonic() - behind, 6)}
 
     # ------------------------------------------------------------ the loop
 
@@ -118,7 +128,17 @@ class PolicySync:
 
     def _follow(self, source: Source) -> None:
         q: queue.Queue = queue.Queue()
-        source.watch(self.revision + 1, q.put)
+
+        def received(item) -> None:  # on the watch's thread, before the loop applies it
+            if isinstance(item, Batch):
+                newest = max((ev.mod_revision for ev in item.events), default=0)
+                with self._lock:
+                    self.received_revision = max(self.received_revision, newest)
+                    if self._behind_since is None and newest > self.revision:
+                        self._behind_since = time.monotonic()
+            q.put(item)
+
+        source.watch(self.revision + 1, received)
         self.etcd_connected = True
         self.last_error = None
         while not self._stop.is_set():
@@ -131,6 +151,9 @@ class PolicySync:
                 raise item
             if isinstance(item, Batch):
                 self.apply(item)
+                with self._lock:
+                    if self.revision >= self.received_revision:
+                        self._behind_since = None
             if self.resync_interval_s and time.monotonic() - self._last_resync >= self.resync_interval_s:
                 self.resync(source, periodic=True)  # a belt to the watch's braces; the watch goes on
             self._maybe_verify()
@@ -162,6 +185,8 @@ class PolicySync:
             self.revision = max(self.revision, revision) if periodic else revision
             self._snapshot_revision = revision
             self.resyncs += 1
+            if self.revision >= self.received_revision:
+                self._behind_since = None
         self._last_resync = time.monotonic()
         self.synced.set()
         log.info("policy_sync: resynced %d policies at revision %d", len(entries), revision)

@@ -235,3 +235,42 @@ def test_periodic_resync_never_goes_back_in_time(env):
     time.sleep(0.2)
     assert opa.policies == {"b": "B"}
     assert sync.status()["revision"] == etcd.revision
+
+
+def test_lag_is_reported_while_opa_is_away_and_clears_after(env):
+    etcd, opa, sync, _ = env
+    sync.start()
+    eventually(lambda: sync.synced.is_set())
+    assert sync.status()["lag"] == {"revisions": 0, "seconds": 0.0}
+    opa.down = True
+    etcd.put("a", "A1")
+    eventually(lambda: sync.status()["lag"]["revisions"] == 1 and sync.status()["lag"]["seconds"] > 0.05)
+    opa.down = False
+    eventually(lambda: sync.status()["lag"] == {"revisions": 0, "seconds": 0.0})
+    assert sync.status()["received_revision"] == sync.status()["revision"] == etcd.revision
+
+
+def test_metrics_expose_the_loaded_revision_and_lag_with_fakes(env):
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from system.policy_sync.app import build_app
+
+    etcd, opa, sync, _ = env
+    etcd.put("a", "A1")
+    with TestClient(build_app(sync=sync)) as client:
+        eventually(lambda: sync.status()["revision"] == etcd.revision)
+        opa.down = True
+        etcd.put("b", "B1")
+        eventually(lambda: sync.status()["lag"]["revisions"] == 1)
+        text = client.get("/metrics").text
+        opa.down = False
+    families = list(text_string_to_metric_families(text))
+    samples = {s.name: s.value for f in families for s in f.samples}
+    assert samples["halab_policy_sync_revision"] == etcd.revision - 1
+    assert samples["halab_policy_sync_received_revision"] == etcd.revision
+    assert samples["halab_policy_sync_lag_revisions"] == 1
+    assert samples["halab_policy_sync_lag_seconds"] > 0
+    assert samples["halab_policy_sync_policies_loaded"] == 1
+    # The shared HTTP and process metrics are there too.
+    assert {"halab_http_requests", "process_cpu_seconds"} <= {f.name for f in families}
