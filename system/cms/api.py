@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from system.cms.metrics import CmsMetrics
 from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult, step_timings
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
@@ -183,6 +184,7 @@ class CmsDeps:
     users: MongoMetadata
     probe: PolicySyncProbe
     reconciler: Reconciler
+    metrics: CmsMetrics
 
 
 def _deps(request: Request) -> CmsDeps:
@@ -237,6 +239,25 @@ def _errors():
         raise _unavailable(exc) from exc
 
 
+def _outcome(exc: Exception) -> str:
+    if isinstance(exc, WriteFailed):
+        return exc.body["outcome"]
+    for kind, outcome in ((NotFound, "not_found"), (Conflict, "conflict"), (RegoInvalid, "invalid")):
+        if isinstance(exc, kind):
+            return outcome
+    return "unavailable"
+
+
+@contextlib.contextmanager
+def _counted(deps: CmsDeps, op: str):
+    """A failed write counted by how it ended; `_answer` counts the ones that succeed."""
+    try:
+        yield
+    except Exception as exc:
+        deps.metrics.write(op, _outcome(exc), step_timings.get() or {})
+        raise
+
+
 def _check_id(policy_id: str) -> None:
     import re
 
@@ -285,7 +306,7 @@ async def put_policy(policy_id: PolicyId, body: PolicyIn, deps: Deps, author: Co
     _check_id(policy_id)
     started = time.perf_counter()
     step_timings.set({})
-    with _errors():
+    with _errors(), _counted(deps, "put"):
         result = await deps.service.put(policy_id, body.rego, body.description, author, body.expected_version)
     return await _answer(deps, result, wait, started)
 
@@ -298,7 +319,7 @@ async def delete_policy(policy_id: PolicyId, deps: Deps, author: Consumer,
     _check_id(policy_id)
     started = time.perf_counter()
     step_timings.set({})
-    with _errors():
+    with _errors(), _counted(deps, "delete"):
         result = await deps.service.delete(policy_id, author, expected_version)
     return await _answer(deps, result, wait, started)
 
@@ -320,6 +341,7 @@ async def _answer(deps: CmsDeps, result: WriteResult, wait: str | None, started:
     # Server-Timing: where the update spent its time (opa_compile, mongo_*, etcd_txn, enforce_wait)
     # and `cms`, the CMS's own time with those waits taken out: its service time for the model.
     timings["cms"] = max(0.0, (time.perf_counter() - started) * 1000 - sum(timings.values()))
+    deps.metrics.write(result.op, "unchanged" if result.unchanged else "applied", timings)
     headers = {"Server-Timing": ", ".join(f"{k};dur={v:.2f}" for k, v in timings.items())}
     return JSONResponse(out.model_dump(mode="json"), status_code=status, headers=headers)
 
@@ -436,7 +458,8 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     app = create_app("cms", max_body_bytes=settings.max_body_bytes,
                      readiness={"mongo": meta.ping, "etcd": etcd.ping, "opa": compiler.ping},
                      description="Policies (Rego, versioned, published to etcd for OPA) and user profiles.")
-    app.state.cms = CmsDeps(settings, service, meta, probe, reconciler)
+    app.state.cms = CmsDeps(settings, service, meta, probe, reconciler,
+                            CmsMetrics(app.state.metrics.registry, reconciler))
     _keep_error_headers(app)
     app.include_router(policies)
     app.include_router(users)

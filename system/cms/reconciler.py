@@ -22,6 +22,7 @@ A disagreement is repaired within `interval + grace` once both stores answer.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import asdict, dataclass
 
@@ -56,6 +57,7 @@ class Reconciler:
         self.last_error: str | None = None
         self.runs = 0
         self.repairs_total = 0
+        self.repaired: collections.Counter[str] = collections.Counter()  # by action
 
     async def run_forever(self) -> None:
         while True:
@@ -86,6 +88,7 @@ class Reconciler:
                     repairs.append(repair)
             self.runs += 1
             self.repairs_total += len(repairs)
+            self.repaired.update(r.action for r in repairs)
             self.last_error = None
             return repairs
 

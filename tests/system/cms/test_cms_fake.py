@@ -360,3 +360,32 @@ def test_openapi_documents_the_writes_503_with_retry_after(client):
         examples = r503["content"]["application/json"]["examples"]
         assert "Retry-After" in r503["headers"] and "pending_while_etcd_down" in examples
         assert "still pending while etcd is healthy" in paths[method]["responses"]["409"]["description"]
+
+
+def test_fakes_metrics_count_each_dual_write_outcome(client):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    meta, etcd, _, _ = client.fakes
+    assert client.put("/cms/policies/a", json={"rego": REGO}).status_code == 201
+    assert client.put("/cms/policies/a", json={"rego": REGO}).status_code == 200  # unchanged
+    assert client.put("/cms/policies/a", json={"rego": REGO2, "expected_version": 9}).status_code == 409
+    assert client.put("/cms/policies/a", json={"rego": "package x {"}).status_code == 400
+    etcd.down = True
+    assert client.put("/cms/policies/a", json={"rego": REGO2}).status_code == 503  # not applied
+    etcd.down = False
+    etcd.mode = "unknown"
+    assert client.put("/cms/policies/a", json={"rego": REGO2}).status_code == 503  # unknown: pending
+    etcd.mode = "ok"
+    assert client.delete("/cms/policies/nope").status_code == 404
+    writes, steps = {}, set()
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for s in family.samples:
+            if s.name == "halab_cms_policy_writes_total":
+                writes[(s.labels["op"], s.labels["outcome"])] = s.value
+            if s.name == "halab_cms_write_step_seconds_count":
+                steps.add(s.labels["step"])
+    assert {k: v for k, v in writes.items() if v} == {
+        ("put", "applied"): 1, ("put", "unchanged"): 1, ("put", "conflict"): 1, ("put", "invalid"): 1,
+        ("put", "not_applied"): 1, ("put", "unknown"): 1, ("delete", "not_found"): 1}
+    assert ("delete", "committed") in writes  # every outcome has a series before it happens
+    assert {"opa_compile", "mongo_pending", "etcd_txn", "mongo_active", "cms"} <= steps
