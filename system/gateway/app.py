@@ -37,6 +37,7 @@ from .config import Config, ConfigError, build_config
 from .context import REQUEST_ID, RequestCtx, add_server_timing, error, server_timing
 from .etcd_kv import EtcdKV
 from .etcd_source import EtcdConfigSource
+from .metrics import GatewayMetrics
 from .openapi import OPENAPI
 from .plugins import build_route
 from .proxy import Forwarder
@@ -67,11 +68,15 @@ class Gateway:
         self.source: EtcdConfigSource | None = None
         self.forwarder: Forwarder | None = None
         self._tasks: list[asyncio.Task] = []
+        self.metrics = GatewayMetrics()
         self._own = {
             "/healthz": self.healthz,
             "/readyz": self.readyz,
             "/gateway/status": self.status,
             "/openapi.json": self.openapi,
+            "/metrics": self.prometheus,
+            # where APISIX's prometheus plugin serves them (its export port, 9091)
+            "/apisix/prometheus/metrics": self.prometheus,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -93,6 +98,7 @@ class Gateway:
             approle_mount=s.vault_approle_mount, default_uri=s.vault_addr, ttl_s=s.secret_ttl_s,
             max_stale_s=s.secret_max_stale_s, timeout_s=s.vault_timeout_s, retry_backoff_s=s.secret_retry_backoff_s)
         self.services = Services(self.session, secrets)
+        self.metrics = GatewayMetrics(secrets.status)
         self.forwarder = Forwarder(self.session)
         # The watch stream gets its own session so its long-lived connection never sits in
         # the hot path's pool.
@@ -152,6 +158,7 @@ class Gateway:
                 resp = await own(request)
                 resp.headers[REQUEST_ID] = rid
                 return resp
+            self.metrics.count_request()
             cfg = self.config
             route = cfg.match(request.method, request.path)
             if route is None:
@@ -176,7 +183,21 @@ class Gateway:
         if not resp.prepared:
             add_server_timing(resp.headers, server_timing(started, ctx.opa_s, ctx.upstream_s) if ctx
                               else server_timing(started))
+        self._observe(request, resp, ctx, started)
         return resp
+
+    def _observe(self, request: web.Request, resp: web.StreamResponse, ctx: RequestCtx | None, started: float) -> None:
+        route = ctx.route if ctx else None
+        body_out = resp.body_length if resp.prepared else len(resp.body or b"") if isinstance(resp, web.Response) else 0
+        self.metrics.observe(
+            code=resp.status, route=route.id if route else "",
+            matched_uri=_matched_uri(route.uris, request.path) if route else "",
+            service=str(route.value.get("service_id", "")) if route else "",
+            consumer=ctx.consumer.username if ctx and ctx.consumer else "", node=ctx.node if ctx else "",
+            total_ms=(time.perf_counter() - started) * 1000,
+            upstream_ms=None if ctx is None or ctx.upstream_s is None else ctx.upstream_s * 1000,
+            ingress=_header_bytes(request.headers) + (request.content_length or 0),
+            egress=_header_bytes(resp.headers) + body_out)
 
     # -- own endpoints --------------------------------------------------------------------
 
@@ -212,6 +233,13 @@ class Gateway:
             "uptime_s": round(time.time() - self.started_at, 3),
         })
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed()
+        src = self.source
+        body = self.metrics.exposition(bool(src and src.connected), self.config.revision)
+        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
     async def openapi(self, request: web.Request) -> web.Response:
         if request.method not in ("GET", "HEAD"):
             return _method_not_allowed()
@@ -219,6 +247,18 @@ class Gateway:
 
 
 _OPENAPI_BYTES = json.dumps(OPENAPI).encode()
+
+
+def _matched_uri(uris: tuple[str, ...], path: str) -> str:
+    """The route's uri that matched `path` (APISIX's matched_uri label)."""
+    for uri in uris:
+        if path == uri or (uri.endswith("*") and path.startswith(uri[:-1])):
+            return uri
+    return uris[0] if uris else ""
+
+
+def _header_bytes(headers) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in headers.items())
 
 
 def _method_not_allowed() -> web.Response:

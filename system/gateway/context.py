@@ -18,7 +18,7 @@ SERVER_TIMING = "Server-Timing"
 
 class RequestCtx:
     __slots__ = ("request", "route", "config", "consumer", "request_id", "path", "upstream_headers", "body",
-                 "started", "opa_s", "upstream_s")
+                 "started", "opa_s", "upstream_s", "node")
 
     def __init__(self, request: web.Request, route: Route, config: Config, request_id: str, started: float):
         self.request = request
@@ -36,6 +36,7 @@ class RequestCtx:
         self.started = started
         self.opa_s: float | None = None
         self.upstream_s: float | None = None
+        self.node = ""  # the upstream host last tried (apisix_http_status's `node`)
 
 
 def server_timing(started: float, opa_s: float | None = None, upstream_s: float | None = None) -> str:

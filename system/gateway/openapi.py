@@ -57,6 +57,17 @@ OPENAPI: dict = {
         "/healthz": {"get": {"summary": "The process is alive", "operationId": "healthz",
                              "responses": {"200": _resp("alive", {"type": "object", "properties": {
                                  "status": {"type": "string"}, "service": {"type": "string"}}})}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics under APISIX's prometheus plugin names (apisix_http_status, "
+                       "apisix_http_latency, apisix_bandwidth, apisix_etcd_reachable), then the key cache's",
+            "operationId": "metrics",
+            "responses": {"200": {"description": "Prometheus text format 0.0.4", "headers": _RID,
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/apisix/prometheus/metrics": {"get": {
+            "summary": "The same metrics at the path APISIX's prometheus plugin serves them",
+            "operationId": "apisixPrometheusMetrics",
+            "responses": {"200": {"description": "Prometheus text format 0.0.4", "headers": _RID,
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/readyz": {"get": {"summary": "A config has been loaded from etcd", "operationId": "readyz",
                             "responses": {"200": _resp("ready", {"type": "object"}),
                                           "503": _resp("no config loaded yet", {"type": "object"})}}},

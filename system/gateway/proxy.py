@@ -118,6 +118,7 @@ class Forwarder:
             if node is None:
                 break
             tried.add(node)
+            ctx.node = node.host
             if up.pass_host == "node":
                 headers["Host"] = node.hostport
             url = URL(f"{up.scheme}://{node.host}:{node.port}{target}", encoded=True)

@@ -69,6 +69,7 @@ class SecretStore:
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._failed_at: dict[tuple[str, str, str], float] = {}
         self._token: dict[str, tuple[str, float]] = {}  # uri -> (token, expires_at)
+        self.hits = 0
         self.reads = 0
         self.failures = 0
         self.stale_served = 0
@@ -99,6 +100,7 @@ class SecretStore:
         entry = self._cache.get(ck)
         if entry is not None and not force and now - entry.fetched_at < self.ttl_s:
             entry.last_used = now
+            self.hits += 1
             return entry.value
         lock = self._locks.get(ck)
         if entry is not None and not force and lock is not None and lock.locked() and self._servable(entry, now):
@@ -117,6 +119,7 @@ class SecretStore:
         now = self.clock()
         return {
             "cached": [{"path": f"{p}/{k}", "age_s": round(now - e.fetched_at, 3)} for (_, p, k), e in self._cache.items()],
+            "hits": self.hits,
             "reads": self.reads,
             "failures": self.failures,
             "stale_served": self.stale_served,

@@ -23,6 +23,7 @@ import time
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ..config import ConfigError
 from ..context import RequestCtx, error
@@ -45,6 +46,7 @@ class AiProxy:
         if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
             raise ConfigError("ai-proxy needs override.endpoint (http/https)")
         self.endpoint = endpoint
+        self.host = URL(endpoint).host or ""
         auth = conf.get("auth") or {}
         self.auth_headers = {str(k): str(v) for k, v in (auth.get("header") or {}).items()}
         self.auth_query = {str(k): str(v) for k, v in (auth.get("query") or {}).items()}
@@ -90,6 +92,7 @@ class AiProxy:
         except SecretUnavailable:
             return error(503, "LLM credentials unavailable (secret store)", ctx.request_id)
         waited = 0.0
+        ctx.node = self.host
         for attempt in range(2):
             send = {"Content-Type": "application/json", "X-Request-Id": ctx.request_id, **headers}
             sent = time.perf_counter()

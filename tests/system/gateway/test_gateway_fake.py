@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import time
 
@@ -337,3 +338,54 @@ async def test_read_timeout_retries_only_idempotent_methods(env):
     finally:
         for s in servers:
             await s.close()
+
+
+def _samples(text: str) -> list:
+    """Samples named as Prometheus's server stores them (prometheus-client's parser would
+    add `_total` to a counter's samples; the server keeps the name it scraped)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = text_string_to_metric_families(text)
+    return [s._replace(name=f.name) if f.type == "counter" and not f.name.startswith("halab_") else s
+            for f in families for s in f.samples]
+
+
+async def test_metrics_use_apisix_names_and_labels(env):
+    client, f, gw = env
+    assert (await client.get("/svc/x", headers={"apikey": "k-alice"})).status == 200
+    assert (await client.get("/svc/x")).status == 401
+    assert (await client.get("/nowhere")).status == 404
+    assert (await client.get("/dead/x")).status == 502
+    body = {"messages": [{"role": "user", "content": "hello"}]}
+    for _ in range(2):
+        assert (await client.post("/llm/chat", json=body, headers={"apikey": "k-rag"})).status == 200
+    r = await client.get("/apisix/prometheus/metrics")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await r.text()
+    assert "apisix_http_status{" in await (await client.get("/metrics")).text()
+    # APISIX's exact family names: no `_total` added to its counters.
+    assert "# TYPE apisix_http_status counter\n" in text and "apisix_http_status_total" not in text
+    samples = _samples(text)
+    status = {(s.labels["code"], s.labels["route"], s.labels["matched_uri"], s.labels["consumer"], s.labels["node"]):
+              s.value for s in samples if s.name == "apisix_http_status"}
+    assert status == {("200", "svc", "/svc/*", "alice", "127.0.0.1"): 1, ("401", "svc", "/svc/*", "", ""): 1,
+                      ("404", "", "", "", ""): 1, ("502", "dead", "/dead/*", "", "127.0.0.1"): 1,
+                      ("200", "llm-chat", "/llm/chat", "rag-service", "127.0.0.1"): 2}
+    counts = collections.Counter()
+    for s in samples:
+        if s.name == "apisix_http_latency_count":
+            counts[(s.labels["type"], s.labels["route"])] += s.value
+    assert counts[("request", "svc")] == 2 and counts[("upstream", "svc")] == 1 and counts[("apisix", "svc")] == 2
+    assert counts[("upstream", "llm-chat")] == 2
+    inf = collections.Counter()
+    for s in samples:
+        if s.name == "apisix_http_latency_bucket" and s.labels["le"] == "+Inf":
+            inf[(s.labels["type"], s.labels["route"])] += s.value
+    assert inf == counts
+    egress = {s.labels["route"]: s.value for s in samples if s.name == "apisix_bandwidth" and s.labels["type"] == "egress"}
+    assert egress["llm-chat"] > 2 * len('{"choices": []}') and egress["svc"] > 0
+    one = {s.name: s.value for s in samples if not s.labels}
+    assert one["apisix_etcd_reachable"] == 0  # this gateway's etcd (127.0.0.1:9) never answers
+    assert one["apisix_http_requests_total"] == 6
+    assert one["halab_secret_cache_hits_total"] >= 1 and one["halab_secret_cache_reads_total"] >= 1
+    assert "k-rag" not in text and "key-1" not in text  # no key, consumer's or LLM's, in the metrics
