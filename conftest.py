@@ -71,7 +71,9 @@ def lab_of(preset_name: str, docker_client, state_dir: Path):
 
     build_images()
     run_id = f"pytest-topo-{preset_name.replace('+', '-')}-{os.getpid()}-{next(_STARTS)}"
+    # Every lab the tests start carries Prometheus (a few seconds more), so the catalogue runs observed.
     return running(preset(preset_name), run_id=run_id, state_file=state_dir / "topology.json", client=docker_client,
+                   metrics=True,
                    progress=lambda m: print(f"[{run_id}] {m}", file=sys.stderr))
 
 

@@ -56,6 +56,7 @@ class Kind:
     failover:      its clients also dial other sites' members (the hairpin, vector failover)
     after_restart: what it needs after a restart before it serves again (OpenBao: unseal)
     starts_late:   started once earlier phases hand it credentials
+    metrics:       (port role, path) Prometheus scrapes (`halab up --with-metrics`); None: none
     """
 
     name: str
@@ -75,6 +76,7 @@ class Kind:
     shared_port: bool = False
     after_restart: str | None = None
     starts_late: bool = False
+    metrics: tuple[str, str] | None = None
 
     @property
     def quorum(self) -> bool:
@@ -104,44 +106,53 @@ OPA_VERSION = "v1.22.4"
 TOXIPROXY_VERSION = "v2.12.0"
 FERRETDB_VERSION = "v1.24.2"
 OPENBAO_VERSION = "2.7.2"
+PROMETHEUS_DEB = "2.42.0+ds-5+deb12u1"  # bookworm's prometheus package (the lab's metrics server)
 QDRANT_VERSION = "v1.15.5"  # the official image whose API system.vectordb speaks (contract tests)
 
 _HTTP = _ports(http=8000)
 _SERVICE = Probe("http")
+_METRICS = ("http", "/metrics")
 
 _TABLE = (
-    Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True),
-    Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True,
+    Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True,
+         metrics=("monitor", "/metrics")),
+    Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True, metrics=_METRICS,
          talks_to=("cms", "rag", "opa", "etcd", "vault", "llm")),
-    Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd")),
+    Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"), metrics=_METRICS),
     Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",
-         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer"),
-    Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa")),
+         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS),
+    Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa"),
+         metrics=_METRICS),
     # gateway: the hairpin call with the enriched prompt
-    Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway")),
+    Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway"),
+         metrics=_METRICS),
     Kind("etcd", "data", _ports(client=2379, peer=2380), "etcd",
          Probe("client", "/health", (200,), json_field=("health", "true")), built="etcd",
          official=f"quay.io/coreos/etcd:{ETCD_VERSION}", container="EtcdContainer",
-         replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",)),
+         replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",),
+         metrics=("client", "/metrics")),
     # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
     Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",
          Probe("api", "/v1/sys/health", (200, 429), {200: "active", 429: "standby", 503: "sealed",
                                                    501: "not initialised"}),
          built="vault", official=f"openbao/openbao:{OPENBAO_VERSION}", container="BaoContainer",
          replication="raft", peer_roles=("api", "cluster"), peer_words="OpenBao Raft", talks_to=("vault",),
-         after_restart="unseal"),
+         after_restart="unseal", metrics=("api", "/v1/sys/metrics?format=prometheus")),
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
     Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
          replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),
-         failover=True),
+         failover=True, metrics=_METRICS),
     Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
          container="FerretDBContainer"),
-    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub"),
+    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS),
 )
 # The lab's own instruments: images and checks like a kind's, never part of a topology.
 INSTRUMENTS = (
     Kind("toxiproxy", "lab", _ports(http=8474), "toxiproxy", Probe("http", "/version"), built="toxiproxy",
          official=f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION[1:]}", container="ToxiproxyContainer"),
+    # `halab up --with-metrics`: scrapes every component of every site.
+    Kind("prometheus", "lab", _ports(http=9090), "prometheus", Probe("http", "/-/ready"), built="prometheus",
+         official="prom/prometheus:v2.42.0", container="PrometheusContainer"),
 )
 
 KINDS: Mapping[str, Kind] = MappingProxyType({k.name: k for k in _TABLE})
@@ -170,4 +181,8 @@ def replicated_kinds() -> tuple[str, ...]:
 
 def probe_port(k: Kind, ports: Mapping[str, int]) -> int:
     """The port a probe dials: one of the component's own, or the LB's monitor."""
-    return MONITOR_PORT if k.probe.role == "monitor" else ports[k.probe.role]
+    return role_port(k.probe.role, ports)
+
+
+def role_port(role: str, ports: Mapping[str, int]) -> int:
+    return MONITOR_PORT if role == "monitor" else ports[role]

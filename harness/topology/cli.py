@@ -22,7 +22,10 @@ def _console():
 @click.option("--source", type=click.Choice(["offline", "official", "auto"]), default="auto", show_default=True,
               help="offline: images built here; official: upstream images pulled beforehand; auto: offline if built.")
 @click.option("--no-seed", is_flag=True, help="Start and wire everything, seed nothing.")
-def up(preset_name: str, source: str, no_seed: bool) -> None:
+@click.option("--with-metrics", is_flag=True,
+              help="Also start Prometheus (Debian's package), scraping every component of every site every 2 s; "
+                   "`halab status` names its URL.")
+def up(preset_name: str, source: str, no_seed: bool, with_metrics: bool) -> None:
     """Start a two-datacenter topology, seed it, print its endpoints and status."""
     import docker
 
@@ -48,7 +51,8 @@ def up(preset_name: str, source: str, no_seed: bool) -> None:
         console.print(f"[yellow]warning:[/] {warning}")
     t0 = time.monotonic()
     try:
-        lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed)
+        lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed,
+                         metrics=with_metrics)
     except (ImageNotBuilt, realise.StartupError) as exc:  # expected failures: one line, not a traceback
         raise click.ClickException(str(exc)) from None
     console.print(f"[bold green]up[/] in {time.monotonic() - t0:.1f} s; state in {settings.state_file}")

@@ -47,6 +47,7 @@ from harness.topology import state as st
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
 from harness.topology.components import ingress as ingress_recipe
+from harness.topology.components import prometheus as prometheus_recipe
 from harness.topology.components import toxiproxy as wan_recipe
 from harness.topology.networks import create_publish_network, create_site_networks, free_high_address
 from harness.topology.plan import Plan
@@ -108,11 +109,14 @@ def up(
     client=None,
     seed: bool = True,
     kinds: frozenset[str] | None = None,
+    metrics: bool = False,
 ) -> Running:
     """Start `topology` and seed it. `kinds` starts only those component kinds (for debugging
-    one part, or a test that needs only the data nodes); seeding then is skipped."""
+    one part, or a test that needs only the data nodes); seeding then is skipped. `metrics`
+    adds a Prometheus scraping every component (harness/topology/scrape.py)."""
     run = _Startup.of(topology, source=source, run_id=run_id, state_file=state_file, progress=progress,
                       client=client, seed=seed, kinds=kinds)
+    run.metrics = metrics
     try:
         _images(run)
         _networks(run)
@@ -217,6 +221,7 @@ class _Startup:
     started: dict[str, HalabContainer] = field(default_factory=dict)
     starter: Starter | None = None
     bao: BaoSecrets = field(default_factory=lambda: BaoSecrets("", ""))
+    metrics: bool = False
 
     @classmethod
     def of(cls, topology: Topology, *, source: str, run_id: str | None, state_file: Path | None,
@@ -243,7 +248,8 @@ class _Startup:
 
 def _images(run: _Startup) -> None:
     run.image = resolver(run.client, run.source)
-    for name in sorted({KINDS[p.kind].image for p in run.plan.placements if run.wanted(p.kind)} | {"toxiproxy"}):
+    instruments = {"toxiproxy"} | ({"prometheus"} if run.metrics else set())
+    for name in sorted({KINDS[p.kind].image for p in run.plan.placements if run.wanted(p.kind)} | instruments):
         run.image(name)  # fail fast, before anything starts, when an image is missing
 
 
@@ -287,6 +293,8 @@ def _starts(run: _Startup) -> Iterator[Starter]:
     todo = {p.name: RECIPES[p.kind](run.ctx, p) for p in order}
     if run.wanted("lb"):
         todo["ingress"] = ingress_recipe.container(run.ctx, run.publish.name, run.settings.vip_port or None)
+    if run.metrics:
+        todo["prometheus"] = prometheus_recipe.container(run.ctx)
     run.starter = Starter(run.started, run.settings.parallel_starts)
     with run.starter:
         run.starter.submit(todo)
@@ -330,6 +338,7 @@ def _state(run: _Startup) -> Running:
         started_at=time.time(),
         vip_url=f"http://127.0.0.1:{_published_port(started['ingress'])}" if "ingress" in started else "",
         vip_address=ctx.vip[0],
+        prometheus_url=started["prometheus"].url() if "prometheus" in started else "",
         toxiproxy_api=run.wan.api_url,
         secrets_dir=str(run.secrets_dir),
         networks=dict(ctx.networks),

@@ -33,6 +33,7 @@ class State:
     components: dict[str, dict] = field(default_factory=dict)
     proxies: list[dict] = field(default_factory=list)  # wan.Route as dicts
     timings: dict[str, float] = field(default_factory=dict)
+    prometheus_url: str = ""  # `halab up --with-metrics` only
 
     def address(self, name: str) -> str:
         return self.components[name]["address"]

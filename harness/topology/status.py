@@ -39,6 +39,8 @@ class Status:
     raft_peers: list[dict] = field(default_factory=list)
     vip_holder: str = "?"
     proxies: dict[str, dict] = field(default_factory=dict)  # name -> {enabled, toxics}
+    # --with-metrics: {"url", "targets", "up", "down": [component, ...]}
+    metrics: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -105,6 +107,8 @@ def collect(state: State, client) -> Status:
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 out.errors.append(f"OpenBao raft peers: {exc}")
     out.vip_holder = _vip_holder(state, containers)
+    if state.prometheus_url:
+        out.metrics = _targets(state.prometheus_url, out.errors)
     try:
         proxies = WanLink.from_state(state).proxies()
         out.proxies = {
@@ -114,6 +118,18 @@ def collect(state: State, client) -> Status:
     except (OSError, ValueError) as exc:  # requests' errors are OSErrors
         out.errors.append(f"toxiproxy: {exc}")
     return out
+
+
+def _targets(url: str, errors: list[str]) -> dict:
+    from harness.containers.prometheus import active_targets
+
+    try:
+        targets = active_targets(url, timeout_s=TIMEOUT_S)
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        errors.append(f"prometheus: {exc}")
+        return {"url": url}
+    down = sorted(t["labels"].get("component", t["scrapeUrl"]) for t in targets if t["health"] != "up")
+    return {"url": url, "targets": len(targets), "up": len(targets) - len(down), "down": down}
 
 
 def _vip_holder(state: State, containers) -> str:
@@ -140,6 +156,7 @@ def render(status: Status):
         ("halab ", "bold"), (f"{s.preset}", "bold cyan"), f"  run {s.run_id}  source {s.source}\n",
         ("users: ", "bold"), f"{s.vip_url}  (VIP {s.vip_address} on {status.vip_holder})\n",
         ("toxiproxy: ", "bold"), f"{s.toxiproxy_api}   ", ("secrets: ", "bold"), f"{s.secrets_dir}",
+        *((("\nmetrics: ", "bold"), _metrics_line(status.metrics)) if status.metrics else ()),
     )
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("component", "kind", "site", "address", "container", "health"):
@@ -161,9 +178,17 @@ def render(status: Status):
     return Group(head, t, tail)
 
 
+def _metrics_line(m: dict) -> str:
+    if "targets" not in m:
+        return f"{m['url']} (Prometheus; targets unknown)"
+    down = f"; down: {', '.join(m['down'])}" if m["down"] else ""
+    return f"{m['url']} (Prometheus: {m['up']}/{m['targets']} targets up{down})"
+
+
 def as_json(status: Status) -> str:
     return json.dumps({
         "run_id": status.state.run_id, "preset": status.state.preset, "vip_url": status.state.vip_url,
         "vip_holder": status.vip_holder, "etcd_members": status.etcd_members, "raft_peers": status.raft_peers,
-        "components": [c.__dict__ for c in status.components], "proxies": status.proxies, "errors": status.errors,
+        "components": [c.__dict__ for c in status.components], "proxies": status.proxies, "metrics": status.metrics,
+        "errors": status.errors,
     }, indent=2)

@@ -161,7 +161,12 @@ class Gateway:
             self.metrics.count_request()
             cfg = self.config
             route = cfg.match(request.method, request.path)
-            if route is None:
+            if not self.loaded:
+                # A gateway that has not read etcd yet knows no route: "404 Route Not Found"
+                # would report its start-up as a missing route.
+                resp = error(503, "gateway config not loaded from etcd yet", rid)
+                resp.headers["Retry-After"] = "1"
+            elif route is None:
                 resp = error(404, "404 Route Not Found", rid)
             else:
                 ctx = RequestCtx(request, route, cfg, rid, started)

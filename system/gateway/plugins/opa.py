@@ -80,6 +80,10 @@ class Opa:
             # Also when OPA failed: a timeout spent waiting on it is not the gateway's own time.
             ctx.opa_s = time.perf_counter() - sent
         result = data.get("result") if isinstance(data, dict) else None
+        if result is None:
+            # No decision: the policy is not loaded (a restarted OPA before policy_sync put it
+            # back). APISIX answers 503 here too; a 403 would report an outage as a denial.
+            return error(503, "policy engine has no decision (policy not loaded)", ctx.request_id)
         if isinstance(result, bool):
             result = {"allow": result}
         if not isinstance(result, dict):

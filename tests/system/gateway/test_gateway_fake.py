@@ -79,6 +79,8 @@ async def start_fakes(f: Fakes):
         f.opa_inputs.append(body["input"])
         if f.opa_allow:
             return web.json_response({"result": {"allow": True}})
+        if f.opa_deny is None:  # OPA's answer for a policy it has not loaded: no result at all
+            return web.json_response({})
         return web.json_response({"result": f.opa_deny})
 
     async def login(request: web.Request):
@@ -389,3 +391,26 @@ async def test_metrics_use_apisix_names_and_labels(env):
     assert one["apisix_http_requests_total"] == 6
     assert one["halab_secret_cache_hits_total"] >= 1 and one["halab_secret_cache_reads_total"] >= 1
     assert "k-rag" not in text and "key-1" not in text  # no key, consumer's or LLM's, in the metrics
+
+
+async def test_no_decision_from_opa_is_503_not_a_denial(env):
+    client, f, _ = env
+    f.opa_allow, f.opa_deny = False, None
+    r = await client.get("/svc/x", headers={"apikey": "k-alice"})
+    assert r.status == 503 and "policy not loaded" in (await r.json())["message"]
+    assert f.upstream_seen == []
+
+
+async def test_a_gateway_without_config_answers_503_not_404():
+    gw = Gateway(GatewaySettings(etcd_endpoint="http://127.0.0.1:9", etcd_reconnect_max_s=10))
+    server = TestServer(gw.make_app(), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+            r = await client.get("/rag/query")
+            assert r.status == 503 and r.headers["Retry-After"] == "1"
+            assert (await client.get("/readyz")).status == 503
+            gw.apply({}, 3)  # loaded, even if etcd holds no route: now a miss is a 404
+            assert (await client.get("/rag/query")).status == 404
+    finally:
+        await server.close()
