@@ -9,6 +9,7 @@ from harness.images.catalog import COMPONENTS, IMAGES, PYTHON_SERVICES, UnknownC
 
 DESIGN_COMPONENTS = {
     "lb", "gateway", "cms", "rag", "policy_sync", "llm_stub", "opa", "etcd", "vault", "vectordb", "mongo", "toxiproxy",
+    "prometheus",  # the lab's instrument (halab up --with-metrics), beside toxiproxy
 }
 
 
@@ -33,6 +34,12 @@ def test_official_references_where_the_design_names_one():
     assert COMPONENTS["opa"].official.startswith("openpolicyagent/opa:")
     assert COMPONENTS["mongo"].official == "mongo:7"
     assert COMPONENTS["cms"].official is None  # the project's own code: always built
+
+
+def test_prometheus_is_debians_package_on_the_base_image():
+    recipe = IMAGES["prometheus"].recipe
+    assert isinstance(recipe, r.DebFiles) and recipe.parent == "base" and recipe.package == "prometheus"
+    assert "/usr/bin/prometheus" in recipe.files and recipe.version
 
 
 def test_etcd_is_v3_6_from_go_modules_not_the_wheel():

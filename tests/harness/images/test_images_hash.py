@@ -92,7 +92,7 @@ def test_recipe_field_change_changes_only_that_image_and_its_children(root, monk
     monkeypatch.setitem(catalog.IMAGES, "base", dataclasses.replace(base, recipe=new_recipe))
     after = {name: input_hash(name, root) for name in catalog.IMAGES}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"base", "python-deps", "python", "python-embed-deps", "python-embed"}
+    assert changed == {"base", "python-deps", "python", "python-embed-deps", "python-embed", "prometheus"}
 
 
 def test_version_bump_changes_the_go_image(root, monkeypatch):
