@@ -21,14 +21,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from system.cms.metrics import CmsMetrics
 from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicyService, WriteFailed, WriteResult, step_timings
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid, StoreUnavailable
-from system.common.service import create_app, error_body
+from system.common.service import create_app
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,9 @@ Utf8 = Annotated[str, AfterValidator(_utf8)]
 
 
 class PolicyIn(BaseModel):
-    rego: Utf8 = Field(min_length=1, description="Rego source; compiled by OPA before anything is written")
+    rego: Utf8 = Field(min_length=1, description="Rego source; compiled by OPA before anything is written "
+                                                 "(400 with OPA's errors when it does not compile)",
+                       json_schema_extra={"format": "rego"})
     description: Utf8 = Field("", max_length=4096)
     expected_version: int | None = Field(None, ge=0, description="409 unless the policy is at this version "
                                                                  "(0: it must not exist)")
@@ -199,23 +200,16 @@ def require_consumer(x_consumer_username: Annotated[str | None, Header(alias=CON
 
 Deps = Annotated[CmsDeps, Depends(_deps)]
 Consumer = Annotated[str, Depends(require_consumer)]
-PolicyId = Annotated[str, Path(description="policy id: letters, digits, _ . - (max 128)")]
-UserName = Annotated[str, Path(description="user name: letters, digits, _ . @ - (max 128)")]
+# The patterns are checked by the handlers (400, not FastAPI's 422), and stated here.
+PolicyId = Annotated[str, Path(description="policy id: letters, digits, _ . - (max 128)",
+                               json_schema_extra={"pattern": POLICY_ID_PATTERN})]
+UserName = Annotated[str, Path(description="user name: letters, digits, _ . @ - (max 128)",
+                               json_schema_extra={"pattern": USER_NAME_PATTERN})]
 
 
 def _unavailable(exc: StoreUnavailable) -> HTTPException:
     outcome = {False: "not applied", None: "unknown", True: "committed"}[exc.applied]
     return HTTPException(503, {"store": exc.store, "cause": exc.cause, "outcome": outcome})
-
-
-def _keep_error_headers(app: FastAPI) -> None:
-    # system.common's handler answers an HTTPException's status and detail but not its
-    # headers; the CMS's 503s carry Retry-After. Same body, headers kept.
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = error_body(exc.status_code, exc.detail, request)
-        response.headers.update(exc.headers or {})
-        return response
 
 
 def _retry_after(seconds: float | None) -> dict[str, str] | None:
@@ -460,7 +454,6 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
                      description="Policies (Rego, versioned, published to etcd for OPA) and user profiles.")
     app.state.cms = CmsDeps(settings, service, meta, probe, reconciler,
                             CmsMetrics(app.state.metrics.registry, reconciler))
-    _keep_error_headers(app)
     app.include_router(policies)
     app.include_router(users)
     app.include_router(admin)

@@ -23,10 +23,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from system.common.metrics import CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
+from system.common.openapi import lift_definitions
 
 Probe = Callable[[], Awaitable[None] | None]
 
 REQUEST_ID_HEADER = "X-Request-Id"
+_ERROR_SCHEMA = {"type": "object", "required": ["error", "detail"],
+                 "properties": {"error": {"type": "string"}, "detail": {}, "request_id": {"type": "string"}}}
+# What any route may answer before its handler runs (the middleware and error handlers below).
+COMMON_RESPONSES = {
+    400: {"description": "The body is not JSON", "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+    413: {"description": "The body is over the service's limit",
+          "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+}
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 READINESS_PROBE_TIMEOUT_S = 2.0
 
@@ -41,7 +50,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     description: str = "",
 ) -> FastAPI:
-    app = FastAPI(title=f"halab {name}", version=version, description=description)
+    app = FastAPI(title=f"halab {name}", version=version, description=description, responses=COMMON_RESPONSES)
     probes = dict(readiness or {})
 
     @app.get("/healthz", tags=["health"], summary="The process is alive (no dependency is consulted)")
@@ -63,6 +72,14 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = lift_definitions(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
@@ -101,7 +118,12 @@ def _reason(status: int) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return error_body(exc.status_code, exc.detail, request)
+        # The exception's headers too: a 405's Allow, a 503's Retry-After.
+        response = error_body(exc.status_code, exc.detail, request)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed(app, request.url.path)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
@@ -109,13 +131,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         # JSON at all is a 400, as the platform's API promises.
         errors = exc.errors()
         status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in errors]
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
         return error_body(status, detail, request)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_body(500, f"{type(exc).__name__}", request)
+
+
+def _allowed(app: FastAPI, path: str) -> str:
+    """Every method of every route on `path`: Starlette names only the first route's."""
+    methods: set[str] = set()
+    for route in app.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 class RequestIdMiddleware:

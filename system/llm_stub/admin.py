@@ -25,7 +25,9 @@ def require_admin(stub: StubDep, x_admin_token: Annotated[str | None, Header()] 
         raise HTTPException(401, "admin token required (X-Admin-Token)")
 
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)], responses={
+    401: {"description": "No or a wrong admin token (X-Admin-Token)"},
+    403: {"description": "The admin endpoints are disabled (no admin token configured)"}})
 
 
 @router.put("/api-key", summary="Rotate the API key; the old one works for grace_s more")

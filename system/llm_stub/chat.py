@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
+from system.common.openapi import json_body
 from system.llm_stub.answer import answer_for, count_tokens, message_text, tokens
 from system.llm_stub.faults import Fault
 from system.llm_stub.latency import Timing
@@ -36,7 +37,19 @@ def unauthorised() -> JSONResponse:
                         headers={"WWW-Authenticate": "Bearer"})
 
 
-@router.get("/models", summary="Models the stub answers as")
+_OPENAI_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type"],
+    "properties": {"message": {"type": "string"}, "type": {"type": "string"}, "param": {}, "code": {}}}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _OPENAI_ERROR}}}
+
+
+UNAUTHORISED = {401: _error("No or a wrong key in Authorization: Bearer")}
+
+
+@router.get("/models", summary="Models the stub answers as", responses=UNAUTHORISED)
 async def list_models(request: Request, stub: StubDep):
     if stub.authorise(request.headers.get("authorization")) is None:
         return unauthorised()
@@ -45,8 +58,11 @@ async def list_models(request: Request, stub: StubDep):
 
 
 @router.post("/chat/completions", summary="OpenAI chat completion (stream or not)",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"type": "object", "required": ["model", "messages"]}}}}})
+             openapi_extra=json_body(ChatRequest),
+             responses={**UNAUTHORISED, 400: _error("The body is not JSON or not a chat request (OpenAI's shape)"),
+                        429: _error("Rate-limit fault drawn (PUT /admin/faults); Retry-After says when"),
+                        200: {"description": "chat.completion, or with stream: SSE chunks then [DONE]",
+                              "content": {"application/json": {}, "text/event-stream": {}}}})
 async def chat_completions(request: Request, stub: StubDep):
     stub.stats["requests"] += 1
     which = stub.authorise(request.headers.get("authorization"))

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from system.llm_stub.faults import FaultConfig
 
 MAX_KEY_CHARS = 4096
+
+
+class _JsonTypes(BaseModel):
+    """JSON's types as the schema states them: `false` is not a seed and `0` is not a boolean.
+    pydantic's lax mode would take either; its strict mode would also refuse 535.0, which
+    JSON Schema calls an integer."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        is_bool_field = cls.model_fields[info.field_name].annotation in (bool, bool | None)
+        if is_bool_field and value is not None and not isinstance(value, bool):
+            raise ValueError("must be a boolean")
+        if isinstance(value, bool) and not is_bool_field:
+            raise ValueError("a boolean is not a number")
+        return value
 
 
 class ChatMessage(BaseModel):
@@ -17,12 +33,12 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(_JsonTypes):
     model_config = ConfigDict(extra="allow")
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(_JsonTypes):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -35,7 +51,7 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
 
 
-class KeyRotation(BaseModel):
+class KeyRotation(_JsonTypes):
     key: str = Field(min_length=1, max_length=MAX_KEY_CHARS)
     grace_s: float | None = Field(None, ge=0, le=86400)
 
@@ -45,11 +61,11 @@ class KeyRotation(BaseModel):
     __str__ = __repr__
 
 
-class FaultUpdate(FaultConfig):
+class FaultUpdate(FaultConfig, _JsonTypes):
     seed: int | None = None
 
 
-class LatencyUpdate(BaseModel):
+class LatencyUpdate(_JsonTypes):
     ttft_ms: float | None = Field(None, ge=0, le=600_000)
     ttft_sigma: float | None = Field(None, ge=0, le=5)
     tokens_per_s: float | None = Field(None, gt=0, le=1_000_000)

@@ -6,9 +6,10 @@ import asyncio
 import re
 import time
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import AfterValidator, BaseModel, Field
 
 from .chunking import chunk_text
 from .deps import Deps
@@ -17,22 +18,17 @@ from .vectors import VectorStoreUnavailable
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+GROUP = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+Group = Annotated[str, Field(pattern=GROUP, description="letters, digits and . _ : -, up to 64 characters")]
+# An unknown or malformed id is the same answer: no such document (404).
+DocId = Annotated[str, Path(json_schema_extra={"pattern": DOC_ID})]
 
 
 class DocumentIn(BaseModel):
     doc_id: str | None = Field(default=None, pattern=DOC_ID)
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=200_000)
-    acl_groups: list[str] = Field(min_length=1, max_length=50)
-
-    @field_validator("acl_groups")
-    @classmethod
-    def _groups(cls, v: list[str]) -> list[str]:
-        for g in v:
-            if not GROUP.match(g):
-                raise ValueError(f"group names are [A-Za-z0-9._:-], up to 64 characters: {g[:70]!r}")
-        return sorted(set(v))
+    acl_groups: Annotated[list[Group], AfterValidator(lambda v: sorted(set(v)))] = Field(min_length=1, max_length=50)
 
 
 class DocumentOut(BaseModel):
@@ -44,8 +40,14 @@ class DocumentOut(BaseModel):
     timings_ms: dict[str, float] = {}
 
 
+_BY_ID = {"doc_id": "$response.body#/doc_id"}
+
+
 @router.post("", status_code=201, response_model=DocumentOut,
-             responses={503: {"description": "vector store or MongoDB unavailable"}})
+             responses={503: {"description": "vector store or MongoDB unavailable"},
+                         201: {"description": "Ingested", "links": {
+                             "ReadDocument": {"operationId": "read_document", "parameters": _BY_ID},
+                             "DeleteDocument": {"operationId": "delete_document", "parameters": _BY_ID}}}})
 async def ingest(doc: DocumentIn, deps: Deps) -> DocumentOut:
     t0 = time.perf_counter()
     doc_id = doc.doc_id or uuid.uuid4().hex
@@ -73,9 +75,10 @@ async def ingest(doc: DocumentIn, deps: Deps) -> DocumentOut:
                                    "metadata": ms(t3, t4), "total": ms(t0, t4)})
 
 
-@router.get("/{doc_id}", response_model=DocumentOut, responses={404: {"description": "no such document"}})
-async def read(doc_id: str, deps: Deps) -> DocumentOut:
-    if not re.match(DOC_ID, doc_id):
+@router.get("/{doc_id}", response_model=DocumentOut, operation_id="read_document",
+            responses={404: {"description": "no such document"}})
+async def read(doc_id: DocId, deps: Deps) -> DocumentOut:
+    if not re.fullmatch(DOC_ID, doc_id):
         raise HTTPException(404, "no such document")
     try:
         doc = await deps.store.document(doc_id)
@@ -87,9 +90,10 @@ async def read(doc_id: str, deps: Deps) -> DocumentOut:
                        chunks=int(doc.get("chunks", 0)))
 
 
-@router.delete("/{doc_id}", status_code=204, responses={404: {"description": "no such document"}})
-async def delete(doc_id: str, deps: Deps) -> None:
-    if not re.match(DOC_ID, doc_id):
+@router.delete("/{doc_id}", status_code=204, operation_id="delete_document",
+               responses={404: {"description": "no such document"}})
+async def delete(doc_id: DocId, deps: Deps) -> None:
+    if not re.fullmatch(DOC_ID, doc_id):
         raise HTTPException(404, "no such document")
     try:
         found = await deps.store.delete_document(doc_id)

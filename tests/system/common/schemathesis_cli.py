@@ -1,0 +1,81 @@
+"""Run the schemathesis CLI (`--checks all`) against a live service and read its JSON report.
+
+What the issue calls an honest OpenAPI: no check fails (server errors, undocumented status
+codes, schema-valid requests rejected, invalid ones accepted, responses off their schema) and
+no warning (an operation that "mostly rejected generated data" is a schema looser than the
+validation behind it).
+
+    with serving(build_app(...)) as url:
+        report = run(url + "/openapi.json", headers={"X-Consumer-Username": "alice"})
+        assert problems(report) == {}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """An ASGI app on 127.0.0.1 (a free port) in a thread, lifespan included."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the app did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def run(schema_url: str, *, headers: dict[str, str] | None = None, max_examples: int = 25, seed: int = 1,
+        base_url: str | None = None, extra: tuple[str, ...] = ()) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report.json"
+        cmd = [SCHEMATHESIS, "run", schema_url, "--checks", "all", "-n", str(max_examples), "--seed", str(seed),
+               "--no-color", "--report", "json", "--report-json-path", str(path), "--max-failures", "1000", *extra]
+        if base_url:
+            cmd += ["--url", base_url]
+        for name, value in (headers or {}).items():
+            cmd += ["-H", f"{name}: {value}"]
+        env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.system.common.schemathesis_hooks",
+                   PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
+        if not path.exists():
+            raise RuntimeError(f"schemathesis wrote no report (exit {proc.returncode}): {proc.stdout[-2000:]}"
+                               f"{proc.stderr[-2000:]}")
+        report = json.loads(path.read_text())
+        report["output"] = proc.stdout
+        return report
+
+
+def problems(report: dict) -> dict:
+    """Every failing check (by code and title, with its operations) and every warning raised."""
+    out = {f"{f['code']} {f['title']}": f["operations"] for f in report.get("failures", [])}
+    out.update({f"warning {k}": v for k, v in (report.get("warnings") or {}).items() if v})
+    if report.get("errors"):
+        out["errors"] = report["errors"]
+    return out
