@@ -80,7 +80,9 @@ class AdminApi:
             if exc.status == 404:
                 return web.json_response({"message": "404 Route Not Found"}, status=404)
             if exc.status == 405:
-                return _error(405, f"method {request.method} not allowed here")
+                resp = _error(405, f"method {request.method} not allowed here")
+                resp.headers["Allow"] = exc.headers.get("Allow", "")
+                return resp
             raise
 
     def _key(self, resource: str, ident: str) -> str:

@@ -42,15 +42,25 @@ OPENAPI: dict = {
         "securitySchemes": {"apikey": {"type": "apiKey", "in": "header", "name": "apikey"}},
         "schemas": {
             "Error": _ERROR,
+            # The gateway's own checks (ai-proxy) and then the LLM's (this lab's LLM, like OpenAI,
+            # refuses a temperature outside 0..2 or more than one choice): what passes both.
             "Message": {"type": "object", "required": ["role", "content"], "properties": {
                 "role": {"type": "string", "enum": ["system", "user", "assistant", "tool", "developer"]},
-                "content": {"type": "string"}}},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}},
             "ChatRequest": {"type": "object", "required": ["messages"], "properties": {
                 "messages": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Message"}},
-                "model": {"type": "string"},
+                "model": {"type": "string", "description": "replaced by the route's model (ai-proxy options)"},
                 "stream": {"type": "boolean"},
+                "stream_options": {"type": "object", "nullable": True,
+                                   "properties": {"include_usage": {"type": "boolean"}}},
                 "max_tokens": {"type": "integer", "minimum": 1},
-                "temperature": {"type": "number"}}},
+                "max_completion_tokens": {"type": "integer", "minimum": 1, "nullable": True},
+                "n": {"type": "integer", "minimum": 1, "maximum": 1},
+                "seed": {"type": "integer", "nullable": True},
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2}}},
+            "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "string"}, "type": {"type": "string"}}}}},
         },
     },
     "paths": {
@@ -82,8 +92,15 @@ OPENAPI: dict = {
             "summary": "OpenAI chat completion through ai-proxy (the hairpin)", "operationId": "llmChat",
             "security": [{"apikey": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
-            "responses": {"200": _routed("the LLM's answer (JSON, or an event stream with stream=true)", {"type": "object"}),
-                          "400": _routed("malformed chat request", {"$ref": "#/components/schemas/Error"}),
+            "responses": {"200": {"description": "the LLM's answer (JSON, or an event stream with stream=true)",
+                                  "headers": _TIMED, "content": {"application/json": {"schema": {"type": "object"}},
+                                                                 # each event: `data: <chunk JSON>`, then `data: [DONE]`
+                                                                 "text/event-stream": {"schema": {
+                                                                     "type": "object", "required": ["data"],
+                                                                     "properties": {"data": {"type": "string"}}}}}},
+                          "400": _routed("malformed chat request: the gateway's answer, or the LLM's (OpenAI's shape)",
+                                         {"anyOf": [{"$ref": "#/components/schemas/Error"},
+                                                    {"$ref": "#/components/schemas/OpenAIError"}]}),
                           "401": _routed("missing or unknown apikey", {"$ref": "#/components/schemas/Error"}),
                           "403": {"description": "denied by policy: the policy's reason as the body, as APISIX sends it "
                                                  "(text; JSON if the reason is an object)", "headers": _TIMED,
@@ -117,6 +134,8 @@ def _admin_ops() -> dict:
     bad = {"400": {"description": "invalid configuration (as the gateways would refuse it)",
                    "content": {"application/json": {"schema": err}}}}
     missing = {"404": {"description": "Key not found"}}
+    unknown = {"404": {"description": "not found resource (not one of the five)",
+                       "content": {"application/json": {"schema": err}}}}
     res = {"name": "resource", "in": "path", "required": True,
            "schema": {"type": "string", "enum": ["routes", "upstreams", "consumers", "secrets", "plugin_configs"]}}
     ident = {"name": "ident", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
@@ -128,12 +147,14 @@ def _admin_ops() -> dict:
             "get": {"summary": "List", "operationId": "list", "security": sec, "responses": {
                 "200": {"description": "total and list", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["total", "list"],
-                    "properties": {"total": {"type": "integer"}, "list": {"type": "array", "items": obj}}}}}}, **common}},
+                    "properties": {"total": {"type": "integer"}, "list": {"type": "array", "items": obj}}}}}},
+                **common, **unknown}},
             "put": {"summary": "Create or replace (id or username in the body)", "operationId": "putInBody",
                     "security": sec, "requestBody": body, "responses": {
-                        "200": {"description": "replaced", **one}, "201": {"description": "created", **one}, **bad, **common}},
+                        "200": {"description": "replaced", **one}, "201": {"description": "created", **one}, **bad, **common,
+                        **unknown}},
             "post": {"summary": "Create with a new id", "operationId": "create", "security": sec, "requestBody": body,
-                     "responses": {"201": {"description": "created", **one}, **bad, **common,
+                     "responses": {"201": {"description": "created", **one}, **bad, **common, **unknown,
                                    "405": {"description": "consumers and secrets are named: PUT"}}}},
         "/apisix/admin/{resource}/{ident}": {
             "parameters": [res, ident],

@@ -12,19 +12,24 @@ MAX_KEY_CHARS = 4096
 
 
 class _JsonTypes(BaseModel):
-    """JSON's types as the schema states them: `false` is not a seed and `0` is not a boolean.
-    pydantic's lax mode would take either; its strict mode would also refuse 535.0, which
-    JSON Schema calls an integer."""
+    """JSON's types as the schema states them: `false` or `"5"` is not a seed and `0` is not a
+    boolean. pydantic's lax mode would take each; its strict mode would also refuse 535.0,
+    which JSON Schema calls an integer."""
 
     @field_validator("*", mode="before")
     @classmethod
-    def _booleans_are_not_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        is_bool_field = cls.model_fields[info.field_name].annotation in (bool, bool | None)
-        if is_bool_field and value is not None and not isinstance(value, bool):
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation = cls.model_fields[info.field_name].annotation
+        if value is None:
+            return value
+        if annotation in (bool, bool | None) and not isinstance(value, bool):
             raise ValueError("must be a boolean")
-        if isinstance(value, bool) and not is_bool_field:
-            raise ValueError("a boolean is not a number")
+        if annotation in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("must be a number")
         return value
+
+
+_NUMBERS = (int, float, int | None, float | None)
 
 
 class ChatMessage(BaseModel):

@@ -306,6 +306,27 @@ def _fuzz(schema_url: str, base_url: str, headers: dict, max_examples: int = 25)
     return seen
 
 
+def test_gateway_openapi_is_honest(qp):
+    """The schemathesis CLI, --checks all, on the gateway's own document."""
+    from tests.system.common.schemathesis_cli import problems, run
+
+    # A method no route takes is APISIX's "404 Route Not Found", not a 405: the routes come
+    # from etcd and the gateway keeps APISIX's answer, so that one check is left out here.
+    report = run(qp.gateway_url + "/openapi.json", headers={"apikey": qp.keys["rag-service"]},
+                 extra=("--exclude-checks", "unsupported_method"))
+    assert problems(report) == {}, report["output"][-4000:]
+
+
+@pytest.mark.xfail(strict=True, reason="the Admin API documents its bodies as bare objects: a route's, an "
+                                       "upstream's and each plugin's conf still need their schemas (ST202), and "
+                                       "GET/PATCH/DELETE of an id need links from the PUTs (missing test data)")
+def test_admin_api_openapi_is_honest(qp):
+    from tests.system.common.schemathesis_cli import problems, run
+
+    report = run(qp.admin_url + "/openapi.json", headers={"X-API-KEY": qp.admin_key}, max_examples=15)
+    assert problems(report) == {}, report["output"][-4000:]
+
+
 def test_gateway_openapi_fuzz_no_5xx(qp):
     seen = _fuzz(qp.gateway_url + "/openapi.json", qp.gateway_url, {"apikey": qp.keys["rag-service"]})
     assert "POST /llm/chat" in seen

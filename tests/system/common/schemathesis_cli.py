@@ -69,6 +69,10 @@ def run(schema_url: str, *, headers: dict[str, str] | None = None, max_examples:
                                f"{proc.stderr[-2000:]}")
         report = json.loads(path.read_text())
         report["output"] = proc.stdout
+        keep = os.environ.get("HALAB_SCHEMATHESIS_OUTPUT")  # a file to read the whole story in
+        if keep:
+            with open(keep, "a") as fh:
+                fh.write(proc.stdout)
         return report
 
 
