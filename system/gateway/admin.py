@@ -12,23 +12,27 @@ Answers as APISIX does:
 - a missing key: 404 {"message": "Key not found"}; a bad body: 400 {"error_msg": ...};
   no or a wrong X-API-KEY: 401 {"error_msg": "failed to check token"}.
 
-A body is checked by the parsers the data plane itself uses (config.py, the plugin
-registry), so what the Admin API accepts is exactly what the gateways can serve. etcd
-unreachable: 503, and nothing is reported written.
+A body is checked against APISIX-style JSON Schemas (schema.py, also published in the
+OpenAPI document), then by the parsers the data plane itself uses (config.py, the plugin
+registry), so what the Admin API accepts is what the gateways can serve. A route naming an
+upstream or plugin config that does not exist: 404. etcd unreachable: 503, and nothing is
+reported written.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from typing import Any
 
 from aiohttp import web
 
+from . import schema
 from .config import ConfigError, build_config, parse_consumer, parse_upstream
 from .etcd_kv import EtcdKV, EtcdUnavailable
-from .plugins import REGISTRY, build_route
+from .plugins import build_route
 
 RESOURCES = ("routes", "upstreams", "consumers", "secrets", "plugin_configs")
 MAX_BODY_BYTES = 1 << 20
@@ -121,6 +125,10 @@ class AdminApi:
 
     async def put(self, request: web.Request) -> web.Response:
         resource = request.match_info["resource"]
+        if resource == "secrets" and "ident" not in request.match_info:
+            resp = _error(405, "secrets are named by their path: PUT /apisix/admin/secrets/vault/<id>")
+            resp.headers["Allow"] = "GET"
+            return resp
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
@@ -133,7 +141,9 @@ class AdminApi:
     async def post(self, request: web.Request) -> web.Response:
         resource = request.match_info["resource"]
         if resource in ("consumers", "secrets"):
-            return _error(405, f"POST makes an id; {resource} are named: use PUT")
+            resp = _error(405, f"POST makes an id; {resource} are named: use PUT")
+            resp.headers["Allow"] = "GET" if resource == "secrets" else "GET, PUT"
+            return resp
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
@@ -157,12 +167,22 @@ class AdminApi:
         return web.json_response({"deleted": "1", "key": key})
 
     async def _write(self, resource: str, ident: str, body: dict, created_at: int | None = None) -> web.Response:
+        if not _valid_ident(resource, ident):
+            return _error(400, f"invalid id {ident[:100]!r}: " + ("secrets/vault/<id>, " if resource == "secrets" else "")
+                          + "letters, digits and _ . - (1 to 64)")
         value = {k: v for k, v in body.items() if k not in ("create_time", "update_time")}
+        # The body as sent, before the path's id replaces the one it may carry.
+        problem = schema.problem(resource, value)
+        if problem:
+            return _error(400, f"invalid configuration: {problem}")
         if resource == "consumers":
             value["username"] = ident
         elif resource != "secrets":
             value["id"] = ident
-        problem = await self._invalid(resource, ident, value)
+        referred, missing = await self._referred(resource, value)
+        if missing:
+            return _error(404, missing)
+        problem = self._invalid(resource, ident, value, referred)
         if problem:
             return _error(400, f"invalid configuration: {problem}")
         now = int(time.time())
@@ -171,23 +191,27 @@ class AdminApi:
         created, entry = await self.kv.put(self._key(resource, ident), value)
         return web.json_response(_item(entry), status=201 if created else 200)
 
-    async def _invalid(self, resource: str, ident: str, value: dict) -> str | None:
-        """What the data plane would refuse in `value`, or None."""
+    async def _referred(self, resource: str, value: dict) -> tuple[dict, str | None]:
+        """The upstream and plugin config a route names, by key; or what it names that does not
+        exist, in APISIX's words (but 404 where APISIX answers 400: the body is well formed,
+        what it names is not found)."""
+        referred: dict = {}
+        if resource != "routes":
+            return referred, None
+        for field, resource_of, what in _REFERENCES:
+            if value.get(field) is not None:
+                key = self._key(resource_of, str(value[field]))
+                found = await self.kv.get(key)
+                if found is None:
+                    return referred, f"failed to fetch {what} [{value[field]}]"
+                referred[key] = found.value
+        return referred, None
+
+    def _invalid(self, resource: str, ident: str, value: dict, referred: dict) -> str | None:
+        """What the data plane would refuse in `value` that the schema lets through, or None."""
         try:
             if resource == "routes":
-                # The objects a route names must exist; APISIX's own refusal words.
-                referred = {}
-                for field, resource_of, what in (("upstream_id", "upstreams", "upstream info by upstream id"),
-                                                 ("plugin_config_id", "plugin_configs",
-                                                  "plugin config info by plugin config id")):
-                    if value.get(field) is not None:
-                        key = self._key(resource_of, str(value[field]))
-                        found = await self.kv.get(key)
-                        if found is None:
-                            return f"failed to fetch {what} [{value[field]}]"
-                        referred[key] = found.value
-                raw = {self._key("routes", ident): value, **referred}
-                cfg = build_config(raw, 0, self.prefix)
+                cfg = build_config({self._key("routes", ident): value, **referred}, 0, self.prefix)
                 if cfg.errors:
                     return "; ".join(cfg.errors.values())
                 build_route(cfg.routes[ident], self.services)
@@ -195,26 +219,22 @@ class AdminApi:
                 parse_upstream(value)
             elif resource == "consumers":
                 parse_consumer(ident, value)
-                _known_plugins(value.get("plugins") or {})
-            elif resource == "plugin_configs":
-                if not isinstance(value.get("plugins"), dict):
-                    return 'property "plugins" is required'
-                _known_plugins(value["plugins"])
-            elif resource == "secrets":
-                manager, _, sid = ident.partition("/")
-                if manager != "vault" or not sid or "/" in sid:
-                    return "secrets are addressed as secrets/vault/<id> (the gateway reads vault managers)"
-                if not isinstance(value.get("prefix"), str):
-                    return 'property "prefix" is required'
         except (ConfigError, TypeError, ValueError, KeyError, AttributeError) as exc:
             return str(exc)
         return None
 
 
-def _known_plugins(plugins: dict) -> None:
-    for name in plugins:
-        if name not in REGISTRY:
-            raise ConfigError(f"unknown plugin [{name}]")
+_REFERENCES = (("upstream_id", "upstreams", "upstream info by upstream id"),
+               ("plugin_config_id", "plugin_configs", "plugin config info by plugin config id"))
+
+
+def _valid_ident(resource: str, ident: str) -> bool:
+    if resource == "secrets":
+        manager, _, ident = ident.partition("/")
+        if manager != "vault":
+            return False
+    pattern = schema.CONSUMER["properties"]["username"]["pattern"] if resource == "consumers" else schema.ID_PATTERN
+    return re.fullmatch(pattern, ident) is not None
 
 
 def _ident_in(resource: str, body: dict) -> str | None:

@@ -6,6 +6,8 @@ ai-proxy hairpin `/llm/chat` is documented here because the gateway itself answe
 
 from __future__ import annotations
 
+from . import schema
+
 _ERROR = {"type": "object", "properties": {"message": {"type": "string"}, "request_id": {"type": "string"}},
           "required": ["message"]}
 _RID = {"X-Request-Id": {"description": "The caller's request id, or a new one", "schema": {"type": "string"}}}
@@ -124,52 +126,74 @@ OPENAPI["paths"]["/llm/v1/models"] = {"get": {
 
 
 def _admin_ops() -> dict:
+    """One path pair per resource, each with its body's schema (schema.py, what the API checks),
+    and links from a write to reading, patching and deleting what it wrote."""
     obj = {"type": "object", "required": ["key", "value"], "properties": {
         "key": {"type": "string"}, "value": {"type": "object"},
         "createdIndex": {"type": "integer"}, "modifiedIndex": {"type": "integer"}}}
     err = {"type": "object", "required": ["error_msg"], "properties": {"error_msg": {"type": "string"}}}
-    body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     common = {"401": {"description": "no or a wrong X-API-KEY", "content": {"application/json": {"schema": err}}},
               "503": {"description": "etcd unavailable: nothing written", "content": {"application/json": {"schema": err}}}}
     bad = {"400": {"description": "invalid configuration (as the gateways would refuse it)",
                    "content": {"application/json": {"schema": err}}}}
     missing = {"404": {"description": "Key not found"}}
-    unknown = {"404": {"description": "not found resource (not one of the five)",
-                       "content": {"application/json": {"schema": err}}}}
-    res = {"name": "resource", "in": "path", "required": True,
-           "schema": {"type": "string", "enum": ["routes", "upstreams", "consumers", "secrets", "plugin_configs"]}}
-    ident = {"name": "ident", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
     sec = [{"adminKey": []}]
     one = {"content": {"application/json": {"schema": obj}}}
-    return {
-        "/apisix/admin/{resource}": {
-            "parameters": [res],
-            "get": {"summary": "List", "operationId": "list", "security": sec, "responses": {
-                "200": {"description": "total and list", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["total", "list"],
-                    "properties": {"total": {"type": "integer"}, "list": {"type": "array", "items": obj}}}}}},
-                **common, **unknown}},
-            "put": {"summary": "Create or replace (id or username in the body)", "operationId": "putInBody",
-                    "security": sec, "requestBody": body, "responses": {
-                        "200": {"description": "replaced", **one}, "201": {"description": "created", **one}, **bad, **common,
-                        **unknown}},
-            "post": {"summary": "Create with a new id", "operationId": "create", "security": sec, "requestBody": body,
-                     "responses": {"201": {"description": "created", **one}, **bad, **common, **unknown,
-                                   "405": {"description": "consumers and secrets are named: PUT"}}}},
-        "/apisix/admin/{resource}/{ident}": {
-            "parameters": [res, ident],
-            "get": {"summary": "Read one", "operationId": "get", "security": sec,
+    paths: dict = {}
+    for resource, body_schema in schema.RESOURCES.items():
+        name = resource.rstrip("s").replace("_", " ")
+        op = resource.title().replace("_", "")
+        # Secrets live under their manager (secrets/vault/1); the others by id (consumers: username).
+        base = f"/apisix/admin/{resource}"
+        item = f"{base}/vault/{{ident}}" if resource == "secrets" else f"{base}/{{ident}}"
+        ident = {"name": "ident", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": schema.ID_PATTERN if resource != "consumers"
+                            else schema.CONSUMER["properties"]["username"]["pattern"]}}
+        by_ident = {"ident": "$request.path.ident"}
+        links = {f"Get{op}": {"operationId": f"get{op}", "parameters": by_ident},
+                 f"Patch{op}": {"operationId": f"patch{op}", "parameters": by_ident},
+                 f"Delete{op}": {"operationId": f"delete{op}", "parameters": by_ident}}
+        body = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        dangling = {"404": {"description": "the upstream_id or plugin_config_id names nothing",
+                            "content": {"application/json": {"schema": err}}}} if resource == "routes" else {}
+        collection: dict = {"get": {"summary": f"List {resource}", "operationId": f"list{op}", "security": sec,
+                                    "responses": {"200": {"description": "total and list", "content": {
+                                        "application/json": {"schema": {
+                                            "type": "object", "required": ["total", "list"],
+                                            "properties": {"total": {"type": "integer"},
+                                                           "list": {"type": "array", "items": obj}}}}}},
+                                                  **common}}}
+        if resource != "secrets":
+            named = "username" if resource == "consumers" else "id"
+            collection["put"] = {"summary": f"Create or replace a {name} named by `{named}` in the body",
+                                 "operationId": f"put{op}ByBody", "security": sec,
+                                 "requestBody": {"required": True, "content": {"application/json": {
+                                     "schema": {"allOf": [body_schema, {"required": [named]}]}}}},
+                                 "responses": {"200": {"description": "replaced", **one},
+                                               "201": {"description": "created", **one},
+                                               **bad, **dangling, **common}}
+        if resource not in ("consumers", "secrets"):
+            collection["post"] = {"summary": f"Create a {name} with a new id", "operationId": f"create{op}",
+                                  "security": sec, "requestBody": body,
+                                  "responses": {"201": {"description": "created", **one}, **bad, **dangling, **common}}
+        paths[base] = collection
+        paths[item] = {
+            "parameters": [ident],
+            "get": {"summary": f"Read a {name}", "operationId": f"get{op}", "security": sec,
                     "responses": {"200": {"description": "the object", **one}, **missing, **common}},
-            "put": {"summary": "Create or replace", "operationId": "put", "security": sec, "requestBody": body,
-                    "responses": {"200": {"description": "replaced", **one}, "201": {"description": "created", **one},
-                                  **bad, **common}},
-            "patch": {"summary": "Merge into (objects merged, arrays replaced, null removes)", "operationId": "patch",
-                      "security": sec, "requestBody": body,
+            "put": {"summary": f"Create or replace a {name}", "operationId": f"put{op}", "security": sec,
+                    "requestBody": body,
+                    "responses": {"200": {"description": "replaced", **one, "links": links},
+                                  "201": {"description": "created", **one, "links": links},
+                                  **bad, **dangling, **common}},
+            "patch": {"summary": f"Merge into a {name} (objects merged, arrays replaced, null removes); "
+                                 "the result must be valid", "operationId": f"patch{op}", "security": sec,
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                       "responses": {"200": {"description": "merged", **one}, **bad, **missing, **common}},
-            "delete": {"summary": "Delete", "operationId": "delete", "security": sec, "responses": {
+            "delete": {"summary": f"Delete a {name}", "operationId": f"delete{op}", "security": sec, "responses": {
                 "200": {"description": "deleted", "content": {"application/json": {"schema": {"type": "object"}}}},
-                **missing, **common}}},
-    }
+                **missing, **common}}}
+    return paths
 
 
 ADMIN_OPENAPI = {

@@ -473,18 +473,22 @@ def test_admin_api_upstreams_consumers_plugin_configs_and_secrets(qp):
         assert _admin(qp, "DELETE", path).status_code == 200, path
 
 
-@pytest.mark.parametrize("path,body,expect", [
-    ("/routes/bad", {"uri": "no-slash", "upstream": {"nodes": {"a:1": 1}}}, "uri"),
-    ("/routes/bad", {"uri": "/x", "plugins": {"no-such-plugin": {}}, "upstream": {"nodes": {"a:1": 1}}}, "unknown plugin"),
-    ("/routes/bad", {"uri": "/x", "upstream_id": "absent"}, "upstream id [absent]"),
-    ("/routes/bad", {"uri": "/x"}, "neither an upstream"),
-    ("/upstreams/bad", {"nodes": {}}, "no nodes"),
-    ("/secrets/aws/1", {"prefix": "p"}, "vault"),
-    ("/routes", {"uri": "/x", "upstream": {"nodes": {"a:1": 1}}}, "missing id"),
+@pytest.mark.parametrize("path,body,status,expect", [
+    ("/routes/bad", {"uri": "no-slash", "upstream": {"nodes": {"a:1": 1}}}, 400, "uri"),
+    ("/routes/bad", {"uri": "/x", "plugins": {"no-such-plugin": {}}, "upstream": {"nodes": {"a:1": 1}}}, 400,
+     "unknown plugin [no-such-plugin]"),
+    ("/routes/bad", {"uri": "/x", "plugins": {"proxy-rewrite": {"method": "GET"}}, "upstream_id": 1}, 400, "method"),
+    ("/routes/bad", {"uri": "/x", "upstream_id": "absent"}, 404, "upstream id [absent]"),
+    ("/routes/bad", {"uri": "/x"}, 400, "neither an upstream"),
+    ("/upstreams/bad", {"nodes": {}}, 400, "nodes"),
+    ("/upstreams/bad", {"nodes": {"a:1": "1"}}, 400, "nodes"),
+    ("/routes/bad id", {"uri": "/x", "upstream": {"nodes": {"a:1": 1}}}, 400, "invalid id"),
+    ("/secrets/aws/1", {"prefix": "p"}, 400, "vault"),
+    ("/routes", {"uri": "/x", "upstream": {"nodes": {"a:1": 1}}}, 400, "missing id"),
 ])
-def test_admin_api_refuses_what_the_gateways_could_not_serve(qp, path, body, expect):
+def test_admin_api_refuses_what_the_gateways_could_not_serve(qp, path, body, status, expect):
     r = _admin(qp, "PUT", path, body)
-    assert r.status_code == 400 and expect in r.json()["error_msg"], r.text
+    assert r.status_code == status and expect in r.json()["error_msg"], r.text
     assert _admin(qp, "GET", path).status_code in (404, 200) and _admin(qp, "GET", "/routes/bad").status_code == 404
 
 
