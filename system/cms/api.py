@@ -446,7 +446,8 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     service = PolicyService(meta, etcd, compiler,
                             settle_bound_s=settings.reconcile_interval_s + settings.pending_grace_s,
                             probe_timeout_s=min(settings.etcd_probe_timeout_s, settings.etcd_timeout_s),
-                            retry_after_s=settings.reconcile_interval_s)
+                            retry_after_s=settings.reconcile_interval_s,
+                            writer_deadline_s=settings.etcd_timeout_s + 3 * settings.mongo_timeout_ms / 1000)
     reconciler = Reconciler(service, settings.pending_grace_s, settings.reconcile_interval_s)
 
     app = create_app("cms", max_body_bytes=settings.max_body_bytes,

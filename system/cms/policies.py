@@ -4,7 +4,8 @@
       1. OPA compiles the Rego (scratch policy)          invalid -> 400, nothing written
       2. claim version N+1 (insert of `<id>@<N+1>` into policy_claims: a concurrent
          writer's insert fails -> 409); metadata: version N+1, status `pending`
-         (already pending: 409 while etcd can commit, 503 while it cannot; nothing written)
+         (already pending: 409 while etcd can commit and its writer may still be at work,
+         503 while etcd cannot commit or the claim has outlived any writer; nothing written)
       3. etcd txn: if mod_revision(/policies/authz) == the revision the metadata recorded,
                    put the Rego                           (compare fails -> rollback, 409;
                    etcd refused, e.g. no leader -> rollback, 503 "not applied";
@@ -139,7 +140,7 @@ class PolicyService:
 
     def __init__(self, meta: Metadata, etcd: Content, compiler: Compiler,
                  now: Callable[[], datetime] = utcnow, settle_bound_s: float = 20.0,
-                 probe_timeout_s: float = 1.0, retry_after_s: float = 5.0) -> None:
+                 probe_timeout_s: float = 1.0, retry_after_s: float = 5.0, writer_deadline_s: float = 14.0) -> None:
         self.meta = meta
         self.etcd = etcd
         self.compiler = compiler
@@ -147,6 +148,9 @@ class PolicyService:
         self.settle_bound_s = settle_bound_s
         self.probe_timeout_s = probe_timeout_s
         self.retry_after_s = retry_after_s
+        # The longest a writer works between its claim and its answer (its store timeouts):
+        # a claim older than this has no writer left, only an outcome to settle.
+        self.writer_deadline_s = writer_deadline_s
 
     # ----------------------------------------------------------------- reads
 
@@ -210,8 +214,18 @@ class PolicyService:
                        f"etcd cannot commit; nothing of this request was written. The reconciler settles version "
                        f"{p.get('version')} within about {self.settle_bound_s:.0f} s once etcd is back; retry then",
             ) from exc
+        started = p.get("started_at")
+        if started is not None and (self.now() - started).total_seconds() > self.writer_deadline_s:
+            # No writer is behind it any more: the update it started ended `unknown` (etcd did
+            # not answer it) or its process died. That is an outage's leftover, not a conflict.
+            raise WriteFailed(
+                "etcd", f"version {p.get('version')} of {policy_id!r} is still unsettled after an earlier failure",
+                "not applied", retry_after_s=self.retry_after_s, policy=policy_id, pending_version=p.get("version"),
+                detail=f"pending since {started}, longer than any writer waits ({self.writer_deadline_s:.0f} s); the "
+                       f"reconciler settles it within about {self.settle_bound_s:.0f} s; nothing of this request was "
+                       f"written; retry then")
         raise Conflict(f"policy {policy_id!r}: version {p.get('version')} is still pending "
-                       f"(since {p.get('started_at')}); retry, or wait for the reconciler")
+                       f"(since {started}); retry, or wait for the reconciler")
 
     def _check_writable(self, policy_id: str, doc: dict | None, expected_version: int | None) -> int:
         current = doc["version"] if doc else 0

@@ -317,6 +317,23 @@ def test_fakes_pending_policy_while_etcd_healthy_stays_409(fakes):
     assert etcd.quorum_checks == 2 and meta.docs["a"]["status"] == "pending"
 
 
+def test_fakes_a_pending_claim_older_than_any_writer_is_503_not_a_conflict(fakes):
+    """An update that ended `unknown` leaves its claim; once no writer can still be behind it,
+    the next writers are told of an outage's leftover (503, retry), not of a concurrent writer."""
+    meta, etcd, _, svc = fakes
+    clock = {"now": utcnow()}
+    svc.now = lambda: clock["now"]
+    _leave_pending(svc, etcd)
+    with pytest.raises(Conflict):
+        run(svc.put("a", REGO, "x", "carol"))
+    clock["now"] += timedelta(seconds=svc.writer_deadline_s + 1)
+    with pytest.raises(WriteFailed) as exc:
+        run(svc.put("a", REGO, "x", "carol"))
+    assert exc.value.body["outcome"] == "not applied" and exc.value.body["pending_version"] == 2
+    assert "unsettled" in exc.value.body["cause"] and exc.value.retry_after_s == svc.retry_after_s
+    assert meta.docs["a"]["status"] == "pending"  # nothing of the refused request was written
+
+
 def test_fakes_etcd_is_probed_only_when_a_pending_record_is_found(fakes):
     _, etcd, _, svc = fakes
     run(svc.put("a", REGO, "", "alice"))
