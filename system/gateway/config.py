@@ -13,10 +13,7 @@ named in `Config.errors`; the rest keeps serving.
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 # APISIX's upstream timeout defaults (seconds).
@@ -41,38 +38,29 @@ class Node:
 
 
 class Balancer:
-    """Weighted round robin over the nodes (weights reduced by their gcd, 0 = never)."""
+    """Smooth weighted round robin (nginx's): 3:1 gives a a b a; 0 = never. Memory and each
+    pick are O(nodes) whatever the weights (a sequence laid out by weight would let one
+    configured weight of 10**18 exhaust the gateway)."""
 
     def __init__(self, nodes: tuple[Node, ...]):
-        live = [n for n in nodes if n.weight > 0]
-        if not live:
-            self._seq: list[Node] = []
-            self._cycle = iter(())
-            return
-        g = reduce(math.gcd, (n.weight for n in live))
-        # Interleave so that weights 3:1 give a b a a, not a a a b.
-        seq: list[Node] = []
-        remaining = {n: n.weight // g for n in live}
-        while any(remaining.values()):
-            for n in live:
-                if remaining[n]:
-                    seq.append(n)
-                    remaining[n] -= 1
-        self._seq = seq
-        self._cycle = itertools.cycle(seq)
+        self._live = [n for n in nodes if n.weight > 0]
+        self._current = [0] * len(self._live)
+        self._total = sum(n.weight for n in self._live)
 
     def pick(self, exclude: set[Node] | None = None) -> Node | None:
-        if not self._seq:
+        candidates = [i for i, n in enumerate(self._live) if not exclude or n not in exclude]
+        if not candidates:
             return None
-        for _ in range(len(self._seq)):
-            node = next(self._cycle)
-            if not exclude or node not in exclude:
-                return node
-        return None
+        total = sum(self._live[i].weight for i in candidates)
+        for i in candidates:
+            self._current[i] += self._live[i].weight
+        best = max(candidates, key=lambda i: self._current[i])
+        self._current[best] -= total
+        return self._live[best]
 
     @property
     def distinct(self) -> int:
-        return len(set(self._seq))
+        return len(set(self._live))
 
 
 @dataclass(frozen=True)
