@@ -85,7 +85,7 @@ class AdminApi:
                 return web.json_response({"message": "404 Route Not Found"}, status=404)
             if exc.status == 405:
                 resp = _error(405, f"method {request.method} not allowed here")
-                resp.headers["Allow"] = exc.headers.get("Allow", "")
+                resp.headers["Allow"] = _allowed(request.path) or exc.headers.get("Allow", "")
                 return resp
             raise
 
@@ -183,6 +183,12 @@ class AdminApi:
         if missing:
             return _error(404, missing)
         problem = self._invalid(resource, ident, value, referred)
+        if problem and value.get("plugin_config_id") is not None and value.get("upstream") is None \
+                and value.get("upstream_id") is None:
+            # Well formed, but the plugin config it names gives it nowhere to send a request:
+            # the conflict is with that config's current state.
+            return _error(409, f"invalid configuration: {problem} (plugin config [{value['plugin_config_id']}] "
+                               "has no ai-proxy and the route no upstream)")
         if problem:
             return _error(400, f"invalid configuration: {problem}")
         now = int(time.time())
@@ -211,7 +217,8 @@ class AdminApi:
         """What the data plane would refuse in `value` that the schema lets through, or None."""
         try:
             if resource == "routes":
-                cfg = build_config({self._key("routes", ident): value, **referred}, 0, self.prefix)
+                # A disabled route (status 0) is checked as if enabled: it must serve once enabled.
+                cfg = build_config({self._key("routes", ident): {**value, "status": 1}, **referred}, 0, self.prefix)
                 if cfg.errors:
                     return "; ".join(cfg.errors.values())
                 build_route(cfg.routes[ident], self.services)
@@ -226,6 +233,16 @@ class AdminApi:
 
 _REFERENCES = (("upstream_id", "upstreams", "upstream info by upstream id"),
                ("plugin_config_id", "plugin_configs", "plugin config info by plugin config id"))
+
+
+def _allowed(path: str) -> str:
+    """The methods a path takes, per resource: consumers and secrets are named, never POSTed."""
+    parts = path.removeprefix("/apisix/admin/").split("/")
+    if not path.startswith("/apisix/admin/") or parts[0] not in RESOURCES:
+        return ""
+    if len(parts) > 1:
+        return "DELETE, GET, PATCH, PUT"
+    return {"consumers": "GET, PUT", "secrets": "GET"}.get(parts[0], "GET, POST, PUT")
 
 
 def _valid_ident(resource: str, ident: str) -> bool:

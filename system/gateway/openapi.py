@@ -125,6 +125,12 @@ OPENAPI["paths"]["/llm/v1/models"] = {"get": {
                   "503": _routed("LLM key or policy engine unavailable", {"$ref": "#/components/schemas/Error"})}}}
 
 
+def _follow(op: str, ident: str) -> dict:
+    """Links from a write to reading, patching and deleting what it wrote."""
+    return {f"{verb.title()}{op}": {"operationId": f"{verb}{op}", "parameters": {"ident": ident}}
+            for verb in ("get", "patch", "delete")}
+
+
 def _admin_ops() -> dict:
     """One path pair per resource, each with its body's schema (schema.py, what the API checks),
     and links from a write to reading, patching and deleting what it wrote."""
@@ -149,12 +155,22 @@ def _admin_ops() -> dict:
         ident = {"name": "ident", "in": "path", "required": True,
                  "schema": {"type": "string", "pattern": schema.ID_PATTERN if resource != "consumers"
                             else schema.CONSUMER["properties"]["username"]["pattern"]}}
-        by_ident = {"ident": "$request.path.ident"}
-        links = {f"Get{op}": {"operationId": f"get{op}", "parameters": by_ident},
-                 f"Patch{op}": {"operationId": f"patch{op}", "parameters": by_ident},
-                 f"Delete{op}": {"operationId": f"delete{op}", "parameters": by_ident}}
-        body = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        links = _follow(op, "$request.path.ident")  # a PUT to the item
+        created_links = _follow(op, "$response.body#/value/id")  # a POST: the id the server made
+        body = {"required": True, "content": {"application/json": {"schema": body_schema,
+                                                                    "example": schema.EXAMPLES[resource]}}}
+        # A route needs what it names to exist: the write of an upstream or plugin config links
+        # to a route naming it, so the fuzzer also reaches routes that refer to something.
+        if resource in ("upstreams", "plugin_configs"):
+            field = "upstream_id" if resource == "upstreams" else "plugin_config_id"
+            named = {"operationId": "createRoutes",
+                     "requestBody": {"uri": "/linked", field: "$response.body#/value/id",
+                                     **({} if resource == "upstreams" else {"upstream": {"nodes": {"rag:8000": 1}}})}}
+            links = {**links, "CreateRouteNamingIt": named}
+            created_links = {**created_links, "CreateRouteNamingIt": named}
         dangling = {"404": {"description": "the upstream_id or plugin_config_id names nothing",
+                            "content": {"application/json": {"schema": err}}},
+                    "409": {"description": "no upstream, and the plugin config it names has no ai-proxy",
                             "content": {"application/json": {"schema": err}}}} if resource == "routes" else {}
         collection: dict = {"get": {"summary": f"List {resource}", "operationId": f"list{op}", "security": sec,
                                     "responses": {"200": {"description": "total and list", "content": {
@@ -168,14 +184,16 @@ def _admin_ops() -> dict:
             collection["put"] = {"summary": f"Create or replace a {name} named by `{named}` in the body",
                                  "operationId": f"put{op}ByBody", "security": sec,
                                  "requestBody": {"required": True, "content": {"application/json": {
-                                     "schema": {"allOf": [body_schema, {"required": [named]}]}}}},
+                                     "schema": {"allOf": [body_schema, {"required": [named]}]},
+                                     "example": {**schema.EXAMPLES[resource], named: "example"}}}},
                                  "responses": {"200": {"description": "replaced", **one},
                                                "201": {"description": "created", **one},
                                                **bad, **dangling, **common}}
         if resource not in ("consumers", "secrets"):
             collection["post"] = {"summary": f"Create a {name} with a new id", "operationId": f"create{op}",
                                   "security": sec, "requestBody": body,
-                                  "responses": {"201": {"description": "created", **one}, **bad, **dangling, **common}}
+                                  "responses": {"201": {"description": "created", **one, "links": created_links},
+                                                **bad, **dangling, **common}}
         paths[base] = collection
         paths[item] = {
             "parameters": [ident],

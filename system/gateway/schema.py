@@ -32,7 +32,9 @@ def _plugin(properties: dict, required: tuple[str, ...] = (), **extra) -> dict:
     return out
 
 
-_URL = {"type": "string", "pattern": "^https?://"}
+# scheme://host[:port][/path], the host and path ASCII (what the HTTP client can dial)
+_PORT = r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+_URL = {"type": "string", "pattern": rf"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?{_PORT}(/[!-~]*)?$"}
 PLUGINS = {
     "key-auth": _plugin({"header": {"type": "string", "minLength": 1}, "query": {"type": "string"},
                          "hide_credentials": {"type": "boolean"}}),
@@ -85,7 +87,9 @@ _ROUTE_NEEDS = (
     ({"anyOf": [{"required": ["uri"]}, {"required": ["uris"]}]}, 'property "uri" or "uris" is required'),
     # somewhere to send the request: an upstream, or ai-proxy (its own, or its plugin config's)
     ({"anyOf": [{"required": ["upstream"]}, {"required": ["upstream_id"]}, {"required": ["plugin_config_id"]},
-                {"required": ["plugins"], "properties": {"plugins": {"required": ["ai-proxy"]}}}]},
+                {"required": ["plugins"], "properties": {"plugins": {"required": ["ai-proxy"], "properties": {
+                    "ai-proxy": {"not": {"required": ["_meta"], "properties": {"_meta": {
+                        "required": ["disable"], "properties": {"disable": {"enum": [True]}}}}}}}}}}]},
      "route has neither an upstream nor ai-proxy"),
 )
 ROUTE = {"type": "object", "allOf": [need for need, _ in _ROUTE_NEEDS], "properties": {
@@ -104,6 +108,14 @@ CONSUMER = {"type": "object", "properties": {
 PLUGIN_CONFIG = {"type": "object", "required": ["plugins"], "properties": {**_COMMON, "plugins": _plugins(PLUGINS)}}
 SECRET = {"type": "object", "required": ["prefix"], "properties": {
     "uri": _URL, "prefix": {"type": "string", "minLength": 1}}}
+# One valid body each: the OpenAPI document's examples (and the fuzzer's first cases).
+EXAMPLES = {
+    "routes": {"uri": "/example/*", "upstream": {"nodes": {"rag:8000": 1}}, "plugins": {"key-auth": {}}},
+    "upstreams": {"type": "roundrobin", "nodes": {"rag:8000": 1}},
+    "consumers": {"username": "example", "plugins": {"key-auth": {"key": "example-key"}}},
+    "plugin_configs": {"plugins": {"key-auth": {}}},
+    "secrets": {"uri": "http://vault1:8200", "prefix": "kv/apisix"},
+}
 RESOURCES = {"routes": ROUTE, "upstreams": UPSTREAM, "consumers": CONSUMER, "plugin_configs": PLUGIN_CONFIG,
              "secrets": SECRET}
 

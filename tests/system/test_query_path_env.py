@@ -11,6 +11,7 @@ go to a temporary directory, removed at the end unless HALAB_KEEP_LOGS is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -165,6 +166,22 @@ class QueryPath:
     def stub_admin(self, method: str, path: str, body=None) -> httpx.Response:
         return self.http.request(method, self.services["llm_stub"].url + path, json=body,
                                  headers={"X-Admin-Token": self.admin_token})
+
+    @contextlib.contextmanager
+    def apisix_restored(self):
+        """The /apisix prefix as it was on entry, put back on exit (a fuzzer's routes gone)."""
+        from system.common.etcd import connect
+
+        c = connect(self.etcd.client_url)
+        try:
+            before = {meta.key: value for value, meta in c.get_prefix("/apisix")}
+            yield
+            c.delete_prefix("/apisix")
+            for key, value in before.items():
+                c.put(key, value)
+            self.wait_gateway_revision(int(c.get_prefix_response("/apisix", keys_only=True).header.revision))
+        finally:
+            c.close()
 
     def etcd_put(self, key: str, value: dict) -> int:
         from system.common.etcd import connect
