@@ -62,6 +62,12 @@ class Recipe:
 # ----------------------------------------------------------------------------- scratch images
 
 
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
 def _scratch_dockerfile(path: str, entrypoint, cmd, env, labels: dict[str, str]) -> str:
     lines = ["FROM scratch", "COPY rootfs/ /"]
     for key, value in env:
@@ -82,10 +88,7 @@ def _scratch_context(binary: Path, path: str, dirs: tuple[str, ...], dockerfile:
     """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        df = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(df)
-        tar.addfile(info, io.BytesIO(df))
+        _add_bytes(tar, "Dockerfile", dockerfile.encode())
         made: set[str] = set()
 
         def add_dir(p: str, mode: int) -> None:
@@ -380,10 +383,7 @@ class DebFiles(Recipe):
             env.step(["dpkg-deb", "-x", str(debs[0]), str(tmp / "x")], "dpkg-deb")
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tar:
-                df = self.dockerfile(parent_tag, env.labels()).encode()
-                info = tarfile.TarInfo("Dockerfile")
-                info.size = len(df)
-                tar.addfile(info, io.BytesIO(df))
+                _add_bytes(tar, "Dockerfile", self.dockerfile(parent_tag, env.labels()).encode())
                 for path in self.files:
                     src = tmp / "x" / path.lstrip("/")
                     if not src.exists():
@@ -458,13 +458,8 @@ class PythonDeps(Recipe):
             env.say(f"wheelhouse {wheelhouse} is complete; reusing it")
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for name, data in (
-                ("Dockerfile", self.dockerfile(parent_tag, env.labels()).encode()),
-                ("requirements.txt", ("\n".join(reqs) + "\n").encode()),
-            ):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+            _add_bytes(tar, "Dockerfile", self.dockerfile(parent_tag, env.labels()).encode())
+            _add_bytes(tar, "requirements.txt", ("\n".join(reqs) + "\n").encode())
             for whl in sorted(wheelhouse.glob("*.whl")):
                 tar.add(str(whl), arcname=f"wheels/{whl.name}")
         buf.seek(0)
@@ -520,10 +515,7 @@ class PythonProject(Recipe):
             raise BuildError(f"no project source under {', '.join(self.sources)} in {env.root}")
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            df = self.dockerfile(parent_tag, env.labels()).encode()
-            info = tarfile.TarInfo("Dockerfile")
-            info.size = len(df)
-            tar.addfile(info, io.BytesIO(df))
+            _add_bytes(tar, "Dockerfile", self.dockerfile(parent_tag, env.labels()).encode())
             for path in files:
                 info = tar.gettarinfo(str(path), arcname=f"app/{path.relative_to(env.root).as_posix()}")
                 info.uid = info.gid = 0
