@@ -98,7 +98,7 @@ class Gateway:
             approle_mount=s.vault_approle_mount, default_uri=s.vault_addr, ttl_s=s.secret_ttl_s,
             max_stale_s=s.secret_max_stale_s, timeout_s=s.vault_timeout_s, retry_backoff_s=s.secret_retry_backoff_s)
         self.services = Services(self.session, secrets)
-        self.metrics = GatewayMetrics(secrets.status)
+        self.metrics.watch_secrets(secrets.status)
         self.forwarder = Forwarder(self.session)
         # The watch stream gets its own session so its long-lived connection never sits in
         # the hot path's pool.

@@ -56,7 +56,7 @@ class _Histogram:
 
 
 class GatewayMetrics:
-    def __init__(self, secrets_status: Callable[[], dict] | None = None, hostname: str | None = None) -> None:
+    def __init__(self, hostname: str | None = None) -> None:
         self.hostname = hostname or socket.gethostname()
         self.status: collections.Counter[tuple] = collections.Counter()
         self.bandwidth: collections.Counter[tuple] = collections.Counter()
@@ -64,8 +64,10 @@ class GatewayMetrics:
         self.requests = 0
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        if secrets_status is not None:
-            self.registry.register(_KeyCacheCollector(secrets_status))
+
+    def watch_secrets(self, status: Callable[[], dict]) -> None:
+        """The key cache's metrics, once the secret store exists (at start-up)."""
+        self.registry.register(_KeyCacheCollector(status))
 
     def count_request(self) -> None:
         self.requests += 1

@@ -15,16 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
+from tests.system.cms.cms_stack import ServerThread
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,23 +29,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @contextlib.contextmanager
 def serving(app) -> Iterator[str]:
-    """An ASGI app on 127.0.0.1 (a free port) in a thread, lifespan included."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    """An ASGI app on 127.0.0.1 (a free port) in a thread, lifespan included; yields its URL."""
+    with ServerThread(app) as server:
+        yield server.url
 
 
 def run(schema_url: str, *, headers: dict[str, str] | None = None, max_examples: int = 25, seed: int = 1,
