@@ -56,12 +56,16 @@ def test_a_dc2_kill_shows_in_apisix_http_status(seed_lab) -> None:
     key = {"apikey": seed_lab.consumers["rag-service"]}
     stop = threading.Event()
     codes: list[int] = []
+    refusals: collections.Counter = collections.Counter()  # what the non-200 answers said
 
     def traffic() -> None:  # a steady trickle of routed requests through the VIP
         with httpx.Client(base_url=vip, headers=key, timeout=10, trust_env=False) as c:
             while not stop.wait(0.05):
                 try:
-                    codes.append(c.get("/llm/v1/models").status_code)
+                    r = c.get("/llm/v1/models")
+                    codes.append(r.status_code)
+                    if r.status_code != 200:
+                        refusals[(r.status_code, r.text[:120])] += 1
                 except httpx.HTTPError:
                     codes.append(0)
 
@@ -77,21 +81,25 @@ def test_a_dc2_kill_shows_in_apisix_http_status(seed_lab) -> None:
             eventually(lambda: _up(url)["gateway2"] == "down", 30, what="gateway2's target down")
             eventually(lambda: set(_by_component(url, active).values()) == {1.0}, 60,
                        what=lambda: f"both LBs down to one gateway: {_by_component(url, active)}")
-            carried = _by_site(url, recent)
-            assert carried.get("dc1", 0) > 0 and carried.get("dc2", 0) == 0, carried
+            # The one sequential client may sit out a request sent to gateway2 before the LBs saw
+            # it die, so the first window after the switch can be empty: wait for DC1 to carry.
+            eventually(lambda: (lambda s: s.get("dc1", 0) > 0 and s.get("dc2", 0) == 0)(_by_site(url, recent)), 30,
+                       what=lambda: f"DC1 alone counting the requests: {_by_site(url, recent)}")
             n.stop(f)
         wait_healthy(seed_lab)
         eventually(lambda: set(_by_component(url, active).values()) == {2.0}, 60,
                    what=lambda: f"gateway2 back in both LBs: {_by_component(url, active)}")
         eventually(lambda: _by_site(url, recent).get("dc2", 0) > 0, 60, what="gateway2 counting again")
+        # Counting includes the 503s of a gateway whose OPA or key is not loaded yet: wait for
+        # those to end, which is the recovery this test is about.
+        eventually(lambda: codes[-5:] == [200] * 5, 60, what=lambda: f"five 200s in a row: {codes[-20:]}")
     finally:
         stop.set()
         worker.join(15)
     wrong = instant_query(url, "apisix_http_status{component='gateway2',code=~'403|404'}")
-    print(f"codes through the VIP: {collections.Counter(codes)}; gateway2's own 4xx: "
+    print(f"codes through the VIP: {collections.Counter(codes)}; refusals: {dict(refusals)}; gateway2's own 4xx: "
           f"{[(r['metric']['code'], r['value'][1]) for r in wrong]}")
     assert wrong == [], "gateway2 denied or missed a route while it started"
-    assert codes[-5:] == [200] * 5, codes[-20:]
 
 
 def _by_component(url: str, promql: str) -> dict[str, float]:
