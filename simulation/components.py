@@ -97,9 +97,11 @@ class KeyCache:
 class PolicySync:
     """policy_sync in one site: the etcd revision its OPA has loaded."""
 
-    __slots__ = ("site", "loaded", "syncing")
+    __slots__ = ("site", "loaded", "syncing", "pending", "working")
 
     def __init__(self, site: str) -> None:
         self.site = site
         self.loaded = 0
         self.syncing = False
+        self.pending: list[int] = []  # revisions delivered by the watch, not yet put to OPA
+        self.working = False

@@ -135,6 +135,13 @@ class ModelParams:
     intra_hop_s: float = INTRA_SITE_HOP_S
     lb_s: float = LB_S
     key_retry_s: float = KEY_RETRY_S
+    # OPA recompiles every loaded module on each policy PUT, so the policy_sync station's
+    # service (measured with one policy loaded) grows by `put_per_policy_s` per policy loaded
+    # beyond the first; updates rotate over `updated_policies` of them (what one coalesced
+    # round puts at most). tests/system/policy_sync's propagation benchmark measures both.
+    policies: int = 1
+    updated_policies: int = 1
+    put_per_policy_s: float = 0.0
     source: str = "defaults"
 
     def station(self, kind: str) -> StationParams:
@@ -158,7 +165,8 @@ class ModelParams:
             base = stations.get(kind, StationParams(1, Dist("const", 0.0)))
             service = Dist(**sp["service"]) if "service" in sp else base.service
             stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
-        return cls(stations=stations, source=str(path))
+        scalars = {k: data[k] for k in ("policies", "updated_policies", "put_per_policy_s") if k in data}
+        return cls(stations=stations, source=str(path), **scalars)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 A committed revision reaches a site's OPA through its policy_sync's watch when that site
 reaches an etcd voter that receives the leader's log; the delay is the replication hop, the
-watch hop and the OPA PUT. A site that misses revisions (cut off, policy_sync or OPA down)
+watch hop, the wait for policy_sync and the OPA PUT. policy_sync puts one update at a time,
+and everything the watch delivered meanwhile goes in the next round, one PUT per policy
+(system/policy_sync coalesces so); each PUT costs more as more policies are loaded, since OPA
+recompiles all of them. A site that misses revisions (cut off, policy_sync or OPA down)
 catches up by a full resync after reconnecting (`reconnect_backoff_s`) and every `resync_s`.
 Each load is an event in the history: process "policy_sync", f "policy-loaded", value
 {"site", "revision", "delay_s"} -- delay from commit to loaded, so "instant" propagation
@@ -49,11 +52,27 @@ class Propagation:
         member = self.source(ps.site)
         if member is None:  # a fault at this very instant: the resync will catch up
             return
-        put = m.views[ps.site].policy_sync.draw()
-        delay = max(0.0, at - m.env.now) + m.net.hop(leader.site, member.site) + m.net.hop(member.site, ps.site) + put
+        delay = max(0.0, at - m.env.now) + m.net.hop(leader.site, member.site) + m.net.hop(member.site, ps.site)
         yield m.env.timeout(delay)
-        if self.source(ps.site) is not None:
-            self._load(ps, revision)
+        if self.source(ps.site) is None:
+            return
+        ps.pending.append(revision)
+        if not ps.working:
+            ps.working = True
+            m.env.process(self._work(ps))
+
+    def _work(self, ps: PolicySync):
+        m, params = self.m, self.m.params
+        base = params.station("policy_sync").service.mean
+        scale = (base + params.put_per_policy_s * (params.policies - 1)) / base if base > 0 else 1.0
+        draw = m.views[ps.site].policy_sync.draw
+        while ps.pending:
+            batch, ps.pending = ps.pending, []
+            puts = len({r % max(1, params.updated_policies) for r in batch})
+            yield m.env.timeout(sum(draw() for _ in range(puts)) * scale)
+            if self.source(ps.site) is not None:
+                self._load(ps, max(batch))
+        ps.working = False
 
     def resync(self, ps: PolicySync, wait_s: float) -> None:
         if ps.loaded < self.revision and not ps.syncing and self.source(ps.site) is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from system.policy_sync.opa import OpaRejected, OpaUnavailable
-from system.policy_sync.source import Batch, Entry, WatchCompacted
+from system.policy_sync.source import Batch, Entry, Event, WatchCompacted
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class PolicySync:
         self.resyncs = 0
         self.compactions = 0
         self.events_applied = 0
+        self.events_superseded = 0  # applied by loading a newer version of the same policy
         self.last_error: str | None = None
         self._last_verify = time.monotonic()
 
@@ -90,7 +91,8 @@ class PolicySync:
             return {"revision": self.revision, "synced": self.synced.is_set(), "etcd_connected": self.etcd_connected,
                     "policies": {pid: rev for pid, (rev, _) in sorted(self.loaded.items())},
                     "errors": dict(self.errors), "resyncs": self.resyncs, "compactions": self.compactions,
-                    "events_applied": self.events_applied, "last_error": self.last_error,
+                    "events_applied": self.events_applied,
+                    "events_superseded": self.events_superseded, "last_error": self.last_error,
                     "received_revision": self.received_revision, "lag": self._lag()}
 
     def _lag(self) -> dict:
@@ -150,7 +152,10 @@ class PolicySync:
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, Batch):
-                self.apply(item)
+                batch, failure = _coalesce(item, q)
+                self.apply(batch)
+                if failure is not None:
+                    raise failure
                 with self._lock:
                     if self.revision >= self.received_revision:
                         self._behind_since = None
@@ -192,42 +197,63 @@ class PolicySync:
         log.info("policy_sync: resynced %d policies at revision %d", len(entries), revision)
 
     def apply(self, batch: Batch) -> None:
+        """Load a batch's events in revision order, only the last one per policy: OPA compiles
+        every loaded module on each PUT, so a superseded version would cost a whole compile and
+        change nothing OPA ends with. If OPA refuses that last version, the newest earlier one
+        it accepts is loaded, which is where applying them one by one would have left it."""
+        versions: dict[str, list[Event]] = {}
         for ev in batch.events:
-            if ev.mod_revision <= self._snapshot_revision:
-                continue  # already in the last full resync; replaying it would go back in time
-            if ev.kind == "put":
-                self._put(ev.id, ev.value, ev.mod_revision)
-            else:
-                self._delete(ev.id, ev.mod_revision)
+            if ev.mod_revision > self._snapshot_revision:  # older ones are in the last resync
+                versions.setdefault(ev.id, []).append(ev)
+        for evs in sorted(versions.values(), key=lambda evs: evs[-1].mod_revision):
+            if not self._load(evs[-1]):
+                self._load_older(evs[:-1])
             with self._lock:
-                self.revision = max(self.revision, ev.mod_revision)
-                self.events_applied += 1
-        if not batch.events:  # a progress notification: nothing up to its revision is missing
-            with self._lock:
-                self.revision = max(self.revision, batch.header_revision)
+                self.revision = max(self.revision, evs[-1].mod_revision)
+                self.events_applied += len(evs)
+                self.events_superseded += len(evs) - 1
+        with self._lock:  # every event is loaded or superseded; an empty batch is a progress notice
+            newest = max((ev.mod_revision for ev in batch.events), default=batch.header_revision)
+            self.revision = max(self.revision, newest)
 
-    def _put(self, pid: str, rego: str, revision: int) -> None:
+    def _load(self, ev: Event) -> bool:
+        if ev.kind == "put":
+            return self._put(ev.id, ev.value, ev.mod_revision)
+        return self._delete(ev.id, ev.mod_revision)
+
+    def _load_older(self, evs: list[Event]) -> None:
+        refused = dict(self.errors.get(evs[0].id, {})) if evs else {}
+        for ev in reversed(evs):
+            if self._load(ev):
+                break
+        if refused:  # the newest version's refusal is the one to report
+            with self._lock:
+                self.errors[evs[0].id] = refused
+
+    def _put(self, pid: str, rego: str, revision: int) -> bool:
         try:
             self._opa(lambda: self.opa.put(pid, rego))
         except OpaRejected as exc:
             log.error("policy_sync: OPA refused %s at revision %d: %s", pid, revision, exc)
             with self._lock:
                 self.errors[pid] = {"revision": revision, "message": str(exc)}
-            return
+            return False
         with self._lock:
             self.loaded[pid] = (revision, rego)
             self.errors.pop(pid, None)
+        return True
 
-    def _delete(self, pid: str, revision: int) -> None:
+    def _delete(self, pid: str, revision: int) -> bool:
         try:
             self._opa(lambda: self.opa.delete(pid))
         except OpaRejected as exc:
             with self._lock:
                 self.errors[pid] = {"revision": revision, "message": str(exc)}
-            return
+            return False
         with self._lock:
             self.loaded.pop(pid, None)
             self.errors.pop(pid, None)
+        return True
 
     def _opa(self, fn):
         """Call OPA until it answers: an event is never skipped because OPA was away."""
@@ -259,3 +285,19 @@ class PolicySync:
                 self.opa.put(pid, rego)
             except (OpaUnavailable, OpaRejected) as exc:
                 log.warning("policy_sync: could not restore %s: %s", pid, exc)
+
+
+def _coalesce(first: Batch, q: queue.Queue) -> tuple[Batch, BaseException | None]:
+    """`first` and every batch already waiting behind it, as one; and the watch's failure if
+    one is queued behind them (raised once they are applied). While OPA compiles one update,
+    the next ones queue here, so a burst costs a compile per policy, not per event."""
+    events, header = list(first.events), first.header_revision
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return Batch(events, header), None
+        if isinstance(item, BaseException):
+            return Batch(events, header), item
+        events.extend(item.events)
+        header = max(header, item.header_revision)

@@ -274,3 +274,54 @@ def test_metrics_expose_the_loaded_revision_and_lag_with_fakes(env):
     assert samples["halab_policy_sync_policies_loaded"] == 1
     # The shared HTTP and process metrics are there too.
     assert {"halab_http_requests", "process_cpu_seconds"} <= {f.name for f in families}
+
+
+class CountingOpa(FakeOpa):
+    """FakeOpa that counts PUTs and takes `compile_s` for each, as OPA's recompile does."""
+
+    def __init__(self, compile_s: float = 0.0) -> None:
+        super().__init__()
+        self.puts: list[str] = []
+        self.compile_s = compile_s
+
+    def put(self, pid, rego):
+        time.sleep(self.compile_s)
+        super().put(pid, rego)
+        self.puts.append(pid)
+
+
+def test_a_batch_puts_only_the_last_version_of_each_policy_with_fakes() -> None:
+    opa = CountingOpa()
+    sync = PolicySync(lambda: None, opa)
+    sync.apply(Batch([Event("put", "a", "A1", 2), Event("put", "b", "B1", 3), Event("put", "a", "A2", 4),
+                      Event("delete", "c", None, 5), Event("put", "a", "A3", 6)], 6))
+    assert opa.puts == ["b", "a"] and opa.policies == {"a": "A3", "b": "B1"}
+    st = sync.status()
+    assert st["revision"] == 6 and st["policies"] == {"a": 6, "b": 3}
+    assert st["events_applied"] == 5 and st["events_superseded"] == 2
+
+
+def test_a_refused_last_version_leaves_the_newest_accepted_one_with_fakes() -> None:
+    """Where applying every event in turn would have left OPA, and the refusal reported."""
+    opa = CountingOpa()
+    sync = PolicySync(lambda: None, opa)
+    sync.apply(Batch([Event("put", "a", "A1", 2), Event("put", "a", "A2", 3), Event("put", "a", "reject me", 4)], 4))
+    st = sync.status()
+    assert opa.policies == {"a": "A2"} and st["policies"] == {"a": 3}
+    assert st["errors"]["a"]["revision"] == 4 and st["revision"] == 4
+
+
+def test_a_burst_behind_a_slow_opa_is_coalesced_with_fakes() -> None:
+    etcd, opa = FakeEtcd(), CountingOpa(compile_s=0.05)
+    sync = PolicySync(lambda: FakeSource(etcd), opa, heartbeat_s=0.05)
+    sync.start()
+    try:
+        eventually(lambda: sync.synced.is_set())
+        for i in range(40):
+            etcd.put("hot", f"H{i}")
+        eventually(lambda: sync.status()["revision"] == etcd.revision, 10)
+        assert opa.policies == {"hot": "H39"}
+        assert len(opa.puts) < 10, f"{len(opa.puts)} PUTs for 40 events"
+        assert sync.status()["events_superseded"] == 40 - len(opa.puts)
+    finally:
+        sync.stop()

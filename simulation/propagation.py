@@ -1,0 +1,71 @@
+"""The propagation benchmark's rows, predicted: etcd commits at the row's rate (or one at a
+time, each waiting for every DC), through the model's watch, policy_sync and OPA, and the
+delay from commit to loaded per DC. Also the fit that turns the benchmark's own figures into
+the model's parameters (`put_per_policy_s` and the policy_sync station).
+
+    rows = json.load(open("reports/out/propagation.json"))["rows"]
+    params = fit(rows)
+    predict(preset("seed"), params, policies=100, rate="10", updates=50)
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from typing import Any
+
+from harness.spec import Topology
+from simulation.model import Model
+from simulation.params import Dist, ModelParams, StationParams
+
+HOT = 10  # the benchmark's updates rotate over this many policies (fewer if fewer are loaded)
+
+
+def predict(topo: Topology, params: ModelParams, *, policies: int, rate: str, updates: int,
+            seed: int = 0) -> dict[str, list[float]]:
+    """Seconds from commit to loaded, per site, for `updates` commits at `rate` ("seq" or per second)."""
+    params = replace(params, policies=policies, updated_policies=min(policies, HOT))
+    m = Model(topo, params, seed=seed)
+    env, sites = m.env, list(m.policy.syncs)
+
+    def writer():
+        for _ in range(updates):
+            revision = m.policy.commit(env.now + m.etcd.commit_rtt, m.etcd.leader)
+            if rate == "seq":
+                while any(m.policy.syncs[s].loaded < revision for s in sites):
+                    yield env.timeout(0.001)
+            else:
+                yield env.timeout(1.0 / float(rate))
+
+    env.process(writer())
+    env.run(until=3600)
+    out: dict[str, list[float]] = {s: [] for s in sites}
+    for op in m.events:
+        if op.process == "policy_sync" and op.f == "policy-loaded":
+            out[op.value["site"]].append(op.value["delay_s"])
+    return out
+
+
+def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelParams:
+    """policy_sync's PUT cost from the benchmark's sequential rows of 1 KB policies: the share
+    past the bare watch in DC1 (policy_sync + OPA PUT + one decision poll), as a line in the
+    number of policies loaded; its spread (p99 / p50) sets the lognormal's cv."""
+    base = base or ModelParams()
+    seq = sorted((r for r in rows if r["rate"] == "seq" and r["size"] == "1k"), key=lambda r: r["policies"])
+    if len(seq) < 2:
+        raise ValueError("the fit needs sequential 1k rows at two policy counts at least")
+    xs = [r["policies"] for r in seq]
+    ys = [r["dc1"]["decision_after_watch"]["p50_ms"] / 1000 for r in seq]
+    slope, intercept = statistics.linear_regression(xs, ys)
+    one = max(1e-4, intercept + slope)
+    ratios = [r["dc1"]["decision_after_watch"]["p99_ms"] / max(1e-6, r["dc1"]["decision_after_watch"]["p50_ms"])
+              for r in seq]
+    cv = max(0.1, min(1.5, (statistics.median(ratios) - 1) / 2))
+    station = StationParams(1, Dist("lognormal", one, cv))
+    return replace(base.with_station("policy_sync", service=station.service), put_per_policy_s=max(0.0, slope),
+                   source="propagation benchmark fit")
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))] if s else float("nan")

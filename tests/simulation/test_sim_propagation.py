@@ -1,0 +1,45 @@
+"""The model's policy propagation: one policy_sync per site puts one update at a time and
+coalesces what queued meanwhile; OPA's PUT grows with the policies loaded."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.spec import preset
+from simulation.params import ModelParams
+from simulation.propagation import fit, percentile, predict
+
+SEED = preset("seed")
+
+
+def test_a_rate_past_one_put_per_update_stays_bounded_by_coalescing() -> None:
+    """100 policies at 2 ms each: a PUT takes ~0.2 s, so 10 updates/s put one by one would
+    trail by ~10 s after 100 updates; coalesced, a round puts at most the 10 hot policies
+    (~2 s), so an update waits out at most the round in progress and its own."""
+    params = ModelParams(put_per_policy_s=0.002)
+    delays = predict(SEED, params, policies=100, rate="10", updates=100)
+    for site, d in delays.items():
+        assert len(d) == 100, site
+        assert max(d) < 7.0, (site, max(d))
+
+
+def test_sequential_propagation_grows_with_the_policies_loaded() -> None:
+    params = ModelParams(put_per_policy_s=0.002)
+    one = predict(SEED, params, policies=1, rate="seq", updates=30)
+    hundred = predict(SEED, params, policies=100, rate="seq", updates=30)
+    assert percentile(hundred["dc1"], 50) > 10 * percentile(one["dc1"], 50)
+    # DC2 watches its own member, which has the entry a WAN hop after the leader in DC1.
+    assert percentile(hundred["dc2"], 50) > percentile(hundred["dc1"], 50)
+
+
+def _row(policies: int, p50_ms: float) -> dict:
+    return {"rate": "seq", "size": "1k", "policies": policies,
+            "dc1": {"decision_after_watch": {"p50_ms": p50_ms, "p99_ms": 2 * p50_ms}}}
+
+
+def test_the_fit_recovers_a_line_in_the_policy_count() -> None:
+    params = fit([_row(1, 5.0 + 2.0), _row(10, 5.0 + 20.0), _row(100, 5.0 + 200.0)])
+    assert params.put_per_policy_s == pytest.approx(0.002)
+    assert params.station("policy_sync").service.mean == pytest.approx(0.007)
+    with pytest.raises(ValueError, match="two policy counts"):
+        fit([_row(1, 7.0)])
