@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
     "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),
+    "propagation": ("simulation.cli:propagation", "Fit policy propagation from its benchmark; predict each row."),
 }
 
 

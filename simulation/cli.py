@@ -226,3 +226,47 @@ def calibrate(run_dir, preset_name, out):
     target = Path(out) if out else (Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent) / "params.json"
     target.write_text(params.to_json(), encoding="utf-8")
     console.print(f"wrote {target}; use it with `halab simulate --params {target}`")
+
+
+@click.command()
+@click.argument("benchmark", type=click.Path(exists=True, dir_okay=False))
+@preset_option
+@click.option("--out", type=click.Path(dir_okay=False), help="Parameter file to write [beside BENCHMARK].")
+@click.option("--seed", type=int, default=0, show_default=True)
+def propagation(benchmark, preset_name, out, seed):
+    """Fit policy propagation from a propagation benchmark's JSON, then predict its every row.
+
+    BENCHMARK is what `pytest -m benchmark tests/system/policy_sync/test_propagation_benchmark.py`
+    writes (reports/out/propagation.json). The fit: policy_sync's PUT cost as a line in the
+    policies loaded, from the sequential 1 KB rows. Each row is then predicted at its rate and
+    compared with the measured delay from the put's acknowledgement to the changed decision."""
+    import json
+
+    from simulation.propagation import fit, percentile, predict
+
+    try:
+        rows = json.loads(Path(benchmark).read_text(encoding="utf-8"))["rows"]
+        params = fit(rows)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{benchmark}: {exc}") from None
+    console.print(f"fitted: OPA PUT {_ms(params.station('policy_sync').service.mean)} ms with one policy, "
+                  f"+{params.put_per_policy_s * 1e6:.0f} us per policy loaded")
+    t = Table(title="propagation, put acknowledged -> changed decision (ms): measured vs predicted")
+    for col in ("policies", "size", "rate", "site", "measured p50", "predicted p50", "err", "measured p99",
+                "predicted p99", "err"):
+        t.add_column(col, justify="right")
+    err = lambda m, p: f"{(p - m) / m * 100:+.0f} %" if m else "-"
+    for r in rows:
+        if r["size"] != "1k":
+            continue  # the fit is of 1 KB policies; a 64 KB one compiles as many more rules
+        got = predict(preset(preset_name), params, policies=r["policies"], rate=r["rate"], updates=r["updates"],
+                      seed=seed)
+        for site, delays in got.items():
+            measured = r[site]["decision_after_ack"]
+            p50, p99 = percentile(delays, 50) * 1000, percentile(delays, 99) * 1000
+            t.add_row(str(r["policies"]), r["size"], r["rate"], site, f"{measured['p50_ms']:.1f}", f"{p50:.1f}",
+                      err(measured["p50_ms"], p50), f"{measured['p99_ms']:.1f}", f"{p99:.1f}", err(measured["p99_ms"], p99))
+    console.print(t)
+    target = Path(out) if out else Path(benchmark).with_name("propagation-params.json")
+    target.write_text(params.to_json(), encoding="utf-8")
+    console.print(f"wrote {target}; use it with `halab simulate --params {target}`")

@@ -10,13 +10,14 @@ the model's parameters (`put_per_policy_s` and the policy_sync station).
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import replace
 from typing import Any
 
 from harness.spec import Topology
 from simulation.model import Model
-from simulation.params import Dist, ModelParams, StationParams
+from simulation.params import Dist, ModelParams
 
 HOT = 10  # the benchmark's updates rotate over this many policies (fewer if fewer are loaded)
 
@@ -48,21 +49,21 @@ def predict(topo: Topology, params: ModelParams, *, policies: int, rate: str, up
 
 def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelParams:
     """policy_sync's PUT cost from the benchmark's sequential rows of 1 KB policies: the share
-    past the bare watch in DC1 (policy_sync + OPA PUT + one decision poll), as a line in the
-    number of policies loaded; its spread (p99 / p50) sets the lognormal's cv."""
+    past the bare watch in DC1 (policy_sync + OPA PUT + one decision poll). Its median is a line
+    in the number of policies loaded; its p99 / p50 sets the lognormal's sigma (p99 is 2.326
+    sigmas above the median), and the mean the model draws from is median * exp(sigma^2 / 2)."""
     base = base or ModelParams()
     seq = sorted((r for r in rows if r["rate"] == "seq" and r["size"] == "1k"), key=lambda r: r["policies"])
-    if len(seq) < 2:
+    if len({r["policies"] for r in seq}) < 2:
         raise ValueError("the fit needs sequential 1k rows at two policy counts at least")
-    xs = [r["policies"] for r in seq]
-    ys = [r["dc1"]["decision_after_watch"]["p50_ms"] / 1000 for r in seq]
-    slope, intercept = statistics.linear_regression(xs, ys)
-    one = max(1e-4, intercept + slope)
-    ratios = [r["dc1"]["decision_after_watch"]["p99_ms"] / max(1e-6, r["dc1"]["decision_after_watch"]["p50_ms"])
-              for r in seq]
-    cv = max(0.1, min(1.5, (statistics.median(ratios) - 1) / 2))
-    station = StationParams(1, Dist("lognormal", one, cv))
-    return replace(base.with_station("policy_sync", service=station.service), put_per_policy_s=max(0.0, slope),
+    share = [r["dc1"]["decision_after_watch"] for r in seq]
+    slope, intercept = statistics.linear_regression([r["policies"] for r in seq], [s["p50_ms"] / 1000 for s in share])
+    sigma = statistics.median(math.log(max(1.0, s["p99_ms"] / max(1e-6, s["p50_ms"]))) / 2.326 for s in share)
+    to_mean = math.exp(sigma ** 2 / 2)
+    cv = math.sqrt(math.exp(sigma ** 2) - 1)
+    one = max(1e-4, intercept + slope) * to_mean
+    service = Dist("lognormal", one, max(0.05, cv))
+    return replace(base.with_station("policy_sync", service=service), put_per_policy_s=max(0.0, slope) * to_mean,
                    source="propagation benchmark fit")
 
 

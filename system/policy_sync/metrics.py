@@ -35,6 +35,8 @@ class SyncCollector(Collector):
             yield GaugeMetricFamily(f"halab_policy_sync_{name}", doc, value=value)
         counters = (
             ("events_applied", "Watch events applied to OPA", s["events_applied"]),
+            ("events_superseded", "Watch events applied by putting a newer version of the same policy",
+             s["events_superseded"]),
             ("resyncs", "Full resyncs of OPA from an etcd snapshot", s["resyncs"]),
             ("compactions", "Watches restarted because their start revision was compacted", s["compactions"]),
         )

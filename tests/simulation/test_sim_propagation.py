@@ -3,6 +3,8 @@ coalesces what queued meanwhile; OPA's PUT grows with the policies loaded."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from harness.spec import preset
@@ -38,8 +40,12 @@ def _row(policies: int, p50_ms: float) -> dict:
 
 
 def test_the_fit_recovers_a_line_in_the_policy_count() -> None:
+    """Medians on a line; p99 twice the median: sigma = ln 2 / 2.326, mean = median * e^(sigma^2/2)."""
     params = fit([_row(1, 5.0 + 2.0), _row(10, 5.0 + 20.0), _row(100, 5.0 + 200.0)])
-    assert params.put_per_policy_s == pytest.approx(0.002)
-    assert params.station("policy_sync").service.mean == pytest.approx(0.007)
+    to_mean = math.exp((math.log(2) / 2.326) ** 2 / 2)
+    assert params.put_per_policy_s == pytest.approx(0.002 * to_mean)
+    service = params.station("policy_sync").service
+    assert service.mean == pytest.approx(0.007 * to_mean)
+    assert service.cv == pytest.approx(math.sqrt(math.exp((math.log(2) / 2.326) ** 2) - 1))
     with pytest.raises(ValueError, match="two policy counts"):
         fit([_row(1, 7.0)])
