@@ -3,6 +3,7 @@ coalesces what queued meanwhile; OPA's PUT grows with the policies loaded."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -49,3 +50,28 @@ def test_the_fit_recovers_a_line_in_the_policy_count() -> None:
     assert service.cv == pytest.approx(math.sqrt(math.exp((math.log(2) / 2.326) ** 2) - 1))
     with pytest.raises(ValueError, match="two policy counts"):
         fit([_row(1, 7.0)])
+
+
+def test_halab_propagation_fits_predicts_and_writes_params(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from simulation.cli import propagation
+
+    def row(policies: int, rate: str, p50_ms: float) -> dict:
+        share = {"p50_ms": p50_ms, "p99_ms": 2 * p50_ms}
+        site = {"decision_after_watch": share, "decision_after_ack": share}
+        return {"policies": policies, "size": "1k", "rate": rate, "updates": 30, "dc1": site, "dc2": site}
+
+    bench = tmp_path / "propagation.json"
+    bench.write_text(json.dumps({"rows": [row(1, "seq", 7.0), row(100, "seq", 205.0),
+                                                        row(100, "10", 400.0)]}))
+    result = CliRunner().invoke(propagation, [str(bench)])
+    assert result.exit_code == 0, result.output
+    assert "per policy loaded" in result.output
+    assert result.output.count("dc2") >= 3
+    params = ModelParams.load(tmp_path / "propagation-params.json")
+    assert params.put_per_policy_s > 0.002 and params.source.endswith("propagation-params.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rows": []}')
+    refused = CliRunner().invoke(propagation, [str(bad)])
+    assert refused.exit_code != 0 and "two policy counts" in refused.output
