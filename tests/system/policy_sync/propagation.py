@@ -90,6 +90,7 @@ class DecisionPoller:
         self.arrivals = Arrivals()
         self.polls = 0
         self.poll_s: list[float] = []
+        self.errors: list[str] = []
         self._http = httpx.Client(base_url=opa_url, trust_env=False, timeout=10)
         self._pending: list[Put] = []
         self._lock = threading.Lock()
@@ -106,14 +107,15 @@ class DecisionPoller:
 
     def values(self) -> dict[int, int]:
         result = self._http.get("/v1/data/halab/hot").json().get("result") or {}
-        return {int(k[1:]): v.get("value", -1) for k, v in result.items() if k.startswith("p")}
+        return {int(k[1:]): v.get("value", -1) for k, v in result.items() if k.startswith("p") and isinstance(v, dict)}
 
     def _run(self) -> None:
         while not self._stop.is_set():
             t0 = time.perf_counter()
             try:
                 seen = self.values()
-            except httpx.HTTPError:
+            except Exception as exc:  # noqa: BLE001 - one bad answer must not end the timing
+                self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
                 continue
             t = time.perf_counter()
             self.polls += 1

@@ -155,6 +155,7 @@ def run_row(b: Bench, count: int, size: str, rate: str) -> dict:
             "decision_after_watch": spread([decided[p.revision] - floor[p.revision] for p in puts
                                             if p.revision in floor and p.revision in decided]),
             "poll": spread(poller.poll_s[-200:]),
+            "poll_errors": poller.errors[:5] + ([f"... {len(poller.errors)} in all"] if len(poller.errors) > 5 else []),
         }
     return row
 
