@@ -136,12 +136,28 @@ class ModelParams:
     lb_s: float = LB_S
     key_retry_s: float = KEY_RETRY_S
     # OPA recompiles every loaded module on each policy PUT, so the policy_sync station's
-    # service (measured with one policy loaded) grows by `put_per_policy_s` per policy loaded
-    # beyond the first; updates rotate over `updated_policies` of them (what one coalesced
-    # round puts at most). tests/system/policy_sync's propagation benchmark measures both.
+    # service (measured with one policy loaded) grows with the policies loaded, as the curve
+    # ((policies, seconds), ...) measured by tests/system/policy_sync's propagation benchmark
+    # says (interpolated; empty: no growth). Updates rotate over `updated_policies` of them,
+    # which is what one coalesced round puts at most.
     policies: int = 1
     updated_policies: int = 1
-    put_per_policy_s: float = 0.0
+    put_curve: tuple[tuple[int, float], ...] = ()
+
+    def put_scale(self) -> float:
+        """The PUT's cost at `policies` loaded over its cost at one."""
+        curve = sorted(self.put_curve)
+        if len(curve) < 2:
+            return 1.0
+
+        def at(n: float) -> float:  # linear between the points, flat past either end
+            for (n0, t0), (n1, t1) in zip(curve, curve[1:]):
+                if n <= n1:
+                    return t0 if n <= n0 else t0 + (t1 - t0) * (n - n0) / (n1 - n0)
+            return curve[-1][1]
+
+        return at(self.policies) / at(1) if at(1) > 0 else 1.0
+
     source: str = "defaults"
 
     def station(self, kind: str) -> StationParams:
@@ -165,7 +181,9 @@ class ModelParams:
             base = stations.get(kind, StationParams(1, Dist("const", 0.0)))
             service = Dist(**sp["service"]) if "service" in sp else base.service
             stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
-        scalars = {k: data[k] for k in ("policies", "updated_policies", "put_per_policy_s") if k in data}
+        scalars = {k: data[k] for k in ("policies", "updated_policies") if k in data}
+        if "put_curve" in data:
+            scalars["put_curve"] = tuple((int(n), float(t)) for n, t in data["put_curve"])
         return cls(stations=stations, source=str(path), **scalars)
 
 

@@ -63,8 +63,7 @@ class Propagation:
 
     def _work(self, ps: PolicySync):
         m, params = self.m, self.m.params
-        base = params.station("policy_sync").service.mean
-        scale = (base + params.put_per_policy_s * (params.policies - 1)) / base if base > 0 else 1.0
+        scale = params.put_scale()
         draw = m.views[ps.site].policy_sync.draw
         while ps.pending:
             batch, ps.pending = ps.pending, []

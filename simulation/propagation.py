@@ -1,7 +1,7 @@
 """The propagation benchmark's rows, predicted: etcd commits at the row's rate (or one at a
 time, each waiting for every DC), through the model's watch, policy_sync and OPA, and the
 delay from commit to loaded per DC. Also the fit that turns the benchmark's own figures into
-the model's parameters (`put_per_policy_s` and the policy_sync station).
+the model's parameters (`put_curve` and the policy_sync station).
 
     rows = json.load(open("reports/out/propagation.json"))["rows"]
     params = fit(rows)
@@ -49,21 +49,21 @@ def predict(topo: Topology, params: ModelParams, *, policies: int, rate: str, up
 
 def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelParams:
     """policy_sync's PUT cost from the benchmark's sequential rows of 1 KB policies: the share
-    past the bare watch in DC1 (policy_sync + OPA PUT + one decision poll). Its median is a line
-    in the number of policies loaded; its p99 / p50 sets the lognormal's sigma (p99 is 2.326
-    sigmas above the median), and the mean the model draws from is median * exp(sigma^2 / 2)."""
+    past the bare watch (policy_sync + OPA PUT + one decision poll), median over both DCs, per
+    policy count -- the curve the model interpolates. The spread is the largest row's (there
+    the PUT outweighs the poll and the watch): p99 is 2.326 sigmas above the median, and the
+    mean the model draws from at one policy is its median * exp(sigma^2 / 2)."""
     base = base or ModelParams()
     seq = sorted((r for r in rows if r["rate"] == "seq" and r["size"] == "1k"), key=lambda r: r["policies"])
-    if len({r["policies"] for r in seq}) < 2:
-        raise ValueError("the fit needs sequential 1k rows at two policy counts at least")
-    share = [r["dc1"]["decision_after_watch"] for r in seq]
-    slope, intercept = statistics.linear_regression([r["policies"] for r in seq], [s["p50_ms"] / 1000 for s in share])
-    sigma = statistics.median(math.log(max(1.0, s["p99_ms"] / max(1e-6, s["p50_ms"]))) / 2.326 for s in share)
-    to_mean = math.exp(sigma ** 2 / 2)
-    cv = math.sqrt(math.exp(sigma ** 2) - 1)
-    one = max(1e-4, intercept + slope) * to_mean
-    service = Dist("lognormal", one, max(0.05, cv))
-    return replace(base.with_station("policy_sync", service=service), put_per_policy_s=max(0.0, slope) * to_mean,
+    if len({r["policies"] for r in seq}) < 2 or seq[0]["policies"] != 1:
+        raise ValueError("the fit needs sequential 1k rows at one policy and at one more policy count")
+    share = lambda r, q: statistics.median(r[site]["decision_after_watch"][q] for site in ("dc1", "dc2") if site in r)
+    curve = tuple((r["policies"], share(r, "p50_ms") / 1000) for r in seq)
+    largest = seq[-1]
+    sigma = math.log(max(1.0, share(largest, "p99_ms") / max(1e-6, share(largest, "p50_ms")))) / 2.326
+    service = Dist("lognormal", max(1e-4, curve[0][1]) * math.exp(sigma ** 2 / 2),
+                   max(0.05, math.sqrt(math.exp(sigma ** 2) - 1)))
+    return replace(base.with_station("policy_sync", service=service), put_curve=curve,
                    source="propagation benchmark fit")
 
 

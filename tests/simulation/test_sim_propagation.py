@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -16,10 +17,10 @@ SEED = preset("seed")
 
 
 def test_a_rate_past_one_put_per_update_stays_bounded_by_coalescing() -> None:
-    """100 policies at 2 ms each: a PUT takes ~0.2 s, so 10 updates/s put one by one would
+    """100 policies loaded: a PUT takes ~0.2 s, so 10 updates/s put one by one would
     trail by ~10 s after 100 updates; coalesced, a round puts at most the 10 hot policies
     (~2 s), so an update waits out at most the round in progress and its own."""
-    params = ModelParams(put_per_policy_s=0.002)
+    params = ModelParams(put_curve=((1, 0.005), (100, 0.2)))
     delays = predict(SEED, params, policies=100, rate="10", updates=100)
     for site, d in delays.items():
         assert len(d) == 100, site
@@ -27,7 +28,7 @@ def test_a_rate_past_one_put_per_update_stays_bounded_by_coalescing() -> None:
 
 
 def test_sequential_propagation_grows_with_the_policies_loaded() -> None:
-    params = ModelParams(put_per_policy_s=0.002)
+    params = ModelParams(put_curve=((1, 0.005), (100, 0.2)))
     one = predict(SEED, params, policies=1, rate="seq", updates=30)
     hundred = predict(SEED, params, policies=100, rate="seq", updates=30)
     assert percentile(hundred["dc1"], 50) > 10 * percentile(one["dc1"], 50)
@@ -35,21 +36,23 @@ def test_sequential_propagation_grows_with_the_policies_loaded() -> None:
     assert percentile(hundred["dc2"], 50) > percentile(hundred["dc1"], 50)
 
 
-def _row(policies: int, p50_ms: float) -> dict:
-    return {"rate": "seq", "size": "1k", "policies": policies,
-            "dc1": {"decision_after_watch": {"p50_ms": p50_ms, "p99_ms": 2 * p50_ms}}}
+def _row(policies: int, p50_ms: float, p99_ms: float) -> dict:
+    share = {"decision_after_watch": {"p50_ms": p50_ms, "p99_ms": p99_ms}}
+    return {"rate": "seq", "size": "1k", "policies": policies, "dc1": share, "dc2": share}
 
 
-def test_the_fit_recovers_a_line_in_the_policy_count() -> None:
-    """Medians on a line; p99 twice the median: sigma = ln 2 / 2.326, mean = median * e^(sigma^2/2)."""
-    params = fit([_row(1, 5.0 + 2.0), _row(10, 5.0 + 20.0), _row(100, 5.0 + 200.0)])
-    to_mean = math.exp((math.log(2) / 2.326) ** 2 / 2)
-    assert params.put_per_policy_s == pytest.approx(0.002 * to_mean)
+def test_the_fit_is_the_measured_curve_with_the_largest_rows_spread() -> None:
+    """Sigma from the 100-policy row (p99 twice p50): ln 2 / 2.326; mean = median e^(sigma^2/2)."""
+    params = fit([_row(1, 7.0, 50.0), _row(10, 25.0, 60.0), _row(100, 205.0, 410.0)])
+    assert params.put_curve == ((1, 0.007), (10, 0.025), (100, 0.205))
+    sigma = math.log(2) / 2.326
     service = params.station("policy_sync").service
-    assert service.mean == pytest.approx(0.007 * to_mean)
-    assert service.cv == pytest.approx(math.sqrt(math.exp((math.log(2) / 2.326) ** 2) - 1))
-    with pytest.raises(ValueError, match="two policy counts"):
-        fit([_row(1, 7.0)])
+    assert service.mean == pytest.approx(0.007 * math.exp(sigma ** 2 / 2))
+    assert service.cv == pytest.approx(math.sqrt(math.exp(sigma ** 2) - 1))
+    assert replace(params, policies=55).put_scale() == pytest.approx((0.025 + 0.18 * 45 / 90) / 0.007)
+    assert replace(params, policies=1000).put_scale() == pytest.approx(0.205 / 0.007)  # flat past the end
+    with pytest.raises(ValueError, match="one more policy count"):
+        fit([_row(1, 7.0, 9.0)])
 
 
 def test_halab_propagation_fits_predicts_and_writes_params(tmp_path) -> None:
@@ -67,11 +70,11 @@ def test_halab_propagation_fits_predicts_and_writes_params(tmp_path) -> None:
                                                         row(100, "10", 400.0)]}))
     result = CliRunner().invoke(propagation, [str(bench)])
     assert result.exit_code == 0, result.output
-    assert "per policy loaded" in result.output
+    assert "per policies loaded: 1: 7.0, 100: 205.0" in result.output
     assert result.output.count("dc2") >= 3
     params = ModelParams.load(tmp_path / "propagation-params.json")
-    assert params.put_per_policy_s > 0.002 and params.source.endswith("propagation-params.json")
+    assert params.put_curve == ((1, 0.007), (100, 0.205)) and params.source.endswith("propagation-params.json")
     bad = tmp_path / "bad.json"
     bad.write_text('{"rows": []}')
     refused = CliRunner().invoke(propagation, [str(bad)])
-    assert refused.exit_code != 0 and "two policy counts" in refused.output
+    assert refused.exit_code != 0 and "one more policy count" in refused.output
