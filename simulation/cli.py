@@ -242,7 +242,8 @@ def propagation(benchmark, preset_name, out, seed):
     compared with the measured delay from the put's acknowledgement to the changed decision."""
     import json
 
-    from simulation.propagation import fit, percentile, predict
+    from scenarios.checkers.latency import percentile
+    from simulation.propagation import fit, predict
 
     try:
         rows = json.loads(Path(benchmark).read_text(encoding="utf-8"))["rows"]
@@ -263,6 +264,7 @@ def propagation(benchmark, preset_name, out, seed):
                       seed=seed)
         for site, delays in got.items():
             measured = r[site]["decision_after_ack"]
+            delays.sort()
             p50, p99 = percentile(delays, 50) * 1000, percentile(delays, 99) * 1000
             t.add_row(str(r["policies"]), r["size"], r["rate"], site, f"{measured['p50_ms']:.1f}", f"{p50:.1f}",
                       err(measured["p50_ms"], p50), f"{measured['p99_ms']:.1f}", f"{p99:.1f}", err(measured["p99_ms"], p99))

@@ -65,8 +65,3 @@ def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelPar
                    max(0.05, math.sqrt(math.exp(sigma ** 2) - 1)))
     return replace(base.with_station("policy_sync", service=service), put_curve=curve,
                    source="propagation benchmark fit")
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))] if s else float("nan")

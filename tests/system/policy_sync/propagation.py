@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from scenarios.checkers.latency import summarise
 from system.policy_sync.source import Batch, EtcdSource
 
 HOT = 10  # the policies the updates rotate over; the rest of the loaded ones are ballast
@@ -137,14 +138,10 @@ class DecisionPoller:
         self._http.close()
 
 
-def pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
-
-
 def spread(values: list[float]) -> dict[str, float | None]:
-    ms = lambda v: None if v is None else round(v * 1000, 2)
-    return {"n": len(values), "p50_ms": ms(pct(values, 50)), "p99_ms": ms(pct(values, 99)),
-            "max_ms": ms(max(values) if values else None)}
+    """n, p50, p99 and max in ms, as the checkers compute them (None where there is no value)."""
+    if not values:
+        return {"n": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+    la = summarise(values)
+    return {"n": la.count, "p50_ms": round(la.p50 * 1000, 2), "p99_ms": round(la.p99 * 1000, 2),
+            "max_ms": round(la.max * 1000, 2)}

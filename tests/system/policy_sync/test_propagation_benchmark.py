@@ -60,8 +60,10 @@ class Bench:
     def revision_loaded(self, dc: str) -> int:
         return self.http.get(self.sync[dc] + "/status").json()["revision"]
 
-    def lag(self, dc: str) -> int:
-        return self.http.get(self.sync[dc] + "/status").json()["lag"]["revisions"]
+    def sample_lags(self, lags: dict[str, int]) -> None:
+        """Keep in `lags` the largest lag in revisions each DC's policy_sync has reported."""
+        for dc, url in self.sync.items():
+            lags[dc] = max(lags[dc], self.http.get(url + "/status").json()["lag"]["revisions"])
 
     def wait_loaded(self, revision: int, timeout_s: float) -> float:
         t0 = time.monotonic()
@@ -138,8 +140,7 @@ def run_row(b: Bench, count: int, size: str, rate: str) -> dict:
                     time.sleep(min(0.002, due - now))
                 puts.append(_send(b, pollers, i % hot, size))
                 if i % max(1, int(per_s / 10)) == 0:
-                    for dc in b.sync:
-                        lags[dc] = max(lags[dc], b.lag(dc))
+                    b.sample_lags(lags)
             missing = _drain(pollers, DRAIN_S, lags, b)
         cores = meter.cores()
         wall = time.perf_counter() - t_start
@@ -172,8 +173,7 @@ def _drain(pollers: dict, timeout_s: float, lags: dict | None = None, b: Bench |
     t0 = time.monotonic()
     while any(p.outstanding() for p in pollers.values()) and time.monotonic() - t0 < timeout_s:
         if lags is not None and b is not None:
-            for dc in b.sync:
-                lags[dc] = max(lags[dc], b.lag(dc))
+            b.sample_lags(lags)
         time.sleep(0.005)
     return {dc: p.outstanding() for dc, p in pollers.items()}
 
