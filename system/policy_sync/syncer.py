@@ -209,9 +209,10 @@ class PolicySync:
             if not self._load(evs[-1]):
                 self._load_older(evs[:-1])
             with self._lock:
-                self.revision = max(self.revision, evs[-1].mod_revision)
                 self.events_applied += len(evs)
                 self.events_superseded += len(evs) - 1
+        # Only now: mid-batch, a policy whose last version comes later may still lack an
+        # earlier one, and `revision` promises every change up to it is loaded.
         with self._lock:  # every event is loaded or superseded; an empty batch is a progress notice
             newest = max((ev.mod_revision for ev in batch.events), default=batch.header_revision)
             self.revision = max(self.revision, newest)
