@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reports import headline, rundir
 from reports import verdicts as verdicts_of
-from reports.html import render
+from reports.pages import render
 from reports.run_report import build as build_run
 
 

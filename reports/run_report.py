@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.spec import SpecError, preset
 from reports import headline, plots, rundir, timeline, topology_svg
 from reports import verdicts as verdicts_of
-from reports.html import render
+from reports.pages import render
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Templates (jinja2, shipped as package data in reports/templates) rendered into pages."""
+"""Templates (jinja2, shipped as package data in reports/templates) rendered into pages (not named html.py: run
+ from reports/, that name would shadow the standard library's html)."""
 
 from __future__ import annotations
 
