@@ -15,16 +15,23 @@ from reports.rundir import NotARunDir
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Build an index page over every run in DIR.")
 @click.option("--capacity", "capacity_dir", type=click.Path(file_okay=False),
               help="A capacity sweep directory (`halab capacity --out DIR`): curves and a recommendation.")
+@click.option("--teaching", is_flag=True, help="Write a teaching page per catalogue scenario (and an index) into --out "
+              "[reports/out/teaching].")
 @click.option("--target-rps", type=float, help="With --capacity: the rate to plan for.")
 @click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
-def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, target_rps, slo_ms):
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms):
     """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
-    drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan."""
-    chosen = [x for x in (run_dir, index_dir, capacity_dir) if x]
+    drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
+    or, with --teaching, a page per catalogue scenario."""
+    chosen = [x for x in (run_dir, index_dir, capacity_dir, teaching) if x]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of RUN_DIR, --index DIR or --capacity SWEEP_DIR")
+        raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
     try:
-        if index_dir:
+        if teaching:
+            from reports.teaching import build as build_teaching
+
+            click.echo(f"teaching pages: {build_teaching(out_dir or 'reports/out/teaching')}")
+        elif index_dir:
             from reports.index import build as build_index
 
             path = build_index(index_dir, out_dir)
