@@ -91,6 +91,21 @@ def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: fl
     return points
 
 
+def write(out, points: list[Point], *, topology: str, flow: str, slo_p95_s: float, duration_s: float, seed: int):
+    """A sweep directory: capacity.json with every point and how the sweep ran (what
+    `halab report --capacity` reads)."""
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    body = {"kind": "capacity-sweep", "source": "simulation", "topology": topology, "flow": flow, "slo_p95_s": slo_p95_s,
+            "duration_s": duration_s, "seed": seed, "points": [dataclasses.asdict(p) for p in points]}
+    path = out / "capacity.json"
+    path.write_text(json.dumps(body, indent=2), encoding="utf-8")
+    return path
+
+
 def best_rates(points: list[Point]) -> dict[int, float | None]:
     """Per replica count, the highest rate that met the SLO (None if none did)."""
     out: dict[int, float | None] = {}

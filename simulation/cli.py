@@ -163,9 +163,11 @@ def _summary(topo, sc, result, history) -> None:
 @click.option("--duration", default=30.0, show_default=True, help="Simulated seconds per point.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @params_option
-def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration, seed, params_path):
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write a sweep directory (capacity.json) for `halab report --capacity`.")
+def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration, seed, params_path, out_dir):
     """Sweep rate x replicas: p95 latency, utilisation per component, highest rate within the SLO."""
-    from simulation.capacity import KINDS, best_rates, parse_duration, parse_range, sweep
+    from simulation.capacity import KINDS, best_rates, parse_duration, parse_range, sweep, write
 
     topo = _topology(preset_name)
     try:
@@ -194,6 +196,9 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
     console.print(table)
     for n, rate in best_rates(found).items():
         console.print(f"replicas {n}: highest rate meeting the SLO: " + (f"[bold]{rate:.0f} rps[/]" if rate else "none"))
+    if out_dir:
+        path = write(out_dir, found, topology=topo.name, flow=flow, slo_p95_s=slo_s, duration_s=duration, seed=seed)
+        console.print(f"sweep directory: {path.parent} (`halab report --capacity {path.parent}`)")
 
 
 @click.command()

@@ -10,7 +10,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ("system", "harness", "chaos", "scenarios", "simulation")
+PACKAGES = ("system", "harness", "chaos", "scenarios", "simulation", "reports")
 
 
 def _modules() -> list[str]:

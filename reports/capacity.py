@@ -1,0 +1,172 @@
+"""`halab report --capacity SWEEP_DIR`: the capacity curves of a sweep (`halab capacity --out`),
+the utilisation of each station, the rate at which each tier saturates, and the replicas per
+DC to plan for a target rate under a p95 SLO.
+
+    >>> pts = [Point(100, 1, 0.5, 1.0, {}), Point(200, 1, 1.5, 1.0, {}), Point(100, 2, 0.4, 1.0, {}),
+    ...        Point(200, 2, 0.6, 1.0, {})]
+    >>> recommend(pts, target_rps=150, slo_s=1.0).replicas
+    2
+    >>> saturation([Point(100, 1, 0.5, 1.0, {"rag": 0.25}), Point(200, 1, 0.6, 1.0, {"rag": 0.5})])[1]["rag"]
+    400.0
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reports.pages import render
+from reports.plots import plt, svg
+
+AVAILABILITY = 0.999  # as `halab capacity` asks of a point that meets the SLO
+
+
+class NotASweep(FileNotFoundError):
+    """The directory holds no capacity.json; the message says how to make one."""
+
+
+@dataclass(frozen=True)
+class Point:
+    rps: float
+    replicas: int
+    p95_s: float  # of the sweep's flow (NaN or inf: no ok operation)
+    availability: float
+    utilisation: dict[str, float]
+
+    def meets(self, slo_s: float) -> bool:
+        return self.p95_s <= slo_s and self.availability >= AVAILABILITY
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    topology: str
+    flow: str
+    slo_s: float
+    points: list[Point]
+    source: str
+
+    @property
+    def replicas(self) -> list[int]:
+        return sorted({p.replicas for p in self.points})
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    replicas: int | None
+    why: str
+
+
+def load(path: str | Path) -> Sweep:
+    path = Path(path)
+    f = path / "capacity.json" if path.is_dir() else path
+    if not f.is_file():
+        raise NotASweep(f"{path} is not a capacity sweep directory: it lacks capacity.json "
+                        f"(`halab capacity --out DIR` writes one)")
+    d: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
+    flow = d.get("flow", "rag_query")
+    pts = [Point(float(p["rps"]), int(p["replicas"]), float(p["p95"].get(flow, math.inf)),
+                 float(p["availability"].get(flow, 0.0)), dict(p.get("utilisation", {}))) for p in d.get("points", [])]
+    if not pts:
+        raise NotASweep(f"{f}: the sweep has no points")
+    return Sweep(f.parent, str(d.get("topology", "?")), flow, float(d.get("slo_p95_s", 1.0)), pts, str(d.get("source", "?")))
+
+
+def _by_replicas(points: list[Point]) -> dict[int, list[Point]]:
+    out: dict[int, list[Point]] = {}
+    for p in sorted(points, key=lambda p: (p.replicas, p.rps)):
+        out.setdefault(p.replicas, []).append(p)
+    return out
+
+
+def recommend(points: list[Point], target_rps: float, slo_s: float) -> Recommendation:
+    """The smallest replica count whose p95 meets the SLO at the target rate: at the lowest
+    swept rate at or above it (no interpolation between points, which would flatter a knee)."""
+    unknown = []
+    for n, ps in _by_replicas(points).items():
+        at = next((p for p in ps if p.rps >= target_rps), None)
+        if at is None:
+            if ps[-1].meets(slo_s):
+                unknown.append(n)  # the sweep stopped below the target while still meeting the SLO
+            continue
+        if at.meets(slo_s):
+            return Recommendation(n, f"{n} replica{'s' if n > 1 else ''} per app service: p95 {at.p95_s * 1000:.0f} ms at "
+                                     f"{at.rps:g} rps (SLO {slo_s * 1000:.0f} ms, availability {at.availability:.4f})")
+    if unknown:
+        return Recommendation(None, f"none proven: the sweep for {', '.join(map(str, unknown))} replicas stops below "
+                                    f"{target_rps:g} rps; sweep higher rates")
+    return Recommendation(None, f"no replica count swept meets p95 <= {slo_s * 1000:.0f} ms at {target_rps:g} rps")
+
+
+def saturation(points: list[Point]) -> dict[int, dict[str, float | None]]:
+    """Per replica count and station kind, the rate at which its busiest server reaches 100 %:
+    rate / utilisation at the highest rate still below saturation (utilisation grows in
+    proportion to the offered load until then); None for a station the sweep never loaded."""
+    out: dict[int, dict[str, float | None]] = {}
+    for n, ps in _by_replicas(points).items():
+        kinds = sorted({k for p in ps for k in p.utilisation})
+        row: dict[str, float | None] = {}
+        for k in kinds:
+            below = [p for p in ps if 0 < p.utilisation.get(k, 0.0) < 1.0]
+            row[k] = round(below[-1].rps / below[-1].utilisation[k], 1) if below else None
+        out[n] = row
+    return out
+
+
+def _curves(sweep: Sweep, slo_s: float, target: float | None) -> str:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for n, ps in _by_replicas(sweep.points).items():
+        xs = [p.rps for p in ps if math.isfinite(p.p95_s)]
+        ax.plot(xs, [p.p95_s * 1000 for p in ps if math.isfinite(p.p95_s)], marker="o", label=f"{n} replica(s)")
+    ax.axhline(slo_s * 1000, color="#c0392b", ls="--", lw=1, label=f"SLO {slo_s * 1000:.0f} ms")
+    if target:
+        ax.axvline(target, color="#555", ls=":", lw=1, label=f"target {target:g} rps")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arrival rate (rps)")
+    ax.set_ylabel(f"p95 {sweep.flow} (ms)")
+    ax.set_title(f"{sweep.topology}: p95 against arrival rate, per replica count")
+    ax.legend(fontsize=7)
+    return svg(fig)
+
+
+def _utilisation(sweep: Sweep) -> str:
+    groups = _by_replicas(sweep.points)
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups) + 1, 3), sharey=True, squeeze=False)
+    for ax, (n, ps) in zip(axes[0], groups.items()):
+        for k in sorted({k for p in ps for k in p.utilisation}):
+            ax.plot([p.rps for p in ps], [p.utilisation.get(k, 0.0) * 100 for p in ps], marker=".", label=k)
+        ax.axhline(100, color="#c0392b", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_title(f"{n} replica(s)")
+        ax.set_xlabel("rps")
+    axes[0][0].set_ylabel("busiest server of the kind (%)")
+    axes[0][-1].legend(fontsize=7)
+    return svg(fig)
+
+
+@dataclass(frozen=True)
+class Written:
+    html: Path
+    markdown: Path
+
+
+def build(sweep_dir: str | Path, out: str | Path | None = None, *, target_rps: float | None = None,
+          slo_ms: float | None = None) -> Written:
+    sweep = load(sweep_dir)
+    slo_s = slo_ms / 1000.0 if slo_ms else sweep.slo_s
+    rec = recommend(sweep.points, target_rps, slo_s) if target_rps else None
+    best = {n: max((p.rps for p in ps if p.meets(slo_s)), default=None) for n, ps in _by_replicas(sweep.points).items()}
+    sat = saturation(sweep.points)
+    kinds = sorted({k for row in sat.values() for k in row})
+    context = dict(sweep=sweep, slo_s=slo_s, target_rps=target_rps, recommendation=rec, best=best, saturation=sat,
+                   kinds=kinds, curves_svg=_curves(sweep, slo_s, target_rps), utilisation_svg=_utilisation(sweep))
+    out = Path(out) if out else sweep.path
+    out.mkdir(parents=True, exist_ok=True)
+    html, md = out / "capacity.html", out / "capacity.md"
+    html.write_text(render("capacity.html.j2", **context), encoding="utf-8")
+    md.write_text(render("capacity.md.j2", **context), encoding="utf-8")
+    return Written(html, md)

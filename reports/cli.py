@@ -1,0 +1,53 @@
+"""`halab report`: a run's page, an index over a folder of runs, or a capacity plan."""
+
+from __future__ import annotations
+
+import click
+
+from reports.rundir import NotARunDir
+
+
+@click.command()
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--prediction", "prediction_dir", type=click.Path(file_okay=False),
+              help="A prediction's run directory [RUN_DIR/prediction, if there is one].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where to write the pages [RUN_DIR, or the folder].")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Build an index page over every run in DIR.")
+@click.option("--capacity", "capacity_dir", type=click.Path(file_okay=False),
+              help="A capacity sweep directory (`halab capacity --out DIR`): curves and a recommendation.")
+@click.option("--teaching", is_flag=True, help="Write a teaching page per catalogue scenario (and an index) into --out "
+              "[reports/out/teaching].")
+@click.option("--target-rps", type=float, help="With --capacity: the rate to plan for.")
+@click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms):
+    """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
+    drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
+    or, with --teaching, a page per catalogue scenario."""
+    chosen = [x for x in (run_dir, index_dir, capacity_dir, teaching) if x]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
+    try:
+        if teaching:
+            from reports.teaching import build as build_teaching
+
+            click.echo(f"teaching pages: {build_teaching(out_dir or 'reports/out/teaching')}")
+        elif index_dir:
+            from reports.index import build as build_index
+
+            path = build_index(index_dir, out_dir)
+            click.echo(f"index: {path}")
+        elif capacity_dir:
+            from reports.capacity import build as build_capacity
+
+            w = build_capacity(capacity_dir, out_dir, target_rps=target_rps, slo_ms=slo_ms)
+            click.echo(f"capacity report: {w.html}\nsummary: {w.markdown}")
+        else:
+            from reports.run_report import build
+
+            w = build(run_dir, prediction_dir, out_dir)
+            click.echo(f"report: {w.html}\nsummary: {w.markdown}")
+    except (NotARunDir, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+__all__ = ["report"]
