@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from reports.timeline import FaultWindow, Window
+from reports.tracks import NO_LEADER, Load, Segment
 
 FAULT_COLOUR = "#f4a6a6"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "halab"})  # same input, same SVG
@@ -31,13 +32,19 @@ def shade(ax, faults: list[FaultWindow], end_s: float, label: bool = True) -> No
                    label=f"fault: {fw.kind} {fw.target}" if label and i == 0 else None)
 
 
-def _series(ws: list[Window], attr: str, scale: float = 1.0) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
+def _series(ws: list[Window], attr: str, scale: float = 1.0, width_s: float = 1.0) -> tuple[list[float], list[float]]:
+    """The windows' values; a window without one breaks the line (NaN) rather than bridging it."""
+    xs: list[float] = []
+    ys: list[float] = []
     for w in ws:
         v = getattr(w, attr)
-        if v is not None and not (isinstance(v, float) and math.isnan(v)):
-            xs.append(w.start_s)
-            ys.append(v * scale)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            v = math.nan
+        elif xs and w.start_s - xs[-1] > width_s * 1.5:
+            xs.append(xs[-1] + width_s)  # an empty window: nothing was measured there
+            ys.append(math.nan)
+        xs.append(w.start_s)
+        ys.append(v if math.isnan(v) else v * scale)
     return xs, ys
 
 
@@ -79,4 +86,56 @@ def dropped(measured: dict[str, list[Window]], faults: list[FaultWindow], end_s:
     ax.bar(xs, [per[x] for x in xs], width=1.0, align="edge", color="C3")
     ax.set_ylabel("dropped arrivals")
     ax.set_xlabel("seconds since the run's start")
+    return svg(fig)
+
+
+def propagation(measured: dict[str, list[Load]], predicted: dict[str, list[Load]] | None, faults: list[FaultWindow],
+                end_s: float) -> str | None:
+    """Each policy load per DC: when it reached that DC's OPA and how long after its put; the
+    prediction hollow. None when neither history loaded a policy."""
+    if not measured and not predicted:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 2.2))
+    shade(ax, faults, end_s)
+    for i, site in enumerate(sorted(set(measured) | set(predicted or {}))):
+        xs = measured.get(site, [])
+        ax.scatter([x.time_s for x in xs], [max(x.delay_s, 1e-4) * 1000 for x in xs], s=12, color=f"C{i}",
+                   label=f"{site} measured")
+        if predicted is not None:
+            ps = predicted.get(site, [])
+            ax.scatter([x.time_s for x in ps], [max(x.delay_s, 1e-4) * 1000 for x in ps], s=16, facecolors="none",
+                       edgecolors=f"C{i}", label=f"{site} predicted")
+    ax.set_yscale("log")
+    ax.set_ylabel("put → OPA (ms)")
+    ax.set_xlabel("seconds since the run's start")
+    ax.set_xlim(0, end_s)
+    ax.set_title("policy convergence: each load per DC")
+    ax.legend(loc="upper left", fontsize=7, ncol=4)
+    return svg(fig)
+
+
+_GOOD, _BAD = "#7fbf7f", "#d9534f"
+
+
+def states(measured: dict[str, list[Segment]], predicted: dict[str, list[Segment]] | None, faults: list[FaultWindow],
+           end_s: float) -> str | None:
+    """HAProxy's view of each server and each Raft group's leader over time, one row per
+    track: the measurement as a wide bar, the prediction as a thin one beneath it."""
+    names = sorted(set(measured) | set(predicted or {}))
+    if not names:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(names) + 0.9))
+    shade(ax, faults, end_s)
+    for row, name in enumerate(reversed(names)):
+        for segs, y, h, label in ((measured.get(name, []), row + 0.1, 0.55, True),
+                                  ((predicted or {}).get(name, []), row - 0.25, 0.25, False)):
+            for s in segs:
+                bad = s.state in ("down", NO_LEADER)
+                ax.broken_barh([(s.start_s, s.stop_s - s.start_s)], (y, h), color=_BAD if bad else _GOOD, lw=0)
+                if label and s.stop_s - s.start_s > end_s / 12:
+                    ax.text((s.start_s + s.stop_s) / 2, y + h / 2, s.state, ha="center", va="center", fontsize=7)
+    ax.set_yticks([r + 0.2 for r in range(len(names))], list(reversed(names)))
+    ax.set_xlim(0, end_s)
+    ax.set_xlabel("seconds since the run's start" + ("; thin bars: the prediction" if predicted is not None else ""))
+    ax.set_title("HAProxy server state and Raft leadership")
     return svg(fig)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.spec import SpecError, preset
-from reports import headline, plots, rundir, timeline, topology_svg
+from reports import headline, plots, rundir, timeline, topology_svg, tracks
 from reports import verdicts as verdicts_of
 from reports.pages import render
 
@@ -46,6 +46,10 @@ def build(run_dir: str | Path, prediction_dir: str | Path | None = None, out: st
         topo_svg = f"<p>No drawing: {exc}</p>"
     context = dict(run=run, prediction=pred, faults=faults, end_s=end, headline=rows, timelines=timelines,
                    dropped_svg=plots.dropped(measured_w, faults, end), events=timeline.system_events(run.history),
+                   propagation_svg=plots.propagation(tracks.loads(run.history),
+                                                     tracks.loads(pred.history) if pred else None, faults, end),
+                   states_svg=plots.states(tracks.segments(run.history, end),
+                                           tracks.segments(pred.history, end) if pred else None, faults, end),
                    verdicts=verdicts_of.of(run), topology_svg=topo_svg,
                    faults_text="; ".join(f"{fw.kind} {fw.target} {fw.start_s:g}–{'end' if fw.stop_s is None else f'{fw.stop_s:g}'} s"
                                          for fw in faults) or "none",

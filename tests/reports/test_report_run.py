@@ -102,3 +102,31 @@ def test_cli_writes_beside_an_out_dir(runs, tmp_path):
     r = CliRunner().invoke(main, ["report", str(runs / "dc2-down"), "--out", str(tmp_path / "cli")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "cli" / "report.html").is_file() and (tmp_path / "cli" / "report.md").is_file()
+
+
+def test_system_tracks_follow_the_events(runs, tmp_path):
+    """HAProxy's marks and Raft leadership become state bars, policy loads a scatter per DC;
+    the segments are what the events say (model-made run: no Docker)."""
+    from reports import tracks
+
+    run = rundir.load(runs / "dc2-down")
+    end = timeline.end_s(run.history)
+    segs = tracks.segments(run.history, end)
+    marks = [op for op in run.history if op.process == "haproxy"]
+    assert marks, "the model's dc2-down run marks gateway2 down"
+    first = marks[0]
+    down = [s for s in segs[f"{first.value['lb']} → {first.value['server']}"] if s.state == "down"]
+    assert down[0].start_s == first.time
+    assert any(s.state == tracks.NO_LEADER for s in segs["etcd leader"])  # seed: no etcd majority without DC2
+    for track, ss in segs.items():
+        assert ss[0].start_s <= ss[-1].stop_s == end, track
+        assert all(a.stop_s == b.start_s and a.state != b.state for a, b in zip(ss, ss[1:])), track
+    loads = tracks.loads(run.history)
+    assert set(loads) == {"dc1", "dc2"}
+    page = _report(runs, tmp_path).html.read_text()
+    states = re.search(r'<figure class="states">(.*?)</figure>', page, re.S).group(1)
+    assert "lb1 → gateway2" in states and "etcd leader" in states and "thin bars: the prediction" in states
+    assert '<figure class="propagation">' in page
+    base = rundir.load(runs / "baseline")
+    assert not any(s.state in ("down", tracks.NO_LEADER)
+                   for ss in tracks.segments(base.history, timeline.end_s(base.history)).values() for s in ss)
