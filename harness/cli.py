@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
     "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),
     "propagation": ("simulation.cli:propagation", "Fit policy propagation from its benchmark; predict each row."),
+    "demo": ("loadtests.demo:demo", "The whole story: up, DC2 down under load with its prediction, report, down."),
     "report": ("reports.cli:report", "Write a self-contained HTML report of a run, an index of runs, or a capacity plan."),
 }
 

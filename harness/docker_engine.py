@@ -67,16 +67,24 @@ def ensure_engine(progress=print) -> EngineInfo:
 
 # The nemesis enters containers' network namespaces with the host's tools (chaos/netns.py).
 FAULT_TOOLS = {"iptables": "iptables", "nsenter": "util-linux"}
+# The reports' test opens the pages in a headless browser.
+BROWSER_TOOLS = {"chromium": "chromium"}
 
 
 def ensure_fault_tools(progress=print) -> list[str]:
     """Install iptables and nsenter when missing (root on Debian); returns what was installed."""
-    missing = sorted({pkg for tool, pkg in FAULT_TOOLS.items() if shutil.which(tool) is None})
+    return ensure_tools(FAULT_TOOLS, "network faults", progress)
+
+
+def ensure_tools(tools: dict[str, str], why: str, progress=print) -> list[str]:
+    """Install the Debian packages of the `tools` (command -> package) that are missing, as
+    root on Debian; elsewhere say what to install. Returns the packages installed."""
+    missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})
     if not missing:
         return []
     if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
-        raise EngineUnavailable(f"network faults need {', '.join(FAULT_TOOLS)}: install {', '.join(missing)}")
-    progress(f"installing {', '.join(missing)} from Debian (network faults) ...")
+        raise EngineUnavailable(f"{why} need {', '.join(tools)}: install {', '.join(missing)}")
+    progress(f"installing {', '.join(missing)} from Debian ({why}) ...")
     _run(["apt-get", "update", "-qq"], "apt-get update")
     _run(["apt-get", "install", "-y", "-qq", *missing], f"apt-get install {' '.join(missing)}")
     return missing
