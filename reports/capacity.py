@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.history import completions
+from harness.spec import SpecError, preset
+from reports import rundir
 from reports.pages import render
 from reports.plots import plt, svg
+from scenarios import checkers
 
 AVAILABILITY = 0.999  # as `halab capacity` asks of a point that meets the SLO
 
@@ -75,6 +79,39 @@ def load(path: str | Path) -> Sweep:
     return Sweep(f.parent, str(d.get("topology", "?")), flow, float(d.get("slo_p95_s", 1.0)), pts, str(d.get("source", "?")))
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A measured load run placed on the sweep's axes: its offered rate (every flow's arrivals,
+    as the sweep counts them) and its flow's p95 and availability."""
+
+    name: str
+    rps: float
+    replicas: int
+    p95_s: float
+    availability: float
+
+    def meets(self, slo_s: float) -> bool:
+        return self.p95_s <= slo_s and self.availability >= AVAILABILITY
+
+
+def measured(run_dir: str | Path, flow: str) -> Measured:
+    """A run directory (`halab load --out`, `halab measure`) as a point; its replicas are its preset's."""
+    run = rundir.load(run_dir)
+    if run.scenario.faults:
+        raise rundir.NotARunDir(f"{run.path} ran faults ({', '.join(f.kind for f in run.scenario.faults)}): "
+                                "a capacity point is a fault-free load run")
+    duration = run.scenario.load.duration_s
+    arrivals = completions(run.history)
+    lat = checkers.latency(run.history).get(flow)
+    avail = checkers.availability(run.history).get(flow)
+    try:
+        replicas = preset(run.topology).params.replicas.of("rag")
+    except SpecError:
+        replicas = 1
+    return Measured(run.name, round(len(arrivals) / duration, 2) if duration else 0.0, replicas,
+                    lat.p95 if lat else math.inf, avail.availability if avail else 0.0)
+
+
 def _by_replicas(points: list[Point]) -> dict[int, list[Point]]:
     out: dict[int, list[Point]] = {}
     for p in sorted(points, key=lambda p: (p.replicas, p.rps)):
@@ -116,11 +153,18 @@ def saturation(points: list[Point]) -> dict[int, dict[str, float | None]]:
     return out
 
 
-def _curves(sweep: Sweep, slo_s: float, target: float | None) -> str:
+def _curves(sweep: Sweep, slo_s: float, target: float | None, runs: list[Measured]) -> str:
     fig, ax = plt.subplots(figsize=(8, 4))
-    for n, ps in _by_replicas(sweep.points).items():
+    colour = {}
+    for i, (n, ps) in enumerate(_by_replicas(sweep.points).items()):
+        colour[n] = f"C{i}"
         xs = [p.rps for p in ps if math.isfinite(p.p95_s)]
-        ax.plot(xs, [p.p95_s * 1000 for p in ps if math.isfinite(p.p95_s)], marker="o", label=f"{n} replica(s)")
+        ax.plot(xs, [p.p95_s * 1000 for p in ps if math.isfinite(p.p95_s)], marker="o", color=colour[n],
+                label=f"{n} replica(s), model")
+    for m in runs:
+        if math.isfinite(m.p95_s):
+            ax.scatter([m.rps], [m.p95_s * 1000], marker="X", s=70, color=colour.get(m.replicas, "k"), zorder=5,
+                       label=f"measured: {m.name} ({m.replicas} replica(s))")
     ax.axhline(slo_s * 1000, color="#c0392b", ls="--", lw=1, label=f"SLO {slo_s * 1000:.0f} ms")
     if target:
         ax.axvline(target, color="#555", ls=":", lw=1, label=f"target {target:g} rps")
@@ -155,15 +199,18 @@ class Written:
 
 
 def build(sweep_dir: str | Path, out: str | Path | None = None, *, target_rps: float | None = None,
-          slo_ms: float | None = None) -> Written:
+          slo_ms: float | None = None, measured_dirs: tuple[str | Path, ...] = ()) -> Written:
+    """`measured_dirs`: fault-free load runs to draw on the same axes as the model's curves."""
     sweep = load(sweep_dir)
+    runs = [measured(d, sweep.flow) for d in measured_dirs]
     slo_s = slo_ms / 1000.0 if slo_ms else sweep.slo_s
     rec = recommend(sweep.points, target_rps, slo_s) if target_rps else None
     best = {n: max((p.rps for p in ps if p.meets(slo_s)), default=None) for n, ps in _by_replicas(sweep.points).items()}
     sat = saturation(sweep.points)
     kinds = sorted({k for row in sat.values() for k in row})
     context = dict(sweep=sweep, slo_s=slo_s, target_rps=target_rps, recommendation=rec, best=best, saturation=sat,
-                   kinds=kinds, curves_svg=_curves(sweep, slo_s, target_rps), utilisation_svg=_utilisation(sweep))
+                   kinds=kinds, curves_svg=_curves(sweep, slo_s, target_rps, runs), utilisation_svg=_utilisation(sweep),
+                   measured=runs)
     out = Path(out) if out else sweep.path
     out.mkdir(parents=True, exist_ok=True)
     html, md = out / "capacity.html", out / "capacity.md"

@@ -19,13 +19,17 @@ from reports.rundir import NotARunDir
               "[reports/out/teaching].")
 @click.option("--target-rps", type=float, help="With --capacity: the rate to plan for.")
 @click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
-def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms):
+@click.option("--measured", "measured_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="With --capacity: a fault-free load run (`halab load --out`) drawn on the same axes; repeatable.")
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms, measured_dirs):
     """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
     drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
     or, with --teaching, a page per catalogue scenario."""
     chosen = [x for x in (run_dir, index_dir, capacity_dir, teaching) if x]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
+    if measured_dirs and not capacity_dir:
+        raise click.UsageError("--measured places load runs on a capacity sweep's axes: give --capacity SWEEP_DIR too")
     try:
         if teaching:
             from reports.teaching import build as build_teaching
@@ -39,7 +43,7 @@ def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, 
         elif capacity_dir:
             from reports.capacity import build as build_capacity
 
-            w = build_capacity(capacity_dir, out_dir, target_rps=target_rps, slo_ms=slo_ms)
+            w = build_capacity(capacity_dir, out_dir, target_rps=target_rps, slo_ms=slo_ms, measured_dirs=measured_dirs)
             click.echo(f"capacity report: {w.html}\nsummary: {w.markdown}")
         else:
             from reports.run_report import build

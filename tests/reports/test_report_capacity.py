@@ -61,3 +61,27 @@ def test_saturation_rate_per_tier(sweep):
 def test_not_a_sweep(tmp_path):
     r = CliRunner().invoke(main, ["report", "--capacity", str(tmp_path)])
     assert r.exit_code != 0 and "capacity.json" in r.output
+
+
+def test_a_measured_load_run_sits_on_the_same_axes(sweep, tmp_path):
+    """A fault-free run directory (here the model's, made as `halab load --out` shapes one)
+    becomes a point at its offered rate and p95; a fault run is refused, not plotted."""
+    run = tmp_path / "load-200"
+    r = CliRunner().invoke(main, ["simulate", "--scenario", "baseline", "--rps", "200", "--duration", "20", "--seed", "3",
+                                  "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    m = capacity.measured(run, "rag_query")
+    assert m.replicas == 1 and abs(m.rps - 200) < 20 and 0 < m.p95_s < 10
+    r = CliRunner().invoke(main, ["report", "--capacity", str(sweep), "--measured", str(run), "--out", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "p" / "capacity.html").read_text()
+    assert "measured: load-200 (1 replica(s))" in page
+    row = re.search(r'<table class="measured">.*?<td>load-200</td><td>1</td><td>([\d.,]+)</td><td>([\d,]+)</td>', page, re.S)
+    assert row and float(row.group(1).replace(",", "")) == m.rps and int(row.group(2).replace(",", "")) == round(m.p95_s * 1000)
+    assert "| load-200 | 1 |" in (tmp_path / "p" / "capacity.md").read_text()
+    fault = tmp_path / "dc2"
+    CliRunner().invoke(main, ["simulate", "--scenario", "dc2-down", "--rps", "20", "--duration", "30", "--out", str(fault)])
+    r = CliRunner().invoke(main, ["report", "--capacity", str(sweep), "--measured", str(fault), "--out", str(tmp_path / "q")])
+    assert r.exit_code != 0 and "fault-free" in r.output
+    r = CliRunner().invoke(main, ["report", str(run), "--measured", str(run)])
+    assert r.exit_code != 0 and "--capacity" in r.output
