@@ -17,11 +17,13 @@ from reports.rundir import NotARunDir
               help="A capacity sweep directory (`halab capacity --out DIR`): curves and a recommendation.")
 @click.option("--teaching", is_flag=True, help="Write a teaching page per catalogue scenario (and an index) into --out "
               "[reports/out/teaching].")
+@click.option("--runs", "runs_dir", type=click.Path(file_okay=False),
+              help="With --teaching: a folder of run directories; each page shows the newest run of it per preset.")
 @click.option("--target-rps", type=float, help="With --capacity: the rate to plan for.")
 @click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
 @click.option("--measured", "measured_dirs", multiple=True, type=click.Path(file_okay=False),
               help="With --capacity: a fault-free load run (`halab load --out`) drawn on the same axes; repeatable.")
-def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms, measured_dirs):
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms, measured_dirs, runs_dir):
     """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
     drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
     or, with --teaching, a page per catalogue scenario."""
@@ -30,11 +32,13 @@ def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, 
         raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
     if measured_dirs and not capacity_dir:
         raise click.UsageError("--measured places load runs on a capacity sweep's axes: give --capacity SWEEP_DIR too")
+    if runs_dir and not teaching:
+        raise click.UsageError("--runs gives the teaching pages their measurements: give --teaching too")
     try:
         if teaching:
             from reports.teaching import build as build_teaching
 
-            click.echo(f"teaching pages: {build_teaching(out_dir or 'reports/out/teaching')}")
+            click.echo(f"teaching pages: {build_teaching(out_dir or 'reports/out/teaching', runs_dir=runs_dir)}")
         elif index_dir:
             from reports.index import build as build_index
 

@@ -16,14 +16,18 @@ instances are gone (HAProxy retries and redispatches, the key cache covers, unti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from harness.faults import TargetError, resolve
 from harness.scenario import Fault
 from harness.spec import SpecError, Topology, preset
+from reports import headline, rundir
+from reports import verdicts as verdicts_of
 from reports.pages import render
 from reports.plots import plt, svg
+from reports.run_report import build as build_run
 from scenarios.catalogue import CATALOGUE, Entry
 
 PARTICIPANTS = ("user", "lb", "gateway", "opa", "rag", "mongo", "vectordb", "vault", "llm", "cms", "etcd", "policy_sync")
@@ -121,7 +125,8 @@ def sequence(title: str, steps, m: dict[str, tuple[str, str]]) -> str:
     return svg(fig)
 
 
-def page(entry: Entry) -> dict:
+def page(entry: Entry, measured: dict[str, dict] | None = None) -> dict:
+    """`measured`: per preset, what a run of this scenario on it measured (see `_measured`)."""
     presets = []
     for name, expect in entry.expect.items():
         try:
@@ -130,19 +135,44 @@ def page(entry: Entry) -> dict:
             continue
         m = marks(topo, entry.scenario.faults)
         flows = [f for f, _ in entry.scenario.load.mix if f in FLOWS] or list(FLOWS)
-        presets.append({"name": name, "expect": expect, "marks": m,
+        presets.append({"name": name, "expect": expect, "marks": m, "measured": (measured or {}).get(name),
                         "diagrams": [sequence(f"{f} on {name}", FLOWS[f], m) for f in flows]})
-    return {"entry": entry, "presets": presets,
+    return {"entry": entry, "presets": presets, "any_measured": any(p["measured"] for p in presets),
             "paragraphs": [p.replace("\n", " ") for p in (entry.scenario.description or entry.summary).split("\n\n")]}
 
 
-def build(out: str | Path, names: Iterable[str] | None = None) -> Path:
-    """One page per catalogue scenario and an index of them in `out`; returns the index."""
+def latest_runs(folder: Path) -> dict[tuple[str, str], Path]:
+    """(scenario, preset) -> the newest run directory of it directly in `folder` (by name: they end in a UTC stamp)."""
+    out: dict[tuple[str, str], Path] = {}
+    for p in sorted(q for q in folder.iterdir() if q.is_dir() and rundir.is_run_dir(q)):
+        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+        out[(str(summary.get("scenario")), str(summary.get("topology") or "seed"))] = p
+    return out
+
+
+def _measured(run_dir: Path, out: Path) -> dict:
+    """A run's figures for a teaching page, and its own report written under `out`/runs/."""
+    run = rundir.load(run_dir)
+    report = build_run(run_dir, None, out / "runs" / run.name).html
+    figures = headline.measures(run.history, run.summary)
+    return {"name": run.name, "source": run.summary.get("source", "—"), "valid": verdicts_of.of(run).valid,
+            "availability": {f: a.get("availability") for f, a in run.summary.get("availability", {}).items()},
+            "detection_s": figures.get("detection_s"), "failed": figures.get("failed", {}),
+            "link": report.relative_to(out).as_posix()}
+
+
+def build(out: str | Path, names: Iterable[str] | None = None, runs_dir: str | Path | None = None) -> Path:
+    """One page per catalogue scenario and an index of them in `out`; returns the index. With
+    `runs_dir`, each page also shows what the newest run of it on each preset measured."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if runs_dir is not None and not Path(runs_dir).is_dir():
+        raise FileNotFoundError(f"{runs_dir} is not a directory of run directories")
+    found = latest_runs(Path(runs_dir)) if runs_dir is not None else {}
     entries = [CATALOGUE[n] for n in (names or sorted(CATALOGUE))]
     for e in entries:
-        (out / f"{e.name}.html").write_text(render("teaching.html.j2", **page(e)), encoding="utf-8")
+        measured = {p: _measured(d, out) for (scenario, p), d in found.items() if scenario == e.name}
+        (out / f"{e.name}.html").write_text(render("teaching.html.j2", **page(e, measured)), encoding="utf-8")
     index = out / "index.html"
     index.write_text(render("teaching_index.html.j2", entries=entries), encoding="utf-8")
     return index
