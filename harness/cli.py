@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faults": ("chaos.cli:faults", "List the faults active on the running lab."),
     "heal": ("chaos.cli:heal", "Heal every fault on the running lab (idempotent)."),
     "chaos": ("chaos.cli:chaos", "The chaos catalogue: `halab chaos list`, `halab chaos run NAME`."),
+    "fidelity": ("chaos.cli:fidelity", "Measure scenarios N times, predict each with the calibrated model; error per metric."),
     "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
     "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),

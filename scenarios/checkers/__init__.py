@@ -12,7 +12,7 @@ a report can put the two side by side.
 """
 
 from scenarios.checkers.availability import Availability, Window, availability, windowed_availability
-from scenarios.checkers.events import Failover, failover
+from scenarios.checkers.events import Failover, failover, leaderless
 from scenarios.checkers.invariants import (
     detection_within,
     flows_available,
@@ -33,6 +33,7 @@ __all__ = [
     "compose",
     "detection_within",
     "flows_available",
+    "leaderless",
     "latency_within",
     "no_dropped",
     "no_lost_updates",

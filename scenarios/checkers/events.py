@@ -60,3 +60,35 @@ def failover(history: Iterable[Op], lb: str | None = None) -> list[Failover]:
             )
         )
     return out
+
+
+def leaderless(history: Iterable[Op], end_s: float | None = None) -> dict[str, float]:
+    """Seconds each Raft group (etcd, vault) spent without a leader, from the `raft-<group>`
+    events: the observer reports `leader` with the leader's name or None; the model reports
+    `leader-lost` and `leader-elected`. A group still leaderless at the end counts until
+    `end_s` (default: the last operation's time).
+
+    >>> from harness.history import event
+    >>> leaderless([event("raft-etcd", "leader", {"leader": "etcd1"}, 0.4), event("raft-etcd", "leader", {"leader": None}, 12.5),
+    ...             event("raft-etcd", "leader", {"leader": "etcd1"}, 39.6), event("raft-vault", "leader-lost", {}, 10.0)], 50.0)
+    {'etcd': 27.1, 'vault': 40.0}
+    """
+    history = list(history)
+    end = end_s if end_s is not None else max((op.time for op in history), default=0.0)
+    lost: dict[str, float | None] = {}
+    total: dict[str, float] = {}
+    for op in sorted((o for o in history if str(o.process).startswith("raft-")), key=lambda o: o.time):
+        if op.f not in ("leader", "leader-lost", "leader-elected"):
+            continue
+        group = str(op.process).removeprefix("raft-")
+        total.setdefault(group, 0.0)
+        has_leader = op.f == "leader-elected" or (op.f == "leader" and (op.value or {}).get("leader"))
+        if not has_leader and lost.get(group) is None:
+            lost[group] = op.time
+        elif has_leader and lost.get(group) is not None:
+            total[group] += op.time - lost[group]
+            lost[group] = None
+    for group, since in lost.items():
+        if since is not None:
+            total[group] += max(0.0, end - since)
+    return {g: round(s, 2) for g, s in sorted(total.items())}
