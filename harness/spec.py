@@ -156,10 +156,15 @@ class BaoRaft:
     performance_multiplier: int = 5
     base_heartbeat_s: float = 1.0
     base_election_s: float = 1.0
+    base_lease_s: float = 0.5
 
     @property
     def election_s(self) -> float:
         return self.base_election_s * self.performance_multiplier
+
+    @property
+    def lease_s(self) -> float:
+        return self.base_lease_s * self.performance_multiplier
 
 
 @dataclass(frozen=True)

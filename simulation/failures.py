@@ -2,6 +2,7 @@
 something, waits for its stop, heals it. The same fault kinds and targets as harness/scenario.
 
 Breaking a component crashes its Station (work in flight is lost, new calls are refused);
+healing it restarts the Station once the component's start-up time (params.startup_s) has passed;
 breaking a site also makes it unreachable; a partition cuts links; a latency fault slows one.
 Overlapping faults on one component are counted, so it restarts only when the last one heals.
 Every change is recorded as a nemesis event and bumps `m.changes`.
@@ -53,7 +54,11 @@ def apply(m, fault: Fault, on: bool) -> None:
         if on and count == 1:
             st.crash()
         elif not on and count == 0:
-            st.restart(now)
+            delay = m.params.startup_s.get(st.kind, 0.0)
+            if delay > 0:
+                m.env.process(_restart_later(m, st, delay, st.epoch))
+            else:
+                st.restart(now)
     if fault.kind == "site-down":
         net.set_site(fault.target, not on)
     elif fault.kind == "partition":
@@ -67,6 +72,13 @@ def apply(m, fault: Fault, on: bool) -> None:
             else:
                 net.reset_latency(a, b)
     m.changed()
+
+
+def _restart_later(m, st, delay_s: float, epoch: int):
+    yield m.env.timeout(delay_s)
+    if st.epoch == epoch and m.down_count.get(st.name, 0) == 0:  # not broken again while it was starting
+        st.restart(m.env.now)
+        m.changed()
 
 
 def run(m, fault: Fault):

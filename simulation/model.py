@@ -83,14 +83,15 @@ class Model:
         self.change_times: list[float] = []
         self.down_count: dict[str, int] = {}
 
-        def group(kind: str, election_s: float) -> RaftGroup:
+        def group(kind: str, election_s: float, step_down_s: float) -> RaftGroup:
             members = [self.stations[c.name] for c in topo.components_of(kind)]
-            return RaftGroup(self.env, kind, members, self.net, election_s, self.stream(f"raft/{kind}"), self.record)
+            return RaftGroup(self.env, kind, members, self.net, election_s, self.stream(f"raft/{kind}"), self.record,
+                             step_down_s)
 
         # Only the kinds the table calls Raft elect leaders; the vector store replicates
         # leaderless (harness/kinds.py), so its writes need no majority.
-        self.etcd = group("etcd", self.t.etcd_election_s)
-        self.vault = group("vault", self.t.bao_election_s)
+        self.etcd = group("etcd", self.t.etcd_election_s, self.t.etcd_step_down_s)
+        self.vault = group("vault", self.t.bao_election_s, self.t.bao_step_down_s)
         self.groups = (self.etcd, self.vault)
         self.vector_nodes = [self.stations[c.name] for c in topo.components_of("vectordb")]
 

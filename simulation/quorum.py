@@ -4,7 +4,8 @@ arithmetic.
 A group of n voters needs a majority, n // 2 + 1, to elect a leader and to commit a write,
 so it tolerates (n - 1) // 2 lost voters: two voters tolerate none, three tolerate one. The
 leader keeps its role while it reaches a majority directly (etcd's CheckQuorum, hashicorp/raft's
-leader lease); otherwise it steps down, and once some voter reaches a majority again it wins
+leader lease); otherwise it steps down at the next check, `step_down_s` x [1, 2) later (a
+crashed leader is gone at once), and commits nothing meanwhile; once some voter reaches a majority again it wins
 an election after a randomised timeout in [election, 2 * election) (etcd raft; hashicorp/raft
 likewise randomises). Writes are available from a site that reaches a voter connected to the
 leader (followers forward).
@@ -30,9 +31,10 @@ def tolerates(voters: int) -> int:
 
 class RaftGroup:
     def __init__(self, env: simpy.Environment, kind: str, members: list[Station], net: Network,
-                 election_s: float, rng: random.Random, record: Callable[..., None]) -> None:
+                 election_s: float, rng: random.Random, record: Callable[..., None], step_down_s: float = 0.0) -> None:
         self.env, self.kind, self.members, self.net = env, kind, members, net
-        self.election_s, self.rng, self.record = election_s, rng, record
+        self.election_s, self.rng, self.record, self.step_down_s = election_s, rng, record, step_down_s
+        self.stepping_down = False
         self.majority = len(members) // 2 + 1
         self.leader: Station | None = members[0] if members else None  # bootstrapped before traffic
         self.term = 1
@@ -55,7 +57,7 @@ class RaftGroup:
     def writable_from(self, site: str) -> Station | None:
         """A live voter reachable from `site` that can get a write to the leader, or None."""
         leader = self.leader
-        if leader is None:
+        if leader is None or not self.has_quorum(leader):  # cut off, not yet stepped down: nothing commits
             return None
         for m in sorted(self.members, key=lambda o: o.site != site):  # the local voter first
             if m.up and self.net.reachable(site, m.site) and self.net.reachable(m.site, leader.site):
@@ -70,15 +72,29 @@ class RaftGroup:
 
     def update(self) -> None:
         """Call after every fault change: step down without a majority, elect when one exists."""
-        now = self.env.now
         if self.leader is not None and not self.has_quorum(self.leader):
-            self.record(f"raft-{self.kind}", "leader-lost", {"leader": self.leader.name}, now)
-            self.leader = None
-            self.leaderless.append([now, float("inf")])
+            if not self.leader.up or self.step_down_s <= 0:
+                self._lose()
+            elif not self.stepping_down:
+                self.stepping_down = True
+                self.env.process(self._step_down())
         if self.leader is None and not self.electing and any(self.has_quorum(m) for m in self.members):
             self.electing = True
             self.env.process(self._elect())
         self._update_commit_rtt()
+
+    def _lose(self) -> None:
+        now = self.env.now
+        self.record(f"raft-{self.kind}", "leader-lost", {"leader": self.leader.name}, now)
+        self.leader = None
+        self.leaderless.append([now, float("inf")])
+
+    def _step_down(self):
+        yield self.env.timeout(self.step_down_s * (1.0 + self.rng.random()))
+        self.stepping_down = False
+        if self.leader is not None and not self.has_quorum(self.leader):
+            self._lose()
+        self.update()
 
     def _elect(self):
         yield self.env.timeout(self.election_s * (1.0 + self.rng.random()))

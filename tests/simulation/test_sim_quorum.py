@@ -95,3 +95,32 @@ def test_the_witness_keeps_policy_updates_available_through_a_dc_outage() -> Non
     print(f"\npolicy_update availability with dc2 down half the run: seed {seed_av:.3f}, seed+witness {witness_av:.3f}")
     assert seed_av < 0.6  # every write during the outage: no quorum
     assert witness_av > 0.99  # only the in-flight ones are lost
+
+
+def test_a_leader_cut_off_from_its_majority_steps_down_at_the_next_check_and_commits_nothing_before() -> None:
+    """CheckQuorum: the live leader of two voters that loses its peer keeps the role until its
+    next check, [step_down, 2 * step_down) later, and accepts no write in between."""
+    env, net, members, _ = group_of(2)
+    events = []
+    group = RaftGroup(env, "etcd", members, net, ELECTION_S, random.Random(SEED), lambda *a: events.append(a),
+                      step_down_s=ELECTION_S)
+    leader = group.leader
+    other = next(m for m in members if m is not leader)
+    env.run(until=FAULT_AT_S)
+    other.crash()
+    group.update()
+    assert group.leader is leader and group.writable_from(leader.site) is None  # cut off: nothing commits
+    env.run(until=FAULT_AT_S + 3 * ELECTION_S)
+    assert group.leader is None
+    (lost,) = [e for e in events if e[1] == "leader-lost"]
+    assert FAULT_AT_S + ELECTION_S <= lost[3] < FAULT_AT_S + 2 * ELECTION_S
+    assert group.leaderless[0][0] == lost[3]
+
+
+def test_a_crashed_leader_is_gone_at_once() -> None:
+    env, net, members, _ = group_of(3)
+    group = RaftGroup(env, "etcd", members, net, ELECTION_S, random.Random(SEED), lambda *a: None, step_down_s=ELECTION_S)
+    env.run(until=FAULT_AT_S)
+    group.leader.crash()
+    group.update()
+    assert group.leader is None and group.leaderless == [[FAULT_AT_S, float("inf")]]
