@@ -140,7 +140,7 @@ def _summary(topo, sc, result, history) -> None:
         console.print("VRRP: " + "; ".join(f"{op.time:.2f} s {op.f} {op.value['lb']}" for op in vrrp))
     prop = checkers.propagation(history)
     if prop:
-        p = Table(title="policy propagation (commit -> OPA loaded, ms)")
+        p = Table(title="policy propagation (acknowledged -> OPA loaded, ms)")
         for col in ("site", "loads", "p50", "p95", "max", "never loaded"):
             p.add_column(col)
         for site, x in prop.items():
