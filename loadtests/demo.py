@@ -39,7 +39,7 @@ def teardown_on_signals(say: Callable[[str], None]) -> Iterator[None]:
     def first(signum, _frame):
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, later)
-        say(f"{signal.Signals(signum).name}: stopping, then removing everything this demo started")
+        say(f"{signal.Signals(signum).name}: stopping")
         raise Interrupted
 
     def later(_signum, _frame):
@@ -53,8 +53,9 @@ def teardown_on_signals(say: Callable[[str], None]) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def run_demo(preset_name: str, out: Path, *, seed: int = 0, say: Callable[[str], None] = print) -> DemoResult:
-    """Every step of the demo; the lab is removed before this returns or raises."""
+def run_demo(preset_name: str, out: Path, *, seed: int = 0, keep: bool = False,
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Every step of the demo; the lab is removed before this returns or raises, unless `keep`."""
     import docker
 
     from chaos.catalogue import run_entry
@@ -106,11 +107,14 @@ def run_demo(preset_name: str, out: Path, *, seed: int = 0, say: Callable[[str],
         for err in result.errors:
             say(f"    nemesis: {err}")
     finally:
-        t = time.monotonic()
-        say("tearing down ...")
-        n_c, n_n, n_v = realise.down(run_id, client=client)
-        seconds["down"] = time.monotonic() - t
-        say(f"    removed {n_c} containers, {n_n} networks, {n_v} volumes in {seconds['down']:.0f} s")
+        if keep:
+            say(f"keeping the lab (run {run_id}): `halab status`, `halab chaos run NAME`; `halab down` removes it")
+        else:
+            t = time.monotonic()
+            say("tearing down ...")
+            n_c, n_n, n_v = realise.down(run_id, client=client)
+            seconds["down"] = time.monotonic() - t
+            say(f"    removed {n_c} containers, {n_n} networks, {n_v} volumes in {seconds['down']:.0f} s")
     say("4/4 report ...")
     w = build_report(out)
     return DemoResult(out, w.html, compose(verdicts), seconds)
@@ -122,11 +126,13 @@ def run_demo(preset_name: str, out: Path, *, seed: int = 0, say: Callable[[str],
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the arrivals, users and questions.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run directory, the report inside it [reports/out/demo-<preset>-<UTC time>].")
-def demo(preset_name: str, seed: int, out_dir: str | None) -> None:
+@click.option("--keep", is_flag=True, help="Leave the lab up afterwards (also when interrupted), for `halab status` "
+              "and more scenarios; `halab down` removes it.")
+def demo(preset_name: str, seed: int, out_dir: str | None, keep: bool) -> None:
     """The whole story in one command, on a fresh machine too: build what images are missing,
     bring up PRESET, kill DC2 for 25 s under Locust's open-model load with the SimPy model's
     prediction beside the measurement, write the report, tear everything down (Ctrl-C
-    included), and print the report's path. About 2 minutes once the images exist.
+    included; not with --keep), and print the report's path. About 90 s once the images exist.
 
     Exits 1 when a checker's verdict is false (the report says which)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -135,9 +141,9 @@ def demo(preset_name: str, seed: int, out_dir: str | None) -> None:
     t0 = time.monotonic()
     try:
         with teardown_on_signals(say):
-            r = run_demo(preset_name, out, seed=seed, say=say)
+            r = run_demo(preset_name, out, seed=seed, keep=keep, say=say)
     except Interrupted:
-        say(f"interrupted; nothing left running. Partial run directory: {out}")
+        say(f"interrupted; {'the lab is left up' if keep else 'nothing left running'}. Partial run directory: {out}")
         raise SystemExit(130) from None
     except Exception as exc:  # expected failures (images, start-up, Locust): one line, after the teardown
         from harness.images.buildenv import BuildError

@@ -34,7 +34,10 @@ def _browse(chromium: str, page: Path, *args: str) -> subprocess.CompletedProces
 def test_the_run_page_renders_offline_with_its_figures(chromium, runs, tmp_path):
     w = build(runs / "dc2-down", None, tmp_path / "out")
     source = w.html.read_text()
-    dom = _browse(chromium, w.html, "--dump-dom").stdout
+    browsed = _browse(chromium, w.html, "--dump-dom", "--enable-logging=stderr", "--v=0")
+    dom = browsed.stdout
+    console = [line for line in browsed.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console  # the page logs nothing: no script, no error
     assert "<title>halab report: dc2-down</title>" in dom
     assert dom.count("<svg") == source.count("<svg") >= 5  # timelines, convergence, states, topology
     for figure in ('class="timeline"', 'class="propagation"', 'class="states"', 'class="topology"'):
