@@ -1,0 +1,50 @@
+"""The model held to recorded measurements, without a lab: the runs `halab fidelity` measured
+on the seed lab (tests/simulation/fixtures/fidelity-seed), predicted again by today's model
+calibrated from the same baseline. A model change that moves a prediction out of the goal
+fails here; the metrics the model does not yet meet are listed, and one that starts to meet
+the goal fails too, so that the list is kept true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.history import read_jsonl
+from harness.spec import preset
+from scenarios import fidelity
+from scenarios.catalogue import entry
+from simulation.calibrate import calibrate
+from simulation.run import simulate
+
+RUNS = Path(__file__).parent / "fixtures" / "fidelity-seed"
+
+# Outside the goal today, and why (the model lacks it):
+KNOWN_MISSES = {
+    # HAProxy marks gateway2 up ~2 s later than the model's start-up + rise predicts.
+    "recovery after heal",
+    # The CMS's round trips per step (two to Atlas, one to the etcd leader across the WAN).
+    "policy_update p50, before the fault", "policy_update p95, before the fault", "policy_update p99, before the fault",
+    # Queries in flight to DC2 at the kill hang until it is back (~27 s); the model fails them at once.
+    "rag_query p95, before the fault", "rag_query p99, before the fault",
+    "rag_query p50, during the fault",
+    # DC2's catch-up after the heal (resync of what was acknowledged while its policy_sync started).
+    "propagation p99, dc1", "propagation p99, dc2",
+}
+
+
+def test_dc2_down_prediction_stays_within_the_goal_on_the_recorded_runs():
+    topo = preset("seed")
+    sc = entry("dc2-down").scenario
+    params, counts = calibrate(RUNS / "baseline", topo)
+    assert sum(counts.values()) > 100
+    pairs = []
+    for i in (1, 2):
+        measured = read_jsonl(RUNS / "dc2-down" / f"run-{i}" / "history.jsonl")
+        pairs.append((fidelity.metrics(measured, sc), fidelity.metrics(simulate(topo, sc, params, seed=i).history(), sc)))
+    rows = fidelity.rows(pairs)
+    print("\n" + fidelity.markdown("dc2-down, recorded runs re-predicted", rows))
+    scored = {r.name: r.within for r in rows if r.within is not None}
+    assert {"failover detection", "without a Raft leader, etcd", "without a Raft leader, vault",
+            "failed requests, policy_update", "unavailable, policy_update", "rag_query p99, during the fault"} <= set(scored)
+    missed = {n for n, ok in scored.items() if not ok}
+    assert missed - KNOWN_MISSES == set(), "newly outside the goal"
+    assert KNOWN_MISSES - missed == set(), "now within the goal: take it off KNOWN_MISSES"
