@@ -7,6 +7,7 @@ import time
 import click
 
 from harness.faults import FAULT_KINDS
+from scenarios.objectives import OBJECTIVES
 
 
 def _lab():
@@ -282,3 +283,108 @@ def fidelity(preset_name, names, runs, seed, out_dir):
         if name in result.invalid:
             console.print(f"[yellow]{name}: a checker's verdict was false in {', '.join(result.invalid[name])}[/]")
     console.print(f"fidelity: {out / 'fidelity.md'} (and fidelity.json, params.json, every run)")
+
+
+@click.command()
+@click.option("--preset", "preset_name", type=click.Choice(["seed", "seed+witness"]), default="seed", show_default=True)
+@click.option("--objective", type=click.Choice(sorted(OBJECTIVES)),
+              default="unavailability", show_default=True, help="What to make worst (scenarios/objectives.py).")
+@click.option("--budget", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Schedules to try.")
+@click.option("--max-faults", type=click.IntRange(1, 8), default=2, show_default=True, help="Faults per schedule at most.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the search (the model's runs use a fixed seed).")
+@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True, help="Schedules to shrink and keep.")
+@click.option("--replay", type=click.IntRange(0, 50), default=0, show_default=True,
+              help="Run the N worst on the running lab (`halab up --preset P` first) and score them measured.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where to write [reports/out/explore-<preset>-<objective>-<UTC time>].")
+def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_dir):
+    """Search the SimPy model for the fault schedules that hurt most, shrink the worst to
+    their smallest form, and write each as a scenario file that `halab simulate --scenario`
+    and `halab measure --scenario` run unchanged. Each schedule is scored on a 60 s run at
+    8 rps; the worst ones are also scored on the other preset (what the witness changes).
+    With --replay N, the N worst run on the lab through the nemesis, measured beside the
+    model's score; a disagreement is a fidelity finding."""
+    import json
+    import sys
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.spec import preset
+    from simulation import explore as ex
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = Path(out_dir or f"reports/out/explore-{preset_name.replace('+', '-')}-{objective}-{stamp}")
+    lab = None
+    if replay:
+        lab = _lab()
+        if lab.state.preset != preset_name:
+            raise click.UsageError(f"--replay runs on the lab, which is {lab.state.preset}: "
+                                   f"`halab down && halab up --preset {preset_name}` first")
+    last = [0.0]
+
+    def progress(done: int, elapsed: float) -> None:
+        if elapsed - last[0] >= 2.0 or done == budget:
+            last[0] = elapsed
+            left = (budget - done) * elapsed / done if done else float("nan")
+            console.print(f"  [{elapsed:5.0f} s] {done:,}/{budget:,} schedules, ~{left:.0f} s left")
+
+    topo = preset(preset_name)
+    console.print(f"exploring {preset_name} for [bold]{objective}[/] ({OBJECTIVES[objective][1]}): "
+                  f"{len(ex.candidates(topo))} fault candidates, up to {max_faults} per schedule, budget {budget:,} ...")
+    result = ex.explore(preset_name, objective, budget=budget, max_faults=max_faults, seed=seed, on_progress=progress)
+    console.print(f"{result.tried:,} schedules in {result.seconds:.1f} s: {result.per_second:.1f} schedules/s; "
+                  f"worst score {result.ranked[0].score if result.ranked else 0:g}")
+    other_name = "seed+witness" if preset_name == "seed" else "seed"
+    other = preset(other_name)
+    out.mkdir(parents=True, exist_ok=True)
+    kept: list[dict] = []
+    seen: set = set()
+    for found in result.ranked[:top * 10]:
+        if len(kept) >= top or found.score <= 0:
+            break
+        if found.shape in seen:
+            continue
+        small = ex.shrink(topo, objective, found)
+        if small.shape in seen:  # the same faults at other times: nothing new to learn
+            continue
+        seen.add(small.shape)
+        i = len(kept) + 1
+        sc = ex.scenario_of(small.faults, name=f"explored-{objective}-{i}")
+        path = out / f"schedule-{i}.json"
+        path.write_text(json.dumps(sc.to_dict(), indent=2), encoding="utf-8")
+        kept.append({"rank": i, "found": [asdict(f) for f in found.faults], "found_score": found.score,
+                     "faults": [asdict(f) for f in small.faults], "score": small.score,
+                     other_name: ex.evaluate(other, objective, small.faults), "file": str(path)})
+    if replay:
+        from chaos.run import run as run_on_lab
+        from harness import scenario as scenarios
+        from scenarios.objectives import score as score_of
+
+        for k in kept[:replay]:
+            sc = scenarios.resolve(k["file"])
+            console.print(f"replaying {k['file']} on {lab.run_id} ...")
+            r = run_on_lab(lab, sc, seed=seed, out=out / f"replay-{k['rank']}")
+            k["measured"] = score_of(objective, r.history)
+            k["agrees"] = abs(k["measured"] - k["score"]) <= max(0.15 * max(k["measured"], k["score"]), 1.0)
+    (out / "explore.json").write_text(json.dumps({
+        "preset": preset_name, "objective": objective, "budget": budget, "max_faults": max_faults, "seed": seed,
+        "tried": result.tried, "seconds": round(result.seconds, 2), "schedules_per_s": round(result.per_second, 2),
+        "run": {"duration_s": ex.DURATION_S, "rps": ex.RPS, "model_seed": ex.MODEL_SEED}, "worst": kept}, indent=2),
+        encoding="utf-8")
+    table = Table(title=f"worst schedules for {objective} on {preset_name}, shrunk (score: larger is worse)")
+    cols = ["#", "schedule (shrunk)", "score", "found as", f"on {other_name}"] + (["measured", "agrees"] if replay else [])
+    for c in cols:
+        table.add_column(c, justify="left" if c.startswith("schedule") or c == "found as" else "right")
+    for k in kept:
+        text = "; ".join(f"{f['kind']} {f['target']} {f['start_s']:g}-{f['stop_s']:g} s" for f in k["faults"])
+        row = [str(k["rank"]), text, f"{k['score']:g}", f"{len(k['found'])} fault(s), {k['found_score']:g}",
+               "—" if k[other_name] is None else f"{k[other_name]:g}"]
+        if replay:
+            row += [f"{k['measured']:g}" if "measured" in k else "—",
+                    {True: "yes", False: "[red]NO: a fidelity finding[/]"}.get(k.get("agrees"), "—")]
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"scenario files and explore.json in {out} (`halab simulate --scenario {out}/schedule-1.json`)")

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faults": ("chaos.cli:faults", "List the faults active on the running lab."),
     "heal": ("chaos.cli:heal", "Heal every fault on the running lab (idempotent)."),
     "chaos": ("chaos.cli:chaos", "The chaos catalogue: `halab chaos list`, `halab chaos run NAME`."),
+    "explore": ("chaos.cli:explore", "Search the model for the fault schedules that hurt most; shrink, write, replay."),
     "fidelity": ("chaos.cli:fidelity", "Measure scenarios N times, predict each with the calibrated model; error per metric."),
     "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
