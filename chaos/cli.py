@@ -334,6 +334,8 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
     topo = preset(preset_name)
     console.print(f"exploring {preset_name} for [bold]{objective}[/] ({OBJECTIVES[objective][1]}): "
                   f"{len(ex.candidates(topo))} fault candidates, up to {max_faults} per schedule, budget {budget:,} ...")
+    console.print("  left out, each a total outage alone by construction: "
+                  + ", ".join(f"{k} {t}" for k, t in ex.total_alone(topo)), highlight=False)
     result = ex.explore(preset_name, objective, budget=budget, max_faults=max_faults, seed=seed, on_progress=progress)
     console.print(f"{result.tried:,} schedules in {result.seconds:.1f} s: {result.per_second:.1f} schedules/s; "
                   f"worst score {result.ranked[0].score if result.ranked else 0:g}")
@@ -372,6 +374,7 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
     (out / "explore.json").write_text(json.dumps({
         "preset": preset_name, "objective": objective, "budget": budget, "max_faults": max_faults, "seed": seed,
         "tried": result.tried, "seconds": round(result.seconds, 2), "schedules_per_s": round(result.per_second, 2),
+        "left_out": [f"{k} {t}" for k, t in ex.total_alone(topo)],
         "run": {"duration_s": ex.DURATION_S, "rps": ex.RPS, "model_seed": ex.MODEL_SEED}, "worst": kept}, indent=2),
         encoding="utf-8")
     table = Table(title=f"worst schedules for {objective} on {preset_name}, shrunk (score: larger is worse)")
