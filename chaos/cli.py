@@ -20,7 +20,7 @@ def _lab():
         raise click.ClickException(str(exc)) from None
 
 
-def check_targets(lab, scenario) -> None:
+def check_targets(lab, scenario, hint: str = "--scenario") -> None:
     """Every fault's target exists in the running lab's preset, or a usage error naming the valid ones."""
     from harness.faults import TargetError, resolve
 
@@ -28,7 +28,7 @@ def check_targets(lab, scenario) -> None:
         try:
             resolve(lab.plan.topology, f.kind, f.target)
         except TargetError as exc:
-            raise click.BadParameter(str(exc), param_hint="--scenario") from None
+            raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _options(pairs: tuple[str, ...]) -> dict:
@@ -133,7 +133,7 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
         if rps is not None or duration is not None:
             sc = sc.with_load(rps, duration)
     except (scenarios.ScenarioError, OSError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     lab = _lab()
     check_targets(lab, sc)
     out = Path(out_dir or f"reports/out/measure-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
@@ -197,7 +197,9 @@ def chaos_list() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/<preset>-<name>-<time>].")
 def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     """Run one catalogue scenario on the running lab (`halab up --preset P` picks the preset)
-    and print its verdicts. Exits 1 when a verdict is false."""
+    and print its verdicts. Exits 1 when a verdict is false. NAME may also be a .json/.toml
+    scenario file (`halab explore` writes them): it is held to the invariants every run
+    keeps, with no availability or latency goal."""
     from rich.console import Console
 
     from chaos.catalogue import run_entry
@@ -209,6 +211,7 @@ def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     except KeyError as exc:
         raise click.BadParameter(exc.args[0], param_hint="NAME") from None
     lab = _lab()
+    check_targets(lab, e.scenario, "NAME")
     console = Console()
     console.print(f"[bold]{e.name}[/] on {lab.state.preset}: {e.summary}")
     from chaos.catalogue import out_dir as default_out
@@ -361,16 +364,11 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
                      "faults": [asdict(f) for f in small.faults], "score": small.score,
                      other_name: ex.evaluate(other, objective, small.faults), "file": str(path)})
     if replay:
-        from chaos.run import run as run_on_lab
-        from harness import scenario as scenarios
-        from scenarios.objectives import score as score_of
+        from chaos.replay import replay as replay_one
 
         for k in kept[:replay]:
-            sc = scenarios.resolve(k["file"])
-            console.print(f"replaying {k['file']} on {lab.run_id} ...")
-            r = run_on_lab(lab, sc, seed=seed, out=out / f"replay-{k['rank']}")
-            k["measured"] = score_of(objective, r.history)
-            k["agrees"] = abs(k["measured"] - k["score"]) <= max(0.15 * max(k["measured"], k["score"]), 1.0)
+            console.print(f"replaying {k['file']} on {lab.run_id} (healed and healthy first) ...")
+            k.update(replay_one(lab, k, objective, seed=seed, out=out, on_tick=lambda t, _h: console.print(f"  [{t:5.0f} s]")))
     (out / "explore.json").write_text(json.dumps({
         "preset": preset_name, "objective": objective, "budget": budget, "max_faults": max_faults, "seed": seed,
         "tried": result.tried, "seconds": round(result.seconds, 2), "schedules_per_s": round(result.per_second, 2),
@@ -378,7 +376,7 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
         "run": {"duration_s": ex.DURATION_S, "rps": ex.RPS, "model_seed": ex.MODEL_SEED}, "worst": kept}, indent=2),
         encoding="utf-8")
     table = Table(title=f"worst schedules for {objective} on {preset_name}, shrunk (score: larger is worse)")
-    cols = ["#", "schedule (shrunk)", "score", "found as", f"on {other_name}"] + (["measured", "agrees"] if replay else [])
+    cols = ["#", "schedule (shrunk)", "score", "found as", f"on {other_name}"] + (["measured", "agrees", "invariants"] if replay else [])
     for c in cols:
         table.add_column(c, justify="left" if c.startswith("schedule") or c == "found as" else "right")
     for k in kept:
@@ -387,7 +385,8 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
                "—" if k[other_name] is None else f"{k[other_name]:g}"]
         if replay:
             row += [f"{k['measured']:g}" if "measured" in k else "—",
-                    {True: "yes", False: "[red]NO: a fidelity finding[/]"}.get(k.get("agrees"), "—")]
+                    {True: "yes", False: "[red]NO: a fidelity finding[/]"}.get(k.get("agrees"), "—"),
+                    {True: "held", False: "[red]broken[/]"}.get(k.get("invariants_held"), "—")]
         table.add_row(*row)
     console.print(table)
     console.print(f"scenario files and explore.json in {out} (`halab simulate --scenario {out}/schedule-1.json`)")

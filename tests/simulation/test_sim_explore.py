@@ -52,3 +52,18 @@ def test_explore_writes_scenario_files_simulate_runs(tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "sim" / "scenario.json").read_text())["faults"] == json.loads(
         (out / "schedule-1.json").read_text())["faults"]
+
+
+def test_a_schedule_file_is_a_chaos_entry_held_to_the_invariants(tmp_path):
+    from scenarios.catalogue import entry
+
+    path = tmp_path / "schedule-1.json"
+    sc = ex.scenario_of((ex.Fault("component-down", "etcd1", 10.0, 30.0),), name="explored-unavailability-1")
+    path.write_text(json.dumps(sc.to_dict()), encoding="utf-8")
+    e = entry(str(path))
+    assert e.scenario == sc and set(e.presets) >= {"seed", "seed+witness"}
+    assert not e.expect["seed"].availability and e.expect["seed"].detection_s is None
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    r = CliRunner().invoke(main, ["chaos", "run", str(bad)])
+    assert r.exit_code == 2 and "bad.json" in r.output, r.output
