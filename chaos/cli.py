@@ -133,7 +133,7 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
         if rps is not None or duration is not None:
             sc = sc.with_load(rps, duration)
     except (scenarios.ScenarioError, OSError) as exc:
-        raise click.BadParameter(str(exc), param_hint=hint) from None
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
     lab = _lab()
     check_targets(lab, sc)
     out = Path(out_dir or f"reports/out/measure-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
