@@ -90,6 +90,7 @@ class Labs:
     def __init__(self, docker_client, tmp_path_factory) -> None:
         self.docker_client, self.tmp = docker_client, tmp_path_factory
         self.current: tuple[str, object, object] | None = None  # (preset, context manager, lab)
+        self.leaks: list = []  # harness.topology.leaks.Leak, of every lab closed
 
     def get(self, preset_name: str):
         if self.current is not None:
@@ -103,16 +104,26 @@ class Labs:
 
     def close(self) -> None:
         if self.current is not None:
-            _name, cm, _lab = self.current
+            _name, cm, lab = self.current
             self.current = None
-            cm.__exit__(None, None, None)
+            try:
+                if lab.state_file.exists():  # a test may have taken it down already
+                    from harness.topology.leaks import leaks
+
+                    self.leaks += leaks(lab.run_id, Path(lab.state.secrets_dir), self.docker_client)
+            finally:
+                cm.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
 def labs(docker_client, tmp_path_factory):
+    """After every test that used a lab, the logs of all its containers are searched for the
+    secrets the run handed out (harness/topology/leaks.py): a leak fails the session."""
     registry = Labs(docker_client, tmp_path_factory)
     yield registry
     registry.close()
+    assert not registry.leaks, "secrets in container logs: " + ", ".join(
+        f"{x.container}: {x.what}" for x in registry.leaks)
 
 
 @pytest.fixture
