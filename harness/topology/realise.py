@@ -265,6 +265,8 @@ def _networks(run: _Startup) -> None:
     st.write_secret(run.secrets_dir, "llm_admin_token", ctx.llm_admin_token)
     ctx.gateway_admin_key = pysecrets.token_urlsafe(24)
     st.write_secret(run.secrets_dir, "gateway_admin_key", ctx.gateway_admin_key)
+    ctx.identity_key = pysecrets.token_urlsafe(32)
+    st.write_secret(run.secrets_dir, "identity_key", ctx.identity_key)
     run.consumers = seeding.new_consumers()
     ctx.extra_env.update(seeding.service_env(plan, run.consumers))
     run.ctx = ctx

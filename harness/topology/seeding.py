@@ -18,6 +18,7 @@ import httpx
 from harness.seed_data import CORPUS, HARNESS_AUTHOR, SERVICE_CONSUMER, USERS
 from harness.topology.plan import Plan
 from harness.waiting import Pending, eventually
+from system.common.identity import Asserted
 
 if TYPE_CHECKING:
     from harness.topology.state import State
@@ -93,7 +94,7 @@ def _cms(lab: Lab) -> httpx.Client:
     """The first DC's CMS, directly (before the default policy exists, the gateway lets no one in)."""
     cms = lab.plan.of_kind("cms")[0]
     return httpx.Client(base_url=lab.url(cms.name), timeout=30, trust_env=False,
-                        headers={"X-Consumer-Username": HARNESS_AUTHOR})
+                        auth=Asserted(lab.state.secret("identity_key"), HARNESS_AUTHOR))
 
 
 def seed_users(lab: Lab) -> None:
@@ -110,13 +111,15 @@ def seed_policy(lab: Lab) -> dict:
     from system.cms.seed import seed
 
     cms = lab.plan.of_kind("cms")[0]
-    return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True)[0]
+    return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True,
+                identity_key=lab.state.secret("identity_key"))[0]
 
 
 def seed_corpus(lab: Lab) -> int:
     """The sample corpus through the first DC's RAG ingest; replication carries it to the others."""
     rag = lab.plan.of_kind("rag")[0]
-    with httpx.Client(base_url=lab.url(rag.name), timeout=60, trust_env=False) as http:
+    with httpx.Client(base_url=lab.url(rag.name), timeout=60, trust_env=False,
+                      auth=Asserted(lab.state.secret("identity_key"), HARNESS_AUTHOR)) as http:
         for d in CORPUS:
             body = {"doc_id": d.doc_id, "title": d.title, "acl_groups": list(d.acl_groups), "text": d.text}
             http.post("/documents", json=body).raise_for_status()

@@ -1,8 +1,9 @@
 """The CMS's HTTP API: policies, user profiles, the reconciler. `build_app` wires it up.
 
 Every route under /cms needs the caller's identity in X-Consumer-Username, which the gateway
-sets from the authenticated consumer (401 without it). Who may call what is OPA's decision
-at the gateway; the CMS records the identity as the author.
+sets from the authenticated consumer and signs (X-Consumer-Assertion, system/common/identity.py):
+401 without both, so a caller on the DC network cannot name itself an admin. Who may call
+what is OPA's decision at the gateway; the CMS records the identity as the author.
 
     app = build_app(CmsSettings(etcd_endpoint="127.0.0.1:2379", mongo_url=..., opa_url=...))
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -27,11 +28,13 @@ from system.cms.policies import POLICY_ID_PATTERN, Conflict, NotFound, PolicySer
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid, StoreUnavailable
+from system.common.consumer import Consumer
+from system.common.identity import HEADER as ASSERTION
+from system.common.identity import USERNAME
 from system.common.service import create_app
 
 log = logging.getLogger(__name__)
 
-CONSUMER_HEADER = "X-Consumer-Username"
 USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
 
 
@@ -133,7 +136,7 @@ class ReconcileOut(BaseModel):
 
 ERRORS = {
     400: {"description": "Invalid Rego (OPA's message), invalid id, or malformed JSON; nothing was written"},
-    401: {"description": f"No {CONSUMER_HEADER} header"},
+    401: {"description": f"No {USERNAME} header, or no valid {ASSERTION} for it (the gateway's)"},
     404: {"description": "No such policy or user"},
     409: {"description": "A concurrent update won, or expected_version did not match; nothing was written"},
     413: {"description": "Body over the size limit"},
@@ -192,14 +195,7 @@ def _deps(request: Request) -> CmsDeps:
     return request.app.state.cms
 
 
-def require_consumer(x_consumer_username: Annotated[str | None, Header(alias=CONSUMER_HEADER)] = None) -> str:
-    if not x_consumer_username or not x_consumer_username.strip():
-        raise HTTPException(401, f"missing {CONSUMER_HEADER}: the CMS is reached through the gateway")
-    return x_consumer_username.strip()
-
-
 Deps = Annotated[CmsDeps, Depends(_deps)]
-Consumer = Annotated[str, Depends(require_consumer)]
 # The patterns are checked by the handlers (400, not FastAPI's 422), and stated here.
 PolicyId = Annotated[str, Path(description="policy id: letters, digits, _ . - (max 128)",
                                json_schema_extra={"pattern": POLICY_ID_PATTERN})]
@@ -453,6 +449,7 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     app = create_app("cms", max_body_bytes=settings.max_body_bytes,
                      readiness={"mongo": meta.ping, "etcd": etcd.ping, "opa": compiler.ping},
                      description="Policies (Rego, versioned, published to etcd for OPA) and user profiles.")
+    app.state.identity_key = settings.identity_key.get_secret_value().encode()
     app.state.cms = CmsDeps(settings, service, meta, probe, reconciler,
                             CmsMetrics(app.state.metrics.registry, reconciler))
     app.include_router(policies)

@@ -1,17 +1,18 @@
 """Install halab's default policy set through the CMS API (idempotent).
 
-    python -m system.cms.seed --cms-url http://cms:8000 --admin halab-admin --wait-enforced
+    python -m system.cms.seed --cms-url http://cms:8000 --identity-key-file KEY --wait-enforced
 
 or from Python (the topology calls this once the CMS answers /readyz):
 
     from system.cms.seed import seed
-    results = seed("http://10.0.0.5:8000", admin="halab-admin")
+    results = seed("http://10.0.0.5:8000", admin="halab-admin", identity_key=key)
 
 The default set is one policy, id `authz`, package `halab.authz` (system/policies/authz.rego):
 admins may do anything, users may query /rag and read document metadata, editors ingest,
 only the service role calls /llm/chat. Seeding the same content again writes no new version ("unchanged": true).
 It talks to the CMS directly (not through the gateway, which needs this very policy to let
-an admin in), naming the admin in X-Consumer-Username.
+an admin in), naming the admin in X-Consumer-Username, signed with the identity key the
+gateways sign with (system/common/identity.py): the CMS believes no unsigned name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 
 import httpx
 
+from system.common import identity
 from system.policies import DEFAULT_AUTHZ_REGO, DEFAULT_POLICY_ID
 
 DEFAULT_ADMIN = "halab-admin"
@@ -33,12 +35,14 @@ def default_policies() -> dict[str, dict]:
     return {DEFAULT_POLICY_ID: {"rego": DEFAULT_AUTHZ_REGO, "description": "halab default policy set"}}
 
 
-def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = False, ready_timeout_s: float = 60.0,
-         client: httpx.Client | None = None, policies: dict[str, dict] | None = None) -> list[dict]:
+def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, identity_key: str | bytes, wait_enforced: bool = False,
+         ready_timeout_s: float = 60.0, client: httpx.Client | None = None,
+         policies: dict[str, dict] | None = None) -> list[dict]:
     """PUT every policy of `policies` (id -> {"rego", "description"}; default: `default_policies()`);
     returns the CMS's answers. Waits up to `ready_timeout_s` for the CMS's /readyz first;
     raises httpx.HTTPStatusError on a refusal."""
     own = client is None
+    key = identity_key.encode() if isinstance(identity_key, str) else identity_key
     client = client or httpx.Client(base_url=cms_url.rstrip("/"), timeout=30.0, trust_env=False)
     try:
         deadline = time.monotonic() + ready_timeout_s
@@ -53,7 +57,7 @@ def seed(cms_url: str, admin: str = DEFAULT_ADMIN, *, wait_enforced: bool = Fals
             time.sleep(0.5)
         results = []
         for pid, body in (policies if policies is not None else default_policies()).items():
-            r = client.put(f"/cms/policies/{pid}", json=body, headers={"X-Consumer-Username": admin},
+            r = client.put(f"/cms/policies/{pid}", json=body, headers=identity.headers(key, admin),
                            params={"wait": "enforced"} if wait_enforced else None)
             r.raise_for_status()
             results.append(r.json())
@@ -68,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cms-url", required=True, help="e.g. http://cms:8000")
     p.add_argument("--admin", default=DEFAULT_ADMIN, help="the author recorded in the policies' history")
     p.add_argument("--wait-enforced", action="store_true", help="wait until the local OPA loaded each policy")
+    p.add_argument("--identity-key-file", required=True, type=argparse.FileType("r"),
+                   help="the key the gateways sign identities with (a file: never on a command line)")
     p.add_argument("--ready-timeout", type=float, default=60.0)
     args = p.parse_args(argv)
-    for result in seed(args.cms_url, args.admin, wait_enforced=args.wait_enforced, ready_timeout_s=args.ready_timeout):
+    key = args.identity_key_file.read().strip()
+    for result in seed(args.cms_url, args.admin, identity_key=key, wait_enforced=args.wait_enforced,
+                       ready_timeout_s=args.ready_timeout):
         print(json.dumps(result))
     return 0
 

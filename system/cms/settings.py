@@ -5,7 +5,10 @@ Every variable carries the prefix HALAB_CMS_, e.g. HALAB_CMS_ETCD_ENDPOINT=etcd1
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from system.common.settings import secrets_dir
 
 
 class CmsSettings(BaseSettings):
@@ -15,11 +18,13 @@ class CmsSettings(BaseSettings):
     '/policies/'
     """
 
-    model_config = SettingsConfigDict(env_prefix="HALAB_CMS_")
+    model_config = SettingsConfigDict(env_prefix="HALAB_CMS_", secrets_dir=secrets_dir())
 
     host: str = "0.0.0.0"
     port: int = 8000
     log_level: str = "info"
+    # Shared with the gateway: X-Consumer-Username counts only with its assertion (system/common/identity.py).
+    identity_key: SecretStr = SecretStr("")
 
     etcd_endpoint: str = "etcd:2379"
     etcd_timeout_s: float = 5.0

@@ -50,11 +50,12 @@ _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class Services:
-    """What plugins share: the HTTP client session and the secret store."""
+    """What plugins share: the HTTP client session, the secret store, the identity key."""
 
-    def __init__(self, session: aiohttp.ClientSession, secrets: SecretStore):
+    def __init__(self, session: aiohttp.ClientSession, secrets: SecretStore, identity_key: bytes = b""):
         self.session = session
         self.secrets = secrets
+        self.identity_key = identity_key
 
 
 class Gateway:
@@ -97,7 +98,7 @@ class Gateway:
             self.session, role_id=s.vault_role_id.get_secret_value(), secret_id=s.vault_secret_id.get_secret_value(),
             approle_mount=s.vault_approle_mount, default_uri=s.vault_addr, ttl_s=s.secret_ttl_s,
             max_stale_s=s.secret_max_stale_s, timeout_s=s.vault_timeout_s, retry_backoff_s=s.secret_retry_backoff_s)
-        self.services = Services(self.session, secrets)
+        self.services = Services(self.session, secrets, s.identity_key.get_secret_value().encode())
         self.metrics.watch_secrets(secrets.status)
         self.forwarder = Forwarder(self.session)
         # The watch stream gets its own session so its long-lived connection never sits in

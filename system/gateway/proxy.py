@@ -27,7 +27,7 @@ HOP_BY_HOP = frozenset({
 })
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Identity headers only the gateway may set: a client sending them is ignored.
-SPOOFABLE = frozenset({"x-consumer-username", "x-consumer-groups", "x-consumer-role"})
+SPOOFABLE = frozenset({"x-consumer-username", "x-consumer-groups", "x-consumer-role", "x-consumer-assertion"})
 
 
 class UpstreamFailed(Exception):

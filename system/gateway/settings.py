@@ -46,6 +46,9 @@ class GatewaySettings(BaseSettings):
     admin_port: int = 9180
     admin_key: SecretStr = SecretStr("")
 
+    # Shared with the services behind: key-auth signs the consumer it sets (system/common/identity.py).
+    identity_key: SecretStr = SecretStr("")
+
     max_body_bytes: int = 8 << 20
     log_level: str = "info"
 

@@ -41,6 +41,7 @@ def build_app(settings: RagSettings | None = None, deps: RagDeps | None = None):
                      max_body_bytes=settings.max_body_bytes,
                      description="Ingest documents; answer questions with context the user may read, via the gateway's LLM hairpin.")
     owned = deps is None
+    app.state.identity_key = settings.identity_key.get_secret_value().encode()
 
     @asynccontextmanager
     async def lifespan(_app):

@@ -8,14 +8,18 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import AfterValidator, BaseModel, Field
+
+from system.common.consumer import consumer
 
 from .chunking import chunk_text
 from .deps import Deps
 from .vectors import VectorStoreUnavailable
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+# Who may ingest is OPA's decision at the gateway; here, only that the gateway asked.
+router = APIRouter(prefix="/documents", tags=["documents"], dependencies=[Depends(consumer)],
+                   responses={401: {"description": "no identity the gateway signed (X-Consumer-Assertion)"}})
 
 DOC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 GROUP = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"

@@ -5,7 +5,8 @@ DC's node on failure) → metadata (MongoDB; chunks of documents missing there o
 readable by the user are dropped) → prompt → llm (hairpin through the gateway) → answer.
 
 The user is the gateway's `X-Consumer-Username` (the gateway strips that header from
-clients, so it cannot be forged through the gateway).
+clients, so it cannot be forged through the gateway), believed only with the gateway's
+signed X-Consumer-Assertion (system/common/identity.py), so not forged beside it either.
 
 When the LLM fails (429, 5xx, unreachable, no answer within HALAB_RAG_LLM_DEADLINE_S) or
 its circuit breaker is open, the query still answers 200 with its sources: `answer` is the
@@ -23,6 +24,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, Field
+
+from system.common.consumer import Consumer
 
 from .deps import Deps
 from .generation import Degradation, generate
@@ -72,14 +75,11 @@ class QueryOut(BaseModel):
 
 
 @router.post("/query", response_model=QueryOut, responses={
-    401: {"description": "no user identity (X-Consumer-Username)"},
+    401: {"description": "no user identity (X-Consumer-Username), or no valid X-Consumer-Assertion for it (the gateway's)"},
     403: {"description": "unknown user"},
     503: {"description": "MongoDB or the vector store unavailable, or the gateway refuses this service's LLM calls"}})
-async def query(q: QueryIn, deps: Deps,
-                x_consumer_username: Annotated[str | None, Header(max_length=200)] = None,
+async def query(q: QueryIn, deps: Deps, x_consumer_username: Consumer,
                 x_request_id: Annotated[str | None, Header(max_length=200)] = None) -> QueryOut:
-    if not x_consumer_username:
-        raise HTTPException(401, "no user identity (X-Consumer-Username, set by the gateway)")
     timings: dict[str, float] = {}
     t = time.perf_counter()
     start = t

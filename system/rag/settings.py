@@ -37,6 +37,8 @@ class RagSettings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
     max_body_bytes: int = 1 << 20
+    # Shared with the gateway: X-Consumer-Username counts only with its assertion (system/common/identity.py).
+    identity_key: SecretStr = SecretStr("")
 
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = "halab"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from qdrant_client import AsyncQdrantClient
 
+from system.common import identity
 from tests.system.cms.cms_fakes import FakeCompiler, FakeEtcd, FakeMetadata, FakeProbe
 from tests.system.common.schemathesis_cli import problems, run, serving
 from tests.system.policy_sync.test_policy_sync_fake import FakeEtcd as FakeSyncEtcd
@@ -15,16 +16,18 @@ from tests.system.policy_sync.test_policy_sync_fake import FakeOpa, FakeSource
 from tests.system.rag.test_rag_fake import USERS, FakeLlm, FakeStore
 
 pytestmark = pytest.mark.timeout(300)
+KEY = "the-gateways-and-the-services-share-this"
+ALICE = identity.headers(KEY.encode(), "alice", ttl_s=3600)  # the gateway's, for the whole run
 
 
 def test_cms_openapi_with_fakes_is_honest() -> None:
     from system.cms.api import build_app
     from system.cms.settings import CmsSettings
 
-    app = build_app(CmsSettings(reconciler_enabled=False, enforce_timeout_s=0.2), meta=FakeMetadata(),
+    app = build_app(CmsSettings(reconciler_enabled=False, enforce_timeout_s=0.2, identity_key=KEY), meta=FakeMetadata(),
                     etcd=FakeEtcd(), compiler=FakeCompiler(), probe=FakeProbe())
     with serving(app) as url:
-        report = run(url + "/openapi.json", headers={"X-Consumer-Username": "alice"})
+        report = run(url + "/openapi.json", headers=ALICE)
     assert problems(report) == {}, report["output"][-4000:]
 
 
@@ -35,12 +38,12 @@ def test_rag_openapi_with_fakes_is_honest() -> None:
     from system.rag.settings import RagSettings
     from system.rag.vectors import VectorStore
 
-    settings = RagSettings(embed_dim=64)
+    settings = RagSettings(embed_dim=64, identity_key=KEY)
     vectors = VectorStore([AsyncQdrantClient(location=":memory:")], "chunks", timeout_s=1.0)
     deps = RagDeps(settings=settings, store=FakeStore(USERS), vectors=vectors, embedder=HashingEmbedder(64),
                    llm=FakeLlm())
     with serving(build_app(settings, deps=deps)) as url:
-        report = run(url + "/openapi.json", headers={"X-Consumer-Username": "alice"})
+        report = run(url + "/openapi.json", headers=ALICE)
     assert problems(report) == {}, report["output"][-4000:]
 
 

@@ -14,6 +14,7 @@ import pytest
 from test_query_path_env import QueryPath
 
 from harness.process import ServiceProcess, free_port
+from system.common import identity
 from system.vault.setup import rotate_llm_key
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -239,12 +240,13 @@ def test_rag_fails_over_to_the_other_dcs_vector_node_and_gateway(qp):
     env = {"HALAB_RAG_PORT": str(port), "HALAB_RAG_HOST": "127.0.0.1", "HALAB_RAG_MONGO_URL": qp.mongo.mongo_url,
            "HALAB_RAG_VECTOR_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_VECTOR_URL_REMOTE": qp.services["vectordb"].url,
            "HALAB_RAG_GATEWAY_URL_LOCAL": "http://127.0.0.1:9", "HALAB_RAG_GATEWAY_URL_REMOTE": qp.gateway_url,
-           "HALAB_RAG_GATEWAY_API_KEY": qp.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "error"}
+           "HALAB_RAG_GATEWAY_API_KEY": qp.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "error",
+           "HALAB_RAG_IDENTITY_KEY": qp.identity_key}
     other = ServiceProcess("rag", env, port, qp.logdir, label="rag-failover").start(wait=False)
     try:
         other.wait_healthy()
         r = qp.http.post(other.url + "/query", json={"question": "who is on call?"},
-                         headers={"X-Consumer-Username": "alice"})
+                         headers=identity.headers(qp.identity_key.encode(), "alice"))
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["vector_node"] == "remote" and body["gateway"] == "remote"
@@ -335,7 +337,7 @@ def test_gateway_openapi_fuzz_no_5xx(qp):
 
 def test_rag_openapi_fuzz_no_5xx(qp):
     rag = qp.services["rag"].url
-    seen = _fuzz(rag + "/openapi.json", rag, {"X-Consumer-Username": "erin"})
+    seen = _fuzz(rag + "/openapi.json", rag, identity.headers(qp.identity_key.encode(), "erin", ttl_s=3600))
     assert "POST /query" in seen and "POST /documents" in seen
     print({k: sorted(set(v)) for k, v in seen.items()})
     # The same through the gateway (/rag/* is rewritten to the service's paths).

@@ -45,6 +45,7 @@ class QueryPath:
         self.llm_key = "sk-" + secrets.token_hex(16)
         self.admin_token = secrets.token_hex(8)
         self.admin_key = secrets.token_hex(16)  # the gateway Admin API's X-API-KEY
+        self.identity_key = secrets.token_hex(16)  # the gateway signs X-Consumer-* with it, RAG checks
         self.keys = {u["_id"]: "key-" + secrets.token_hex(8) for u in USERS}
         self.keys["rag-service"] = "key-" + secrets.token_hex(8)
         self.containers: list = []
@@ -97,11 +98,12 @@ class QueryPath:
                         "HALAB_GATEWAY_SECRET_TTL_S": self.secret_ttl_s,
                         "HALAB_GATEWAY_SECRET_MAX_STALE_S": self.secret_max_stale_s,
                         "HALAB_GATEWAY_ADMIN_PORT": admin_port, "HALAB_GATEWAY_ADMIN_KEY": self.admin_key,
-                        "HALAB_GATEWAY_LOG_LEVEL": "warning"},
+                        "HALAB_GATEWAY_IDENTITY_KEY": self.identity_key, "HALAB_GATEWAY_LOG_LEVEL": "warning"},
             "rag": {"HALAB_RAG_PORT": ports["rag"], "HALAB_RAG_HOST": "127.0.0.1", "HALAB_RAG_MONGO_URL": self.mongo.mongo_url,
                     "HALAB_RAG_VECTOR_URL_LOCAL": f"http://127.0.0.1:{ports['vectordb']}",
                     "HALAB_RAG_GATEWAY_URL_LOCAL": self.gateway_url,
-                    "HALAB_RAG_GATEWAY_API_KEY": self.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "warning"},
+                    "HALAB_RAG_GATEWAY_API_KEY": self.keys["rag-service"], "HALAB_RAG_LOG_LEVEL": "warning",
+                    "HALAB_RAG_IDENTITY_KEY": self.identity_key},
         }
         for name, env in svc.items():
             self.services[name] = ServiceProcess(name, {k: str(v) for k, v in env.items()}, ports[name],

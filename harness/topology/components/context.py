@@ -21,6 +21,7 @@ class Context:
     llm_key: str = ""
     llm_admin_token: str = ""  # the LLM stub's /admin/* (faults, latency, key rotation)
     gateway_admin_key: str = ""  # the gateways' Admin API (X-API-KEY)
+    identity_key: str = ""  # the gateways sign X-Consumer-* with it, the CMS and RAG check (system/common/identity.py)
     vip: tuple[str, int] | None = None  # (address on the edge network, prefix length)
     ready_timeout_s: float = 180.0  # per container; generous: 2 cores, often shared
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env

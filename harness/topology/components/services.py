@@ -39,6 +39,8 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     """The service's settings as {field: value} (without the HALAB_<MODULE>_ prefix)."""
     plan, site = ctx.plan, p.site
     env: dict[str, str] = {"port": str(p.port), "log_level": "warning"}
+    if p.kind in ("gateway", "cms", "rag"):
+        env["identity_key"] = ctx.identity_key
     local = lambda kind: plan.nearest(kind, site)
     params = plan.topology.params
     if p.kind == "gateway":

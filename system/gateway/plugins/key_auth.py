@@ -1,6 +1,12 @@
-"""`key-auth` as APISIX: the consumer whose key matches header `apikey` (or query `apikey`)."""
+"""`key-auth` as APISIX: the consumer whose key matches header `apikey` (or query `apikey`).
+
+Upstream, the consumer goes as APISIX's X-Consumer-* headers and, when the gateway has an
+identity key, with its signature (system/common/identity.py), so that the services behind
+believe them from the gateway alone."""
 
 from __future__ import annotations
+
+from system.common import identity
 
 from ..context import RequestCtx, error
 
@@ -13,6 +19,7 @@ class KeyAuth:
         self.header = str(conf.get("header", "apikey"))
         self.query = str(conf.get("query", "apikey"))
         self.hide_credentials = bool(conf.get("hide_credentials", False))
+        self.identity_key = getattr(services, "identity_key", b"")
 
     async def access(self, ctx: RequestCtx):
         req = ctx.request
@@ -25,8 +32,10 @@ class KeyAuth:
         if consumer is None:
             return error(401, "Invalid API key in request", ctx.request_id)
         ctx.consumer = consumer
-        h = ctx.upstream_headers
-        h["X-Consumer-Username"] = consumer.username
-        h["X-Consumer-Groups"] = ",".join(consumer.groups)
-        h["X-Consumer-Role"] = consumer.role
+        groups = ",".join(consumer.groups)
+        if self.identity_key:
+            ctx.upstream_headers.update(identity.headers(self.identity_key, consumer.username, groups, consumer.role))
+        else:
+            ctx.upstream_headers.update({identity.USERNAME: consumer.username, identity.GROUPS: groups,
+                                         identity.ROLE: consumer.role})
         return None

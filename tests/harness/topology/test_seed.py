@@ -64,6 +64,27 @@ def test_rag_query_through_the_vip(seed_lab) -> None:
     assert body["answer"] and body["sources"] and body["user"] == "alice"
 
 
+def test_rag_and_cms_refuse_an_identity_the_gateway_did_not_sign(seed_lab) -> None:
+    """A caller on a DC network, straight at the services, naming a user or an admin."""
+    from system.common import identity
+
+    rag, cms = seed_lab.url("rag1"), seed_lab.url("cms1")
+    forged = {"X-Consumer-Username": "alice", "X-Consumer-Groups": "eng", "X-Consumer-Role": "user"}
+    with httpx.Client(timeout=30, trust_env=False) as http:
+        r = http.post(rag + "/query", json={"question": "who is on call?"}, headers=forged)
+        assert r.status_code == 401, r.text
+        wrong_key = identity.headers(b"a key the caller made up", "alice", "eng", "user")
+        assert http.post(rag + "/query", json={"question": "x"}, headers=wrong_key).status_code == 401
+        r = http.put(cms + "/cms/policies/pwned", headers={**forged, "X-Consumer-Username": "halab-admin"},
+                     json={"rego": "package pwned\n\ndefault allow := true\n"})
+        assert r.status_code == 401, r.text
+        assert http.get(cms + "/cms/policies/pwned", headers=forged).status_code == 401
+        # The same user through the VIP: the gateway signs, RAG believes.
+        r = http.post(seed_lab.state.vip_url + "/rag/query", json={"question": "who is on call?"},
+                      headers={"apikey": seed_lab.consumers["alice"]})
+        assert r.status_code == 200 and r.json()["user"] == "alice", r.text
+
+
 def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
     """The way every OpenAI SDK user calls an LLM, pointed at the gateway's route."""
     import openai
@@ -261,6 +282,20 @@ def test_no_secret_is_in_a_containers_environment(seed_lab, docker_client) -> No
         env = "\n".join(c.attrs["Config"].get("Env") or [])
         assert not [s for s in secrets if s and s in env], c.name
         assert not [line for line in env.splitlines() if "SECRET_ID" in line or "TOKEN" in line], c.name
+
+
+def test_no_secret_reaches_a_containers_log(seed_lab, docker_client) -> None:
+    """After the queries, policy updates, SDK and Admin API calls above: no container's log
+    holds a secret the run handed out, nor anything shaped like a token or a private key."""
+    from harness.topology.leaks import leaks, secrets_of
+
+    secrets = secrets_of(seed_lab.run_id, Path(seed_lab.state.secrets_dir), docker_client)
+    values = set(secrets.values())
+    # The scan looks for what matters: the consumers' keys, OpenBao's unseal key, the LLM key.
+    assert {k.encode() for k in seed_lab.consumers.values()} <= values
+    assert seed_lab.bao.unseal_key.encode() in values
+    assert any(name.endswith("llm_api_key") for name in secrets), sorted(secrets)
+    assert leaks(seed_lab.run_id, Path(seed_lab.state.secrets_dir), docker_client) == []
 
 
 def test_down_leaves_nothing_labelled(seed_lab, docker_client) -> None:

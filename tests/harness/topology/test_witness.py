@@ -34,7 +34,10 @@ def test_a_document_ingested_in_dc1_is_searchable_on_the_witness_vector_node(wit
     import uuid
 
     doc_id = f"witness-{uuid.uuid4().hex[:8]}"
-    resp = httpx.post(f"{witness_lab.url('rag1')}/documents", timeout=60, trust_env=False, json={
+    from system.common.identity import Asserted
+
+    resp = httpx.post(f"{witness_lab.url('rag1')}/documents", timeout=60, trust_env=False,
+                      auth=Asserted(witness_lab.state.secret("identity_key"), "erin"), json={
         "doc_id": doc_id, "title": "Witness", "acl_groups": ["eng"],
         "text": "A witness site holds the third voter of every quorum and a third copy of the vectors."})
     assert resp.status_code == 201, resp.text

@@ -12,8 +12,10 @@ import httpx
 import uvicorn
 
 from system.cms.settings import CmsSettings
+from system.common.identity import Asserted
 
 ADMIN = "alice"
+IDENTITY_KEY = "the-gateways-and-the-cms-share-this"  # system/common/identity.py
 
 
 def free_port() -> int:
@@ -64,8 +66,8 @@ class Stack:
     _clients: list = field(default_factory=list)
 
     def cms(self, user: str | None = ADMIN, timeout: float = 30.0) -> httpx.Client:
-        headers = {"X-Consumer-Username": user} if user else {}
-        c = httpx.Client(base_url=self.cms_url, headers=headers, timeout=timeout, trust_env=False)
+        c = httpx.Client(base_url=self.cms_url, auth=Asserted(IDENTITY_KEY, user) if user else None, timeout=timeout,
+                         trust_env=False)
         self._clients.append(c)
         return c
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import pytest
-from cms_stack import ServerThread, Stack
+from cms_stack import IDENTITY_KEY, ServerThread, Stack
 
 from system.cms.settings import CmsSettings
 
@@ -36,7 +36,7 @@ def stack(docker_client, run_id):
                           heartbeat_s=0.5, verify_interval_s=2.0, backoff_min_s=0.1, backoff_max_s=1.0)
         psync = es.enter_context(ServerThread(build_sync_app(sync=sync)))
         settings = CmsSettings(etcd_endpoint=endpoint, mongo_url=mongo.mongo_url, opa_url=opa_url,
-                               policy_sync_url=psync.url, etcd_timeout_s=2.0, mongo_timeout_ms=2000,
+                               policy_sync_url=psync.url, identity_key=IDENTITY_KEY, etcd_timeout_s=2.0, mongo_timeout_ms=2000,
                                reconcile_interval_s=0.5, pending_grace_s=3.0, enforce_timeout_s=5.0,
                                max_body_bytes=64 * 1024)
         cms = es.enter_context(ServerThread(build_app(settings)))

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cms_stack import free_port
+from cms_stack import IDENTITY_KEY, free_port
+
+from system.common.identity import Asserted
 
 pytestmark = [pytest.mark.docker, pytest.mark.benchmark]
 
@@ -73,9 +75,10 @@ def test_policy_update_latency_and_propagation(docker_client, run_id):
         cms_url = start_service("system.cms", {
             "HALAB_CMS_HOST": "127.0.0.1", "HALAB_CMS_PORT": str(cms_port), "HALAB_CMS_ETCD_ENDPOINT": endpoint,
             "HALAB_CMS_MONGO_URL": mongo.mongo_url, "HALAB_CMS_OPA_URL": opa.api_url,
-            "HALAB_CMS_POLICY_SYNC_URL": psync_url, "HALAB_CMS_LOG_LEVEL": "warning"}, cms_port, es)
+            "HALAB_CMS_POLICY_SYNC_URL": psync_url, "HALAB_CMS_LOG_LEVEL": "warning",
+            "HALAB_CMS_IDENTITY_KEY": IDENTITY_KEY}, cms_port, es)
 
-        cms = es.enter_context(httpx.Client(base_url=cms_url, headers={"X-Consumer-Username": "bench"},
+        cms = es.enter_context(httpx.Client(base_url=cms_url, auth=Asserted(IDENTITY_KEY, "bench"),
                                             trust_env=False, timeout=30))
         opa_client = es.enter_context(httpx.Client(base_url=opa.api_url, trust_env=False, timeout=5))
 

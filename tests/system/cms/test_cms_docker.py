@@ -8,7 +8,7 @@ import time
 from datetime import UTC
 
 import pytest
-from cms_stack import uid
+from cms_stack import IDENTITY_KEY, uid
 
 from harness.waiting import eventually
 
@@ -47,7 +47,7 @@ def agree(stack, pid: str) -> bool:
 def test_seed_installs_the_default_policy_and_opa_decides_with_it(stack):
     from system.cms.seed import seed
 
-    results = seed(stack.cms_url, admin="root", wait_enforced=True)
+    results = seed(stack.cms_url, admin="root", wait_enforced=True, identity_key=IDENTITY_KEY)
     assert results[0]["enforced"] is True
     authz = lambda method, path, role, user="u1": stack.opa_data(
         "halab/authz", {"type": "http", "request": {"method": method, "path": path, "headers": {}, "query": {}},
@@ -61,7 +61,7 @@ def test_seed_installs_the_default_policy_and_opa_decides_with_it(stack):
     anonymous = stack.opa_data("halab/authz", {"type": "http", "consumer": {},
                                                "request": {"method": "POST", "path": "/rag/query", "headers": {}}})
     assert anonymous["allow"] is False and anonymous["status_code"] == 401
-    assert seed(stack.cms_url, admin="root")[0]["unchanged"] is True
+    assert seed(stack.cms_url, admin="root", identity_key=IDENTITY_KEY)[0]["unchanged"] is True
 
 
 def test_a_policy_through_the_cms_changes_an_opa_decision(stack):

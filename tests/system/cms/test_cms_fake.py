@@ -13,8 +13,10 @@ from system.cms.api import build_app
 from system.cms.policies import Conflict, PolicyService, WriteFailed, sha256, utcnow
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
+from system.common import identity
 
 REGO = "package halab.t\n\ndefault allow := false\n"
+KEY = "the-gateways-and-the-cms-share-this"
 REGO2 = "package halab.t\n\ndefault allow := true\n"
 
 
@@ -190,9 +192,9 @@ def test_reconciler_waits_out_the_grace_of_a_young_pending_record(fakes):
 def client(fakes):
     meta, etcd, comp, _ = fakes
     probe = FakeProbe()
-    app = build_app(CmsSettings(reconciler_enabled=False, max_body_bytes=4096, enforce_timeout_s=0.2),
-                    meta=meta, etcd=etcd, compiler=comp, probe=probe)
-    with TestClient(app, headers={"X-Consumer-Username": "alice"}) as c:
+    app = build_app(CmsSettings(reconciler_enabled=False, max_body_bytes=4096, enforce_timeout_s=0.2,
+                                identity_key=KEY), meta=meta, etcd=etcd, compiler=comp, probe=probe)
+    with TestClient(app, headers=identity.headers(KEY.encode(), "alice", ttl_s=3600)) as c:
         c.fakes = (meta, etcd, comp, probe)
         yield c
 
@@ -200,6 +202,11 @@ def client(fakes):
 def test_http_contract(client):
     meta, etcd, comp, probe = client.fakes
     assert client.put("/cms/policies/a", json={"rego": REGO}, headers={"X-Consumer-Username": ""}).status_code == 401
+    # A caller on the DC network names itself an admin: without the gateway's signature, refused.
+    r = client.put("/cms/policies/a", json={"rego": REGO}, headers={"X-Consumer-Username": "halab-admin"})
+    assert r.status_code == 401 and "does not match" in r.text
+    r = client.put("/cms/policies/a", json={"rego": REGO}, headers=identity.headers(b"another-key", "halab-admin"))
+    assert r.status_code == 401 and client.fakes[1].kv == {}
     r = client.put("/cms/policies/a", json={"rego": REGO, "description": "d"})
     assert r.status_code == 201 and r.json()["result"] == "update successful" and r.json()["version"] == 1
     assert client.get("/cms/policies/a").json()["history"][0]["author"] == "alice"
@@ -263,9 +270,9 @@ def test_lone_surrogates_are_refused_before_any_write(client):
 def test_seed_installs_the_default_policy_set(client):
     from system.cms.seed import default_policies, seed
 
-    first = seed("http://testserver", admin="root", client=client)
+    first = seed("http://testserver", admin="root", client=client, identity_key=KEY)
     assert [r["version"] for r in first] == [1]
-    again = seed("http://testserver", admin="root", client=client)
+    again = seed("http://testserver", admin="root", client=client, identity_key=KEY)
     assert again[0]["unchanged"] is True
     meta, etcd = client.fakes[0], client.fakes[1]
     assert etcd.kv["authz"].value == default_policies()["authz"]["rego"]

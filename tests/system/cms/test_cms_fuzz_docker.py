@@ -4,6 +4,9 @@ request, positive or negative, and every answer carries X-Request-Id."""
 from __future__ import annotations
 
 import pytest
+from cms_stack import IDENTITY_KEY
+
+from system.common import identity
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -23,7 +26,7 @@ def test_cms_openapi_fuzz_no_5xx(stack):
             @settings(max_examples=30, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck))
             def run(case):
-                resp = case.call(base_url=stack.cms_url, headers={"X-Consumer-Username": "fuzzer"}, timeout=30)
+                resp = case.call(base_url=stack.cms_url, headers=identity.headers(IDENTITY_KEY.encode(), "fuzzer"), timeout=30)
                 seen.setdefault(f"{op.method.upper()} {op.path}", set()).add(resp.status_code)
                 assert resp.status_code < 500, (
                     f"{op.method.upper()} {op.path} ({mode.value}) -> {resp.status_code}: {resp.text[:300]}")

@@ -8,6 +8,9 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+from cms_stack import IDENTITY_KEY
+
+from system.common.settings import SECRETS_DIR
 
 pytestmark = pytest.mark.docker
 
@@ -35,8 +38,10 @@ def test_seeded_policy_is_enforced_with_every_piece_in_a_container(docker_client
             .with_env("HALAB_CMS_ETCD_ENDPOINT", "etcd:2379")
             .with_env("HALAB_CMS_MONGO_URL", "mongodb://mongo:27017/?directConnection=true")
             .with_env("HALAB_CMS_OPA_URL", "http://opa:8181")
-            .with_env("HALAB_CMS_POLICY_SYNC_URL", "http://policy-sync:8000"))
-        result = seed(cms.url(), admin="root", wait_enforced=True)[0]
+            .with_env("HALAB_CMS_POLICY_SYNC_URL", "http://policy-sync:8000")
+            # The identity key as the topology gives it: a 0600 file the settings read, no variable.
+            .with_copy_into_container(IDENTITY_KEY.encode(), f"{SECRETS_DIR}/HALAB_CMS_IDENTITY_KEY", mode=0o600))
+        result = seed(cms.url(), admin="root", wait_enforced=True, identity_key=IDENTITY_KEY)[0]
         assert result["result"] == "update successful" and result["enforced"] is True
         decision = httpx.post(opa.url("/v1/data/halab/authz"), trust_env=False, timeout=5, json={"input": {
             "request": {"method": "PUT", "path": "/cms/policies/x"},

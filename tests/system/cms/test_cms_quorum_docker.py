@@ -15,11 +15,12 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
-from cms_stack import ServerThread, uid
+from cms_stack import IDENTITY_KEY, ServerThread, uid
 
 from harness.waiting import eventually
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, StoreUnavailable
+from system.common.identity import Asserted
 
 pytestmark = pytest.mark.docker
 
@@ -35,7 +36,7 @@ class Cluster:
 
         self.members, self.settings = members, settings
         self.endpoint = f"{members[0].address()}:2379"
-        self.http = httpx.Client(base_url=cms_url, headers={"X-Consumer-Username": "alice"}, timeout=30,
+        self.http = httpx.Client(base_url=cms_url, auth=Asserted(IDENTITY_KEY, "alice"), timeout=30,
                                  trust_env=False)
         self._mongo = pymongo.MongoClient(mongo.mongo_url, serverSelectionTimeoutMS=3000, tz_aware=True)
         self.policies = self._mongo[settings.mongo_db].policies
@@ -95,7 +96,8 @@ def cluster(docker_client, run_id):
         mongo = es.enter_context(FerretDBContainer(run_id).on_network(net, "mongo"))
         settings = CmsSettings(etcd_endpoint=f"{e1.address()}:2379", mongo_url=mongo.mongo_url, opa_url=opa.api_url,
                                policy_sync_url="http://127.0.0.1:9", etcd_timeout_s=2.0, etcd_probe_timeout_s=1.0,
-                               mongo_timeout_ms=2000, reconcile_interval_s=0.5, pending_grace_s=3.0)
+                               mongo_timeout_ms=2000, reconcile_interval_s=0.5, pending_grace_s=3.0,
+                               identity_key=IDENTITY_KEY)
         cms = es.enter_context(ServerThread(build_app(settings)))
         c = Cluster([e1, e2], mongo, cms.url, settings)
         es.callback(c.close)

@@ -6,7 +6,7 @@ no warning (an operation that "mostly rejected generated data" is a schema loose
 validation behind it).
 
     with serving(build_app(...)) as url:
-        report = run(url + "/openapi.json", headers={"X-Consumer-Username": "alice"})
+        report = run(url + "/openapi.json", headers=identity.headers(key, "alice", ttl_s=3600))
         assert problems(report) == {}
 """
 

@@ -13,12 +13,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from system.common import identity
 from system.gateway.app import Gateway
 from system.gateway.config import build_config
 from system.gateway.seed import ConsumerSpec, consumer_entries, llm_models_route, llm_route, opa_conf
 from system.gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.anyio
+IDENTITY_KEY = "gateway-and-services-share-this"
 
 
 @pytest.fixture
@@ -140,6 +142,7 @@ async def env():
     fake = await start_fakes(f)
     base = f"http://127.0.0.1:{fake.port}"
     settings = GatewaySettings(etcd_endpoint="http://127.0.0.1:9", vault_role_id="rid", vault_secret_id="sid",
+                               identity_key=IDENTITY_KEY,
                                secret_ttl_s=0.5, secret_max_stale_s=1.0, secret_retry_backoff_s=0.05,
                                etcd_reconnect_max_s=10)
     gw = Gateway(settings)
@@ -175,11 +178,15 @@ async def test_key_auth_identity_rewrite_and_request_id(env):
     r = await client.get("/svc/x", headers={"apikey": "nope"})
     assert r.status == 401
     r = await client.get("/svc/x?q=1", headers={"apikey": "k-alice", "X-Request-Id": "rid-1",
-                                                 "X-Consumer-Username": "admin"})
+                                                 "X-Consumer-Username": "admin", "X-Consumer-Assertion": "1.forged"})
     assert r.status == 200 and r.headers["X-Request-Id"] == "rid-1"
     seen = f.upstream_seen[-1]
     assert seen["path"] == "/up/x?q=1"
     assert seen["headers"]["X-Consumer-Username"] == "alice" and seen["headers"]["X-Consumer-Groups"] == "eng"
+    # Signed for the services behind, and the client's own assertion dropped.
+    h = seen["headers"]
+    identity.verify(IDENTITY_KEY.encode(), h["X-Consumer-Assertion"], "alice", "eng", h["X-Consumer-Role"])
+    assert h.getall("X-Consumer-Assertion") == [h["X-Consumer-Assertion"]] != ["1.forged"]
     assert seen["headers"]["X-Request-Id"] == "rid-1"
     assert (await client.get("/nowhere")).status == 404
 

@@ -19,6 +19,7 @@ from qdrant_client import AsyncQdrantClient
 from test_rag_breaker_fake import FakeClock
 from test_rag_fake import USERS, FakeStore, ingest
 
+from system.common import identity
 from system.rag.app import build_app
 from system.rag.breaker import CircuitBreaker
 from system.rag.deps import RagDeps
@@ -32,7 +33,8 @@ from system.rag.vectors import VectorStore
 DEADLINE_S = 0.3
 FAILURES = 3
 COOL_DOWN_S = 5.0
-ALICE = {"X-Consumer-Username": "alice"}
+KEY = "rag-and-gateway-share-this"
+ALICE = identity.headers(KEY.encode(), "alice", ttl_s=3600)
 
 
 class FakeGateway:
@@ -63,7 +65,7 @@ class FakeGateway:
 
 @pytest.fixture
 def rag():
-    settings = RagSettings(embed_dim=64, llm_deadline_s=DEADLINE_S)
+    settings = RagSettings(embed_dim=64, llm_deadline_s=DEADLINE_S, identity_key=KEY)
     clock, gateway = FakeClock(), FakeGateway()
     llm = HairpinClient(httpx.AsyncClient(transport=httpx.MockTransport(gateway)), ["http://gw1", "http://gw2"], "k")
     deps = RagDeps(settings=settings, store=FakeStore(USERS), vectors=VectorStore([AsyncQdrantClient(location=":memory:")], "c"),

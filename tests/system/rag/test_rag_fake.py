@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import AsyncQdrantClient
 
+from system.common import identity
 from system.rag.app import build_app
 from system.rag.deps import RagDeps
 from system.rag.embedding import HashingEmbedder
@@ -67,14 +68,20 @@ class BrokenClient:
         return fail
 
 
+KEY = "rag-and-gateway-share-this"
 USERS = {"alice": {"_id": "alice", "groups": ["eng"], "role": "user"},
          "bob": {"_id": "bob", "groups": ["sales"], "role": "user"},
          "carol": {"_id": "carol", "groups": [], "role": "user"}}
 
 
+def signed(user: str) -> dict[str, str]:
+    """What the gateway sends for a consumer (system/common/identity.py)."""
+    return identity.headers(KEY.encode(), user)
+
+
 @pytest.fixture
 def rag():
-    settings = RagSettings(embed_dim=64)
+    settings = RagSettings(embed_dim=64, identity_key=KEY)
     store, llm = FakeStore(USERS), FakeLlm()
     vectors = VectorStore([BrokenClient(), AsyncQdrantClient(location=":memory:")], "chunks", timeout_s=1.0)
     deps = RagDeps(settings=settings, store=store, vectors=vectors, embedder=HashingEmbedder(64), llm=llm)
@@ -83,7 +90,8 @@ def rag():
 
 
 def ingest(client, doc_id, text, groups):
-    r = client.post("/documents", json={"doc_id": doc_id, "title": doc_id.upper(), "text": text, "acl_groups": groups})
+    r = client.post("/documents", json={"doc_id": doc_id, "title": doc_id.upper(), "text": text, "acl_groups": groups},
+                    headers=signed("erin"))
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -93,7 +101,7 @@ def test_query_sees_only_own_groups_and_falls_back_to_remote_node(rag):
     out = ingest(client, "eng-1", "The deploy pipeline uses blue green releases. " * 30, ["eng"])
     assert out["chunks"] > 1 and out["vector_node"] == "remote"
     ingest(client, "sales-1", "The deploy pipeline discount for enterprise customers. " * 5, ["sales"])
-    r = client.post("/query", json={"question": "how does the deploy pipeline work"}, headers={"X-Consumer-Username": "alice"})
+    r = client.post("/query", json={"question": "how does the deploy pipeline work"}, headers=signed("alice"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert {s["doc_id"] for s in body["sources"]} == {"eng-1"}
@@ -101,14 +109,14 @@ def test_query_sees_only_own_groups_and_falls_back_to_remote_node(rag):
     assert set(body["timings_ms"]) == {"profile", "embed", "search", "metadata", "prompt", "llm", "total"}
     assert body["degraded"] is None
     assert "[source: eng-1#" in llm.calls[-1][1]["content"] and "sales-1" not in llm.calls[-1][1]["content"]
-    r = client.post("/query", json={"question": "deploy pipeline"}, headers={"X-Consumer-Username": "bob"})
+    r = client.post("/query", json={"question": "deploy pipeline"}, headers=signed("bob"))
     assert {s["doc_id"] for s in r.json()["sources"]} == {"sales-1"}
 
 
 def test_user_without_groups_gets_no_sources(rag):
     client, _, _ = rag
     ingest(client, "eng-1", "secret roadmap", ["eng"])
-    r = client.post("/query", json={"question": "roadmap"}, headers={"X-Consumer-Username": "carol"})
+    r = client.post("/query", json={"question": "roadmap"}, headers=signed("carol"))
     assert r.status_code == 200 and r.json()["sources"] == []
 
 
@@ -116,19 +124,29 @@ def test_metadata_is_the_last_word(rag):
     client, store, _ = rag
     ingest(client, "eng-1", "kubernetes upgrade notes", ["eng"])
     store.docs["eng-1"]["acl_groups"] = ["legal"]  # ACL narrowed in MongoDB, vectors not yet
-    r = client.post("/query", json={"question": "kubernetes upgrade"}, headers={"X-Consumer-Username": "alice"})
+    r = client.post("/query", json={"question": "kubernetes upgrade"}, headers=signed("alice"))
     assert r.json()["sources"] == []
 
 
 def test_identity_and_errors(rag):
     client, _, llm = rag
     assert client.post("/query", json={"question": "x"}).status_code == 401
-    assert client.post("/query", json={"question": "x"}, headers={"X-Consumer-Username": "mallory"}).status_code == 403
-    assert client.post("/query", content=b"{not json", headers={"X-Consumer-Username": "alice",
+    # A caller on the DC network names a user: without the gateway's signature it is no one.
+    forged = {"X-Consumer-Username": "alice"}
+    assert client.post("/query", json={"question": "x"}, headers=forged).status_code == 401
+    other = identity.headers(b"not-the-gateways-key", "alice")
+    assert client.post("/query", json={"question": "x"}, headers=other).status_code == 401
+    bob_signed = signed("bob")
+    r = client.post("/query", json={"question": "x"}, headers={**bob_signed, "X-Consumer-Username": "alice"})
+    assert r.status_code == 401 and "does not match" in r.text
+    assert client.post("/query", json={"question": "x"}, headers=signed("mallory")).status_code == 403
+    assert client.post("/query", content=b"{not json", headers={**signed("alice"),
                                                                  "Content-Type": "application/json"}).status_code == 400
-    assert client.post("/documents", json={"title": "t", "text": "x", "acl_groups": ["bad group"]}).status_code == 422
+    assert client.post("/documents", json={"title": "t", "text": "x", "acl_groups": ["eng"]}).status_code == 401
+    assert client.post("/documents", json={"title": "t", "text": "x", "acl_groups": ["bad group"]},
+                       headers=signed("erin")).status_code == 422
     llm.fail = True  # an LLM outage is no error: the query answers with its sources (test_rag_degraded_fake.py)
-    r = client.post("/query", json={"question": "x"}, headers={"X-Consumer-Username": "alice"})
+    r = client.post("/query", json={"question": "x"}, headers=signed("alice"))
     assert r.status_code == 200 and r.json()["degraded"]["reason"] == "llm-unreachable", r.text
 
 
@@ -137,8 +155,9 @@ def test_reingest_replaces_chunks_and_delete(rag):
     ingest(client, "d", "alpha " * 500, ["eng"])
     out = ingest(client, "d", "beta gamma", ["eng"])
     assert out["chunks"] == 1
-    r = client.post("/query", json={"question": "alpha", "top_k": 10}, headers={"X-Consumer-Username": "alice"})
+    r = client.post("/query", json={"question": "alpha", "top_k": 10}, headers=signed("alice"))
     assert [s["chunk"] for s in r.json()["sources"]] == [0]
-    assert client.get("/documents/d").json()["chunks"] == 1
-    assert client.delete("/documents/d").status_code == 204
-    assert client.get("/documents/d").status_code == 404
+    assert client.get("/documents/d", headers=signed("erin")).json()["chunks"] == 1
+    assert client.delete("/documents/d").status_code == 401
+    assert client.delete("/documents/d", headers=signed("erin")).status_code == 204
+    assert client.get("/documents/d", headers=signed("erin")).status_code == 404
