@@ -197,7 +197,8 @@ def chaos_list() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/<preset>-<name>-<time>].")
 def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     """Run one catalogue scenario on the running lab (`halab up --preset P` picks the preset)
-    and print its verdicts. Exits 1 when a verdict is false. NAME may also be a .json/.toml
+    and print its verdicts. Exits 1 when a verdict is false. NAME@RPS runs it at a constant
+    rate (baseline@12). NAME may also be a .json/.toml
     scenario file (`halab explore` writes them): it is held to the invariants every run
     keeps, with no availability or latency goal."""
     from rich.console import Console
@@ -245,7 +246,8 @@ def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
 @click.command()
 @click.option("--preset", "preset_name", help="The preset the running lab must be [whatever `halab up` started].")
 @click.option("--scenarios", "names", default="dc2-down", show_default=True,
-              help="Catalogue scenarios, comma-separated (`halab chaos list`).")
+              help="Catalogue scenarios, comma-separated (`halab chaos list`); NAME@RPS runs one at a "
+                   "constant rate, e.g. baseline@3,baseline@12.")
 @click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True, help="Measured runs per scenario.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run i uses seed + i, measured and predicted alike.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/fidelity-<preset>-<UTC time>].")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.scenario import Scenario, load
@@ -54,13 +54,29 @@ CATALOGUE = _load()
 
 
 def entry(name: str) -> Entry:
-    """A catalogue scenario by name, or a .json/.toml scenario file (`of_file`)."""
+    """A catalogue scenario by name; NAME@RPS, the same at a constant RPS requests per second
+    (fault times unchanged, its expectations too); or a .json/.toml scenario file (`of_file`).
+
+    >>> e = entry("baseline@12")
+    >>> e.name, e.scenario.load.stages[0].rps, e.scenario.load.duration_s == entry("baseline").scenario.load.duration_s
+    ('baseline@12', 12.0, True)
+    """
     if Path(name).suffix in (".json", ".toml"):
         return of_file(name)
+    base, at, rate = name.partition("@")
     try:
-        return CATALOGUE[name]
+        e = CATALOGUE[base]
     except KeyError:
-        raise KeyError(f"no scenario {name!r} in the catalogue; known: {', '.join(CATALOGUE)}") from None
+        raise KeyError(f"no scenario {base!r} in the catalogue; known: {', '.join(CATALOGUE)}") from None
+    if not at:
+        return e
+    try:
+        rps = float(rate)
+        if not 0 < rps <= 1000:
+            raise ValueError
+    except ValueError:
+        raise KeyError(f"{name!r}: the rate after @ is requests per second, above 0 and at most 1000") from None
+    return replace(e, name=name, scenario=replace(e.scenario.with_load(rps=rps), name=name))
 
 
 def of_file(path: str | Path) -> Entry:
