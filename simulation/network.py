@@ -35,13 +35,20 @@ class Network:
             self.base[(lk.a, lk.b)] = self.base[(lk.b, lk.a)] = tuple(value)
         self.cuts: set[frozenset[str]] = set()
         self.epoch = 0
+        self._reach: dict[tuple[str, str], bool] = {}
+        self._changed()
 
     # --- queries -------------------------------------------------------------------------
 
     def reachable(self, a: str, b: str) -> bool:
-        if not (self.site_up[a] and self.site_up[b]):
-            return False
-        return a == b or ((a, b) in self.links and frozenset((a, b)) not in self.cuts)
+        # Asked on every hop of every request; answered from a table rebuilt on each change.
+        return self._reach[(a, b)]
+
+    def _changed(self) -> None:
+        self.epoch += 1
+        up = self.site_up
+        self._reach = {(a, b): up[a] and up[b] and (a == b or ((a, b) in self.links and frozenset((a, b)) not in self.cuts))
+                       for a in self.sites for b in self.sites}
 
     def hop(self, a: str, b: str) -> float:
         """One-way delay from site a to site b (assumes reachable)."""
@@ -69,15 +76,15 @@ class Network:
 
     def cut(self, a: str, b: str) -> None:
         self.cuts.add(frozenset((a, b)))
-        self.epoch += 1
+        self._changed()
 
     def heal(self, a: str, b: str) -> None:
         self.cuts.discard(frozenset((a, b)))
-        self.epoch += 1
+        self._changed()
 
     def set_site(self, site: str, up: bool) -> None:
         self.site_up[site] = up
-        self.epoch += 1
+        self._changed()
 
     def add_latency(self, a: str, b: str, latency_s: float, jitter_s: float) -> None:
         link = self.links[(a, b)]

@@ -71,3 +71,44 @@ def test_a_million_requests() -> None:
     print("\n" + text)
     with open(FIGURES_PATH, "w", encoding="utf-8") as out:
         out.write(text)
+
+
+def test_explore_scoring_speed_per_fault_kind() -> None:
+    """What `halab explore` pays per schedule, by the fault it holds (one core): a fault that
+    pushes the model into timeouts and retries must not make the search crawl. Then where the
+    time goes in an overloaded run, beside the same model unloaded."""
+    import cProfile
+    import pstats
+
+    from simulation import explore as ex
+
+    topo = preset("seed")
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for kind, target in ex.candidates(topo):
+        by_kind.setdefault(kind, []).append((kind, target))
+    lines = [f"explore scoring, {ex.DURATION_S} s at {ex.RPS:g} rps, seed, one core:"]
+    t0 = time.process_time()
+    for _ in range(20):
+        ex.evaluate(topo, "unavailability", ())
+    lines.append(f"  no fault           {20 / (time.process_time() - t0):6.0f} schedules/s")
+    for kind, cands in sorted(by_kind.items()):
+        schedules = [(ex.Fault(k, t, 10.0, 50.0),) for k, t in cands][:12]
+        t0 = time.process_time()
+        for s in schedules:
+            ex.evaluate(topo, "unavailability", s)
+        lines.append(f"  {kind:<16} {len(schedules) / (time.process_time() - t0):6.0f} schedules/s "
+                     f"over {len(schedules)} targets")
+    for rps in (1000.0, 400.0):
+        prof = cProfile.Profile()
+        cpu = time.process_time()
+        prof.enable()
+        r = simulate(topo, scenario("baseline").with_load(rps=rps, duration_s=100.0), seed=SEED)
+        prof.disable()
+        cpu = time.process_time() - cpu
+        stats = pstats.Stats(prof)
+        top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:6]  # by own time
+        lines.append(f"  {rps:g} rps x 100 s: {r.requests / cpu:,.0f} requests/s CPU (profiled), "
+                     f"{r.sim_events / r.requests:.2f} events/request; own time: "
+                     + ", ".join(f"{fn[2]} {v[2] / cpu:.0%}" for fn, v in top))
+    text = "\n".join(lines)
+    print("\n" + text)
