@@ -391,4 +391,8 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
                     {True: "held", False: "[red]broken[/]"}.get(k.get("invariants_held"), "—")]
         table.add_row(*row)
     console.print(table)
+    for k in kept:
+        if k.get("agrees") is False:
+            console.print(f"[red]fidelity finding[/]: schedule {k['rank']}, model {k['score']:g}, measured "
+                          f"{k['measured']:g} ({k['replay']})", highlight=False)
     console.print(f"scenario files and explore.json in {out} (`halab simulate --scenario {out}/schedule-1.json`)")

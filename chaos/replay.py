@@ -1,6 +1,6 @@
 """`halab explore --replay`: the model's worst schedules run on the lab, each healed and healthy
 first like a catalogue entry, and scored by the same objective; a measured score far from the
-model's is a fidelity finding."""
+model's (scenarios/objectives.py's `agrees`) is a fidelity finding."""
 
 from __future__ import annotations
 
@@ -10,22 +10,12 @@ from pathlib import Path
 from chaos.catalogue import run_entry
 from scenarios.catalogue import of_file
 from scenarios.checkers.verdict import compose
-from scenarios.objectives import score
-
-AGREE = 0.15  # relative, with an absolute floor of one unit (a second, an update) near zero
-
-
-def agrees(measured: float, predicted: float) -> bool:
-    """
-    >>> agrees(40.0, 44.0), agrees(0.0, 0.8), agrees(10.0, 30.0)
-    (True, True, False)
-    """
-    return abs(measured - predicted) <= max(AGREE * max(measured, predicted), 1.0)
+from scenarios.objectives import agrees, score
 
 
 def replay(lab, found: dict, objective: str, *, seed: int, out: Path, on_tick: Callable | None = None) -> dict:
     """Run one of explore.json's `worst` entries on the lab; what to add to it."""
     r, vs = run_entry(lab, of_file(found["file"]), seed=seed, out=out / f"replay-{found['rank']}", on_tick=on_tick)
     measured = score(objective, r.history)
-    return {"measured": measured, "agrees": agrees(measured, found["score"]),
+    return {"measured": measured, "agrees": agrees(objective, measured, found["score"]),
             "invariants_held": compose(vs), "replay": str(r.out)}

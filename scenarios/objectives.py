@@ -68,6 +68,20 @@ OBJECTIVES: dict[str, tuple[Callable[[list[Op]], float], str]] = {
 }
 
 
+# How close a measured score must be to the model's to agree: 15 %, or this much near zero
+# (a second, an update; availability is a fraction, so a twentieth of it).
+AGREE = 0.15
+AGREE_FLOOR = {"availability": 0.05}
+
+
+def agrees(objective: str, measured: float, predicted: float) -> bool:
+    """
+    >>> agrees("unavailability", 40.0, 44.0), agrees("unavailability", 0.0, 0.8), agrees("availability", 0.22, 0.91)
+    (True, True, False)
+    """
+    return abs(measured - predicted) <= max(AGREE * max(measured, predicted), AGREE_FLOOR.get(objective, 1.0))
+
+
 def score(objective: str, history: list[Op]) -> float:
     if objective not in OBJECTIVES:
         raise KeyError(f"no objective {objective!r}: choose from {', '.join(OBJECTIVES)}")
