@@ -330,11 +330,12 @@ def explore(preset_name, objective, budget, max_faults, seed, top, replay, out_d
                                    f"`halab down && halab up --preset {preset_name}` first")
     last = [0.0]
 
-    def progress(done: int, elapsed: float) -> None:
+    def progress(done: int, elapsed: float, best: float) -> None:
         if elapsed - last[0] >= 2.0 or done == budget:
             last[0] = elapsed
             left = (budget - done) * elapsed / done if done else float("nan")
-            console.print(f"  [{elapsed:5.0f} s] {done:,}/{budget:,} schedules, ~{left:.0f} s left")
+            console.print(f"  [{elapsed:5.0f} s] {done:,}/{budget:,} schedules, worst score so far {best:g}, "
+                          f"~{left:.0f} s left")
 
     topo = preset(preset_name)
     console.print(f"exploring {preset_name} for [bold]{objective}[/] ({OBJECTIVES[objective][1]}): "

@@ -167,18 +167,20 @@ def _search(preset_name: str, objective: str, budget: int, max_faults: int, sear
     return found
 
 
-_COUNTER = None
+_COUNTER = _BEST = None
 
 
-def _init(counter) -> None:
-    global _COUNTER
-    _COUNTER = counter
+def _init(counter, best) -> None:
+    global _COUNTER, _BEST
+    _COUNTER, _BEST = counter, best
 
 
 def _worker(args) -> list[Found]:
-    def tick(_n: int, _best: float) -> None:
+    def tick(_n: int, best: float) -> None:
         with _COUNTER.get_lock():
             _COUNTER.value += 1
+        with _BEST.get_lock():
+            _BEST.value = max(_BEST.value, best)
 
     return _search(*args, progress=tick)
 
@@ -198,26 +200,27 @@ class Exploration:
 
 def explore(preset_name: str, objective: str, *, budget: int, max_faults: int, seed: int = 0,
             duration_s: int = DURATION_S, processes: int | None = None,
-            on_progress: Callable[[int, float], None] | None = None) -> Exploration:
-    """Search `budget` schedules (split over `processes`, default: up to two cores)."""
+            on_progress: Callable[[int, float, float], None] | None = None) -> Exploration:
+    """Search `budget` schedules (split over `processes`, default: up to two cores);
+    `on_progress(scored, elapsed_s, best_score)` now and then."""
     import multiprocessing as mp
 
     procs = processes or max(1, min(2, os.cpu_count() or 1))
     t0 = time.monotonic()
     if procs == 1:
         found = _search(preset_name, objective, budget, max_faults, seed, duration_s,
-                        progress=(lambda n, _b: on_progress(n, time.monotonic() - t0)) if on_progress else None)
+                        progress=(lambda n, b: on_progress(n, time.monotonic() - t0, b)) if on_progress else None)
     else:
         ctx = mp.get_context("fork")  # the search is pure Python; a fork starts in milliseconds
-        counter = ctx.Value("i", 0)
+        counter, best = ctx.Value("i", 0), ctx.Value("d", 0.0)
         shares = [budget // procs + (1 if i < budget % procs else 0) for i in range(procs)]
-        with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init, initargs=(counter,)) as pool:
+        with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init, initargs=(counter, best)) as pool:
             futures = [pool.submit(_worker, (preset_name, objective, n, max_faults, seed + i, duration_s))
                        for i, n in enumerate(shares)]
             while not all(f.done() for f in futures):
                 time.sleep(0.5)
                 if on_progress:
-                    on_progress(counter.value, time.monotonic() - t0)
+                    on_progress(counter.value, time.monotonic() - t0, best.value)
             found = [x for f in futures for x in f.result()]
     seconds = time.monotonic() - t0
     ranked: dict[tuple, Found] = {}
