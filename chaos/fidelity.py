@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.catalogue import run_entry
+from harness.faults import fault_kind
 from harness.history import read_jsonl
 from scenarios import fidelity, run_dir
 from scenarios.catalogue import entry
@@ -41,10 +42,14 @@ def predict(out: Path, lab, scenario, params: ModelParams, seed: int) -> Path:
 
 def measure(lab, scenarios: list[str], runs: int, out: Path, *, seed: int = 0,
             say: Callable[[str], None] = print) -> Fidelity:
-    for name in scenarios:
-        e = entry(name)  # an unknown name fails here, before anything runs
+    for name in scenarios:  # what cannot be scored fails here, before anything runs
+        e = entry(name)
         if lab.state.preset not in e.expect:
             raise KeyError(f"scenario {name} has no expectations for {lab.state.preset}; it runs on {', '.join(e.presets)}")
+        unmodelled = sorted({f.kind for f in e.scenario.faults if not fault_kind(f.kind).modelled})
+        if unmodelled:
+            raise KeyError(f"scenario {name}: the model does not predict {', '.join(unmodelled)} yet, so there is "
+                           f"nothing to compare; run it with `halab chaos run {name}`")
     out.mkdir(parents=True, exist_ok=True)
     say(f"baseline on {lab.state.preset}: calibrating the model from it ...")
     base, _ = run_entry(lab, entry(BASELINE), seed=seed, out=out / BASELINE)

@@ -39,3 +39,9 @@ def test_fidelity_of_dc2_down(seed_lab, tmp_path):
     md = (out / "fidelity.md").read_text()
     assert "| failover detection (s) |" in md and "metrics within the goal" in md
     assert result.tables["dc2-down"] and not result.invalid, result.invalid
+
+
+def test_a_scenario_the_model_cannot_predict_is_refused_before_anything_runs(seed_lab, tmp_path):
+    with pytest.raises(KeyError, match="does not predict bao-active-down"):
+        measure(seed_lab, ["dc2-down", "bao-active"], 1, tmp_path / "f")
+    assert not (tmp_path / "f").exists()
