@@ -57,8 +57,8 @@ def measure(lab, scenarios: list[str], runs: int, out: Path, *, seed: int = 0,
     (out / "params.json").write_text(params.to_json(), encoding="utf-8")
     say(f"  calibrated from {sum(counts.values())} step samples: {', '.join(f'{k} {n}' for k, n in sorted(counts.items()))}")
     result = Fidelity(out, params)
-    for name in scenarios:
-        e = entry(name)
+    for e in map(entry, scenarios):
+        name = e.name  # a scenario file's own name, not its path, names its directory
         pairs = []
         for i in range(1, runs + 1):
             s = seed + i
