@@ -35,10 +35,11 @@ SERVER_SIDE = frozenset({"gateway", "rag", "cms"})
 # harness converts them to seconds) -> the component kind whose service time they measure.
 # A step named after a kind is that kind.
 STEP_KIND = {
-    "profile": "mongo", "metadata": "mongo", "mongo_read": "mongo", "mongo_pending": "mongo",
-    "mongo_active": "mongo", "embed": "rag", "search": "vectordb", "etcd_txn": "etcd",
+    "profile": "mongo", "metadata": "mongo", "mongo_read": "mongo", "mongo_pending": "mongo_write",
+    "mongo_active": "mongo_write", "embed": "rag", "search": "vectordb", "etcd_txn": "etcd",
     "opa_compile": "policy_sync",  # OPA compiling a module: what policy_sync's PUT costs too
 }
+ON_STATION = {"mongo_write": "mongo"}  # a service time that is not a component of its own
 IGNORED_STEPS = frozenset({"total", "prompt", "enforce_wait"})  # sums, tiny CPU, or waiting on others
 
 
@@ -56,6 +57,7 @@ def network_s(topo: Topology, kind: str, site: str | None) -> tuple[float, float
     from `site` (a Toxiproxy jitter of +-j adds j^2 / 3 of variance per hop)."""
     if kind in SERVER_SIDE or site is None:
         return 0.0, 0.0
+    kind = ON_STATION.get(kind, kind)
 
     def rtt(a: str, b: str) -> tuple[float, float]:
         if a == b:

@@ -204,9 +204,10 @@ def rag_query(m, rid: int):
     m.done(rid, RAG_QUERY, t0, t_end, OK, site, None, steps)
 
 
-def _mongo_call(m, site: str) -> float:
-    """One round trip to MongoDB (Atlas) from `site`: a delay (a managed service's large pool)."""
-    service = m.mongo.draw()
+def _mongo_call(m, site: str, write: bool = False) -> float:
+    """One round trip to MongoDB (Atlas) from `site`: a delay (a managed service's large pool);
+    a write's service time is its own (params "mongo_write")."""
+    service = m.mongo_write() if write else m.mongo.draw()
     m.mongo.busy += service
     return m.net.rtt(site, m.mongo.site) + service
 
@@ -283,7 +284,7 @@ def policy_update(m, rid: int):
     if not view.mongo_ok:
         m.done(rid, POLICY_UPDATE, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")
         return
-    read_s, pending_s = _mongo_call(m, site), _mongo_call(m, site)
+    read_s, pending_s = _mongo_call(m, site), _mongo_call(m, site, write=True)
     t = end + compile_s + read_s + pending_s
     if steps is not None:  # the names system/cms reports in Server-Timing
         steps["cms"] = end - arrive
@@ -313,7 +314,7 @@ def policy_update(m, rid: int):
     committed = end + etcd.commit_rtt
     revision = m.policy.commit(committed, leader)
     back = (hop(leader.site, via.site) if via is not leader else 0.0) + hop(via.site, site)
-    active_s = _mongo_call(m, site)
+    active_s = _mongo_call(m, site, write=True)
     if steps is not None:
         steps["etcd_txn"] = committed - arrive + back + to_leader
         steps["mongo_active"] = active_s

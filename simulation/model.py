@@ -71,6 +71,7 @@ class Model:
                     self.stations[c.name] = self._station(c.name, c.kind, site.name, node.name)
         self.app_sites = topo.app_sites()
         self.mongo = self._one("mongo")
+        self.mongo_write = self.params.station("mongo_write").service.sampler(self.stream("mongo_write"))
         self.llm = self._one("llm")
         self.views = {s: self._view(s) for s in self.app_sites}
         # Mean one-way trip from an app site back to the LB site, for failures' end times.

@@ -114,6 +114,11 @@ STATIONS: dict[str, StationParams] = {
     "vectordb": StationParams(2, Dist("lognormal", 0.0023, 0.5)),
     # Managed MongoDB ("Atlas"): ~2 ms server time per find/insert (assumption), a large pool.
     "mongo": StationParams(64, Dist("lognormal", 0.002, 0.7)),
+    # Its writes (the CMS's pending claim and active flip), fitted apart from the reads: the
+    # lab's FerretDB took 83 / 59 ms per write against 32 ms per read (calibrated baseline,
+    # 2026-12-04), and one mixed fit, dominated by RAG's many reads, made policy updates
+    # 23-58 % too fast. Not a component: the writes' service time on the mongo station.
+    "mongo_write": StationParams(64, Dist("lognormal", 0.002, 0.7)),
     # The LLM stub's latency model: 250 ms mean, right-skewed (assumption; a real LLM API takes
     # seconds -- calibrate against it, or pass --params). An API: effectively unbounded concurrency.
     "llm": StationParams(512, Dist("lognormal", 0.25, 0.5)),

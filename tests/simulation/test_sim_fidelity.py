@@ -21,14 +21,14 @@ RUNS = Path(__file__).parent / "fixtures" / "fidelity-seed"
 KNOWN_MISSES = {
     # HAProxy marks gateway2 up ~2 s later than the model's start-up + rise predicts.
     "recovery after heal",
-    # The CMS's round trips per step (two to Atlas, one to the etcd leader across the WAN).
-    "policy_update p50, before the fault", "policy_update p95, before the fault", "policy_update p99, before the fault",
+    # The tail of the CMS's path: with MongoDB's writes fitted apart from its reads the p50 is
+    # within the goal; its tail grows with the rate (CMS contention the model lacks).
+    "policy_update p95, before the fault", "policy_update p99, before the fault",
     # Queries in flight to DC2 at the kill: in the lab about half are answered ~27 s later by
     # the restarted DC2 (the WAN proxy held the bytes and delivers them to the new gateway: a
     # lab artifact), the rest fail once DC2 is back; the model holds them to the 60 s timeout
     # as unknown (not in the ok latency). Neither is what production does (a reset when DC2 returns).
     "rag_query p95, before the fault", "rag_query p99, before the fault",
-    "rag_query p50, during the fault",
     # DC2's catch-up after the heal (resync of what was acknowledged while its policy_sync started).
     "propagation p99, dc1", "propagation p99, dc2",
 }
