@@ -1,6 +1,7 @@
 """HAProxy's Runtime API (TCP, `level admin`): drain a gateway on every LB before it restarts,
-wait until its sessions end, make it ready again after. What an operator does for a rolling
-restart; without it, requests in flight on the restarted node fail."""
+wait until its sessions end, make it ready again after and wait until every LB has it UP.
+What an operator does for a rolling restart; without the drain, requests in flight on the
+restarted node fail; without the wait, the next node goes down while this one is still out."""
 
 from __future__ import annotations
 
@@ -35,17 +36,27 @@ def _each(state, command: str) -> None:
             pass  # an LB that is down routes nothing
 
 
-def sessions(state, server: str) -> int:
-    total = 0
+def _rows(state, server: str) -> list[dict]:
+    """The server's row of `show stat` on each LB that answers (one that is down routes nothing)."""
+    rows = []
     for address in _lbs(state):
         try:
             text = runtime(address, "show stat")
         except OSError:
             continue
-        for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
-            if row.get("pxname") == BACKEND and row.get("svname") == server:
-                total += int(row.get("scur") or 0)
-    return total
+        rows += [r for r in csv.DictReader(io.StringIO(text.lstrip("# ")))
+                 if r.get("pxname") == BACKEND and r.get("svname") == server]
+    return rows
+
+
+def sessions(state, server: str) -> int:
+    return sum(int(r.get("scur") or 0) for r in _rows(state, server))
+
+
+def up_everywhere(state, server: str) -> bool:
+    """UP on every LB that answers: rising ("DOWN 1/2"), draining or in maintenance is not."""
+    rows = _rows(state, server)
+    return bool(rows) and all(r.get("status") == "UP" for r in rows)
 
 
 def drain(state, servers: list[str], timeout_s: float = 30.0) -> None:
@@ -56,6 +67,10 @@ def drain(state, servers: list[str], timeout_s: float = 30.0) -> None:
                what=f"{', '.join(servers)} drained", poll_s=0.2)
 
 
-def ready(state, servers: list[str]) -> None:
+def ready(state, servers: list[str], timeout_s: float = 60.0) -> None:
+    """Back in rotation: ready on every LB, and returns once every LB has it UP again (its
+    `rise` checks passed), as an operator waits before taking the next node down."""
     for server in servers:
         _each(state, f"set server {BACKEND}/{server} state ready")
+    eventually(lambda: all(up_everywhere(state, s) for s in servers), timeout_s=timeout_s,
+               what=f"{', '.join(servers)} UP on every LB", poll_s=0.2)

@@ -23,8 +23,9 @@ from typing import Any
 
 import docker.errors
 
-from chaos import haproxy, ledger, llm, netns, network, process, raft
+from chaos import haproxy, ledger, llm, network, process, raft
 from chaos.ledger import ActiveFault
+from harness import netns
 from harness.faults import FAULT_KINDS, fault_kind, resolve
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class Nemesis:
         if f.kind == "pause":
             return process.pause(lab, list(targets.components)), ", ".join(targets.components)
         if f.kind == "restart":
-            return self._restart(list(targets.components), drain=bool(o.get("drain", 1))), ", ".join(targets.components)
+            names = list(targets.components)
+            return self._restart(names, drain=bool(o.get("drain", 1)), cpus=float(o.get("cpus", 0))), ", ".join(names)
         if f.kind == "partition":
             routes = network.routes_on(lab, targets.directed)
             return network.drop_routes(lab, routes), f"{len(routes)} proxies dropped"
@@ -152,14 +154,16 @@ class Nemesis:
         undo = network.drop_routes(self.lab, network.routes_to(self.lab, names), action)
         return process.kill(self.lab, names) + undo, ", ".join(names)
 
-    def _restart(self, names: list[str], drain: bool) -> list[dict]:
-        """Restart; with `drain`, the gateways among them are drained on every LB first and
-        made ready again once healthy (HAProxy then waits for its `rise` checks)."""
+    def _restart(self, names: list[str], drain: bool, cpus: float) -> list[dict]:
+        """Restart; with `drain`, the gateways among them are drained on every LB first, made
+        ready again once healthy, and the restart is done once every LB has them UP. `cpus`
+        starves the restarted containers while they start (a slow machine), then lifts it."""
         gateways = [n for n in names if self.lab.state.components[n]["kind"] == "gateway"] if drain else []
         if gateways:
             haproxy.drain(self.lab.state, gateways)
         try:
-            return process.restart(self.lab, names)
+            with process.cpus_limited(self.lab, names, cpus):
+                return process.restart(self.lab, names)
         finally:
             if gateways:
                 haproxy.ready(self.lab.state, gateways)

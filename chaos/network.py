@@ -10,7 +10,7 @@ dead (SYNs unanswered) instead of slow.
 
 from __future__ import annotations
 
-from chaos import netns
+from harness import netns
 from harness.topology.wan import Route
 
 TOXIC_TYPES = {

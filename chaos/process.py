@@ -9,7 +9,9 @@ kind needs after a restart (OpenBao: unseal); the state file learns the new addr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import docker.errors
 
@@ -57,6 +59,19 @@ def restart(lab, names: list[str]) -> list[dict]:
     _parallel(lambda n: container(lab, n).stop(timeout=10), names)
     start(lab, names)
     return []
+
+
+@contextmanager
+def cpus_limited(lab, names: list[str], cpus: float) -> Iterator[None]:
+    """Each container held to `cpus` cores (CFS quota) inside the block; 0 leaves them alone."""
+    period = 100_000
+    if cpus > 0:
+        _parallel(lambda n: container(lab, n).update(cpu_period=period, cpu_quota=max(1000, round(cpus * period))), names)
+    try:
+        yield
+    finally:
+        if cpus > 0:
+            _parallel(lambda n: container(lab, n).update(cpu_quota=-1), names)  # -1: no quota
 
 
 def start(lab, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -65,7 +65,7 @@ def ensure_engine(progress=print) -> EngineInfo:
     return EngineInfo(info.server_version, info.storage_driver, started_by_us=True)
 
 
-# The nemesis enters containers' network namespaces with the host's tools (chaos/netns.py).
+# The nemesis enters containers' network namespaces with the host's tools (harness/netns.py).
 FAULT_TOOLS = {"iptables": "iptables", "nsenter": "util-linux"}
 # The reports' test opens the pages in a headless browser.
 BROWSER_TOOLS = {"chromium": "chromium"}

@@ -43,8 +43,9 @@ _TABLE = (
     FaultKind("node-crash", "node", "every component of one node killed", modelled=True),
     FaultKind("component-down", "component", "a component (or every one of a kind) killed", modelled=True),
     FaultKind("pause", "component", "SIGSTOP: the process keeps its sockets but answers nothing (a grey failure)"),
-    FaultKind("restart", "component", "stopped and started again, healed once healthy; its gateways drained on "
-              "every LB first (drain=0: not)", {"drain": 1.0}),
+    FaultKind("restart", "component", "stopped and started again, done once healthy and its gateways UP on every "
+              "LB; they are drained on every LB first (drain=0: not); cpus=C starves the start to C cores",
+              {"drain": 1.0, "cpus": 0.0}),
     FaultKind("partition", "link", "packets between sites dropped (a,b both ways; a->b only a's connections)",
               modelled=True),
     FaultKind("latency", "link", "extra one-way latency and jitter on a link", {"latency_ms": 100.0, "jitter_ms": 0.0},

@@ -132,13 +132,19 @@ class Load:
 
 @dataclass(frozen=True)
 class Fault:
-    """One fault, from start_s to stop_s (None: to the end). `options` holds kind-specific values."""
+    """One fault, from start_s to stop_s (None: to the end). `options` holds kind-specific values.
+
+    A `gated` fault starts at start_s or once the fault before it in the schedule has fully
+    started, whichever is later: a rolling restart takes the next node down only when the
+    previous one is back in the LB, so its verdict does not depend on the machine's speed.
+    """
 
     kind: str
     target: str
     start_s: float
     stop_s: float | None = None
     options: dict[str, float | str] = field(default_factory=dict)
+    gated: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -199,6 +205,7 @@ class Scenario:
                     float(f["start_s"]),
                     None if f.get("stop_s") is None else float(f["stop_s"]),
                     dict(f.get("options", {})),
+                    bool(f.get("gated", False)),
                 )
                 for f in d.get("faults", ())
             )

@@ -42,7 +42,7 @@ from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
 from harness.spec import Topology
-from harness.topology import seeding
+from harness.topology import liveness, seeding
 from harness.topology import state as st
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
@@ -183,6 +183,7 @@ def down(run_id: str | None = None, *, state_file: Path | None = None, client=No
     """Remove one run's containers, networks and volumes (every run's without `run_id`)."""
     state_file = state_file or TopologySettings().state_file
     client = client or docker.from_env(timeout=120)
+    liveness.stop(run_id)  # before the containers go: their deaths are the lab's end, not faults
     try:
         return remove_all(client, run_id)
     finally:
@@ -365,6 +366,8 @@ def _seed(run: _Startup, lab: Running) -> None:
     """Seed (unless asked not to), then save the state again with every phase's timing."""
     if run.seed:
         seeding.seed_all(lab, progress=lambda m: run.phase(f"seed: {m}"))
+    liveness.start(lab.state, lab.state_file)
+    run.phase("liveness")
     run.phase("up")
     st.save(lab.state, run.state_file)
 

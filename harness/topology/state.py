@@ -90,6 +90,12 @@ def remove_private_dirs(run_id: str | None = None) -> int:
     return len(found)
 
 
+def private_dirs(run_id: str | None, name: str) -> list[Path]:
+    """The file `name` in the secrets directory of one run, or of every run, where it exists."""
+    pattern = f"{SECRETS_PREFIX}{run_id}-*" if run_id else f"{SECRETS_PREFIX}*"
+    return [p / name for p in Path(tempfile.gettempdir()).glob(pattern) if (p / name).is_file()]
+
+
 def write_secret(directory: Path, name: str, value: str) -> None:
     path = directory / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

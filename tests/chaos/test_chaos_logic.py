@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from chaos import ledger, netns, network
+from chaos import ledger, network
 from chaos.schedule import Schedule
+from harness import netns
 from harness.faults import resolve
 from harness.history import Op, event
 from harness.scenario import Fault
@@ -81,6 +82,48 @@ def test_the_schedule_starts_and_stops_faults_on_the_runs_clock():
     kinds = [(c[0], c[1]) for c in fake.calls]
     assert kinds == [("start", "partition"), ("start", "llm-hang"), ("stop", "partition"), ("stop", "llm-hang")]
     assert abs(fake.calls[0][2] - 0.05) < 0.05 and abs(fake.calls[2][2] - 0.15) < 0.05
+
+
+class FakeNemesisSlowStart(FakeNemesisRecording):
+    """A fake whose starts take `start_s` (a restart waiting for its node to be back in the LB)."""
+
+    def __init__(self, now, start_s):
+        super().__init__(now)
+        self.start_s = start_s
+
+    def start(self, kind, target, options):
+        active = super().start(kind, target, options)
+        time.sleep(self.start_s)
+        with self.lock:
+            self.calls.append(("started", kind, round(self.now(), 2)))
+        return active
+
+
+def test_a_gated_fault_waits_for_the_one_before_it_to_have_started():
+    t0 = time.monotonic()
+    now = lambda: time.monotonic() - t0
+    fake = FakeNemesisSlowStart(now, start_s=0.3)
+    faults = (Fault("restart", "dc1-app", 0.0, 0.05), Fault("restart", "dc2-app", 0.1, 0.15, gated=True))
+    with Schedule(fake, faults, now):
+        time.sleep(0.9)
+    starts = [c[2] for c in fake.calls if c[0] == "start"]
+    started = [c[2] for c in fake.calls if c[0] == "started"]
+    # dc2-app does not go down at 0.1 s but once dc1-app's start returned (0.3 s)...
+    assert starts[1] >= started[0] > 0.25
+    # ...and its stop keeps its 0.05 s distance from its delayed start.
+    stops = [c[2] for c in fake.calls if c[0] == "stop"]
+    assert stops[-1] >= started[1]
+
+
+def test_an_ungated_fault_keeps_its_time_whatever_the_one_before_it_takes():
+    t0 = time.monotonic()
+    now = lambda: time.monotonic() - t0
+    fake = FakeNemesisSlowStart(now, start_s=0.3)
+    faults = (Fault("restart", "dc1-app", 0.0, 0.05), Fault("restart", "dc2-app", 0.1, 0.15))
+    with Schedule(fake, faults, now):
+        time.sleep(0.9)
+    starts = [c[2] for c in fake.calls if c[0] == "start"]
+    assert starts[1] < 0.2
 
 
 def test_expectations_judge_a_history():

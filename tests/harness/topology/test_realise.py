@@ -55,6 +55,7 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.setattr(realise, "free_high_address", lambda net: ("10.0.0.250", 24))
     monkeypatch.setattr(realise.wan_recipe, "container", lambda ctx, routes: FakeContainer("wan", log))
     monkeypatch.setattr(realise, "WanLink", FakeWan)
+    monkeypatch.setattr(realise.liveness, "start", lambda state, state_file: log.append("liveness") or 0)
     monkeypatch.setattr(realise, "RECIPES", {k: (lambda ctx, p: FakeContainer(p.name, log)) for k in realise.RECIPES})
     removed: list[str | None] = []
     monkeypatch.setattr(realise, "remove_all", lambda client, run_id: removed.append(run_id) or (0, 0, 0))
@@ -76,8 +77,9 @@ def test_up_runs_its_phases_in_order_and_saves_the_state(fakes) -> None:
         assert sorted(starts[-len(gateways):]) == sorted(gateways)
         assert list(lab.state.timings) == [
             "networks", f"wan: {len(lab.routes)} proxies", "etcd cluster healthy",
-            f"{1 + len(etcd) + len(gateways)} containers healthy", "up",
+            f"{1 + len(etcd) + len(gateways)} containers healthy", "liveness", "up",
         ]
+        assert log[-1] == "liveness"  # the WAN follows the containers once the lab is whole
         assert [m.split("] ", 1)[1] for m in said] == list(lab.state.timings)
         assert set(lab.state.components) == set(etcd) | set(gateways) and lab.state.vip_url == ""
         saved = st.load(state_file)

@@ -3,7 +3,9 @@
 Scratch images carry no iptables, and the base image neither; the host's binary entered into
 the container's namespace works on this kernel (DESIGN section 5). Every rule goes into a
 chain of our own, jumped to from INPUT and OUTPUT, so a heal can delete exactly its rules and
-`halab heal` can flush the chain whatever a crashed run left.
+`halab heal` can flush the chain whatever a crashed run left. The nemesis's faults go into
+CHAIN; the WAN's liveness follower (harness/topology/liveness.py) keeps its own, LIVE_CHAIN,
+so that healing every fault never revives a container that is still dead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 
 CHAIN = "HALAB"
+LIVE_CHAIN = "HALAB-LIVE"
 
 
 class NetnsError(RuntimeError):
@@ -36,25 +39,25 @@ def iptables(pid: int, *args: str, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
-def ensure_chain(pid: int) -> None:
-    iptables(pid, "-N", CHAIN, check=False)  # exists already: fine
+def ensure_chain(pid: int, chain: str = CHAIN) -> None:
+    iptables(pid, "-N", chain, check=False)  # exists already: fine
     for hook in ("INPUT", "OUTPUT"):
-        if iptables(pid, "-C", hook, "-j", CHAIN, check=False).returncode != 0:
-            iptables(pid, "-I", hook, "1", "-j", CHAIN)
+        if iptables(pid, "-C", hook, "-j", chain, check=False).returncode != 0:
+            iptables(pid, "-I", hook, "1", "-j", chain)
 
 
-def add(pid: int, rule: list[str]) -> None:
-    ensure_chain(pid)
-    iptables(pid, "-A", CHAIN, *rule)
+def add(pid: int, rule: list[str], chain: str = CHAIN) -> None:
+    ensure_chain(pid, chain)
+    iptables(pid, "-A", chain, *rule)
 
 
-def delete(pid: int, rule: list[str]) -> bool:
+def delete(pid: int, rule: list[str], chain: str = CHAIN) -> bool:
     """Delete one rule; False when it is not there (a restarted container has a new namespace)."""
-    return iptables(pid, "-D", CHAIN, *rule, check=False).returncode == 0
+    return iptables(pid, "-D", chain, *rule, check=False).returncode == 0
 
 
-def flush(pid: int) -> None:
-    iptables(pid, "-F", CHAIN, check=False)
+def flush(pid: int, chain: str = CHAIN) -> None:
+    iptables(pid, "-F", chain, check=False)
 
 
 def drop_listener(ip: str, port: int, action: str = "DROP") -> list[list[str]]:
