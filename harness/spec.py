@@ -115,16 +115,58 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """HAProxy server checks: `check inter 2s fall 3 rise 2` (HAProxy docs' defaults for inter/fall/rise)."""
+    """HAProxy server checks: `check inter 2s fall 3 rise 2` (HAProxy docs' defaults for inter/fall/rise),
+    and, tuned, `fastinter 500ms` (checks while a server is failing or rising) and `timeout check 1s`
+    (a check then connects within min(timeout connect, inter)); None: HAProxy's default (every check
+    `inter` apart, a check may take `inter`), the naive LB's.
+
+    >>> HealthCheck().detection_s, NAIVE_HEALTH.detection_s
+    (6.0, 12.0)
+    """
 
     inter_s: float = 2.0
     fall: int = 3
     rise: int = 2
+    fastinter_s: float | None = 0.5
+    timeout_s: float | None = 1.0
+
+    def check_timeout_s(self, connect_s: float) -> float:
+        """How long a check of a blackholed server takes to fail."""
+        return self.inter_s if self.timeout_s is None else min(connect_s, self.inter_s)
 
     @property
     def detection_s(self) -> float:
-        """Worst-case time from a dead server to DOWN: `fall` failed checks, `inter` apart."""
-        return self.inter_s * self.fall
+        """Worst-case time from a dead server to DOWN (HAProxy schedules a check when the last one
+        ended): up to `inter` to the first check, then `fall` failures, `fastinter` apart."""
+        fail = self.check_timeout_s(Timeouts().connect_s)
+        gap = self.inter_s if self.fastinter_s is None else self.fastinter_s
+        return self.inter_s + fail + (self.fall - 1) * (gap + fail)
+
+
+NAIVE_HEALTH = HealthCheck(fastinter_s=None, timeout_s=None)
+
+
+@dataclass(frozen=True)
+class LbTuning:
+    """What HAProxy does about a gateway that stops answering, beyond its checks.
+
+    flow_timeout_s: `timeout server` for /rag and /cms, just above the gateway's own upstream
+        timeout (Timeouts.upstream_s), so a slower answer means a dead or frozen gateway, not a
+        slow flow; None: Timeouts.request_s for every path (the naive LB: a request on a dead
+        pooled connection waits 60 s).
+    retry_reads: `retry-on conn-failure empty-response response-timeout` for RAG queries (reads,
+        safe to send twice); writes are retried only when the connection failed (nothing sent).
+
+    Not `on-marked-down shutdown-sessions`: measured with gateway2 killed, it cut 8-13 queries
+    that were still connecting to the dead server when it was marked DOWN, which the connect
+    timeout would have redispatched to DC1 within a second.
+    """
+
+    flow_timeout_s: float | None = 6.0
+    retry_reads: bool = True
+
+
+NAIVE_LB = LbTuning(flow_timeout_s=None, retry_reads=False)
 
 
 @dataclass(frozen=True)
@@ -218,6 +260,7 @@ class Params:
     policy_sync: PolicySync = field(default_factory=PolicySync)
     vector: VectorReplication = field(default_factory=VectorReplication)
     replicas: Replicas = field(default_factory=Replicas)
+    lb: LbTuning = field(default_factory=LbTuning)
 
 
 # --- the topology ---------------------------------------------------------------------
@@ -413,7 +456,14 @@ def seed_etcd_tuned() -> Topology:
         etcd=EtcdRaft(heartbeat_ms=300.0, election_ms=3000.0))
 
 
-PRESETS = {"seed": seed, "seed+witness": seed_witness, "seed+etcd-tuned": seed_etcd_tuned}
+def seed_naive_lb() -> Topology:
+    """`seed` behind HAProxy as first configured, kept for teaching: checks every 2 s that may each
+    take 2 s, `timeout server` 60 s on every path, retries only on connection failures."""
+    return dataclasses.replace(seed(), name="seed+naive-lb").with_params(health=NAIVE_HEALTH, lb=NAIVE_LB)
+
+
+PRESETS = {"seed": seed, "seed+witness": seed_witness, "seed+etcd-tuned": seed_etcd_tuned,
+           "seed+naive-lb": seed_naive_lb}
 
 
 def preset(name: str) -> Topology:

@@ -16,7 +16,7 @@ from scenarios.checkers.verdict import compose
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
-PRESET_ORDER = ("seed", "seed+etcd-tuned", "seed+witness")
+PRESET_ORDER = ("seed", "seed+etcd-tuned", "seed+naive-lb", "seed+witness")
 CASES = [pytest.param(e, p, id=f"{p}:{e.name}",
                       marks=[pytest.mark.xfail(reason=e.xfail, strict=True)] if e.xfail else [])
          for p in PRESET_ORDER for e in CATALOGUE.values() if p in e.presets]

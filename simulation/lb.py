@@ -1,16 +1,18 @@
 """The LB pair: HAProxy health checks and routing, keepalived VRRP moving the VIP.
 
 HAProxy (one per LB node) checks every gateway, `inter` seconds after the previous check
-*ended* (HAProxy reschedules a check when it completes). A check of a dead or cut-off server
-fails after the check's timeout (a kill looks like a blackhole, DESIGN section 5); without
-`timeout check`, as in the lab, that is `inter` itself, so failing checks come every
-2 x inter. `fall` failures in a row mark the server DOWN, `rise` successes mark it UP. A
-server dying at a uniformly random moment is detected after
-U(0, inter) + (fall - 1) * (inter + timeout) + timeout: with inter 2 s and fall 3, 10-12 s,
-11 s on average (measured on the lab, DC2 down, from the fault's onset: 10.1-10.9 s; the model
-said 5.1 s while it scheduled checks from their start and took the connect timeout for the
-check's). Routing is round robin over servers believed UP; a pick that turns out
-dead costs a connect timeout and is redispatched (`retries 2`, `option redispatch`).
+*ended* (HAProxy reschedules a check when it completes), `fastinter` seconds while a server
+is in transition (UP with failed checks, or DOWN with passed ones). A check of a dead or
+cut-off server fails after the check's timeout (a kill looks like a blackhole, DESIGN
+section 5): min(timeout connect, inter) with `timeout check` set (the tuned LB), `inter`
+itself without (the naive LB). `fall` failures in a row mark the server DOWN, `rise`
+successes mark it UP. A server dying at a uniformly random moment is detected after
+U(0, inter) + timeout + (fall - 1) * (fastinter + timeout): tuned (inter 2 s, fastinter
+0.5 s, timeout 1 s, fall 3) 4-6 s; naive (fastinter = inter = timeout = 2 s) 10-12 s, 11 s on
+average (measured on the lab, DC2 down, from the fault's onset: 10.1-10.9 s; the model said
+5.1 s while it scheduled checks from their start and took the connect timeout for the
+check's). Routing is round robin over servers believed UP; a pick that turns out dead
+costs a connect timeout and is redispatched (`retries 2`, `option redispatch`).
 
 keepalived: the live LB with the highest priority holds the VIP. When the master dies the
 backup takes over after the master-down interval, 3 * advert + skew (RFC 5798); a returning
@@ -60,7 +62,9 @@ class HAProxy:
                     oks, fails = 0, fails + 1
                     if server in self.believed_up and fails >= t.fall:
                         self._mark(server, False)
-            yield env.timeout(t.check_inter_s)
+            up = server in self.believed_up
+            in_transition = (up and fails > 0) or (not up and oks > 0)
+            yield env.timeout(t.check_fastinter_s if in_transition else t.check_inter_s)
 
     def _mark(self, server: Station, up: bool) -> None:
         if up:

@@ -207,6 +207,7 @@ class Timings:
 
     check_inter_s: float
     check_timeout_s: float
+    check_fastinter_s: float  # between checks while a server is going down or coming up
     fall: int
     rise: int
     vrrp_failover_s: float
@@ -220,10 +221,11 @@ def timings(topo: Topology) -> Timings:
     p = topo.params
     return Timings(
         check_inter_s=p.health.inter_s,
-        # HAProxy: without `timeout check` (the lab sets none), `inter` is the whole check's
-        # timeout (configuration manual, "timeout check"); min(timeout connect, inter) applies
-        # only once `timeout check` is set. Measured: DC2 down detected after 10.1-10.9 s.
-        check_timeout_s=p.health.inter_s,
+        # HAProxy: without `timeout check` (the naive LB), `inter` is the whole check's timeout
+        # (configuration manual, "timeout check"); with it, a check connects within
+        # min(timeout connect, inter). Measured on the naive LB: DC2 down detected after 10.1-10.9 s.
+        check_timeout_s=p.health.check_timeout_s(p.timeouts.connect_s),
+        check_fastinter_s=p.health.inter_s if p.health.fastinter_s is None else p.health.fastinter_s,
         fall=p.health.fall,
         rise=p.health.rise,
         # keepalived / RFC 5798: master down interval = 3 * advert + (256 - priority) / 256 * advert.

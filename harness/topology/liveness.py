@@ -63,7 +63,8 @@ class Follower:
     # --- the rules ------------------------------------------------------------------
 
     def _set(self, name: str, action: str | None) -> int:
-        """Replace the component's rules by `action`'s (DROP, REJECT) or none; returns how many."""
+        """Replace the component's rules by `action`'s (DROP, REJECT) or none; returns how many
+        listeners that touches."""
         new = [rule for r in self.routes[name] for rule in netns.drop_listener(self.listen[r.client_site], r.port, action)
                ] if action else []
         for rule in self.rules.pop(name, []):
@@ -72,7 +73,7 @@ class Follower:
             netns.add(self.pid, rule, netns.LIVE_CHAIN)
         if new:
             self.rules[name] = new
-        return len(new)
+        return len(self.routes[name])
 
     def dead(self, name: str, why: str, t0: float) -> None:
         with self.lock:

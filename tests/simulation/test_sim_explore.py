@@ -16,7 +16,8 @@ from simulation import explore as ex
 def test_a_small_search_finds_a_lost_etcd_majority_and_shrinks_it():
     topo = preset("seed")
     result = ex.explore("seed", "unavailability", budget=60, max_faults=2, seed=3, processes=1)
-    assert result.tried == 60 and result.per_second > 0
+    # A drawn schedule that leaves a kind with no live instance is skipped, not scored.
+    assert 50 <= result.tried <= 60 and result.per_second > 0
     worst = result.ranked[0]
     small = ex.shrink(topo, "unavailability", worst)
     assert small.score >= ex.SHRINK_KEEP * worst.score and small.score >= 20  # seconds without policy updates

@@ -22,10 +22,10 @@ INTER_S, FALL, RISE = 2.0, 3, 2
 QUIET = Load.constant(0.0, 120.0)  # no requests: only checks and faults
 
 
-def test_dc_outage_is_detected_in_about_eleven_seconds() -> None:
+def test_dc_outage_is_detected_in_about_eleven_seconds_by_the_naive_lb() -> None:
     # Passing checks come every inter (2 s), failing ones every inter + their timeout, which
     # is inter without `timeout check` (4 s): U(0, 2) + 2 * 4 + 2.
-    topo = preset("seed").with_params(health=HealthCheck(INTER_S, FALL, RISE))
+    topo = preset("seed").with_params(health=HealthCheck(INTER_S, FALL, RISE, fastinter_s=None, timeout_s=None))
     scenario = Scenario("dc2-down", QUIET, (Fault("site-down", "dc2", FAULT_AT_S, 90.0),))
     detections = []
     for seed in range(RUNS):
@@ -37,6 +37,18 @@ def test_dc_outage_is_detected_in_about_eleven_seconds() -> None:
     mean = sum(detections) / len(detections)
     print(f"\ndetection over {RUNS} seeds: mean {mean:.2f} s, min {min(detections):.2f}, max {max(detections):.2f}")
     assert mean == pytest.approx(11.0, abs=0.3)
+
+
+def test_dc_outage_is_detected_in_about_five_seconds_by_the_tuned_lb() -> None:
+    # `timeout check` makes a check of a blackholed server fail after the connect timeout (1 s),
+    # and `fastinter` brings the next one 0.5 s later: U(0, 2) + 1 + 2 * (0.5 + 1).
+    topo = preset("seed")
+    scenario = Scenario("dc2-down", QUIET, (Fault("site-down", "dc2", FAULT_AT_S, 90.0),))
+    detections = [failover(simulate(topo, scenario, seed=seed).history(), lb="lb1")[0].detection_s
+                  for seed in range(RUNS)]
+    assert all(4.0 <= d <= 6.0 + 1e-9 for d in detections), detections
+    assert sum(detections) / len(detections) == pytest.approx(5.0, abs=0.3)
+    assert topo.params.health.detection_s == 6.0  # the spec's worst case agrees with the model's
 
 
 def test_faster_checks_detect_faster() -> None:

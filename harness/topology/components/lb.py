@@ -22,12 +22,40 @@ VRID = 51
 RUNTIME_PORT = 9999
 
 
+# Paths whose flows answer within the gateway's upstream timeout; /llm streams for longer.
+FLOW_PATHS = "/rag/ /cms/"
+READ_PATH = "/rag/query"  # a read: safe to send again after a timeout or an empty answer
+
+
+def _time(seconds: float) -> str:
+    """HAProxy's time format takes no fractions: 0.5 s is `500ms`."""
+    return f"{seconds:g}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"
+
+
 def haproxy_cfg(plan: Plan) -> str:
-    t, h = plan.topology.params.timeouts, plan.topology.params.health
+    """The LBs' HAProxy configuration: the spec's checks and timeouts, tuned as in spec.LbTuning
+    (the `seed+naive-lb` preset keeps HAProxy as first configured).
+
+    >>> from harness.spec import preset
+    >>> tuned, naive = (haproxy_cfg(Plan.of(preset(p), "doc")) for p in ("seed", "seed+naive-lb"))
+    >>> "fastinter 500ms" in tuned and "retry-on" in tuned and "timeout check 1s" in tuned
+    True
+    >>> "fastinter" in naive or "retry-on" in naive or "set-timeout" in naive
+    False
+    """
+    t, h, lb = plan.topology.params.timeouts, plan.topology.params.health, plan.topology.params.lb
+    extra = f" fastinter {_time(h.fastinter_s)}" if h.fastinter_s is not None else ""
     servers = "\n".join(
-        f"    server {g.name} {g.hostport()} check inter {h.inter_s:g}s fall {h.fall} rise {h.rise}"
+        f"    server {g.name} {g.hostport()} check inter {_time(h.inter_s)} fall {h.fall} rise {h.rise}{extra}"
         for g in plan.of_kind("gateway")
     )
+    tuning = [f"    timeout check {_time(h.timeout_s)}"] if h.timeout_s is not None else []
+    if lb.flow_timeout_s is not None:
+        # A flow slower than its gateway's own timeout has a dead or frozen gateway behind it.
+        tuning.append(f"    http-request set-timeout server {_time(lb.flow_timeout_s)} if {{ path_beg {FLOW_PATHS} }}")
+    if lb.retry_reads:
+        tuning += ["    retry-on conn-failure empty-response response-timeout",
+                   f"    http-request disable-l7-retry unless {{ path {READ_PATH} }}"]
     return f"""\
 global
     log stdout format raw local0 notice
@@ -52,7 +80,7 @@ backend gateways
     option httpchk GET /readyz
     # Which gateway answered: the measuring clients record it as the operation's site.
     http-response set-header X-Halab-Gateway %[srv_name]
-{servers}
+{"".join(line + chr(10) for line in tuning)}{servers}
 """
 
 
