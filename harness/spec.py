@@ -156,6 +156,9 @@ class LbTuning:
         pooled connection waits 60 s).
     retry_reads: `retry-on conn-failure empty-response response-timeout` for RAG queries (reads,
         safe to send twice); writes are retried only when the connection failed (nothing sent).
+    redispatch_interval: `option redispatch <n>`: a retry goes to another server every n-th
+        time; 1: every retry (a dead gateway costs one connect timeout, as the model has it);
+        -1, HAProxy's default: only the last retry (with `retries 2`, two connect timeouts).
 
     Not `on-marked-down shutdown-sessions`: measured with gateway2 killed, it cut 8-13 queries
     that were still connecting to the dead server when it was marked DOWN, which the connect
@@ -164,9 +167,10 @@ class LbTuning:
 
     flow_timeout_s: float | None = 6.0
     retry_reads: bool = True
+    redispatch_interval: int = 1
 
 
-NAIVE_LB = LbTuning(flow_timeout_s=None, retry_reads=False)
+NAIVE_LB = LbTuning(flow_timeout_s=None, retry_reads=False, redispatch_interval=-1)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ U(0, inter) + timeout + (fall - 1) * (fastinter + timeout): tuned (inter 2 s, fa
 average (measured on the lab, DC2 down, from the fault's onset: 10.1-10.9 s; the model said
 5.1 s while it scheduled checks from their start and took the connect timeout for the
 check's). Routing is round robin over servers believed UP; a pick that turns out dead
-costs a connect timeout and is redispatched (`retries 2`, `option redispatch`).
+costs a connect timeout and is redispatched (`retries 2`, `option redispatch 1`; the naive
+LB's `option redispatch` retries the same server first: a difference the model leaves).
 
 keepalived: the live LB with the highest priority holds the VIP. When the master dies the
 backup takes over after the master-down interval, 3 * advert + skew (RFC 5798); a returning

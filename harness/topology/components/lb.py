@@ -54,7 +54,8 @@ def haproxy_cfg(plan: Plan) -> str:
         # A flow slower than its gateway's own timeout has a dead or frozen gateway behind it.
         tuning.append(f"    http-request set-timeout server {_time(lb.flow_timeout_s)} if {{ path_beg {FLOW_PATHS} }}")
     if lb.retry_reads:
-        tuning += ["    retry-on conn-failure empty-response response-timeout",
+        # The whole request in the buffer first: HAProxy can only retry what it still holds.
+        tuning += ["    option http-buffer-request", "    retry-on conn-failure empty-response response-timeout",
                    f"    http-request disable-l7-retry unless {{ path {READ_PATH} }}"]
     return f"""\
 global
@@ -70,7 +71,7 @@ defaults
     timeout server {t.request_s:g}s
     timeout http-request 10s
     retries {t.retries}
-    option redispatch
+    option redispatch {lb.redispatch_interval}
 frontend users
     bind *:80
     default_backend gateways
