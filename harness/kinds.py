@@ -129,7 +129,7 @@ _TABLE = (
     Kind("etcd", "data", _ports(client=2379, peer=2380), "etcd",
          Probe("client", "/health", (200,), json_field=("health", "true")), built="etcd",
          official=f"quay.io/coreos/etcd:{ETCD_VERSION}", container="EtcdContainer",
-         replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",),
+         replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",), failover=True,
          metrics=("client", "/metrics")),
     # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
     Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",

@@ -436,7 +436,7 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     """The CMS app. Adapters default to the real stores named in `settings`; tests pass fakes."""
     settings = settings or CmsSettings()
     meta = meta or MongoMetadata(settings.mongo_url, settings.mongo_db, settings.mongo_timeout_ms)
-    etcd = etcd or EtcdPolicies(settings.etcd_endpoint, settings.policy_prefix, settings.etcd_timeout_s)
+    etcd = etcd or EtcdPolicies(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s)
     compiler = compiler or OpaCompiler(settings.opa_url, settings.opa_timeout_s)
     probe = probe or PolicySyncProbe(settings.policy_sync_url)
     service = PolicyService(meta, etcd, compiler,

@@ -1,6 +1,6 @@
 """CMS settings: the only module of the CMS that reads environment variables.
 
-Every variable carries the prefix HALAB_CMS_, e.g. HALAB_CMS_ETCD_ENDPOINT=etcd1:2379.
+Every variable carries the prefix HALAB_CMS_, e.g. HALAB_CMS_ETCD_ENDPOINT=etcd2:2379,etcd1:2379.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from system.common.settings import secrets_dir
+from system.common.settings import secrets_dir, split_endpoints
 
 
 class CmsSettings(BaseSettings):
@@ -16,6 +16,8 @@ class CmsSettings(BaseSettings):
 
     >>> CmsSettings(etcd_endpoint="127.0.0.1:2379").policy_prefix
     '/policies/'
+    >>> CmsSettings(etcd_endpoint="etcd2:2379, etcd1:2379,etcd3:2379").etcd_endpoints
+    ['etcd2:2379', 'etcd1:2379', 'etcd3:2379']
     """
 
     model_config = SettingsConfigDict(env_prefix="HALAB_CMS_", secrets_dir=secrets_dir())
@@ -26,6 +28,7 @@ class CmsSettings(BaseSettings):
     # Shared with the gateway: X-Consumer-Username counts only with its assertion (system/common/identity.py).
     identity_key: SecretStr = SecretStr("")
 
+    # Every etcd member, comma-separated, the local one first: requests fail over in this order.
     etcd_endpoint: str = "etcd:2379"
     etcd_timeout_s: float = 5.0
     # An update that finds its policy pending asks etcd whether it can commit (a linearizable
@@ -52,3 +55,7 @@ class CmsSettings(BaseSettings):
     reconcile_interval_s: float = 5.0
     pending_grace_s: float = 15.0
     reconciler_enabled: bool = True
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        return split_endpoints(self.etcd_endpoint)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ import pymongo
 import pymongo.errors
 from pymongo import AsyncMongoClient
 
-from system.common.etcd import connect, etcd3
+from system.common.etcd import etcd3
+from system.common.etcd_members import Members, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,37 @@ class RegoInvalid(Exception):
 # with UNAVAILABLE "etcdserver: no leader": certainly not applied. Without it that member
 # holds a write until the deadline, and the outcome of a write that timed out is unknown.
 _REQUIRE_LEADER = (("hasleader", "true"),)
+_NO_LEADER = "etcdserver: no leader"
 
 
 def _require_leader(c) -> tuple:
     return tuple(c.metadata or ()) + _REQUIRE_LEADER
+
+
+def _code(exc: grpc.RpcError):
+    return exc.code() if hasattr(exc, "code") else None
+
+
+def _read_fails_over(exc: grpc.RpcError) -> bool:
+    """A read is repeatable: like clientv3, retry any UNAVAILABLE on the next member (refused,
+    "no leader" from a member that lost or has not yet found its leader, etcd's own "request
+    timed out"). DEADLINE_EXCEEDED is not retried: the caller's deadline is spent."""
+    return _code(exc) == grpc.StatusCode.UNAVAILABLE
+
+
+def _write_fails_over(exc: grpc.RpcError) -> bool:
+    """A write moves on only when this member provably never proposed it: the require-leader
+    refusal, answered before raft. Any other UNAVAILABLE ("leader changed", "request timed
+    out", a connection that broke mid-request) may still apply, and a retry elsewhere would
+    then fail its mod_revision compare and look like a conflict. clientv3 retries a mutation
+    only when no connection was available, which Members covers (Unreachable) before sending;
+    it does not retry "no leader", but without require-leader it could not know it was refused."""
+    return _code(exc) == grpc.StatusCode.UNAVAILABLE and _NO_LEADER in (exc.details() or "")
+
+
+def _cause(exc: BaseException, text: str) -> str:
+    """The last member's error first, as with one member; the members failed over before it after."""
+    return " ".join([text, *(f"({note})" for note in getattr(exc, "__notes__", ()))])
 
 
 @dataclass(frozen=True)
@@ -69,70 +97,67 @@ class EtcdEntry:
 class EtcdPolicies:
     """The policies in etcd, one key per policy under `prefix`, with compare-and-swap writes.
 
-    etcd3 is synchronous (gRPC); calls run in a thread. After any error the channel is
-    dropped, so the next call connects afresh instead of waiting out gRPC's reconnect backoff.
+    etcd3 is synchronous (gRPC); calls run in a thread. `endpoints` lists every member, the
+    local one first; each call fails over between them within `timeout` (system/common/etcd_members.py).
 
-        etcd = EtcdPolicies("127.0.0.1:2379")
+        etcd = EtcdPolicies("etcd2:2379,etcd1:2379")
         rev = await etcd.put_if("authz", "package halab.authz", expected_mod_revision=0)
     """
 
-    def __init__(self, endpoint: str, prefix: str = "/policies/", timeout: float = 5.0) -> None:
-        self.endpoint = endpoint
+    def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 5.0) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._client = None
+        self.members = Members(endpoints, timeout)
+
+    @property
+    def endpoint(self) -> str:
+        return self.members.current
 
     def key(self, policy_id: str) -> str:
         return self.prefix + policy_id
 
-    def _get_client(self):
-        with self._lock:
-            if self._client is None:
-                self._client = connect(self.endpoint, timeout=self.timeout)
-            return self._client
-
-    def _drop_client(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - closing a broken channel may fail too
-                pass
-
-    async def _call(self, fn, *, write: bool = False):
+    async def _call(self, fn, *, write: bool = False, timeout: float | None = None):
+        fail_over = _write_fails_over if write else _read_fails_over
         try:
-            return await asyncio.to_thread(fn, self._get_client())
+            return await asyncio.to_thread(self.members.call, fn, self.timeout if timeout is None else timeout,
+                                           fail_over=fail_over)
+        except Unreachable as exc:
+            raise StoreUnavailable("etcd", _cause(exc, f"UNAVAILABLE: {exc}"), False) from exc
         except grpc.RpcError as exc:
-            self._drop_client()
-            code = exc.code() if hasattr(exc, "code") else None
+            code = _code(exc)
             # UNAVAILABLE: no connection, the request never reached etcd. Anything else on a
-            # write (a deadline, say) leaves its outcome unknown.
+            # write (a deadline, say) leaves its outcome unknown. (etcd's "leader changed" and
+            # "request timed out" are UNAVAILABLE too, yet may apply: only failover tells them apart.)
             applied = False if (not write or code == grpc.StatusCode.UNAVAILABLE) else None
-            raise StoreUnavailable("etcd", f"{getattr(code, 'name', code)}: {exc.details() if hasattr(exc, 'details') else exc}",
-                                   applied) from exc
+            details = exc.details() if hasattr(exc, "details") else exc
+            raise StoreUnavailable("etcd", _cause(exc, f"{getattr(code, 'name', code)}: {details}"), applied) from exc
         except (etcd3.exceptions.Etcd3Exception, OSError, ValueError) as exc:
-            self._drop_client()
             raise StoreUnavailable("etcd", f"{type(exc).__name__}: {exc}", False if not write else None) from exc
 
     async def ping(self) -> None:
-        await self._call(lambda c: c.status())
+        await self._call(lambda c, t: c.maintenancestub.Status(etcd3.etcdrpc.StatusRequest(), t,
+                                                               credentials=c.call_credentials, metadata=c.metadata))
 
     async def check_quorum(self, timeout: float) -> None:
         """Raise StoreUnavailable unless etcd can commit now. A linearizable read needs the
         same quorum as a write; `ping`'s Status does not (one member answers it alone). A
-        count-only range, with require-leader so that a member without leader says so at once;
-        `timeout` bounds the wait while a member has not yet noticed it lost its peers."""
-        def fn(c):
+        count-only range, with require-leader so that a member without leader says so at once
+        (and the next member is asked); `timeout` bounds the wait while a member has not yet
+        noticed it lost its peers."""
+        def fn(c, t):
             request = etcd3.etcdrpc.RangeRequest(key=self.prefix.encode("utf-8"), count_only=True)
-            c.kvstub.Range(request, timeout, credentials=c.call_credentials, metadata=_require_leader(c))
+            c.kvstub.Range(request, t, credentials=c.call_credentials, metadata=_require_leader(c))
 
-        await self._call(fn)
+        await self._call(fn, timeout=timeout)
+
+    def _range(self, c, t, key: str, prefix: bool = False):
+        range_end = etcd3.utils.increment_last_byte(etcd3.utils.to_bytes(key)) if prefix else None
+        request = c._build_get_range_request(key, range_end=range_end)
+        return c.kvstub.Range(request, t, credentials=c.call_credentials, metadata=c.metadata)
 
     async def get(self, policy_id: str) -> EtcdEntry | None:
-        def fn(c):
-            resp = c.get_response(self.key(policy_id))
+        def fn(c, t):
+            resp = self._range(c, t, self.key(policy_id))
             if not resp.kvs:
                 return None
             kv = resp.kvs[0]
@@ -141,21 +166,21 @@ class EtcdPolicies:
         return await self._call(fn)
 
     async def list(self) -> tuple[int, dict[str, EtcdEntry]]:
-        def fn(c):
-            resp = c.get_prefix_response(self.prefix)
+        def fn(c, t):
+            resp = self._range(c, t, self.prefix, prefix=True)
             out = {kv.key.decode("utf-8")[len(self.prefix):]: EtcdEntry(kv.value.decode("utf-8"), kv.mod_revision)
                    for kv in resp.kvs}
             return resp.header.revision, out
 
         return await self._call(fn)
 
-    def _txn(self, c, compare, success) -> tuple[bool, int]:
+    def _txn(self, c, t, compare, success) -> tuple[bool, int]:
         request = etcd3.etcdrpc.TxnRequest(
             compare=[cmp.build_message() for cmp in compare],
             success=c._ops_to_requests(success),
             failure=[],
         )
-        resp = c.kvstub.Txn(request, self.timeout, credentials=c.call_credentials, metadata=_require_leader(c))
+        resp = c.kvstub.Txn(request, t, credentials=c.call_credentials, metadata=_require_leader(c))
         return resp.succeeded, resp.header.revision
 
     async def put_if(self, policy_id: str, value: str, expected_mod_revision: int) -> int | None:
@@ -163,10 +188,10 @@ class EtcdPolicies:
         absent). Returns the new revision, or None when the comparison failed."""
         key = self.key(policy_id)
 
-        def fn(c):
-            t = c.transactions
-            cond = t.version(key) == 0 if expected_mod_revision == 0 else t.mod(key) == expected_mod_revision
-            ok, rev = self._txn(c, [cond], [t.put(key, value.encode("utf-8"))])
+        def fn(c, t):
+            tx = c.transactions
+            cond = tx.version(key) == 0 if expected_mod_revision == 0 else tx.mod(key) == expected_mod_revision
+            ok, rev = self._txn(c, t, [cond], [tx.put(key, value.encode("utf-8"))])
             return rev if ok else None
 
         return await self._call(fn, write=True)
@@ -176,15 +201,15 @@ class EtcdPolicies:
         Returns the deletion's revision, or None when the comparison failed."""
         key = self.key(policy_id)
 
-        def fn(c):
-            t = c.transactions
-            ok, rev = self._txn(c, [t.mod(key) == expected_mod_revision], [t.delete(key)])
+        def fn(c, t):
+            tx = c.transactions
+            ok, rev = self._txn(c, t, [tx.mod(key) == expected_mod_revision], [tx.delete(key)])
             return rev if ok else None
 
         return await self._call(fn, write=True)
 
     def close(self) -> None:
-        self._drop_client()
+        self.members.close()
 
 
 # --------------------------------------------------------------------------- MongoDB

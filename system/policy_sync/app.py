@@ -10,7 +10,7 @@ from system.common.service import create_app
 from system.policy_sync.metrics import SyncCollector
 from system.policy_sync.opa import OpaPolicies
 from system.policy_sync.settings import PolicySyncSettings
-from system.policy_sync.source import EtcdSource
+from system.policy_sync.source import FailoverSources
 from system.policy_sync.syncer import PolicySync
 
 
@@ -21,7 +21,7 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
     opa = None
     if sync is None:
         opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
-        sync = PolicySync(lambda: EtcdSource(settings.etcd_endpoint, settings.policy_prefix, settings.etcd_timeout_s),
+        sync = PolicySync(FailoverSources(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s),
                           opa, heartbeat_s=settings.heartbeat_s, verify_interval_s=settings.verify_interval_s,
                           backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s,
                           resync_interval_s=settings.resync_interval_s)

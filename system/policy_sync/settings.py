@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from system.common.settings import split_endpoints
+
 
 class PolicySyncSettings(BaseSettings):
     """Settings of `python -m system.policy_sync`.
 
     >>> PolicySyncSettings().policy_prefix
     '/policies/'
+    >>> PolicySyncSettings(etcd_endpoint="etcd2:2379,etcd1:2379").etcd_endpoints
+    ['etcd2:2379', 'etcd1:2379']
     """
 
     model_config = SettingsConfigDict(env_prefix="HALAB_POLICY_SYNC_")
@@ -21,6 +25,7 @@ class PolicySyncSettings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
 
+    # Every etcd member, comma-separated, the local one first (source.py: FailoverSources).
     etcd_endpoint: str = "etcd:2379"
     # Each etcd call, and the heartbeat that notices a silent (paused, partitioned) etcd.
     etcd_timeout_s: float = 2.0
@@ -38,3 +43,7 @@ class PolicySyncSettings(BaseSettings):
 
     backoff_min_s: float = 0.2
     backoff_max_s: float = 3.0
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        return split_endpoints(self.etcd_endpoint)

@@ -1,16 +1,20 @@
-"""The etcd side of policy_sync: a snapshot of the prefix and a watch from a revision."""
+"""The etcd side of policy_sync: a snapshot of the prefix and a watch from a revision, on one
+member of the cluster at a time (FailoverSources picks it)."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
 
 from system.common.etcd import connect, etcd3
+from system.common.settings import split_endpoints
 
+log = logging.getLogger(__name__)
 etcdrpc = etcd3.etcdrpc
 _DELETE = 1  # mvccpb.Event.DELETE
 
@@ -128,7 +132,72 @@ class EtcdSource:
     def ping(self) -> None:
         self._client.status()
 
+    def has_leader(self) -> bool:
+        """Whether this member knows a leader (its own Status, answered without quorum)."""
+        c = self._client
+        resp = c.maintenancestub.Status(etcdrpc.StatusRequest(), c.timeout, credentials=c.call_credentials,
+                                        metadata=c.metadata)
+        return resp.leader != 0
+
     def close(self) -> None:
         for cancel in self._cancels:
             cancel()
         self._client.close()
+
+
+class FailoverSources:
+    """policy_sync's source factory over every etcd member, the local one first.
+
+    Each call (the first connect, then one after every break of the watch) opens a source
+    on the current member or, when that one does not answer, on the next one; the sync loop
+    then does its full resync there, as after any reconnect. A member that answers but has
+    no leader (rejoining, or cut off from the majority) is passed over for one that has;
+    when none has, the first that answers is used, as with a single member. The member
+    found stays current: nothing steers back to the local one later (etcd's clients do not
+    either); the next break starts from it.
+
+        sync = PolicySync(FailoverSources("etcd2:2379,etcd1:2379"), opa)
+    """
+
+    def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 2.0,
+                 source: Callable[[str, str, float], EtcdSource] = EtcdSource) -> None:
+        self.endpoints = split_endpoints(endpoints)
+        self.prefix, self.timeout, self._source = prefix, timeout, source
+        self.current = 0
+
+    def __call__(self) -> EtcdSource:
+        fallback: tuple[int, EtcdSource] | None = None
+        error: Exception | None = None
+        for step in range(len(self.endpoints)):
+            index = (self.current + step) % len(self.endpoints)
+            src = self._source(self.endpoints[index], self.prefix, self.timeout)
+            try:
+                leader = src.has_leader()
+            except Exception as exc:  # noqa: BLE001 - this member does not answer: try the next
+                _close(src)
+                error = exc
+                continue
+            if leader:
+                if fallback is not None:
+                    _close(fallback[1])
+                return self._chosen(index, src)
+            if fallback is None:
+                fallback = index, src
+            else:
+                _close(src)
+        if fallback is None:
+            raise error or ConnectionError("no etcd member answered")
+        return self._chosen(fallback[0], fallback[1])
+
+    def _chosen(self, index: int, src: EtcdSource) -> EtcdSource:
+        if index != self.current:
+            log.warning("policy_sync: etcd member %s instead of %s", self.endpoints[index], self.endpoints[self.current])
+        self.current = index
+        return src
+
+
+def _close(src) -> None:
+    try:
+        src.close()
+    except Exception:  # noqa: BLE001 - closing a broken channel may fail too
+        pass

@@ -1,7 +1,7 @@
 """The platform's own services (`python -m system.<module>` in the python image), one recipe.
 
 Each service is configured only through its settings class's `HALAB_<MODULE>_*` variables;
-`env_for` builds them from the plan (local etcd, OPA, vault and vector node of the service's
+`env_for` builds them from the plan (every etcd member, the local one first; local OPA, vault and vector node of the service's
 own site; the external Atlas and LLM through their aliases, hence the WAN proxies). Keys a
 settings class does not declare are dropped with a warning, so a renamed setting shows up
 at `halab up`, not as a silently ignored variable.
@@ -35,6 +35,13 @@ def _others(plan: Plan, kind: str, site: str) -> list[Placement]:
     return [p for p in plan.of_kind(kind) if p.site != site]
 
 
+def _local_first(plan: Plan, kind: str, site: str) -> list[Placement]:
+    """Every component of `kind`, the site's own (or nearest) first, then the spec's order:
+    etcd's clients are given every member, a witness site's included, and fail over in this order."""
+    first = plan.nearest(kind, site)
+    return [first, *(x for x in plan.of_kind(kind) if x.name != first.name)]
+
+
 def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     """The service's settings as {field: value} (without the HALAB_<MODULE>_ prefix)."""
     plan, site = ctx.plan, p.site
@@ -48,7 +55,7 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             # the spec's key cache: fresh for ttl, then served stale while OpenBao fails
             "secret_ttl_s": f"{params.key_cache.ttl_s:g}",
             "secret_max_stale_s": f"{params.key_cache.max_stale_s:g}",
-            "etcd_endpoint": local("etcd").url("client"),
+            "etcd_endpoint": ",".join(x.url("client") for x in _local_first(plan, "etcd", site)),
             "vault_addr": local("vault").url("api"),
             **{f"vault_{k}": v for k, v in ctx.approle.get(p.name, {}).items()},
             "admin_port": str(p.ports["admin"]),
@@ -56,14 +63,14 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
         }
     elif p.kind == "cms":
         env |= {
-            "etcd_endpoint": local("etcd").hostport("client"),
+            "etcd_endpoint": ",".join(x.hostport("client") for x in _local_first(plan, "etcd", site)),
             "mongo_url": mongo_url(plan, site),
             "opa_url": local("opa").url(),
             "policy_sync_url": local("policy_sync").url(),
         }
     elif p.kind == "policy_sync":
         env |= {
-            "etcd_endpoint": local("etcd").hostport("client"),
+            "etcd_endpoint": ",".join(x.hostport("client") for x in _local_first(plan, "etcd", site)),
             "opa_url": local("opa").url(),
             "resync_interval_s": f"{params.policy_sync.resync_s:g}",
             "backoff_min_s": f"{params.policy_sync.reconnect_backoff_s:g}",

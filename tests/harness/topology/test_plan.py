@@ -74,7 +74,8 @@ def test_seed_proxies_are_the_architectures_connections() -> None:
     assert {"dc1__vault2_cluster", "dc2__vault1_api"} <= names  # OpenBao Raft
     assert {"dc1__vectordb2_http", "dc2__vectordb1_http"} <= names  # replication, rag failover
     assert {"dc1__mongo_mongo", "dc2__llm_http", "dc1__gateway2_http"} <= names
-    assert len(routes) == 16
+    assert {"dc1__etcd2_client", "dc2__etcd1_client"} <= names  # etcd clients fail over to the other member
+    assert len(routes) == 18
 
 
 def test_proxies_carry_the_spec_link_latency() -> None:

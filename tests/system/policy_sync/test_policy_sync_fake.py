@@ -325,3 +325,98 @@ def test_a_burst_behind_a_slow_opa_is_coalesced_with_fakes() -> None:
         assert sync.status()["events_superseded"] == 40 - len(opa.puts)
     finally:
         sync.stop()
+
+
+# ------------------------------------------------------------ failover between members
+
+
+class FakeMember:
+    """One member of a cluster whose data is `etcd`: it can die, or answer without a leader."""
+
+    def __init__(self, etcd: FakeEtcd) -> None:
+        self.etcd, self.down, self.leader = etcd, False, True
+        self.sources: list[MemberSource] = []
+
+    def kill(self) -> None:
+        self.down = True
+        for s in self.sources:
+            if s.cb in self.etcd.watchers:
+                self.etcd.watchers.remove(s.cb)
+                s.cb(ConnectionError("fake member killed"))
+
+
+class MemberSource(FakeSource):
+    def __init__(self, member: FakeMember) -> None:
+        super().__init__(member.etcd)
+        self.member = member
+        member.sources.append(self)
+
+    def _check(self):
+        if self.member.down:
+            raise ConnectionError("fake member down")
+
+    def has_leader(self) -> bool:
+        self._check()
+        return self.member.leader
+
+
+@pytest.fixture
+def cluster():
+    from system.policy_sync.source import FailoverSources
+
+    etcd = FakeEtcd()
+    members = {"etcd2:2389": FakeMember(etcd), "etcd1:2379": FakeMember(etcd)}
+    sources = FailoverSources(",".join(members), source=lambda endpoint, prefix, timeout: MemberSource(members[endpoint]))
+    return etcd, list(members.values()), sources
+
+
+def test_a_dead_member_moves_the_watch_to_the_next_which_resyncs_with_fakes(cluster):
+    etcd, (local, remote), sources = cluster
+    opa = FakeOpa()
+    etcd.put("a", "A1")
+    sync = PolicySync(sources, opa, heartbeat_s=0.05, verify_interval_s=0.1, backoff_min_s=0.02, backoff_max_s=0.1)
+    sync.start()
+    try:
+        eventually(lambda: sync.synced.is_set() and sync.status()["resyncs"] == 1)
+        assert local.sources and not remote.sources
+        local.kill()
+        etcd.put("a", "A2")  # while no watch is open: only the resync on the next member sees it
+        etcd.put("b", "B1")
+        eventually(lambda: sync.status()["etcd_connected"] and sync.status()["revision"] == etcd.revision)
+        assert opa.policies == {"a": "A2", "b": "B1"}
+        assert sync.status()["resyncs"] == 2 and sources.current == 1 and remote.sources
+        tried = len(local.sources)
+        local.down = False  # back: the watch stays where it is, as etcd's clients do
+        etcd.put("c", "C1")
+        eventually(lambda: opa.policies.get("c") == "C1")
+        assert len(local.sources) == tried and sources.current == 1
+    finally:
+        sync.stop()
+
+
+def test_a_member_without_leader_is_passed_over_unless_none_has_one_with_fakes(cluster):
+    _, (local, remote), sources = cluster
+    local.leader = False
+    assert sources().member is remote
+    remote.down = True
+    assert sources().member is local  # no member has a leader: the first that answers, as with one member
+    local.down = True
+    with pytest.raises(ConnectionError):
+        sources()
+
+
+def test_unreachable_members_raise_for_the_loop_to_retry_with_fakes() -> None:
+    """The real EtcdSource against two refusing endpoints: an error, quickly."""
+    import socket
+
+    from system.policy_sync.source import FailoverSources
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    began = time.monotonic()
+    with pytest.raises(Exception, match="UNAVAILABLE|failed to connect|Connection refused"):
+        FailoverSources([f"127.0.0.1:{p}" for p in ports], timeout=2.0)()
+    assert time.monotonic() - began < 2.0
