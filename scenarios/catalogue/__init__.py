@@ -4,7 +4,7 @@
     >>> sorted(CATALOGUE)[:3]
     ['bao-active', 'baseline', 'dc2-down']
     >>> CATALOGUE["dc2-down"].presets
-    ('seed', 'seed+witness')
+    ('seed', 'seed+naive-lb', 'seed+witness')
 
 `pytest scenarios/` runs every entry on every preset it names; `halab chaos run NAME` runs
 one and prints its verdicts; `halab chaos list` lists them. `halab chaos run FILE` runs a
