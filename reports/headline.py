@@ -85,6 +85,11 @@ def rows(measured: dict[str, Any], predicted: dict[str, Any] | None) -> list[Row
                        p.get("unavailable_s", {}).get(f)))
     for f in flows:
         out.append(Row(f"failed requests, {f}", "", measured.get("failed", {}).get(f), p.get("failed", {}).get(f)))
+    for f in flows:
+        out.append(Row(f"hung requests (≥ {checkers.HUNG_S:g} s), {f}", "", measured.get("hung", {}).get(f),
+                       p.get("hung", {}).get(f)))
+    for f in flows:
+        out.append(Row(f"longest request, {f}", "s", measured.get("longest_s", {}).get(f), p.get("longest_s", {}).get(f)))
     out.append(Row("dropped arrivals", "", measured.get("dropped"), p.get("dropped")))
     sites = sorted(set(measured.get("propagation_ms", {})) | set(p.get("propagation_ms", {})))
     for site in sites:

@@ -29,6 +29,7 @@ from reports.pages import render
 from reports.plots import plt, svg
 from reports.run_report import build as build_run
 from scenarios.catalogue import CATALOGUE, Entry
+from scenarios.checkers import HUNG_S
 
 PARTICIPANTS = ("user", "lb", "gateway", "opa", "rag", "mongo", "vectordb", "vault", "llm", "cms", "etcd", "policy_sync")
 QUORUM = ("etcd", "vault")
@@ -126,7 +127,9 @@ def sequence(title: str, steps, m: dict[str, tuple[str, str]]) -> str:
 
 
 def page(entry: Entry, measured: dict[str, dict] | None = None) -> dict:
-    """`measured`: per preset, what a run of this scenario on it measured (see `_measured`)."""
+    """`measured`: per preset, what a run of this scenario on it measured (see `_measured`).
+    Hung requests sit beside failed ones: on a naive LB a query sent to a dead DC hangs 60 s,
+    and availability cannot tell that from a failure at once (or, if it ends ok, from a success)."""
     presets = []
     for name, expect in entry.expect.items():
         try:
@@ -137,7 +140,7 @@ def page(entry: Entry, measured: dict[str, dict] | None = None) -> dict:
         flows = [f for f, _ in entry.scenario.load.mix if f in FLOWS] or list(FLOWS)
         presets.append({"name": name, "expect": expect, "marks": m, "measured": (measured or {}).get(name),
                         "diagrams": [sequence(f"{f} on {name}", FLOWS[f], m) for f in flows]})
-    return {"entry": entry, "presets": presets, "any_measured": any(p["measured"] for p in presets),
+    return {"entry": entry, "presets": presets, "any_measured": any(p["measured"] for p in presets), "hung_s": HUNG_S,
             "paragraphs": [p.replace("\n", " ") for p in (entry.scenario.description or entry.summary).split("\n\n")]}
 
 
@@ -158,6 +161,7 @@ def _measured(run_dir: Path, out: Path) -> dict:
     return {"name": run.name, "source": run.summary.get("source", "—"), "valid": verdicts_of.of(run).valid,
             "availability": {f: a.get("availability") for f, a in run.summary.get("availability", {}).items()},
             "detection_s": figures.get("detection_s"), "failed": figures.get("failed", {}),
+            "hung": figures.get("hung", {}), "longest_s": figures.get("longest_s", {}),
             "link": report.relative_to(out).as_posix()}
 
 

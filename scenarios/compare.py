@@ -1,8 +1,9 @@
 """Headline figures of a run directory, measured beside predicted (its `prediction/`).
 
 The same checkers read both histories: detection and recovery (HAProxy marks), seconds a flow
-was unavailable (1 s windows under half ok), failed or unknown requests per flow, and policy
-propagation per site. A figure the model does not produce is None.
+was unavailable (1 s windows under half ok), failed or unknown requests per flow, hung ones
+(HUNG_S or more, whatever their outcome) and the longest per flow, and policy propagation per
+site. A figure the model does not produce is None.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scenarios import checkers
 def figures(history: list[Op]) -> dict[str, Any]:
     fos = checkers.failover(history)
     avail = checkers.availability(history)
+    hung = checkers.hung(history)
     prop = checkers.propagation(history)
     converged = next((op.value for op in history if op.process == "final" and op.f == "converged"), {})
     return {
@@ -24,6 +26,8 @@ def figures(history: list[Op]) -> dict[str, Any]:
         "recovery_s": _round(fos[0].recovery_s) if fos else None,
         "unavailable_s": checkers.unavailability(history),
         "failed": {f: a.fail + a.info for f, a in avail.items()},
+        "hung": {f: h.count for f, h in hung.items()},
+        "longest_s": {f: _round(h.longest_s) for f, h in hung.items()},
         "dropped": sum(op.error == "dropped" for op in history if op.type == "fail"),
         "degraded": sum(1 for op in history if op.type == "ok" and isinstance(op.value, dict) and op.value.get("degraded")),
         "propagation_ms": {site: {"p50": _ms(p.delay.p50), "p99": _ms(p.delay.p99)} for site, p in prop.items()},

@@ -13,6 +13,7 @@ a report can put the two side by side.
 
 from scenarios.checkers.availability import Availability, Window, availability, windowed_availability
 from scenarios.checkers.events import Failover, failover, leaderless
+from scenarios.checkers.hung import HUNG_S, Hung, hung
 from scenarios.checkers.invariants import (
     detection_within,
     flows_available,
@@ -27,6 +28,7 @@ from scenarios.checkers.propagation import Propagation, propagation
 from scenarios.checkers.verdict import UNKNOWN, Verdict, check_safe, compose
 
 __all__ = [
+    "HUNG_S",
     "UNKNOWN",
     "Verdict",
     "check_safe",
@@ -41,11 +43,13 @@ __all__ = [
     "unavailability",
     "Availability",
     "Failover",
+    "Hung",
     "Latency",
     "Propagation",
     "Window",
     "availability",
     "failover",
+    "hung",
     "latency",
     "percentile",
     "propagation",

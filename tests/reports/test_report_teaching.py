@@ -50,3 +50,47 @@ def test_with_runs_each_preset_shows_its_newest_measurement(tmp_path):
     assert "measured: run" not in (out / "lb-killed.html").read_text()
     r = CliRunner().invoke(main, ["report", "--teaching", "--runs", str(tmp_path / "nowhere"), "--out", str(out)])
     assert r.exit_code != 0 and "not a directory" in r.output
+
+
+def test_hung_requests_and_the_longest_side_by_side(tmp_path):
+    """The recorded dc2-down run as seed, and the same run as seed+naive-lb with two queries
+    sent to the dead DC on pooled connections that hung 60 s (one answered late, one failed):
+    the dc2-down page shows each preset's hung requests and longest request from its own run."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from harness.history import Op, read_jsonl
+    from reports import teaching
+    from scenarios import checkers
+
+    recorded = Path(__file__).parent / "fixtures" / "measured-dc2-down"
+    runs = tmp_path / "runs"
+    seed, naive = runs / "a-seed-dc2-down", runs / "b-naive-dc2-down"
+    shutil.copytree(recorded, seed)
+    shutil.copytree(recorded, naive)
+    summary = json.loads((naive / "summary.json").read_text())
+    (naive / "summary.json").write_text(json.dumps({**summary, "topology": "seed+naive-lb"}))
+    with open(naive / "history.jsonl", "a", encoding="utf-8") as h:
+        for i, type_ in enumerate(("ok", "fail")):
+            h.write(json.dumps(Op(f"hung-{i}", type_, "rag_query", time=70.0, latency=60.0, site="dc2").to_dict()) + "\n")
+    teaching.build(tmp_path / "teach", ["dc2-down"], runs)
+    page = (tmp_path / "teach" / "dc2-down.html").read_text()
+
+    header = re.search(r"<tr><th>expectation</th>(.*?)</tr>", page).group(1)
+    presets = re.findall(r"<th>(.*?)</th>", header)
+    assert "seed" in presets and "seed+naive-lb" in presets
+
+    def cells(label: str) -> dict[str, str]:
+        row = re.search(rf"<tr><td>{re.escape(label)}</td>(.*?)</tr>", page).group(1)
+        return dict(zip(presets, re.findall(r"<td[^>]*>(.*?)</td>", row), strict=True))
+
+    hung, longest = cells("measured: hung requests (≥ 5 s)"), cells("measured: longest request (s)")
+    for name, run in (("seed", seed), ("seed+naive-lb", naive)):
+        expected = checkers.hung(read_jsonl(run / "history.jsonl"))
+        for f, h in expected.items():
+            assert f"{f} {h.count}" in hung[name].split("<br>")
+            assert f"{f} {round(h.longest_s, 2):,.2f}" in longest[name].split("<br>")
+    assert "rag_query 4" in hung["seed+naive-lb"] and "rag_query 60.00" in longest["seed+naive-lb"]
+    assert "rag_query 2" in hung["seed"] and "rag_query 27.18" in longest["seed"]
+    assert hung["seed+witness"] == "—" == longest["seed+witness"]  # no run given on it

@@ -83,3 +83,25 @@ def test_propagation_delays_and_missing_revisions() -> None:
 
 def test_empty_history() -> None:
     assert checkers.availability([]) == {} and checkers.latency([]) == {} and checkers.failover([]) == []
+
+
+def test_hung_counts_every_outcome_past_the_bound_and_the_longest():
+    """ok 0.2 s, fail 60 s, info 6 s, ok 4.9 s: the fail and the info are hung (5 s or more,
+    whatever came of them), the ok just under the bound is not; an event has no latency and
+    is never hung; the longest is the 60 s failure."""
+    h = [q(1, "ok", 0.2, 0.2), q(2, "fail", 61.0, 60.0, error="timeout"), q(3, "info", 7.0, 6.0, error="timeout"),
+         q(4, "ok", 5.0, 4.9), event("nemesis", "site-down", {"target": "dc2", "phase": "start"}, 70.0),
+         q(5, "ok", 1.0, 0.1, f="policy_update")]
+    hung = checkers.hung(h)
+    assert hung["rag_query"] == checkers.Hung(count=2, longest_s=60.0)
+    assert hung["policy_update"] == checkers.Hung(count=0, longest_s=0.1)
+    assert checkers.HUNG_S == 5.0 and checkers.hung(h, threshold_s=60.0)["rag_query"].count == 1
+
+
+def test_figures_carry_hung_and_longest_per_flow():
+    from scenarios.compare import figures
+
+    h = [q(1, "ok", 0.2, 0.2), q(2, "fail", 61.0, 60.0), q(3, "info", 7.0, 6.0), q(4, "ok", 5.0, 4.9)]
+    fig = figures(h)
+    assert fig["hung"] == {"rag_query": 2} and fig["longest_s"] == {"rag_query": 60.0}
+    assert fig["failed"] == {"rag_query": 2}  # the same two here; an ok after 60 s would be hung, not failed
