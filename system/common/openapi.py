@@ -14,10 +14,10 @@ from pydantic import BaseModel
 _DEFS = "x-halab-definitions"
 
 
-def json_body(model: type[BaseModel], description: str = "") -> dict:
+def json_body(model: type[BaseModel], description: str = "", required: bool = True) -> dict:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    body = {"required": True, "content": {"application/json": {"schema": schema}}}
+    body = {"required": required, "content": {"application/json": {"schema": schema}}}
     if description:
         body["description"] = description
     return {"requestBody": body, _DEFS: defs}

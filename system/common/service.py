@@ -122,7 +122,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = error_body(exc.status_code, exc.detail, request)
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:
-            response.headers["Allow"] = _allowed(app, request.url.path)
+            response.headers["Allow"] = allowed_methods(app, request.url.path)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -140,7 +140,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_body(500, f"{type(exc).__name__}", request)
 
 
-def _allowed(app: FastAPI, path: str) -> str:
+def allowed_methods(app: FastAPI, path: str) -> str:
     """Every method of every route on `path`: Starlette names only the first route's."""
     methods: set[str] = set()
     for route in app.routes:

@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from system.common.service import create_app
+from system.common.service import allowed_methods, create_app
 from system.vectordb.api import ROUTERS, NodeDeps, error_response
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError, BadInput, NotFound
@@ -90,7 +90,26 @@ def build_app(settings: Settings | None = None):
     _install_qdrant_errors(app)
     for router in ROUTERS:
         app.include_router(router)
+    _document_400_not_422(app)
     return app
+
+
+def _document_400_not_422(app) -> None:
+    """FastAPI documents 422 for invalid parameters; this node answers them 400, as Qdrant does."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document["paths"].values():
+                for op in operations.values():
+                    op.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _install_qdrant_errors(app) -> None:
@@ -105,7 +124,10 @@ def _install_qdrant_errors(app) -> None:
         err = ApiError(str(exc.detail))
         err.status = exc.status_code
         err.prefix = "Error"
-        return error_response(err)
+        response = error_response(err)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(app, request.url.path)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -175,7 +175,7 @@ def _index_schema(value: Any) -> tuple[Any, Any]:
 
 def create_index(c: Collection, op: dict) -> None:
     name = op.get("field_name")
-    cv.require(isinstance(name, str) and name != "", "field_name must be a non-empty string")
+    cv.field_path(name, "field_name")
     cv.require(op.get("field_schema") is not None, "field_schema is required")
     schema, echo = _index_schema(op["field_schema"])
     engine_call(c.shard.update, qe.UpdateOperation.create_field_index(name, schema))
@@ -184,7 +184,7 @@ def create_index(c: Collection, op: dict) -> None:
 
 def delete_index(c: Collection, op: dict) -> None:
     name = op.get("field_name")
-    cv.require(isinstance(name, str), "field_name must be a string")
+    cv.field_path(name, "field_name")
     engine_call(c.shard.update, qe.UpdateOperation.delete_field_index(name))
     c.payload_schema.pop(name, None)
 

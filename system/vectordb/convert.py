@@ -10,6 +10,7 @@ as `BadInput` (HTTP 400), never as an exception from the engine.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from typing import Any
 
@@ -24,7 +25,16 @@ SCHEMA_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSc
                 "float": qe.PayloadSchemaType.Float, "geo": qe.PayloadSchemaType.Geo,
                 "text": qe.PayloadSchemaType.Text, "bool": qe.PayloadSchemaType.Bool,
                 "datetime": qe.PayloadSchemaType.Datetime, "uuid": qe.PayloadSchemaType.Uuid}
-_FORBIDDEN_NAME_CHARS = set('<>:"/\\|?*\0')
+# Qdrant's forbidden characters, and no control characters (a name travels in URL paths).
+COLLECTION_NAME = r'^[^<>:"/\\|?*\x00-\x1f\x7f]{1,255}$'
+_COLLECTION_NAME = re.compile(COLLECTION_NAME)
+# A payload key as a JSON path (a.b, a[], a[0].b, "a b".c). Qdrant's grammar, except that an
+# unquoted key is ASCII (Qdrant takes any alphanumeric; quote others) and an index has at most
+# 19 digits (it must fit a u64): a regex every JSON Schema tool reads alike, and every key it
+# admits is one the engine parses, so the document and the validation agree.
+_KEY = r'([A-Za-z0-9_-]+|"[^"\\]*")(\[[0-9]{0,19}\])*'
+FIELD_PATH = rf"^{_KEY}(\.{_KEY})*$"
+_FIELD_PATH = re.compile(FIELD_PATH)
 
 
 def require(cond: bool, message: str) -> None:
@@ -46,8 +56,7 @@ def opt_list(value: Any, what: str) -> list:
 
 def collection_name(name: str) -> str:
     require(0 < len(name) <= 255, "collection name must have 1 to 255 characters")
-    require(not (_FORBIDDEN_NAME_CHARS & set(name)) and name.isprintable(),
-            f"collection name `{name}` contains forbidden characters")
+    require(_COLLECTION_NAME.match(name) is not None, f"collection name `{name}` contains forbidden characters")
     return name
 
 
@@ -57,6 +66,8 @@ def point_id(value: Any) -> int | str:
     """An unsigned 64-bit integer or a UUID (normalised to its hyphenated form)."""
     if isinstance(value, bool):
         raise BadInput(f"point id must be an unsigned integer or a UUID, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 7.0 is an integer to JSON Schema, so the document admits it
     if isinstance(value, int):
         require(0 <= value <= MAX_U64, f"point id {value} is out of range")
         return value
@@ -175,9 +186,15 @@ def to_filter(value: Any) -> qe.Filter | None:
                      min_should=min_should)
 
 
-def _key(value: Any, what: str) -> str:
-    require(isinstance(value, str) and value != "", f"{what} must be a non-empty string")
+def field_path(value: Any, what: str) -> str:
+    require(isinstance(value, str) and _FIELD_PATH.match(value) is not None,
+            f"{what} must be a payload key (a JSON path such as a.b or a[0])")
     return value
+
+
+def field_paths(values: Any, what: str) -> list[str]:
+    require(isinstance(values, list), f"{what} must list payload keys")
+    return [field_path(v, what) for v in values]
 
 
 def _geo_point(value: Any) -> qe.GeoPoint:
@@ -202,9 +219,9 @@ def to_condition(value: Any):
     if "key" in c:
         return _field_condition(c)
     if "is_empty" in c:
-        return qe.IsEmptyCondition(_key(obj(c["is_empty"], "is_empty").get("key"), "is_empty.key"))
+        return qe.IsEmptyCondition(field_path(obj(c["is_empty"], "is_empty").get("key"), "is_empty.key"))
     if "is_null" in c:
-        return qe.IsNullCondition(_key(obj(c["is_null"], "is_null").get("key"), "is_null.key"))
+        return qe.IsNullCondition(field_path(obj(c["is_null"], "is_null").get("key"), "is_null.key"))
     if "has_id" in c:
         return qe.HasIdCondition(set(point_ids(c["has_id"], "has_id")))
     if "has_vector" in c:
@@ -214,7 +231,7 @@ def to_condition(value: Any):
         n = obj(c["nested"], "nested")
         inner = to_filter(n.get("filter"))
         require(inner is not None, "nested.filter is required")
-        return qe.NestedCondition(_key(n.get("key"), "nested.key"), inner)
+        return qe.NestedCondition(field_path(n.get("key"), "nested.key"), inner)
     if set(c) & {"must", "should", "must_not", "min_should"}:
         return to_filter(c)
     raise BadInput(f"unknown condition: {sorted(map(str, c))[:5]}")
@@ -263,7 +280,7 @@ def _match(m: dict):
 
 
 def _field_condition(c: dict):
-    key = _key(c.get("key"), "condition key")
+    key = field_path(c.get("key"), "condition key")
     kwargs: dict[str, Any] = {}
     if c.get("match") is not None:
         kwargs["match"] = _match(obj(c["match"], "match"))
@@ -313,25 +330,13 @@ def with_payload(value: Any, default: bool):
     if isinstance(value, bool):
         return value
     if isinstance(value, list):
-        require(all(isinstance(k, str) for k in value), "with_payload must list field names")
-        return _selector(qe.PayloadSelector.Include, value)
-    if isinstance(value, dict):
+        return qe.PayloadSelector.Include(field_paths(value, "with_payload"))
+    if isinstance(value, dict) and len(value) == 1:
         if "include" in value:
-            keys = value["include"]
-            require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "include must list field names")
-            return _selector(qe.PayloadSelector.Include, keys)
+            return qe.PayloadSelector.Include(field_paths(value["include"], "with_payload.include"))
         if "exclude" in value:
-            keys = value["exclude"]
-            require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "exclude must list field names")
-            return _selector(qe.PayloadSelector.Exclude, keys)
+            return qe.PayloadSelector.Exclude(field_paths(value["exclude"], "with_payload.exclude"))
     raise BadInput("with_payload must be a boolean, a list of fields, or {include|exclude: [...]}")
-
-
-def _selector(kind, keys: list[str]):
-    try:
-        return kind(keys)
-    except ValueError as exc:  # the engine parses each field as a JSON path ("" is none)
-        raise BadInput(f"with_payload: {exc}") from None
 
 
 def with_vector(value: Any, default: bool = False):
@@ -369,6 +374,8 @@ def search_params(value: Any) -> qe.SearchParams | None:
 def uint(value: Any, what: str, default: int | None, minimum: int = 0, maximum: int = 1_000_000_000) -> int | None:
     if value is None:
         return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an integer to JSON Schema, as in point_id
     require(isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum,
             f"{what} must be an integer between {minimum} and {maximum}")
     return value

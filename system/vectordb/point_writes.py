@@ -48,8 +48,7 @@ def delete_points(c: Collection, op: dict, admit: Admission) -> None:
 def _payload_and_key(op: dict) -> tuple[dict, str | None]:
     payload = cv.obj(op.get("payload"), "payload")
     key = op.get("key")
-    cv.require(key is None or isinstance(key, str), "key must be a string")
-    return payload, key
+    return payload, key if key is None else cv.field_path(key, "key")
 
 
 def set_payload(c: Collection, op: dict, admit: Admission) -> None:
@@ -62,7 +61,7 @@ def overwrite_payload(c: Collection, op: dict, admit: Admission) -> None:
 
 def delete_payload(c: Collection, op: dict, admit: Admission) -> None:
     keys = op.get("keys")
-    cv.require(isinstance(keys, list) and all(isinstance(k, str) for k in keys), "keys must list field names")
+    cv.field_paths(keys, "keys")
     update_selected(op, c, admit, U.delete_payload_by_filter, U.delete_payload, keys)
 
 

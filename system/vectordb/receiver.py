@@ -38,8 +38,9 @@ class Receiver:
             if not isinstance(raw, dict):
                 raise BadInput("entries must be objects")
             origin, seq, ts, op = raw.get("origin"), raw.get("seq"), raw.get("ts"), raw.get("op")
-            if not (isinstance(origin, str) and isinstance(seq, int) and isinstance(ts, (int, float))
-                    and math.isfinite(ts) and isinstance(op, dict)):
+            if not (isinstance(origin, str) and isinstance(seq, int) and not isinstance(seq, bool)
+                    and isinstance(ts, (int, float)) and not isinstance(ts, bool) and math.isfinite(ts)
+                    and isinstance(op, dict)):
                 raise BadInput("entry needs origin, seq, ts and op")
             # Our own origin comes back only if our log lost its tail (a crash before the OS
             # wrote it) after a peer had applied it: then it restores what we lost.
@@ -74,8 +75,10 @@ class Receiver:
                 raise BadInput(f"malformed snapshot part: {exc}"[:300]) from None
             return {"ok": True}
         marks, clock = part.get("watermarks"), part.get("clock_floor")
-        if not (isinstance(marks, dict) and all(isinstance(v, int) for v in marks.values())
-                and isinstance(clock, (int, float)) and isinstance(part.get("collections"), list)):
+        names = part.get("collections")
+        if not (isinstance(marks, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in marks.values())
+                and isinstance(clock, (int, float)) and not isinstance(clock, bool)
+                and isinstance(names, list) and all(isinstance(n, str) for n in names)):
             raise BadInput("the end of a snapshot needs watermarks, clock_floor and collections")
         async with self._log_lock:
             snapshot.drop_unlisted(self.engine, part)

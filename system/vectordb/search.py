@@ -191,10 +191,9 @@ def _scoring_query(c: Collection, body: dict):
 
 def _order_by(value: Any) -> qe.OrderBy:
     if isinstance(value, str):
-        return qe.OrderBy(value)
+        return qe.OrderBy(cv.field_path(value, "order_by"))
     o = cv.obj(value, "order_by")
-    key = o.get("key")
-    cv.require(isinstance(key, str) and key != "", "order_by.key must be a field name")
+    key = cv.field_path(o.get("key"), "order_by.key")
     direction = o.get("direction")
     cv.require(direction in (None, "asc", "desc"), "order_by.direction must be asc or desc")
     start = o.get("start_from")

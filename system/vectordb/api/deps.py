@@ -10,10 +10,13 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from pydantic import Field
 
 from system.vectordb.api.envelope import flag
+from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MAX_U64
 from system.vectordb.engine import Engine
 from system.vectordb.errors import ApiError
 from system.vectordb.node import Node
@@ -50,6 +53,11 @@ class NodeDeps:
         wait = flag(request, "wait", False)
         entry, _ = await self.node.write(op, self.consistency_of(collection, op))
         return {"operation_id": entry.seq, "status": "completed" if wait else "acknowledged"}
+
+
+CollectionName = Annotated[str, Path(pattern=COLLECTION_NAME, description="1 to 255 characters, none of <>:\"/\\|?*")]
+FieldName = Annotated[str, Path(pattern=FIELD_PATH, description="A payload key as a JSON path")]
+PointIdPath = Annotated[Annotated[int, Field(ge=0, le=MAX_U64)] | UUID, Path(description="An unsigned integer or a UUID")]
 
 
 async def node_deps(request: Request) -> NodeDeps:

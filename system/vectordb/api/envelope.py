@@ -21,6 +21,27 @@ class FastJSONResponse(JSONResponse):
         return jsonfast.dumps(content)
 
 
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = {"type": "object", "required": ["status", "time"],
+          "properties": {"status": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                         "time": {"type": "number"}}}
+# What any route of Qdrant's API may answer, in Qdrant's error shape (413 is the service's own).
+ERRORS = {
+    400: _json("Wrong input: the body, a parameter, or a vector that does not fit the collection", _ERROR),
+    401: _json("The node has an API key and the request did not present it", _ERROR),
+    404: _json("No such collection, point or route", _ERROR),
+    409: _json("The collection already exists", _ERROR),
+    500: _json("Service internal error", _ERROR),
+    503: _json("Too few peers acknowledged the write for its consistency factor", _ERROR),
+}
+RESPONSES = {200: _json("Qdrant's envelope around the result", {
+    "type": "object", "required": ["result", "status", "time"],
+    "properties": {"result": {}, "status": {"const": "ok"}, "time": {"type": "number"}}}), **ERRORS}
+
+
 def ok(result: Any, t0: float) -> JSONResponse:
     return FastJSONResponse({"result": result, "status": "ok", "time": round(time.perf_counter() - t0, 6)})
 

@@ -12,12 +12,15 @@ import time
 
 from fastapi import APIRouter, Request
 
+from system.common.openapi import json_body
 from system.vectordb import convert as cv
-from system.vectordb.api.deps import GUARDED, Deps
-from system.vectordb.api.envelope import body_of, ok
+from system.vectordb.api import schemas as S
+from system.vectordb.api.deps import GUARDED, CollectionName, Deps, PointIdPath
+from system.vectordb.api.envelope import RESPONSES, body_of, ok
 from system.vectordb.errors import BadInput, NotFound
 
-router = APIRouter(prefix="/collections/{collection_name}", tags=["points"], dependencies=GUARDED)
+router = APIRouter(prefix="/collections/{collection_name}", tags=["points"], dependencies=GUARDED,
+                   responses=RESPONSES)
 
 # --- writes -------------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ def op_from(kind: str, name: str, body: dict) -> dict:
 
 def endpoint(kind: str):
     """The route of one write kind: its body becomes one operation (named `<kind>_points`)."""
-    async def handler(collection_name: str, request: Request, deps: Deps):
+    async def handler(collection_name: CollectionName, request: Request, deps: Deps):
         t0 = time.perf_counter()
         body = await body_of(request)
         return ok(await deps.write(op_from(kind, collection_name, body), collection_name, request), t0)
@@ -90,18 +93,20 @@ def endpoint(kind: str):
     return handler
 
 
-router.add_api_route("/points", endpoint("upsert"), methods=["PUT"], summary="Upsert points")
-router.add_api_route("/points/delete", endpoint("delete"), methods=["POST"], summary="Delete points")
-router.add_api_route("/points/payload", endpoint("set_payload"), methods=["POST"], summary="Set payload")
-router.add_api_route("/points/payload", endpoint("overwrite_payload"), methods=["PUT"], summary="Overwrite payload")
-router.add_api_route("/points/payload/delete", endpoint("delete_payload"), methods=["POST"])
-router.add_api_route("/points/payload/clear", endpoint("clear_payload"), methods=["POST"])
-router.add_api_route("/points/vectors", endpoint("update_vectors"), methods=["PUT"])
-router.add_api_route("/points/vectors/delete", endpoint("delete_vectors"), methods=["POST"])
+_WRITES = (("/points", "PUT", "upsert", S.UpsertPoints, "Upsert points"),
+           ("/points/delete", "POST", "delete", S.Selector, "Delete points"),
+           ("/points/payload", "POST", "set_payload", S.SetPayload, "Set payload"),
+           ("/points/payload", "PUT", "overwrite_payload", S.SetPayload, "Overwrite payload"),
+           ("/points/payload/delete", "POST", "delete_payload", S.DeletePayload, "Delete payload keys"),
+           ("/points/payload/clear", "POST", "clear_payload", S.Selector, "Clear payload"),
+           ("/points/vectors", "PUT", "update_vectors", S.UpdateVectors, "Update vectors"),
+           ("/points/vectors/delete", "POST", "delete_vectors", S.DeleteVectors, "Delete vectors"))
+for _path, _method, _kind, _model, _summary in _WRITES:
+    router.add_api_route(_path, endpoint(_kind), methods=[_method], summary=_summary, openapi_extra=json_body(_model))
 
 
-@router.post("/points/batch", summary="Several update operations in order")
-async def batch_update(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/batch", summary="Several update operations in order", openapi_extra=json_body(S.BatchUpdate))
+async def batch_update(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
     ops = cv.opt_list(body.get("operations"), "operations")
@@ -121,57 +126,57 @@ async def batch_update(collection_name: str, request: Request, deps: Deps):
 
 
 @router.get("/points/{id}")
-async def get_point(collection_name: str, id: str, deps: Deps):
+async def get_point(collection_name: CollectionName, id: PointIdPath, deps: Deps):
     t0 = time.perf_counter()
-    pid = cv.point_id(int(id) if id.isdigit() else id)
+    pid = cv.point_id(id if isinstance(id, int) else str(id))
     found = deps.engine.retrieve(collection_name, [pid], True, True)
     if not found:
         raise NotFound(f"No point with id {pid} found")
     return ok(found[0], t0)
 
 
-@router.post("/points")
-async def get_points(collection_name: str, request: Request, deps: Deps):
+@router.post("/points", openapi_extra=json_body(S.GetPoints))
+async def get_points(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
     ids = cv.point_ids(body.get("ids"), "ids")
     return ok(deps.engine.retrieve(collection_name, ids, body.get("with_payload"), body.get("with_vector")), t0)
 
 
-@router.post("/points/scroll")
-async def scroll(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/scroll", openapi_extra=json_body(S.Scroll, required=False))
+async def scroll(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     return ok(deps.engine.scroll(collection_name, await body_of(request, required=False)), t0)
 
 
-@router.post("/points/count")
-async def count(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/count", openapi_extra=json_body(S.Count, required=False))
+async def count(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     return ok({"count": deps.engine.count(collection_name, await body_of(request, required=False))}, t0)
 
 
-@router.post("/points/query")
-async def query(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/query", openapi_extra=json_body(S.QueryPoints, required=False))
+async def query(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     return ok({"points": deps.engine.query(collection_name, await body_of(request, required=False))}, t0)
 
 
-@router.post("/points/query/batch")
-async def query_batch(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/query/batch", openapi_extra=json_body(S.QueryBatch))
+async def query_batch(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
     searches = cv.opt_list(body.get("searches"), "searches")
     return ok([{"points": deps.engine.query(collection_name, cv.obj(s, "query"))} for s in searches], t0)
 
 
-@router.post("/points/search")
-async def search(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/search", openapi_extra=json_body(S.Search))
+async def search(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     return ok(deps.engine.search(collection_name, await body_of(request)), t0)
 
 
-@router.post("/points/search/batch")
-async def search_batch(collection_name: str, request: Request, deps: Deps):
+@router.post("/points/search/batch", openapi_extra=json_body(S.SearchBatch))
+async def search_batch(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
     searches = cv.opt_list(body.get("searches"), "searches")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from system.common.openapi import json_body
 from system.vectordb import convert as cv
+from system.vectordb.api import schemas as S
 from system.vectordb.api.deps import GUARDED, Deps
-from system.vectordb.api.envelope import body_of
+from system.vectordb.api.envelope import ERRORS, body_of
 
-router = APIRouter(prefix="/replication", tags=["replication"], dependencies=GUARDED)
+router = APIRouter(prefix="/replication", tags=["replication"], dependencies=GUARDED, responses=ERRORS)
 
 
 @router.get("", summary="Replication status: each peer's reachability and lag, watermarks")
@@ -26,7 +28,7 @@ async def handshake(deps: Deps):
     return deps.node.handshake()
 
 
-@router.post("/apply", summary="Apply entries shipped by a peer (idempotent)")
+@router.post("/apply", summary="Apply entries shipped by a peer (idempotent)", openapi_extra=json_body(S.Apply))
 async def apply(request: Request, deps: Deps):
     body = await body_of(request)
     entries = body.get("entries")
@@ -34,7 +36,8 @@ async def apply(request: Request, deps: Deps):
     return deps.node.receive(str(body.get("sender")), entries)
 
 
-@router.post("/snapshot", summary="Merge one part of a peer's snapshot (last writer wins per point)")
+@router.post("/snapshot", summary="Merge one part of a peer's snapshot (last writer wins per point)",
+             openapi_extra=json_body(S.SnapshotPart))
 async def install_snapshot(request: Request, deps: Deps):
     body = await body_of(request)
     return await deps.node.install(cv.obj(body.get("part"), "part"))

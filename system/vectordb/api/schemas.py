@@ -1,0 +1,533 @@
+"""The request bodies of the vector store's API as JSON Schema, for its OpenAPI document only.
+
+The routes read their bodies themselves (`envelope.body_of` and `convert`), to answer in
+Qdrant's error shape and to keep the upsert path free of a second parse. These models state
+what that validation enforces, so that a client generated from the document (or schemathesis)
+sends what the node accepts. Two kinds of constraint cannot be stated here, since they
+depend on the collection: a dense vector's length is the collection's `size`, and a vector
+name must be one of the collection's. Both are answered 400 as Qdrant does.
+
+    @router.put("/points", openapi_extra=json_body(UpsertPoints))
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from system.vectordb.convert import FIELD_PATH, MAX_U64
+
+# --- scalars -------------------------------------------------------------------------------
+
+UInt = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
+PositiveInt = Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
+Factor = Annotated[StrictInt, Field(ge=1, le=64)]
+Number = float  # JSON has no NaN or infinity, so every number a client can send is finite
+PointId = Annotated[StrictInt, Field(ge=0, le=MAX_U64)] | Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+FieldPath = Annotated[StrictStr, Field(pattern=FIELD_PATH, description="A payload key as a JSON path: a.b, a[], a[0]")]
+VectorName = StrictStr
+I64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+
+
+def given(*names: str) -> dict:
+    """At least one of `names` present and not null: the node reads null as absent."""
+    return {"anyOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused (filters and conditions, as Qdrant's serde does)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    """Unknown fields are ignored, as this node does for the bodies of whole requests."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- vectors -------------------------------------------------------------------------------
+
+Dense = Annotated[list[Number], Field(description="The collection's `size` numbers")]
+MultiDense = Annotated[list[Dense], Field(min_length=1)]
+
+
+class Sparse(Strict):
+    indices: Annotated[list[Annotated[StrictInt, Field(ge=0, lt=2**32)]], Field(json_schema_extra={"uniqueItems": True})]
+    values: Annotated[list[Number], Field(description="As many as indices")]
+
+
+Vector = Dense | MultiDense | Sparse
+VectorStruct = Dense | MultiDense | dict[VectorName, Vector]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+class Match(Strict):
+    """One kind of match (null is not absent here: `{"value": null}` is refused)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    value: StrictStr | I64 | StrictBool = None
+    any: list[StrictStr] | list[I64] = None
+    except_: list[StrictStr] | list[I64] = Field(None, alias="except")
+    text: StrictStr = None
+    text_any: StrictStr = None
+    phrase: StrictStr = None
+    prefix: StrictStr = None
+
+
+class NumberRange(Strict):
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+
+
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class DateTimeRange(Strict):
+    gt: DateTime | None = None
+    gte: DateTime | None = None
+    lt: DateTime | None = None
+    lte: DateTime | None = None
+
+
+Range = NumberRange | DateTimeRange
+
+
+class GeoPoint(Strict):
+    lon: Annotated[Number, Field(ge=-180, le=180)]
+    lat: Annotated[Number, Field(ge=-90, le=90)]
+
+
+class GeoBoundingBox(Strict):
+    top_left: GeoPoint
+    bottom_right: GeoPoint
+
+
+class GeoRadius(Strict):
+    center: GeoPoint
+    radius: Annotated[Number, Field(ge=0)]
+
+
+class GeoRing(Strict):
+    points: Annotated[list[GeoPoint], Field(min_length=4)]
+
+
+class GeoPolygon(Strict):
+    exterior: GeoRing
+    interiors: list[GeoRing] | None = None
+
+
+class ValuesCount(Strict):
+    lt: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+    gt: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+    lte: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+    gte: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+
+
+class FieldCondition(Strict):
+    key: FieldPath
+    match: Match | None = None
+    range: Range | None = None
+    geo_bounding_box: GeoBoundingBox | None = None
+    geo_radius: GeoRadius | None = None
+    geo_polygon: GeoPolygon | None = None
+    values_count: ValuesCount | None = None
+    is_empty: StrictBool | None = None
+    is_null: StrictBool | None = None
+
+
+class KeyOnly(Strict):
+    key: FieldPath
+
+
+class IsEmpty(Strict):
+    is_empty: KeyOnly
+
+
+class IsNull(Strict):
+    is_null: KeyOnly
+
+
+class HasId(Strict):
+    has_id: list[PointId]
+
+
+class HasVector(Strict):
+    has_vector: VectorName
+
+
+class Nested(Strict):
+    key: FieldPath
+    filter: Filter
+
+
+class NestedCondition(Strict):
+    nested: Nested
+
+
+Condition = Union[FieldCondition, IsEmpty, IsNull, HasId, HasVector, NestedCondition, "Filter"]
+
+
+class MinShould(Strict):
+    conditions: list[Condition] | None = None
+    min_count: Annotated[StrictInt, Field(ge=0)]
+
+
+class Filter(Strict):
+    must: list[Condition] | Condition | None = None
+    should: list[Condition] | Condition | None = None
+    must_not: list[Condition] | Condition | None = None
+    min_should: MinShould | None = None
+
+
+# --- selectors and search parameters -------------------------------------------------------
+
+class Include(Strict):
+    include: list[FieldPath]
+
+
+class Exclude(Strict):
+    exclude: list[FieldPath]
+
+
+WithPayload = StrictBool | list[FieldPath] | Include | Exclude | None
+WithVector = StrictBool | list[VectorName] | None
+
+
+class Quantization(Strict):
+    ignore: StrictBool | None = None
+    rescore: StrictBool | None = None
+    oversampling: Annotated[Number, Field(ge=1)] | None = None
+
+
+class SearchParams(Open):
+    hnsw_ef: Annotated[StrictInt, Field(ge=0, lt=2**32)] | None = None
+    exact: StrictBool | None = None
+    indexed_only: StrictBool | None = None
+    quantization: Quantization | None = None
+
+
+# --- collections ---------------------------------------------------------------------------
+
+class MultiVectorConfig(Open):
+    comparator: Literal["max_sim"]
+
+
+class VectorParams(Open):
+    size: Annotated[StrictInt, Field(ge=1, le=65536)]
+    distance: Literal["Cosine", "Euclid", "Dot", "Manhattan"]
+    on_disk: StrictBool | None = None
+    datatype: Literal["float32", "float16", "uint8"] | None = None
+    multivector_config: MultiVectorConfig | None = None
+
+
+class SparseParams(Open):
+    modifier: Literal["none", "idf"] | None = None
+
+
+class CreateCollection(Open):
+    """At least one vector, dense or sparse (the names of the two kinds must differ)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
+        given("vectors"), {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"minProperties": 1}}}]})
+    vectors: VectorParams | Annotated[dict[Annotated[str, Field(min_length=1)], VectorParams], Field(
+        min_length=1)] | None = None
+    sparse_vectors: dict[VectorName, SparseParams | None] | None = None
+    write_consistency_factor: Factor | None = None
+    replication_factor: Factor | None = None
+    on_disk_payload: StrictBool | None = None
+    init_from: None = Field(None, description="Not supported by this node")
+
+
+class CollectionParamsPatch(Open):
+    write_consistency_factor: Factor | None = None
+    replication_factor: Factor | None = None
+
+
+class UpdateCollection(Open):
+    params: CollectionParamsPatch | None = None
+
+
+class FieldSchemaParams(Open):
+    type: Literal["keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid"]
+    is_tenant: StrictBool | None = None
+    lookup: StrictBool | None = None
+    range: StrictBool | None = None
+    is_principal: StrictBool | None = None
+
+
+class CreateIndex(Open):
+    field_name: FieldPath
+    field_schema: Literal["keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid"] | FieldSchemaParams
+
+
+# --- point writes --------------------------------------------------------------------------
+
+class PointStruct(Open):
+    id: PointId
+    vector: VectorStruct
+    payload: dict[str, Any] | None = None
+
+
+class Batch(Open):
+    ids: list[PointId]
+    vectors: list[VectorStruct] | dict[VectorName, list[Vector]] = Field(description="One per id")
+    payloads: list[dict[str, Any] | None] | None = Field(None, description="One per id")
+
+
+class UpsertPoints(Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=given("points", "batch"))
+    points: list[PointStruct] | None = Field(None, description="Or give a batch")
+    batch: Batch | None = None
+    update_filter: Filter | None = None
+    update_mode: Literal["upsert", "insert_only", "update_only"] | None = None
+    shard_key: None = Field(None, description="Not supported by this node")
+
+
+class Selector(Open):
+    model_config = ConfigDict(extra="allow", json_schema_extra=given("points", "filter"))
+    points: list[PointId] | None = Field(None, description="These points, or the ones the filter selects")
+    filter: Filter | None = None
+
+
+class SetPayload(Selector):
+    payload: dict[str, Any]
+    key: FieldPath | None = None
+
+
+class DeletePayload(Selector):
+    keys: list[FieldPath]
+
+
+class PointVectors(Open):
+    id: PointId
+    vector: VectorStruct
+
+
+class UpdateVectors(Open):
+    points: Annotated[list[PointVectors], Field(min_length=1)]
+
+
+class DeleteVectors(Selector):
+    vector: list[VectorName]
+
+
+class UpsertOp(Strict):
+    upsert: UpsertPoints
+
+
+class DeleteOp(Strict):
+    delete: Selector
+
+
+class SetPayloadOp(Strict):
+    set_payload: SetPayload
+
+
+class OverwritePayloadOp(Strict):
+    overwrite_payload: SetPayload
+
+
+class DeletePayloadOp(Strict):
+    delete_payload: DeletePayload
+
+
+class ClearPayloadOp(Strict):
+    clear_payload: Selector
+
+
+class UpdateVectorsOp(Strict):
+    update_vectors: UpdateVectors
+
+
+class DeleteVectorsOp(Strict):
+    delete_vectors: DeleteVectors
+
+
+class BatchUpdate(Open):
+    operations: list[UpsertOp | DeleteOp | SetPayloadOp | OverwritePayloadOp | DeletePayloadOp | ClearPayloadOp
+                     | UpdateVectorsOp | DeleteVectorsOp] | None = None
+
+
+# --- point reads ---------------------------------------------------------------------------
+
+class GetPoints(Open):
+    ids: list[PointId]
+    with_payload: WithPayload = None
+    with_vector: WithVector = None
+
+
+class OrderBy(Open):
+    key: FieldPath
+    direction: Literal["asc", "desc"] | None = None
+    start_from: Number | StrictStr | None = None
+
+
+class Scroll(Open):
+    # The engine pages an ordered scroll by `order_by.start_from`, not by an offset.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"not": {
+        "required": ["offset", "order_by"],
+        "properties": {"offset": {"not": {"type": "null"}}, "order_by": {"not": {"type": "null"}}}}})
+    offset: PointId | None = None
+    limit: PositiveInt | None = None
+    filter: Filter | None = None
+    with_payload: WithPayload = None
+    with_vector: WithVector = None
+    order_by: FieldPath | OrderBy | None = None
+
+
+class Count(Open):
+    filter: Filter | None = None
+    exact: StrictBool = True
+
+
+class NamedVector(Strict):
+    name: VectorName
+    vector: Dense | MultiDense
+
+
+class Search(Open):
+    vector: Dense | MultiDense | NamedVector
+    limit: PositiveInt
+    offset: UInt | None = None
+    filter: Filter | None = None
+    params: SearchParams | None = None
+    with_payload: WithPayload = None
+    with_vector: WithVector = None
+    score_threshold: Number | None = None
+
+
+class SearchBatch(Open):
+    searches: list[Search] | None = None
+
+
+VectorInput = Vector | PointId
+
+
+class NearestQuery(Open):
+    nearest: VectorInput
+    mmr: None = Field(None, description="Not supported by this node")
+
+
+class Recommend(Open):
+    positive: list[VectorInput] | None = Field(None, description="Positive or negative examples, at least one")
+    negative: list[VectorInput] | None = None
+    strategy: Literal["average_vector", "best_score", "sum_scores"] | None = None
+
+
+class RecommendQuery(Open):
+    recommend: Recommend
+
+
+class FusionQuery(Open):
+    fusion: Literal["rrf", "dbsf"]
+
+
+class Rrf(Open):
+    k: PositiveInt | None = None
+    weights: list[Number] | None = None
+
+
+class RrfQuery(Open):
+    rrf: Rrf
+
+
+class OrderByQuery(Open):
+    order_by: FieldPath | OrderBy
+
+
+class SampleQuery(Open):
+    sample: Literal["random"]
+
+
+Query = (VectorInput | NearestQuery | RecommendQuery | FusionQuery | RrfQuery | OrderByQuery | SampleQuery)
+
+
+class Prefetch(Open):
+    query: Query | None = None
+    using: VectorName | None = None
+    prefetch: list[Prefetch] | Prefetch | None = None
+    filter: Filter | None = None
+    params: SearchParams | None = None
+    limit: UInt | None = None
+    score_threshold: Number | None = None
+    lookup_from: None = Field(None, description="Not supported by this node")
+
+
+class QueryPoints(Prefetch):
+    offset: UInt | None = None
+    with_payload: WithPayload = None
+    with_vector: WithVector = None
+    shard_key: None = Field(None, description="Not supported by this node")
+
+
+class QueryBatch(Open):
+    searches: list[QueryPoints] | None = None
+
+
+# --- replication (between nodes) -----------------------------------------------------------
+
+class Entry(Open):
+    origin: StrictStr
+    seq: StrictInt
+    ts: Number
+    op: dict[str, Any] = Field(description="The logged operation; one that does not apply is logged and skipped")
+
+
+class Apply(Open):
+    sender: StrictStr | None = None
+    entries: list[Entry]
+
+
+Stamp = Annotated[list, Field(min_length=2, max_length=2, description="[ts, origin]",
+                              json_schema_extra={"prefixItems": [{"type": "number"}, {"type": "string"}]})]
+Watermarks = dict[str, StrictInt]
+
+
+class SnapshotCollection(Open):
+    name: StrictStr
+    config: dict[str, Any]
+    payload_schema: dict[str, Any] | None = None
+
+
+class HeaderPart(Open):
+    kind: Literal["header"]
+    collections: list[SnapshotCollection] | None = None
+
+
+class SnapshotPoint(Open):
+    id: PointId
+    vector: VectorStruct | None = None
+    payload: dict[str, Any] | None = None
+    stamp: Stamp | None = None
+
+
+class PointsPart(Open):
+    kind: Literal["points"]
+    collection: StrictStr
+    points: list[SnapshotPoint] | None = None
+
+
+class TombstonesPart(Open):
+    kind: Literal["tombstones"]
+    collection: StrictStr
+    stamps: list[Annotated[list, Field(min_length=3, max_length=3, description="[id, ts, origin]")]] | None = None
+
+
+class EndPart(Open):
+    kind: Literal["end"]
+    watermarks: Watermarks
+    clock_floor: Number
+    collections: list[StrictStr]
+
+
+class SnapshotPart(Open):
+    part: Annotated[HeaderPart | PointsPart | TombstonesPart | EndPart, Field(discriminator="kind")]
+
+
+for _model in (Nested, MinShould, Filter, Prefetch, QueryPoints):
+    _model.model_rebuild()
