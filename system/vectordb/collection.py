@@ -10,6 +10,7 @@ indexes, and what GET /collections/{name} reports of it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from system.vectordb import convert as cv
-from system.vectordb.errors import ApiError, BadInput
+from system.vectordb.errors import ApiError, BadInput, NotFound
 
 MAX_DIM = 65536
 DATATYPES = {"float32": qe.VectorStorageDatatype.Float32, "float16": qe.VectorStorageDatatype.Float16,
@@ -31,6 +32,9 @@ OPTIMIZERS_DEFAULT = {"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000
 WAL_DEFAULT = {"wal_capacity_mb": 32, "wal_segments_ahead": 0}
 
 
+_MISSING_POINT = re.compile(r"^No point with id ")
+
+
 def engine_call(fn, *args, **kwargs):
     """Run an engine call; its errors are the caller's wrong input (Qdrant answers 400 too)."""
     try:
@@ -40,7 +44,10 @@ def engine_call(fn, *args, **kwargs):
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
-        raise BadInput(str(exc)[:1000] or type(exc).__name__) from None
+        message = str(exc)[:1000] or type(exc).__name__
+        if _MISSING_POINT.search(message):
+            raise NotFound(message) from None  # Qdrant's 404: a write to points that do not exist
+        raise BadInput(message) from None
 
 
 @dataclass
@@ -77,8 +84,8 @@ class Collection:
 
 def _vector_params(value: Any, name: str) -> dict:
     p = cv.obj(value, f"vector params `{name}`")
-    size = p.get("size")
-    cv.require(isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_DIM,
+    size = cv.integral(p.get("size"))
+    cv.require(size is not None and 1 <= size <= MAX_DIM,
                f"vector size must be an integer between 1 and {MAX_DIM}")
     cv.require(p.get("distance") in cv.DISTANCES, "distance must be one of Cosine, Euclid, Dot, Manhattan")
     out = {"size": size, "distance": p["distance"]}
@@ -162,6 +169,8 @@ def _index_schema(value: Any) -> tuple[Any, Any]:
     p = cv.obj(value, "field_schema")
     kind = p.get("type")
     cv.require(kind in cv.SCHEMA_TYPES, "field_schema.type must be a payload schema type")
+    cv.require(all(p.get(k) is None or isinstance(p.get(k), bool) for k in ("is_tenant", "lookup", "range", "is_principal")),
+               "field_schema flags (is_tenant, lookup, range, is_principal) must be booleans")
     if kind == "keyword":
         is_tenant = p.get("is_tenant")
         cv.require(is_tenant is None or isinstance(is_tenant, bool), "is_tenant must be a boolean")

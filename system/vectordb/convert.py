@@ -37,6 +37,19 @@ FIELD_PATH = rf"^{_KEY}(\.{_KEY})*$"
 _FIELD_PATH = re.compile(FIELD_PATH)
 
 
+def integral(value: Any) -> int | None:
+    """`value` as an int if JSON Schema counts it an integer (7 or 7.0, not true), else None.
+
+    Every integer field checks with this, so that what the document admits is what passes."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def require(cond: bool, message: str) -> None:
     if not cond:
         raise BadInput(message)
@@ -66,9 +79,8 @@ def point_id(value: Any) -> int | str:
     """An unsigned 64-bit integer or a UUID (normalised to its hyphenated form)."""
     if isinstance(value, bool):
         raise BadInput(f"point id must be an unsigned integer or a UUID, got {value!r}")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # 7.0 is an integer to JSON Schema, so the document admits it
-    if isinstance(value, int):
+    if integral(value) is not None:
+        value = integral(value)  # 7.0 is an integer to JSON Schema, so the document admits it
         require(0 <= value <= MAX_U64, f"point id {value} is out of range")
         return value
     if isinstance(value, str):
@@ -111,8 +123,9 @@ def named_vector(value: Any, params: dict | None, sparse: bool, name: str) -> An
     if sparse:
         v = obj(value, label)
         indices, values = v.get("indices"), v.get("values")
-        require(isinstance(indices, list) and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**32
-                                                  for i in indices), f"{label}: indices must be unsigned integers")
+        require(isinstance(indices, list), f"{label}: indices must be unsigned integers")
+        indices = [integral(i) for i in indices]
+        require(all(i is not None and 0 <= i < 2**32 for i in indices), f"{label}: indices must be unsigned integers")
         vals = dense(values, f"{label} values")
         require(len(indices) == len(vals), f"{label}: indices and values must have the same length")
         require(len(set(indices)) == len(indices), f"{label}: indices must be unique")
@@ -177,8 +190,8 @@ def to_filter(value: Any) -> qe.Filter | None:
     min_should = None
     if f.get("min_should") is not None:
         ms = obj(f["min_should"], "min_should")
-        count = ms.get("min_count")
-        require(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
+        count = integral(ms.get("min_count"))
+        require(count is not None and 0 <= count < 2**63,
                 "min_should.min_count must be a non-negative integer")
         min_should = qe.MinShould([to_condition(c) for c in opt_list(ms.get("conditions"), "min_should.conditions")],
                                   count)
@@ -232,8 +245,8 @@ def to_condition(value: Any):
         inner = to_filter(n.get("filter"))
         require(inner is not None, "nested.filter is required")
         return qe.NestedCondition(field_path(n.get("key"), "nested.key"), inner)
-    if set(c) & {"must", "should", "must_not", "min_should"}:
-        return to_filter(c)
+    if set(c) <= {"must", "should", "must_not", "min_should"}:
+        return to_filter(c)  # a nested filter ({} too: it matches every point)
     raise BadInput(f"unknown condition: {sorted(map(str, c))[:5]}")
 
 
@@ -258,18 +271,22 @@ _EdgeBool.__name__ = _EdgeBool.__qualname__ = "bool_"
 
 
 def _match(m: dict):
+    require(len(m) == 1, "match needs exactly one of value, any, except, text, text_any, phrase, prefix")
     if "value" in m:
         v = m["value"]
-        require(isinstance(v, (str, int, bool)) and (isinstance(v, (str, bool)) or -(2**63) <= v < 2**63),
+        if not isinstance(v, (str, bool)):
+            v = integral(v)
+        require(v is not None and (isinstance(v, (str, bool)) or -(2**63) <= v < 2**63),
                 "match.value must be a string, an integer or a boolean")
         return qe.MatchValue(_EdgeBool(v) if isinstance(v, bool) else v)
     for key, cls in (("any", qe.MatchAny), ("except", qe.MatchExcept)):
         if key in m:
             vals = m[key]
-            require(isinstance(vals, list) and (all(isinstance(v, str) for v in vals)
-                                                or all(isinstance(v, int) and not isinstance(v, bool)
-                                                       and -(2**63) <= v < 2**63 for v in vals)),
-                    f"match.{key} must be an array of strings or of integers")
+            require(isinstance(vals, list), f"match.{key} must be an array of strings or of integers")
+            if not all(isinstance(v, str) for v in vals):
+                vals = [integral(v) for v in vals]
+                require(all(v is not None and -(2**63) <= v < 2**63 for v in vals),
+                        f"match.{key} must be an array of strings or of integers")
             return cls(vals)
     for key, cls in (("text", qe.MatchText), ("text_any", qe.MatchTextAny), ("phrase", qe.MatchPhrase),
                      ("prefix", qe.MatchPrefix)):
@@ -288,7 +305,10 @@ def _field_condition(c: dict):
         r = obj(c["range"], "range")
         bounds = {k: r.get(k) for k in ("gt", "gte", "lt", "lte") if r.get(k) is not None}
         if bounds and all(isinstance(v, str) for v in bounds.values()):
-            kwargs["range"] = qe.RangeDateTime(**bounds)
+            try:
+                kwargs["range"] = qe.RangeDateTime(**bounds)
+            except ValueError as exc:  # the engine's RFC 3339 parser: the document's `date-time`
+                raise BadInput(f"range: {exc}") from None
         else:
             kwargs["range"] = qe.RangeFloat(**{k: _number(v, f"range.{k}") for k, v in bounds.items()})
     if c.get("geo_bounding_box") is not None:
@@ -306,12 +326,16 @@ def _field_condition(c: dict):
             pts = [_geo_point(p) for p in opt_list(obj(v, "polygon ring").get("points"), "points")]
             require(len(pts) >= 4, "a polygon ring needs at least 4 points")
             return pts
-        kwargs["geo_polygon"] = qe.GeoPolygon(ring(g.get("exterior")),
-                                              [ring(i) for i in opt_list(g.get("interiors"), "interiors")] or None)
+        try:
+            kwargs["geo_polygon"] = qe.GeoPolygon(ring(g.get("exterior")),
+                                                  [ring(i) for i in opt_list(g.get("interiors"), "interiors")] or None)
+        except ValueError as exc:  # a ring not closed (its last point is not its first), as Qdrant refuses
+            raise BadInput(f"geo_polygon: {exc}") from None
     if c.get("values_count") is not None:
         v = obj(c["values_count"], "values_count")
-        counts = {k: v.get(k) for k in ("lt", "gt", "lte", "gte") if v.get(k) is not None}
-        require(all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63 for x in counts.values()),
+        require(set(v) <= {"lt", "gt", "lte", "gte"}, "values_count takes lt, gt, lte, gte only")
+        counts = {k: integral(v.get(k)) for k in ("lt", "gt", "lte", "gte") if v.get(k) is not None}
+        require(all(x is not None and 0 <= x < 2**63 for x in counts.values()),
                 "values_count bounds must be non-negative integers")
         kwargs["values_count"] = qe.ValuesCount(**counts)
     for flag in ("is_empty", "is_null"):
@@ -354,7 +378,8 @@ def search_params(value: Any) -> qe.SearchParams | None:
         return None
     p = obj(value, "params")
     ef = p.get("hnsw_ef")
-    require(ef is None or (isinstance(ef, int) and not isinstance(ef, bool) and 0 <= ef < 2**32),
+    ef = None if ef is None else integral(ef)
+    require(p.get("hnsw_ef") is None or (ef is not None and 0 <= ef < 2**32),
             "params.hnsw_ef must be an unsigned integer")
     for flag in ("exact", "indexed_only"):
         require(p.get(flag) is None or isinstance(p.get(flag), bool), f"params.{flag} must be a boolean")
@@ -374,9 +399,8 @@ def search_params(value: Any) -> qe.SearchParams | None:
 def uint(value: Any, what: str, default: int | None, minimum: int = 0, maximum: int = 1_000_000_000) -> int | None:
     if value is None:
         return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # an integer to JSON Schema, as in point_id
-    require(isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum,
+    value = integral(value)  # 7.0 is an integer to JSON Schema, as in point_id
+    require(value is not None and minimum <= value <= maximum,
             f"{what} must be an integer between {minimum} and {maximum}")
     return value
 

@@ -13,7 +13,7 @@ import qdrant_edge as qe
 
 from system.vectordb import convert as cv
 from system.vectordb.collection import Collection, engine_call
-from system.vectordb.errors import BadInput
+from system.vectordb.errors import BadInput, NotFound
 
 DEFAULT_LIMIT = 10
 
@@ -107,13 +107,19 @@ def _prefetches(c: Collection, raw: Any) -> list | None:
     return out
 
 
+def _is_id(value: Any) -> bool:
+    """A point id rather than a vector: a string, or an integer (7.0 too, as JSON Schema counts)."""
+    return isinstance(value, str) or cv.integral(value) is not None
+
+
 def query_vector(c: Collection, raw: Any, using: str | None):
     """A vector given inline, or a point id whose stored vector is used."""
     name = using or ""
-    if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+    if _is_id(raw):
         pid = cv.point_id(raw)
         records = engine_call(c.shard.retrieve, [pid], False, [name])
-        cv.require(bool(records), f"No point with id {pid} found")
+        if not records:
+            raise NotFound(f"No point with id {pid} found")  # as Qdrant answers
         vec = records[0].vector
         if isinstance(vec, dict):
             vec = vec.get(name)
@@ -132,7 +138,7 @@ def _scoring_query(c: Collection, body: dict):
     if raw is None:
         return None, None
     exclude = None
-    if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+    if _is_id(raw):
         exclude = qe.HasIdCondition({cv.point_id(raw)})
         return qe.Query.Nearest(query_vector(c, raw, using), using=using), exclude
     if isinstance(raw, list) or (isinstance(raw, dict) and {"indices", "values"} <= set(raw)):
@@ -141,14 +147,14 @@ def _scoring_query(c: Collection, body: dict):
     if "nearest" in q:
         cv.require(q.get("mmr") is None, "mmr is not supported by this node")
         nearest = q["nearest"]
-        if isinstance(nearest, (int, str)) and not isinstance(nearest, bool):
+        if _is_id(nearest):
             exclude = qe.HasIdCondition({cv.point_id(nearest)})
         return qe.Query.Nearest(query_vector(c, nearest, using), using=using), exclude
     if "recommend" in q:
         r = cv.obj(q["recommend"], "recommend")
         pos_raw, neg_raw = cv.opt_list(r.get("positive"), "positive"), cv.opt_list(r.get("negative"), "negative")
         cv.require(bool(pos_raw) or bool(neg_raw), "recommend needs positive or negative examples")
-        ids = [cv.point_id(x) for x in pos_raw + neg_raw if isinstance(x, (int, str)) and not isinstance(x, bool)]
+        ids = [cv.point_id(x) for x in pos_raw + neg_raw if _is_id(x)]
         exclude = qe.HasIdCondition(set(ids)) if ids else None
         pos = [query_vector(c, x, using) for x in pos_raw]
         neg = [query_vector(c, x, using) for x in neg_raw]
@@ -199,5 +205,8 @@ def _order_by(value: Any) -> qe.OrderBy:
     start = o.get("start_from")
     cv.require(start is None or (isinstance(start, (int, float, str)) and not isinstance(start, bool)),
                "order_by.start_from must be a number or a datetime")
-    return qe.OrderBy(key, direction={"asc": qe.Direction.Asc, "desc": qe.Direction.Desc}.get(direction),
-                      start_from=start)
+    try:
+        return qe.OrderBy(key, direction={"asc": qe.Direction.Asc, "desc": qe.Direction.Desc}.get(direction),
+                          start_from=start)
+    except ValueError as exc:  # a start_from string that is no RFC 3339 date-time
+        raise BadInput(f"order_by.start_from: {exc}") from None

@@ -54,6 +54,7 @@ def upsert_op(name: str, body: dict) -> dict:
 
 
 def selector(op: dict, body: dict) -> dict:
+    cv.point_ids(body.get("points"), "points")  # validated even when the filter selects
     if body.get("filter") is not None:
         op["filter"] = body["filter"]
     else:
@@ -139,6 +140,7 @@ async def get_point(collection_name: CollectionName, id: PointIdPath, deps: Deps
 async def get_points(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
+    cv.require(body.get("ids") is not None, "ids is required")
     ids = cv.point_ids(body.get("ids"), "ids")
     return ok(deps.engine.retrieve(collection_name, ids, body.get("with_payload"), body.get("with_vector")), t0)
 
@@ -165,6 +167,7 @@ async def query(collection_name: CollectionName, request: Request, deps: Deps):
 async def query_batch(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
+    deps.engine.get(collection_name)  # 404 for a collection that does not exist, whatever the batch
     searches = cv.opt_list(body.get("searches"), "searches")
     return ok([{"points": deps.engine.query(collection_name, cv.obj(s, "query"))} for s in searches], t0)
 
@@ -179,5 +182,6 @@ async def search(collection_name: CollectionName, request: Request, deps: Deps):
 async def search_batch(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
+    deps.engine.get(collection_name)  # 404 for a collection that does not exist, whatever the batch
     searches = cv.opt_list(body.get("searches"), "searches")
     return ok([deps.engine.search(collection_name, cv.obj(s, "search")) for s in searches], t0)

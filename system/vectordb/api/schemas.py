@@ -32,7 +32,9 @@ I64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 
 def given(*names: str) -> dict:
     """At least one of `names` present and not null: the node reads null as absent."""
-    return {"anyOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}
+    # The complement of null spelled out: schemathesis generates no `not` below the root.
+    present = {"type": ["string", "number", "integer", "boolean", "array", "object"]}
+    return {"anyOf": [{"required": [n], "properties": {n: present}} for n in names]}
 
 
 class Strict(BaseModel):
@@ -67,7 +69,7 @@ VectorStruct = Dense | MultiDense | dict[VectorName, Vector]
 class Match(Strict):
     """One kind of match (null is not absent here: `{"value": null}` is refused)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1, "maxProperties": 1})
     value: StrictStr | I64 | StrictBool = None
     any: list[StrictStr] | list[I64] = None
     except_: list[StrictStr] | list[I64] = Field(None, alias="except")
@@ -113,6 +115,8 @@ class GeoRadius(Strict):
 
 
 class GeoRing(Strict):
+    """A closed line: its last point is its first (which no JSON Schema can say)."""
+
     points: Annotated[list[GeoPoint], Field(min_length=4)]
 
 
@@ -129,6 +133,10 @@ class ValuesCount(Strict):
 
 
 class FieldCondition(Strict):
+    """A key and at least one condition on it (null is absent)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=given(
+        "match", "range", "geo_bounding_box", "geo_radius", "geo_polygon", "values_count", "is_empty", "is_null"))
     key: FieldPath
     match: Match | None = None
     range: Range | None = None
@@ -174,7 +182,7 @@ Condition = Union[FieldCondition, IsEmpty, IsNull, HasId, HasVector, NestedCondi
 
 class MinShould(Strict):
     conditions: list[Condition] | None = None
-    min_count: Annotated[StrictInt, Field(ge=0)]
+    min_count: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 
 
 class Filter(Strict):
@@ -233,7 +241,7 @@ class CreateCollection(Open):
     """At least one vector, dense or sparse (the names of the two kinds must differ)."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
-        given("vectors"), {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"minProperties": 1}}}]})
+        given("vectors"), {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"type": "object", "minProperties": 1}}}]})
     vectors: VectorParams | Annotated[dict[Annotated[str, Field(min_length=1)], VectorParams], Field(
         min_length=1)] | None = None
     sparse_vectors: dict[VectorName, SparseParams | None] | None = None
@@ -364,7 +372,7 @@ class GetPoints(Open):
 class OrderBy(Open):
     key: FieldPath
     direction: Literal["asc", "desc"] | None = None
-    start_from: Number | StrictStr | None = None
+    start_from: Number | DateTime | None = None
 
 
 class Scroll(Open):
@@ -414,33 +422,48 @@ class NearestQuery(Open):
 
 
 class Recommend(Open):
+    # A positive example, or (best_score, sum_scores) a negative one: average_vector needs a positive.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
+        {"required": ["positive"], "properties": {"positive": {"type": "array", "minItems": 1}}},
+        {"required": ["strategy", "negative"], "properties": {"strategy": {"enum": ["best_score", "sum_scores"]},
+                                                              "negative": {"type": "array", "minItems": 1}}}]})
     positive: list[VectorInput] | None = Field(None, description="Positive or negative examples, at least one")
     negative: list[VectorInput] | None = None
     strategy: Literal["average_vector", "best_score", "sum_scores"] | None = None
 
 
 class RecommendQuery(Open):
+    # The node reads the first kind present (nearest, recommend, fusion, rrf, order_by, sample): none before this one.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"propertyNames": {"pattern": "^(?!(nearest)$)"}})
     recommend: Recommend
 
 
 class FusionQuery(Open):
+    # The node reads the first kind present (nearest, recommend, fusion, rrf, order_by, sample): none before this one.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"propertyNames": {"pattern": "^(?!(nearest|recommend)$)"}})
     fusion: Literal["rrf", "dbsf"]
 
 
 class Rrf(Open):
     k: PositiveInt | None = None
-    weights: list[Number] | None = None
+    weights: list[Number] | None = Field(None, description="One per prefetch")
 
 
 class RrfQuery(Open):
+    # The node reads the first kind present (nearest, recommend, fusion, rrf, order_by, sample): none before this one.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"propertyNames": {"pattern": "^(?!(nearest|recommend|fusion)$)"}})
     rrf: Rrf
 
 
 class OrderByQuery(Open):
+    # The node reads the first kind present (nearest, recommend, fusion, rrf, order_by, sample): none before this one.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"propertyNames": {"pattern": "^(?!(nearest|recommend|fusion|rrf)$)"}})
     order_by: FieldPath | OrderBy
 
 
 class SampleQuery(Open):
+    # The node reads the first kind present (nearest, recommend, fusion, rrf, order_by, sample): none before this one.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"propertyNames": {"pattern": "^(?!(nearest|recommend|fusion|rrf|order_by)$)"}})
     sample: Literal["random"]
 
 
@@ -448,6 +471,18 @@ Query = (VectorInput | NearestQuery | RecommendQuery | FusionQuery | RrfQuery | 
 
 
 class Prefetch(Open):
+    # The engine refuses prefetches without a query to score them by (an empty list is none), and
+    # a fusion without prefetches to fuse.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"allOf": [
+        {"anyOf": [{"properties": {"prefetch": {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}}},
+                   given("query")]},
+        {"anyOf": [{"properties": {"query": {"anyOf": [
+                       {"type": ["array", "boolean", "integer", "null", "number", "string"]},
+                       # the query kinds the node reads before fusion and rrf, or after them
+                       {"type": "object", "anyOf": [{"required": ["nearest"]}, {"required": ["recommend"]},
+                                                    {"propertyNames": {"pattern": "^(?!(fusion|rrf)$)"}}]}]}}},
+                   {"required": ["prefetch"], "properties": {"prefetch": {"anyOf": [{"type": "array", "minItems": 1},
+                                                                                    {"type": "object"}]}}}]}]})
     query: Query | None = None
     using: VectorName | None = None
     prefetch: list[Prefetch] | Prefetch | None = None

@@ -8,6 +8,10 @@ policy is a compilable one and a rejected one is a real mismatch.
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
 import schemathesis
 from hypothesis import strategies as st
 
@@ -27,3 +31,130 @@ def rego_module(draw) -> str:
 
 
 schemathesis.openapi.format("rego", rego_module())
+
+
+# --- the vector store: its points routes against one collection the test created ------------
+#
+# Some of what the vector store validates depends on a collection (a vector's length, the
+# vector names, whether a point exists) or ties fields together (a batch's vectors, one per
+# id). No schema of the API can state that; `HALAB_VECTORDB_FIXTURE` ({"name": ..., "size": n,
+# "ordered": key}: a collection with one unnamed dense vector of that size and a range index on
+# that payload key, what order_by needs) fits the document to that
+# collection before schemathesis reads it, so a schema-valid request is a valid one.
+
+_DENSE = "The collection's `size` numbers"
+
+
+def _is_dense(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("type") == "array" and node.get("description") == _DENSE
+
+
+def _is_multi(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("type") == "array" and _is_dense(node.get("items"))
+
+
+def _is_named_map(node: Any) -> bool:
+    """dict[VectorName, ...]: named vectors (one or a list per name)."""
+    if not (isinstance(node, dict) and node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict)):
+        return False
+    inner = node["additionalProperties"]
+    inner = inner.get("items", inner) if inner.get("type") == "array" else inner
+    return any(_is_dense(alt) for alt in inner.get("anyOf", ()))
+
+
+def _is_unfit(node: Any) -> bool:
+    """A form the fixture collection (one unnamed dense vector) refuses."""
+    return (_is_multi(node) or _is_named_map(node)
+            or (isinstance(node, dict) and node.get("$ref") in ("#/components/schemas/Sparse",
+                                                                 "#/components/schemas/NamedVector")))
+
+
+def _fit(node: Any, size: int) -> Any:
+    if isinstance(node, list):
+        return [_fit(n, size) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if _is_dense(node):
+        return {**node, "minItems": size, "maxItems": size}
+    out = {k: _fit(v, size) for k, v in node.items()}
+    if isinstance(out.get("anyOf"), list) and any(_is_dense(alt) or alt.get("minItems") == size
+                                                  for alt in out["anyOf"] if isinstance(alt, dict)):
+        out["anyOf"] = [alt for alt in out["anyOf"] if not _is_unfit(alt)]
+    return out
+
+
+def _fit_points_body(schema: dict, size: int, ordered: str) -> None:
+    """Vector names, batch lengths, order_by keys: what the fixture collection and the node require."""
+    comps = schema["components"]["schemas"]
+    comps["OrderBy"]["properties"]["key"] = {"const": ordered}  # the one key with a range index
+    comps["Rrf"]["properties"]["weights"] = {"type": "null"}  # one per prefetch: no schema counts them
+    props = comps["Batch"]["properties"]
+    props["ids"].update(minItems=1, maxItems=1)
+    props["vectors"] = {**props["vectors"]["anyOf"][0], "minItems": 1, "maxItems": 1}
+    props["payloads"]["anyOf"][0].update(minItems=1, maxItems=1)
+    # The one vector is unnamed: no `using`, no list of vector names to return.
+    for node in _walk(schema):
+        p = node.get("properties") if isinstance(node, dict) else None
+        if not isinstance(p, dict):
+            continue
+        if "using" in p:
+            p["using"] = {"type": "null"}
+        if "order_by" in p:
+            alts = [{"const": ordered}, {"$ref": "#/components/schemas/OrderBy"}]
+            nullable = any(alt.get("type") == "null" for alt in p["order_by"].get("anyOf", ()))
+            p["order_by"] = {"anyOf": [*alts, {"type": "null"}] if nullable else alts}
+        names = p.get("vector")
+        if isinstance(names, dict) and names.get("type") == "array" and names.get("items", {}).get("type") == "string":
+            p["vector"] = {**names, "items": {"const": ""}}  # the names of vectors to delete
+        if "with_vector" in p:
+            p["with_vector"] = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+
+
+def _walk(node: Any):
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from _walk(child)
+
+
+@schemathesis.hook
+def before_load_schema(context, raw_schema: dict) -> None:
+    fixture = os.environ.get("HALAB_VECTORDB_FIXTURE")
+    if not fixture or "/collections/{collection_name}/points" not in raw_schema.get("paths", {}):
+        return
+    fixture = json.loads(fixture)
+    size = fixture["size"]
+    raw_schema["components"] = _fit(raw_schema["components"], size)
+    raw_schema["paths"] = _fit(raw_schema["paths"], size)
+    _fit_points_body(raw_schema, size, fixture["ordered"])
+    for path, item in raw_schema["paths"].items():
+        if path.startswith("/collections/{collection_name}/points"):
+            for op in item.values():
+                for param in op.get("parameters", ()) if isinstance(op, dict) else ():
+                    if param.get("name") == "collection_name":
+                        param["schema"] = {"type": "string", "enum": [fixture["name"]]}
+    # A new collection: dense and sparse names apart (the node refuses one name for both).
+    create = raw_schema["paths"]["/collections/{collection_name}"]["put"]["requestBody"]["content"]["application/json"]
+    props = create["schema"]["properties"]
+    for alt in props["vectors"]["anyOf"]:
+        if "additionalProperties" in alt:
+            alt["propertyNames"] = {"minLength": 1, "pattern": "^d"}
+    for alt in props["sparse_vectors"]["anyOf"]:
+        if "additionalProperties" in alt:
+            alt["propertyNames"] = {"pattern": "^s"}
+
+
+def _close_rings(node: Any) -> None:
+    """A geo polygon's rings closed (their first point repeated at the end), as the node requires."""
+    for n in _walk(node):
+        points = n.get("points") if isinstance(n, dict) else None
+        if (isinstance(points, list) and len(points) >= 4 and set(n) == {"points"}
+                and all(isinstance(p, dict) and set(p) == {"lon", "lat"} for p in points) and points[0] != points[-1]):
+            points.append(dict(points[0]))
+
+
+@schemathesis.hook
+def map_body(context, body: Any) -> Any:
+    if os.environ.get("HALAB_VECTORDB_FIXTURE"):
+        _close_rings(body)
+    return body
