@@ -40,10 +40,14 @@ def iptables(pid: int, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def ensure_chain(pid: int, chain: str = CHAIN) -> None:
+    """The chain, jumped to from INPUT and OUTPUT. The nemesis's comes first and the follower's
+    last, whichever was made first: what a fault asks for (a refusal, say) wins over the
+    follower's blackhole of the same dead component."""
     iptables(pid, "-N", chain, check=False)  # exists already: fine
+    where = ("-A",) if chain == LIVE_CHAIN else ("-I", "1")
     for hook in ("INPUT", "OUTPUT"):
         if iptables(pid, "-C", hook, "-j", chain, check=False).returncode != 0:
-            iptables(pid, "-I", hook, "1", "-j", chain)
+            iptables(pid, where[0], hook, *where[1:], "-j", chain)
 
 
 def add(pid: int, rule: list[str], chain: str = CHAIN) -> None:
@@ -67,7 +71,10 @@ def drop_listener(ip: str, port: int, action: str = "DROP") -> list[list[str]]:
     target = ["-j", "REJECT", "--reject-with", "tcp-reset"] if action == "REJECT" else ["-j", "DROP"]
     match = ["-m", "statistic", "--mode", "random", "--probability", action[5:]] if action.startswith("LOSS:") else []
     rules = [["-d", ip, "-p", "tcp", "--dport", str(port), *match, *target]]
-    if action != "REJECT":
+    if action == "REJECT":
+        # The reset REJECT sends leaves through OUTPUT: past any later chain that drops answers.
+        rules.append(["-s", ip, "-p", "tcp", "--sport", str(port), "--tcp-flags", "RST", "RST", "-j", "ACCEPT"])
+    else:
         rules.append(["-s", ip, "-p", "tcp", "--sport", str(port), *match, "-j", "DROP"])
     return rules
 

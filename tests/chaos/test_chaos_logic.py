@@ -25,8 +25,9 @@ def test_a_blackholed_listener_drops_both_directions_and_a_refusal_resets():
     drop = netns.drop_listener("10.0.0.2", 2390)
     assert drop == [["-d", "10.0.0.2", "-p", "tcp", "--dport", "2390", "-j", "DROP"],
                     ["-s", "10.0.0.2", "-p", "tcp", "--sport", "2390", "-j", "DROP"]]
-    (reject,) = netns.drop_listener("10.0.0.2", 2390, "REJECT")
+    reject, its_reset = netns.drop_listener("10.0.0.2", 2390, "REJECT")
     assert reject[-3:] == ["REJECT", "--reject-with", "tcp-reset"]
+    assert its_reset[-5:] == ["--tcp-flags", "RST", "RST", "-j", "ACCEPT"]  # past the follower's blackhole
     loss = netns.drop_listener("10.0.0.2", 80, "LOSS:0.3")
     assert all(["-m", "statistic", "--mode", "random", "--probability", "0.3"] == r[6:12] for r in loss)
 

@@ -33,7 +33,8 @@ def test_fidelity_of_dc2_down(seed_lab, tmp_path):
                  "rag_query p99, during the fault"):
         assert rows[name]["measured"] and rows[name]["predicted"], name
     det = rows["failover detection"]
-    assert 6 < det["measured_median"] < 16 and 6 < det["predicted_median"] < 16
+    # The tuned LB marks a dead gateway DOWN in 4-6 s (timeout check 1 s, fastinter 0.5 s).
+    assert 3 < det["measured_median"] < 9 and 3 < det["predicted_median"] < 9
     assert det["within_goal"] == fidelity.Row("d", "s", det["measured"], det["predicted"]).within
     assert rows["failed requests, policy_update"]["measured_median"] > 0  # no etcd quorum: updates fail
     md = (out / "fidelity.md").read_text()
