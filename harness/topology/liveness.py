@@ -184,7 +184,7 @@ def start(state: st.State, state_file: Path, timeout_s: float = 30.0) -> int:
 def stop(run_id: str | None = None) -> int:
     """Stop the follower of one run (every run's without `run_id`); returns how many."""
     stopped = 0
-    for pidfile in st.private_dirs(run_id, PIDFILE):
+    for pidfile in st.private_files(run_id, PIDFILE):
         try:
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
             stopped += 1

@@ -81,19 +81,23 @@ def private_dir(run_id: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{SECRETS_PREFIX}{run_id}-"))
 
 
-def remove_private_dirs(run_id: str | None = None) -> int:
-    """Remove the secrets directories of one run, or of every run (a crashed run's included)."""
+def _private_dirs(run_id: str | None) -> list[Path]:
+    """The secrets directories of one run, or of every run (a crashed run's included)."""
     pattern = f"{SECRETS_PREFIX}{run_id}-*" if run_id else f"{SECRETS_PREFIX}*"
-    found = [p for p in Path(tempfile.gettempdir()).glob(pattern) if p.is_dir()]
+    return [p for p in Path(tempfile.gettempdir()).glob(pattern) if p.is_dir()]
+
+
+def remove_private_dirs(run_id: str | None = None) -> int:
+    """Remove the secrets directories of one run, or of every run."""
+    found = _private_dirs(run_id)
     for p in found:
         shutil.rmtree(p, ignore_errors=True)
     return len(found)
 
 
-def private_dirs(run_id: str | None, name: str) -> list[Path]:
+def private_files(run_id: str | None, name: str) -> list[Path]:
     """The file `name` in the secrets directory of one run, or of every run, where it exists."""
-    pattern = f"{SECRETS_PREFIX}{run_id}-*" if run_id else f"{SECRETS_PREFIX}*"
-    return [p / name for p in Path(tempfile.gettempdir()).glob(pattern) if (p / name).is_file()]
+    return [p / name for p in _private_dirs(run_id) if (p / name).is_file()]
 
 
 def write_secret(directory: Path, name: str, value: str) -> None:
