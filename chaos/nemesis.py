@@ -76,7 +76,7 @@ class Nemesis:
 
     def heal_all(self) -> list[str]:
         """Undo every active fault, then sweep whatever a crashed run may have left: proxies
-        enabled, fault toxics removed, our iptables chains flushed, containers unpaused and
+        enabled, fault toxics removed, our iptables chains flushed, CPU quotas lifted, containers unpaused and
         started, OpenBao unsealed, LLM faults cleared. Idempotent."""
         done = []
         for fault in reversed(self.active()):
@@ -212,6 +212,8 @@ class Nemesis:
                 netns.flush(netns.pid_of(lab.docker, c.name))
             except netns.NetnsError:
                 pass
+            if c.attrs["HostConfig"].get("CpuQuota", 0) > 0:  # a starved restart cut short
+                c.update(cpu_quota=-1)
         stopped = [n for n, c in lab.state.components.items() if _status(lab, c["container"]) != "running"]
         if stopped:
             process.start(lab, stopped)

@@ -58,6 +58,8 @@ def test_halab_heal_from_another_process_undoes_what_this_one_left(seed_lab):
     n = Nemesis(seed_lab)
     n.start("pause", "rag2")
     n.start("latency", "dc1,dc2", {"latency_ms": 300})
+    cms2 = seed_lab.docker.containers.get(seed_lab.state.components["cms2"]["container"])
+    cms2.update(cpu_period=100_000, cpu_quota=30_000)  # a starved restart (-o cpus=0.3) cut short
     env = dict(os.environ, HALAB_TOPOLOGY_STATE_FILE=str(seed_lab.state_file))
     listed = subprocess.run([sys.executable, "-m", "harness.cli", "faults"], env=env, capture_output=True, text=True)
     assert "pause" in listed.stdout and "latency" in listed.stdout, listed.stdout + listed.stderr
@@ -65,5 +67,7 @@ def test_halab_heal_from_another_process_undoes_what_this_one_left(seed_lab):
     assert healed.returncode == 0 and "healed 2 fault(s)" in healed.stdout, healed.stdout + healed.stderr
     assert n.active() == []
     assert seed_lab.docker.containers.get(seed_lab.state.components["rag2"]["container"]).status == "running"
+    cms2.reload()
+    assert cms2.attrs["HostConfig"]["CpuQuota"] <= 0
     toxics = {t["name"] for p in seed_lab.wan.proxies().values() for t in p.get("toxics") or []}
     assert all(t.startswith("baseline_") for t in toxics), toxics
