@@ -125,10 +125,11 @@ class EtcdPolicies:
             raise StoreUnavailable("etcd", _cause(exc, f"UNAVAILABLE: {exc}"), False) from exc
         except grpc.RpcError as exc:
             code = _code(exc)
-            # UNAVAILABLE: no connection, the request never reached etcd. Anything else on a
-            # write (a deadline, say) leaves its outcome unknown. (etcd's "leader changed" and
-            # "request timed out" are UNAVAILABLE too, yet may apply: only failover tells them apart.)
-            applied = False if (not write or code == grpc.StatusCode.UNAVAILABLE) else None
+            # A write is certainly not applied only when etcd refused it before raft (require
+            # leader's "no leader"); a connection that never formed raised Unreachable above.
+            # Anything else ("leader changed", "request timed out", a deadline, a connection
+            # broken mid-request) may still apply: its outcome is unknown.
+            applied = False if (not write or _write_fails_over(exc)) else None
             details = exc.details() if hasattr(exc, "details") else exc
             raise StoreUnavailable("etcd", _cause(exc, f"{getattr(code, 'name', code)}: {details}"), applied) from exc
         except (etcd3.exceptions.Etcd3Exception, OSError, ValueError) as exc:

@@ -139,13 +139,15 @@ def test_a_write_whose_outcome_is_unknown_is_not_sent_to_another_member(members)
 
 @pytest.mark.parametrize("message", ["etcdserver: leader changed", "etcdserver: request timed out"])
 def test_a_write_etcd_may_still_apply_stays_on_its_member(members, message):
-    """UNAVAILABLE after the proposal: a retry elsewhere would fail its compare (a false conflict)."""
+    """UNAVAILABLE after the proposal: a retry elsewhere would fail its compare (a false conflict),
+    and its outcome is unknown, not "not applied" (the CMS would roll back a write etcd may commit)."""
     first, second = members
     first.mode = message
     etcd = EtcdPolicies([first.endpoint, second.endpoint], timeout=2.0)
     try:
-        with pytest.raises(StoreUnavailable, match=message):
+        with pytest.raises(StoreUnavailable, match=message) as err:
             run(etcd.delete_if("a", 5))
+        assert err.value.applied is None
         assert second.calls == [] and etcd.endpoint == first.endpoint
     finally:
         etcd.close()
