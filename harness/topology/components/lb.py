@@ -38,9 +38,9 @@ def haproxy_cfg(plan: Plan) -> str:
 
     >>> from harness.spec import preset
     >>> tuned, naive = (haproxy_cfg(Plan.of(preset(p), "doc")) for p in ("seed", "seed+naive-lb"))
-    >>> "fastinter 500ms" in tuned and "retry-on" in tuned and "timeout check 1s" in tuned
+    >>> all(x in tuned for x in ("fastinter 500ms", "retry-on", "timeout check 1s", "http-server-close"))
     True
-    >>> "fastinter" in naive or "retry-on" in naive or "set-timeout" in naive
+    >>> any(x in naive for x in ("fastinter", "retry-on", "set-timeout", "http-server-close"))
     False
     """
     t, h, lb = plan.topology.params.timeouts, plan.topology.params.health, plan.topology.params.lb
@@ -57,6 +57,8 @@ def haproxy_cfg(plan: Plan) -> str:
         # The whole request in the buffer first: HAProxy can only retry what it still holds.
         tuning += ["    option http-buffer-request", "    retry-on conn-failure empty-response response-timeout",
                    f"    http-request disable-l7-retry unless {{ path {READ_PATH} }}"]
+    if lb.server_close:
+        tuning.append("    option http-server-close")
     return f"""\
 global
     log stdout format raw local0 notice
