@@ -38,6 +38,8 @@ def metrics(history: list[Op], scenario: Scenario) -> dict[str, tuple[float | No
         out[f"unavailable, {f}"] = (s, "s")
     for f, a in checkers.availability(history).items():
         out[f"failed requests, {f}"] = (float(a.fail + a.info), "")
+    for f, h in checkers.hung(history).items():
+        out[f"hung requests, {f}"] = (float(h.count), "")
     windows = []
     if scenario.faults:
         start = min(f.start_s for f in scenario.faults)

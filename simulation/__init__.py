@@ -13,10 +13,11 @@ Modules, one concept each:
     components.py  Station (an exact FCFS c-server queue without Resource events), KeyCache, PolicySync
     network.py     the WAN from the spec's links: reachability, latency + jitter, cuts
     quorum.py      Raft groups (etcd, OpenBao; the vector store is leaderless): quorum arithmetic, elections
-    lb.py          HAProxy health checks and routing, keepalived VRRP
+    lb.py          HAProxy health checks, routing, drain and pooled connections; keepalived VRRP
     flows.py       the RAG query (14 steps), the policy update (9 steps), the ingest
     policy.py      policy propagation: etcd watch -> policy_sync -> OPA, resync
-    failures.py    faults as processes: site-down, node-crash, component-down, partition, latency
+    failures.py    faults as processes: site-down, node-crash, component-down, partition, latency; gating
+    restart.py     a restart as the nemesis does it: drain, stop, start, back in every LB
     model.py       builds all of the above from a spec
     run.py         arrivals from the load profile, the run, the Result (history, metrics)
     analytic.py    closed forms the model is checked against (Erlang C)

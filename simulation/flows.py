@@ -44,14 +44,15 @@ def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | N
 
 
 def _enter(m):
-    """Steps 1-2: the VIP, HAProxy's pick. Returns (lb, gateway, time lost) or an error."""
+    """Steps 1-2: the VIP, HAProxy's pick. Returns (lb, gateway, time lost, sent on a dead
+    pooled connection, error)."""
     lb = m.vrrp.master
     if lb is None:
-        return None, None, m.connect_s, "no-vip"
-    gw, lost = m.haproxy[lb.name].route()
+        return None, None, m.connect_s, False, "no-vip"
+    gw, lost, pooled = m.haproxy[lb.name].route()
     if gw is None:
-        return lb, None, lost, "no-server"
-    return lb, gw, lost, None
+        return lb, None, lost, False, "no-server"
+    return lb, gw, lost, pooled, None
 
 
 def _broken(m, lb: Station, gw: Station, gw_epoch: int, held: Station | None, held_epoch: int) -> str | None:
@@ -78,11 +79,20 @@ def _front(m, rid: int, f: str, t0: float, ch: int):
     """Steps 1-3 of every flow: the VIP and HAProxy, the gateway (key-auth, route), OPA
     (fail closed). Returns a Front, or None when the request already ended."""
     env, net = m.env, m.net
-    lb, gw, lost, err = _enter(m)
+    lb, gw, lost, pooled, err = _enter(m)
+    while pooled:
+        # Nothing answers on a pooled connection to a dead gateway: HAProxy's server timeout
+        # ends it. Only a read is sent again (`retry-on response-timeout`); the rest get 504.
+        if not (m.retry_reads and f == RAG_QUERY):
+            m.done(rid, f, t0, env.now + lost + m.flow_timeout_s + m.lb_s, INFO, None, "pooled-timeout")
+            return None
+        yield env.timeout(lost + m.flow_timeout_s)
+        lb, gw, lost, pooled, err = _enter(m)
     if err:
-        m.done(rid, f, t0, t0 + lost, FAIL, None, err)
+        m.done(rid, f, t0, env.now + lost, FAIL, None, err)
         return None
     site = gw.site
+    m.sessions[site] += 1
     view = m.views[site]
     if view.changes != m.changes:
         m.refresh(view)

@@ -15,6 +15,16 @@ check's). Routing is round robin over servers believed UP; a pick that turns out
 costs a connect timeout and is redispatched (`retries 2`, `option redispatch 1`; the naive
 LB's `option redispatch` retries the same server first: a difference the model leaves).
 
+Pooled connections: HAProxy keeps idle keep-alive connections to each gateway. A gateway that
+dies as a blackhole closes none of them, so a request sent on one before the server is marked
+DOWN gets no connect timeout: it waits the server timeout (the flow timeout, 6 s, tuned; 60 s
+naive). Modelled simply: each LB holds `pool` such connections per server at its death, and a
+request picked for the dead server takes one with probability `reuse` while any are left;
+otherwise it connects anew and fails fast (params.LB_POOL, LB_POOL_REUSE). `option
+http-server-close` (spec.LbTuning.server_close) keeps no pool: no request can take one.
+
+Drain (a rolling restart's): a drained server gets no new requests; its checks go on.
+
 keepalived: the live LB with the highest priority holds the VIP. When the master dies the
 backup takes over after the master-down interval, 3 * advert + skew (RFC 5798); a returning
 higher-priority LB preempts at once (keepalived's default; the lab's keepalived.conf says
@@ -36,11 +46,18 @@ from simulation.params import Timings
 class HAProxy:
     def __init__(self, env: simpy.Environment, lb: Station, servers: list[Station], net: Network,
                  timings: Timings, connect_s: float, retries: int, rng: random.Random,
-                 record: Callable[..., None]) -> None:
+                 record: Callable[..., None], pool: int = 0, reuse: float = 0.0,
+                 pool_rng: random.Random | None = None) -> None:
         self.env, self.lb, self.servers, self.net, self.t = env, lb, servers, net, timings
         self.connect_s, self.retries, self.record = connect_s, retries, record
         self.believed_up = list(servers)
+        self.routable = list(servers)  # believed up and not drained: what new requests go to
+        self.drained: set[str] = set()
         self.rr = 0
+        self.pool, self.reuse = pool, reuse
+        self.pool_rng = pool_rng or random.Random(0)
+        self.stale = {s.name: 0 for s in servers}  # pooled connections to a server that died since
+        self.was_healthy = {s.name: True for s in servers}
         for server in servers:
             # Checks start at a random phase, as HAProxy spreads them (`spread-checks`).
             env.process(self._check(server, rng.random() * timings.check_inter_s))
@@ -72,23 +89,48 @@ class HAProxy:
             self.believed_up = [s for s in self.servers if s is server or s in self.believed_up]
         else:
             self.believed_up = [s for s in self.believed_up if s is not server]
+        self._reroute()
         self.record("haproxy", "server-up" if up else "server-down", {"lb": self.lb.name, "server": server.name},
                     self.env.now)
 
-    def route(self) -> tuple[Station | None, float]:
-        """The server a new request reaches and the time lost on dead picks before it; None if
-        every try failed (HAProxy answers 503)."""
+    def _reroute(self) -> None:
+        self.routable = [s for s in self.believed_up if s.name not in self.drained]
+
+    def drain(self, server: Station, on: bool) -> None:
+        (self.drained.add if on else self.drained.discard)(server.name)
+        self._reroute()
+
+    def in_rotation(self, server: Station) -> bool:
+        """What the Runtime API's `show stat` calls UP: believed up and not drained."""
+        return server in self.routable
+
+    def notice(self) -> None:
+        """After a fault change: a server that just died keeps its idle pooled connections
+        (HAProxy learns nothing of a blackholed death); one that lives again has fresh ones."""
+        for server in self.servers:
+            healthy = self.healthy(server)
+            if healthy != self.was_healthy[server.name]:
+                self.was_healthy[server.name] = healthy
+                self.stale[server.name] = 0 if healthy else self.pool
+
+    def route(self) -> tuple[Station | None, float, bool]:
+        """The server a new request reaches, the time lost on dead picks before it, and whether
+        it went out on a pooled connection to a dead server (then only a timeout ends it);
+        None if every try failed (HAProxy answers 503)."""
         lost = 0.0
         for _ in range(1 + self.retries):
-            up = self.believed_up
+            up = self.routable
             if not up:
-                return None, lost
+                return None, lost, False
             self.rr += 1
             server = up[self.rr % len(up)]
             if server.up and self.net.reachable(self.lb.site, server.site):
-                return server, lost
+                return server, lost, False
+            if self.stale[server.name] and self.pool_rng.random() < self.reuse:
+                self.stale[server.name] -= 1
+                return server, lost, True
             lost += self.connect_s
-        return None, lost
+        return None, lost, False
 
 
 class Vrrp:

@@ -82,7 +82,12 @@ class Model:
         self.events: list[Op] = []
         self.changes = 0
         self.change_times: list[float] = []
+        self.dynamic = 0  # faults about to break something at a time not in change_times
         self.down_count: dict[str, int] = {}
+        # Per app site (one gateway each): requests past HAProxy not yet done, and when the
+        # last done one ends: what a drain waits for (simulation/restart.py).
+        self.sessions = dict.fromkeys(topo.app_sites(), 0)
+        self.last_end = dict.fromkeys(topo.app_sites(), 0.0)
 
         def group(kind: str, election_s: float, step_down_s: float) -> RaftGroup:
             members = [self.stations[c.name] for c in topo.components_of(kind)]
@@ -98,12 +103,16 @@ class Model:
 
         lbs = [self.stations[c.name] for c in topo.components_of("lb")]
         gateways = [self.stations[c.name] for c in topo.components_of("gateway")]
-        hrng = self.stream("haproxy")
+        hrng, prng = self.stream("haproxy"), self.stream("pool")
+        pool = 0 if sp.lb.server_close else self.params.lb_pool  # http-server-close: nothing idle to reuse
         self.haproxy = {
             lb.name: HAProxy(self.env, lb, gateways, self.net, self.t, self.connect_s, sp.timeouts.retries, hrng,
-                             self.record)
+                             self.record, pool, self.params.lb_pool_reuse, prng)
             for lb in lbs
         }
+        # `timeout server` of a request HAProxy sent to a dead gateway; reads retried after it.
+        self.flow_timeout_s = sp.lb.flow_timeout_s if sp.lb.flow_timeout_s is not None else self.request_s
+        self.retry_reads = sp.lb.retry_reads
         self.vrrp = Vrrp(self.env, lbs, sp.vrrp.priorities, sp.vrrp.advert_s, self.record)
         self.keys = {gw.name: KeyCache(sp.key_cache.ttl_s, sp.key_cache.max_stale_s) for gw in gateways}
         if self.key_ttl_s > 0:
@@ -186,6 +195,8 @@ class Model:
 
     def next_change(self, now: float) -> float:
         """The first scheduled fault change at or after `now` (inf if none)."""
+        if self.dynamic:
+            return now
         i = bisect_left(self.change_times, now)
         return self.change_times[i] if i < len(self.change_times) else float("inf")
 
@@ -194,11 +205,21 @@ class Model:
         for g in self.groups:
             g.update()
         self.vrrp.update()
+        for h in self.haproxy.values():
+            h.notice()
         self.policy.changed()
 
     def done(self, rid: int, f: str, t0: float, t1: float, type_: str, site: str | None, error: str | None,
              steps: dict | None = None, value: Any = None) -> None:
         self.log.append((rid, f, t0, t1, type_, site, error, steps, value))
+        if site is not None:  # every request that reached a gateway ends here with its site
+            self.sessions[site] -= 1
+            if t1 > self.last_end[site]:
+                self.last_end[site] = t1
+
+    def idle(self, gw: Station) -> bool:
+        """No session left on this gateway (HAProxy's `scur` 0)."""
+        return self.sessions[gw.site] == 0 and self.env.now >= self.last_end[gw.site]
 
     def record(self, process: str, f: str, value: Any, time: float) -> None:
         self.events.append(event(process, f, value, time))

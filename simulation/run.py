@@ -3,8 +3,8 @@
     >>> from harness.spec import preset
     >>> from harness.scenario import Load, Scenario
     >>> r = simulate(preset("seed"), Scenario("tiny", Load.constant(50, 20)), seed=7)
-    >>> r.requests > 800, r.availability()["rag_query"].availability
-    (True, 1.0)
+    >>> r.requests > 800, r.availability()["rag_query"].availability, r.hung()["rag_query"].count
+    (True, 1.0, 0)
 """
 
 from __future__ import annotations
@@ -99,6 +99,10 @@ class Result:
 
     def latency(self) -> dict[str, checkers.Latency]:
         return checkers.latency(self.completions())
+
+    def hung(self) -> dict[str, checkers.Hung]:
+        """Per flow, requests that took checkers.HUNG_S or more (on a dead pooled connection, say)."""
+        return checkers.hung(self.completions())
 
     def utilisation(self) -> dict[str, float]:
         duration = self.scenario.load.duration_s
