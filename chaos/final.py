@@ -8,10 +8,11 @@ run wrote, as `final` events the invariants are checked against.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 import httpx
+
+from harness.topology import etcd_tls
 
 TIMEOUT_S = 5.0
 
@@ -33,20 +34,19 @@ def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list
                 out.append({"policy": pid, "store": "mongo", "error": type(exc).__name__})
             for name, c in state.components.items():
                 if c["kind"] == "etcd":
-                    out.append({"policy": pid, "store": name, **_etcd(http, c, prefix + pid)})
+                    out.append({"policy": pid, "store": name, **_etcd(state, name, prefix + pid)})
                 elif c["kind"] == "opa":
                     out.append({"policy": pid, "store": name, **_opa(http, c, pid)})
     return out
 
 
-def _etcd(http: httpx.Client, c: dict, key: str) -> dict:
-    url = f"http://{c['address']}:{c['ports']['client']}/v3/kv/range"
+def _etcd(state, member: str, key: str) -> dict:
     try:
-        body = http.post(url, json={"key": base64.b64encode(key.encode()).decode(), "serializable": True}).json()
-    except (httpx.HTTPError, ValueError) as exc:
+        with etcd_tls.as_root(state, member, TIMEOUT_S) as client:
+            kvs = client.kvstub.Range(etcd_tls.range_request(key, serializable=True), TIMEOUT_S).kvs
+    except Exception as exc:  # noqa: BLE001 - grpc's errors and a refused TLS alike: the store could not say
         return {"error": type(exc).__name__}
-    kvs = body.get("kvs") or []
-    return {"sha256": _sha(base64.b64decode(kvs[0]["value"]).decode()) if kvs else None}
+    return {"sha256": _sha(kvs[0].value.decode()) if kvs else None}
 
 
 def _opa(http: httpx.Client, c: dict, pid: str) -> dict:

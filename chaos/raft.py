@@ -1,13 +1,15 @@
 """Who leads: the etcd leader and the active OpenBao node, asked of the systems themselves.
 
-    etcd:    POST /v3/maintenance/status on each member: a member whose own id is the
-             leader id it reports is the leader.
+    etcd:    each member's /metrics (plaintext, beside its mutual-TLS client port):
+             `etcd_server_is_leader 1` on the leader.
     OpenBao: GET /v1/sys/health: 200 is the active node, 429 a standby, 503 sealed.
 """
 
 from __future__ import annotations
 
 import httpx
+
+from harness.topology import etcd_tls
 
 TIMEOUT_S = 0.5
 
@@ -19,11 +21,11 @@ def _members(state, kind: str) -> list[tuple[str, dict]]:
 def etcd_leader(state) -> str | None:
     for name, c in _members(state, "etcd"):
         try:
-            body = httpx.post(f"http://{c['address']}:{c['ports']['client']}/v3/maintenance/status", json={},
-                              timeout=TIMEOUT_S, trust_env=False).json()
-        except (httpx.HTTPError, ValueError):
+            text = httpx.get(f"http://{c['address']}:{c['ports']['metrics']}/metrics", timeout=TIMEOUT_S,
+                             trust_env=False).text
+        except httpx.HTTPError:
             continue
-        if body.get("leader") and body.get("leader") == body.get("header", {}).get("member_id"):
+        if "\netcd_server_is_leader 1" in text:
             return name
     return None
 
@@ -56,14 +58,12 @@ def bao_call(state, name: str, path: str) -> None:
 def etcd_compact(state) -> int:
     """Compact etcd's history to its current revision (through a member that answers)."""
     last: Exception | None = None
-    for _name, c in _members(state, "etcd"):
-        base = f"http://{c['address']}:{c['ports']['client']}/v3"
+    for name, _c in _members(state, "etcd"):
         try:
-            rev = int(httpx.post(f"{base}/kv/range", json={"key": "AA=="}, timeout=2, trust_env=False)
-                      .json()["header"]["revision"])
-            httpx.post(f"{base}/kv/compaction", json={"revision": rev, "physical": True}, timeout=10,
-                       trust_env=False).raise_for_status()
-            return rev
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            with etcd_tls.as_root(state, name, timeout=10) as client:
+                rev = client.kvstub.Range(etcd_tls.range_request("\0"), 2).header.revision
+                client.compact(rev, physical=True)
+                return rev
+        except Exception as exc:  # noqa: BLE001 - grpc's errors and a refused TLS alike: try the next member
             last = exc
     raise RuntimeError(f"no etcd member compacted: {last}")

@@ -3,7 +3,7 @@ restarted and made ready again. Docker-free data; the spec, the plan, the WAN, t
 `halab status`, the nemesis and the SimPy model all read it instead of keeping lists.
 
     >>> dict(KINDS["etcd"].ports), KINDS["etcd"].quorum, KINDS["vectordb"].quorum
-    ({'client': 2379, 'peer': 2380}, True, False)
+    ({'client': 2379, 'peer': 2380, 'metrics': 2381}, True, False)
     >>> KINDS["vault"].after_restart, KINDS["llm"].image
     ('unseal', 'llm_stub')
     >>> quorum_kinds()
@@ -126,11 +126,12 @@ _TABLE = (
     # gateway: the hairpin call with the enriched prompt
     Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway"),
          metrics=_METRICS),
-    Kind("etcd", "data", _ports(client=2379, peer=2380), "etcd",
-         Probe("client", "/health", (200,), json_field=("health", "true")), built="etcd",
+    # metrics: etcd's plaintext listener for /health and /metrics only (client and peer are mutual TLS).
+    Kind("etcd", "data", _ports(client=2379, peer=2380, metrics=2381), "etcd",
+         Probe("metrics", "/health", (200,), json_field=("health", "true")), built="etcd",
          official=f"quay.io/coreos/etcd:{ETCD_VERSION}", container="EtcdContainer",
          replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",), failover=True,
-         metrics=("client", "/metrics")),
+         metrics=("metrics", "/metrics")),
     # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
     Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",
          Probe("api", "/v1/sys/health", (200, 429), {200: "active", 429: "standby", 503: "sealed",

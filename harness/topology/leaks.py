@@ -73,8 +73,9 @@ def _from_container(container) -> dict[str, bytes]:
 def secrets_of(run_id: str, secrets_dir: Path, client) -> dict[str, bytes]:
     """Every secret one run handed out, by file name: the harness's and its containers'."""
     secrets: dict[str, bytes] = {}
-    for p in sorted(Path(secrets_dir).glob("*")) if Path(secrets_dir).is_dir() else ():
-        secrets |= _values(p.name, p.read_bytes())
+    for p in sorted(Path(secrets_dir).rglob("*")) if Path(secrets_dir).is_dir() else ():
+        if p.is_file():  # etcd-root/ holds the harness's own etcd certificate and key
+            secrets |= _values(str(p.relative_to(secrets_dir)), p.read_bytes())
     for c in client.containers.list(all=True, filters={"label": f"halab={run_id}"}):
         secrets |= {f"{c.name}:{k}": v for k, v in _from_container(c).items()}
     return secrets

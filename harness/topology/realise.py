@@ -41,8 +41,9 @@ import docker
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
+from harness.pki import LabCa
 from harness.spec import Topology
-from harness.topology import liveness, seeding
+from harness.topology import etcd_tls, liveness, seeding
 from harness.topology import state as st
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
@@ -268,6 +269,11 @@ def _networks(run: _Startup) -> None:
     st.write_secret(run.secrets_dir, "gateway_admin_key", ctx.gateway_admin_key)
     ctx.identity_key = pysecrets.token_urlsafe(32)
     st.write_secret(run.secrets_dir, "identity_key", ctx.identity_key)
+    ctx.ca = LabCa.create(run.run_id)
+    etcd_tls.save_root(ctx.ca, run.secrets_dir)
+    ctx.etcd_passwords = {user: etcd_tls.new_password() for user in etcd_tls.PASSWORD_USERS}
+    for user, password in ctx.etcd_passwords.items():
+        st.write_secret(run.secrets_dir, f"etcd_password_{user}", password)
     run.consumers = seeding.new_consumers()
     ctx.extra_env.update(seeding.service_env(plan, run.consumers))
     run.ctx = ctx
@@ -313,7 +319,10 @@ def _bootstrap(run: _Startup) -> None:
     def etcd() -> None:
         run.starter.wait([p.name for p in plan.of_kind("etcd")])
         _wait_etcd(plan, run.started, run.settings.phase_timeout_s)
-        run.phase("etcd cluster healthy")
+        first = plan.of_kind("etcd")[0]
+        address = run.started[first.name].address(run.ctx.networks[first.site])
+        etcd_tls.enable_auth(run.secrets_dir, first.name, address, first.port, run.ctx.etcd_passwords)
+        run.phase("etcd cluster healthy, its users and roles set")
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="halab-etcd") as pool:
         quorum = pool.submit(etcd) if run.wanted("etcd") else None

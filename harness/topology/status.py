@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from harness.kinds import KINDS, probe_port
+from harness.topology import etcd_tls
 from harness.topology.state import State
 from harness.topology.wanlink import BASELINE, WanLink
 
@@ -88,10 +89,10 @@ def collect(state: State, client) -> Status:
     for c in out.components:
         if c.kind == "etcd" and c.name in up:
             try:
-                resp = httpx.post(f"http://{c.address}:{c.port}/v3/cluster/member/list", json={}, timeout=TIMEOUT_S, trust_env=False)
-                out.etcd_members = [m.get("name") or "(joining)" for m in resp.json().get("members", [])]
+                with etcd_tls.as_root(state, c.name, TIMEOUT_S) as client:
+                    out.etcd_members = [m.name or "(joining)" for m in client.members]
                 break
-            except (httpx.HTTPError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - grpc's errors and a refused TLS alike
                 out.errors.append(f"etcd member list: {exc}")
     try:
         token = state.secret("harness_token")

@@ -29,6 +29,7 @@ from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe, RegoInvalid, StoreUnavailable
 from system.common.consumer import Consumer
+from system.common.etcd import EtcdTls
 from system.common.identity import HEADER as ASSERTION
 from system.common.identity import USERNAME
 from system.common.service import create_app
@@ -436,7 +437,8 @@ def build_app(settings: CmsSettings | None = None, *, meta: Any = None, etcd: An
     """The CMS app. Adapters default to the real stores named in `settings`; tests pass fakes."""
     settings = settings or CmsSettings()
     meta = meta or MongoMetadata(settings.mongo_url, settings.mongo_db, settings.mongo_timeout_ms)
-    etcd = etcd or EtcdPolicies(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s)
+    etcd = etcd or EtcdPolicies(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s,
+                                 EtcdTls.in_dir(settings.etcd_tls_dir))
     compiler = compiler or OpaCompiler(settings.opa_url, settings.opa_timeout_s)
     probe = probe or PolicySyncProbe(settings.policy_sync_url)
     service = PolicyService(meta, etcd, compiler,

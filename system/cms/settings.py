@@ -30,6 +30,8 @@ class CmsSettings(BaseSettings):
 
     # Every etcd member, comma-separated, the local one first: requests fail over in this order.
     etcd_endpoint: str = "etcd:2379"
+    # ca.pem, cert.pem and key.pem for mutual TLS to etcd (its user is the certificate's CN); empty: plaintext.
+    etcd_tls_dir: str = ""
     etcd_timeout_s: float = 5.0
     # An update that finds its policy pending asks etcd whether it can commit (a linearizable
     # read) within this, to answer 503 (etcd down) rather than 409 (a concurrent writer).

@@ -21,7 +21,7 @@ import pymongo
 import pymongo.errors
 from pymongo import AsyncMongoClient
 
-from system.common.etcd import etcd3
+from system.common.etcd import EtcdTls, etcd3
 from system.common.etcd_members import Members, Unreachable
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,11 @@ class EtcdPolicies:
         rev = await etcd.put_if("authz", "package halab.authz", expected_mod_revision=0)
     """
 
-    def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 5.0) -> None:
+    def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 5.0,
+                 tls: EtcdTls | None = None) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        self.members = Members(endpoints, timeout)
+        self.members = Members(endpoints, timeout, tls)
 
     @property
     def endpoint(self) -> str:

@@ -7,13 +7,15 @@ in pure-Python mode, which must be chosen before protobuf is first imported.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
 import etcd3
 import etcd3.exceptions
 
-__all__ = ["etcd3", "connect"]
+__all__ = ["etcd3", "connect", "EtcdTls"]
 
 # gRPC shares one subchannel per target across a process's channels, and a subchannel that
 # failed while etcd was down waits out an exponential backoff (up to 120 s) before it dials
@@ -27,9 +29,37 @@ _GRPC_OPTIONS = [
 ]
 
 
-def connect(endpoint: str, timeout: float = 5.0) -> etcd3.Etcd3Client:
-    """`endpoint` is host:port or http://host:port, as the services' settings carry it."""
+@dataclass(frozen=True)
+class EtcdTls:
+    """Mutual TLS to etcd: the lab CA, and this client's certificate and key (files, 0600).
+
+    etcd takes the client certificate's common name as the etcd user (`--client-cert-auth`
+    with auth enabled), so a gRPC client needs no password and holds no token that could expire.
+    `server_name` overrides the name checked against the server's certificate, for a client
+    that dials an address (the harness, from the host) rather than the member's alias."""
+
+    ca: str
+    cert: str
+    key: str
+    server_name: str = ""
+
+    @classmethod
+    def in_dir(cls, directory: str | Path | None) -> EtcdTls | None:
+        """ca.pem, cert.pem and key.pem in `directory`; None (plaintext) for no directory."""
+        if not directory:
+            return None
+        d = Path(directory)
+        return cls(str(d / "ca.pem"), str(d / "cert.pem"), str(d / "key.pem"))
+
+
+def connect(endpoint: str, timeout: float = 5.0, tls: EtcdTls | None = None) -> etcd3.Etcd3Client:
+    """`endpoint` is host:port, http://host:port or https://host:port, as the services'
+    settings carry it; `tls` given, the channel is mutual TLS whatever the scheme says."""
     hostport = endpoint.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
-    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout,
-                        grpc_options=_GRPC_OPTIONS)
+    if tls is None:
+        return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout,
+                            grpc_options=_GRPC_OPTIONS)
+    options = _GRPC_OPTIONS + ([("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else [])
+    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout, grpc_options=options,
+                        ca_cert=tls.ca, cert_key=tls.key, cert_cert=tls.cert)

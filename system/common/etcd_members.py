@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from grpc._cython import cygrpc
 
-from system.common.etcd import connect
+from system.common.etcd import EtcdTls, connect
 from system.common.settings import split_endpoints
 
 _READY = cygrpc.ConnectivityState.ready
@@ -69,9 +69,10 @@ class Members:
     says this member could not take the request (Unreachable, or what `fail_over` accepts).
     """
 
-    def __init__(self, endpoints: str | Sequence[str], timeout: float = 5.0) -> None:
+    def __init__(self, endpoints: str | Sequence[str], timeout: float = 5.0, tls: EtcdTls | None = None) -> None:
         self.endpoints = split_endpoints(endpoints)
         self.timeout = timeout
+        self.tls = tls
         self._lock = threading.Lock()
         self._index = 0
         self._client = None
@@ -83,7 +84,7 @@ class Members:
     def _pin(self) -> tuple[int, Any]:
         with self._lock:
             if self._client is None:
-                self._client = connect(self.endpoints[self._index], timeout=self.timeout)
+                self._client = connect(self.endpoints[self._index], timeout=self.timeout, tls=self.tls)
             return self._index, self._client
 
     def _drop(self, index: int, move_on: bool) -> None:

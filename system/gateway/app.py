@@ -32,9 +32,12 @@ import time
 import aiohttp
 from aiohttp import web
 
+from system.common.etcd import EtcdTls
+
 from .admin import AdminApi
 from .config import Config, ConfigError, build_config
 from .context import REQUEST_ID, RequestCtx, add_server_timing, error, server_timing
+from .etcd_http import EtcdHttp, tls_session
 from .etcd_kv import EtcdKV
 from .etcd_source import EtcdConfigSource
 from .metrics import GatewayMetrics
@@ -103,15 +106,16 @@ class Gateway:
         self.forwarder = Forwarder(self.session)
         # The watch stream gets its own session so its long-lived connection never sits in
         # the hot path's pool.
-        self._etcd_session = aiohttp.ClientSession()
-        self.source = EtcdConfigSource(self._etcd_session, s.etcd_endpoints, s.etcd_prefix, self.apply,
+        self._etcd = EtcdHttp(tls_session(EtcdTls.in_dir(s.etcd_tls_dir)), s.etcd_user,
+                              s.etcd_password.get_secret_value())
+        self.source = EtcdConfigSource(self._etcd, s.etcd_endpoints, s.etcd_prefix, self.apply,
                                        timeout_s=s.etcd_timeout_s, reconnect_min_s=s.etcd_reconnect_min_s,
                                        reconnect_max_s=s.etcd_reconnect_max_s,
                                        probe_interval_s=s.etcd_probe_interval_s, probe_timeout_s=s.etcd_probe_timeout_s,
                                        probe_failures=s.etcd_probe_failures)
         self._admin = None
         if s.admin_key.get_secret_value():
-            admin = AdminApi(EtcdKV(self._etcd_session, s.etcd_endpoints, timeout_s=s.etcd_timeout_s),
+            admin = AdminApi(EtcdKV(self._etcd, s.etcd_endpoints, timeout_s=s.etcd_timeout_s),
                              s.admin_key.get_secret_value(), s.etcd_prefix, self.services)
             self._admin = web.AppRunner(admin.make_app(), access_log=None)
             await self._admin.setup()
@@ -127,7 +131,7 @@ class Gateway:
             await self._admin.cleanup()
         if self.session:
             await self.session.close()
-        await self._etcd_session.close()
+        await self._etcd.close()
 
     def apply(self, raw: dict, revision: int) -> None:
         """Build a new snapshot from etcd's key/values and swap it in."""

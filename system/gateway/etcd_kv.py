@@ -1,6 +1,6 @@
 """Reads and writes single keys through etcd's v3 HTTP/JSON gateway, for the Admin API.
 
-    kv = EtcdKV(session, ["http://etcd1:2379"])
+    kv = EtcdKV(EtcdHttp(session), ["http://etcd1:2379"])
     entry = await kv.get("/apisix/routes/1")          # None, or an Entry
     created, entry = await kv.put("/apisix/routes/1", {"uri": "/x"})
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from .etcd_http import EtcdAuthFailed, EtcdHttp
 from .etcd_source import _b64, _decode, _prefix_end
 
 
@@ -33,8 +34,8 @@ class Entry:
 
 
 class EtcdKV:
-    def __init__(self, session: aiohttp.ClientSession, endpoints: list[str], timeout_s: float = 3.0):
-        self.session = session
+    def __init__(self, http: EtcdHttp, endpoints: list[str], timeout_s: float = 3.0):
+        self.http = http
         self.endpoints = endpoints
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
@@ -42,12 +43,12 @@ class EtcdKV:
         last = "no endpoint"
         for endpoint in self.endpoints:
             try:
-                async with self.session.post(endpoint + path, json=body, timeout=self.timeout) as resp:
+                async with self.http.post(endpoint, path, body, self.timeout) as resp:
                     data = await resp.json(content_type=None)
                     if resp.status == 200:
                         return data
                     last = f"{endpoint} answered {resp.status}: {str(data)[:200]}"
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except (aiohttp.ClientError, TimeoutError, ValueError, EtcdAuthFailed) as exc:
                 last = f"{endpoint}: {type(exc).__name__}"
         raise EtcdUnavailable(last)
 

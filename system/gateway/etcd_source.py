@@ -5,7 +5,7 @@ revision; every event rebuilds the config snapshot. On any error — etcd stoppe
 closed, watch compacted — the last snapshot keeps serving and the source reconnects with
 backoff and does a full reload (so events missed while away cannot be lost).
 
-    source = EtcdConfigSource(session, ["http://etcd1:2379"], "/apisix", on_config=apply)
+    source = EtcdConfigSource(EtcdHttp(session), ["http://etcd1:2379"], "/apisix", on_config=apply)
     task = asyncio.create_task(source.run())
 """
 
@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
+from system.gateway.etcd_http import EtcdHttp
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def _decode(value_b64: str | None) -> Any:
 class EtcdConfigSource:
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        http: EtcdHttp,
         endpoints: list[str],
         prefix: str,
         on_config: Callable[[dict[str, Any], int], None],
@@ -56,7 +58,7 @@ class EtcdConfigSource:
         probe_timeout_s: float = 1.0,
         probe_failures: int = 2,
     ):
-        self.session = session
+        self.http = http
         self.endpoints = endpoints
         self.prefix = prefix.rstrip("/") + "/"
         self.on_config = on_config
@@ -121,7 +123,7 @@ class EtcdConfigSource:
         while True:
             await asyncio.sleep(self.probe_interval_s)
             try:
-                async with self.session.post(f"{self.endpoint}/v3/maintenance/status", json={}, timeout=timeout) as resp:
+                async with self.http.post(self.endpoint, "/v3/maintenance/status", {}, timeout) as resp:
                     await resp.read()
                     ok = resp.status == 200
             except (TimeoutError, aiohttp.ClientError):
@@ -133,7 +135,7 @@ class EtcdConfigSource:
     async def _load(self) -> None:
         body = {"key": _b64(self.prefix), "range_end": _prefix_end(self.prefix)}
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        async with self.session.post(f"{self.endpoint}/v3/kv/range", json=body, timeout=timeout) as resp:
+        async with self.http.post(self.endpoint, "/v3/kv/range", body, timeout) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"range answered {resp.status}")
             data = await resp.json(content_type=None)
@@ -153,7 +155,7 @@ class EtcdConfigSource:
         # No total timeout: the stream lives as long as etcd does. A connect timeout still
         # applies so an unreachable endpoint does not stall the reconnect loop.
         timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout_s, sock_connect=self.timeout_s)
-        async with self.session.post(f"{self.endpoint}/v3/watch", json=body, timeout=timeout) as resp:
+        async with self.http.post(self.endpoint, "/v3/watch", body, timeout) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"watch answered {resp.status}")
             async for msg in _json_lines(resp):

@@ -18,6 +18,11 @@ class GatewaySettings(BaseSettings):
     # Comma-separated etcd endpoints (host:port or http://host:port); tried in order.
     etcd_endpoint: str = "http://127.0.0.1:2379"
     etcd_prefix: str = "/apisix"
+    # ca.pem, cert.pem and key.pem for mutual TLS to etcd; empty: plaintext. etcd's HTTP
+    # gateway ignores the certificate's name, so the gateway logs in as etcd_user (etcd_http.py).
+    etcd_tls_dir: str = ""
+    etcd_user: str = ""
+    etcd_password: SecretStr = SecretStr("")
     etcd_timeout_s: float = 3.0
     etcd_reconnect_min_s: float = 0.2
     etcd_reconnect_max_s: float = 3.0
@@ -59,5 +64,5 @@ class GatewaySettings(BaseSettings):
             item = item.strip().rstrip("/")
             if not item:
                 continue
-            out.append(item if "://" in item else f"http://{item}")
+            out.append(item if "://" in item else f"{'https' if self.etcd_tls_dir else 'http'}://{item}")
         return out

@@ -6,6 +6,7 @@ import contextlib
 
 from fastapi import FastAPI
 
+from system.common.etcd import EtcdTls
 from system.common.service import create_app
 from system.policy_sync.metrics import SyncCollector
 from system.policy_sync.opa import OpaPolicies
@@ -21,7 +22,9 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
     opa = None
     if sync is None:
         opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
-        sync = PolicySync(FailoverSources(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s),
+        sources = FailoverSources(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s,
+                                  tls=EtcdTls.in_dir(settings.etcd_tls_dir))
+        sync = PolicySync(sources,
                           opa, heartbeat_s=settings.heartbeat_s, verify_interval_s=settings.verify_interval_s,
                           backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s,
                           resync_interval_s=settings.resync_interval_s)

@@ -27,6 +27,8 @@ class PolicySyncSettings(BaseSettings):
 
     # Every etcd member, comma-separated, the local one first (source.py: FailoverSources).
     etcd_endpoint: str = "etcd:2379"
+    # ca.pem, cert.pem and key.pem for mutual TLS to etcd (its user is the certificate's CN); empty: plaintext.
+    etcd_tls_dir: str = ""
     # Each etcd call, and the heartbeat that notices a silent (paused, partitioned) etcd.
     etcd_timeout_s: float = 2.0
     heartbeat_s: float = 1.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from system.common.etcd import connect, etcd3
+from system.common.etcd import EtcdTls, connect, etcd3
 from system.common.settings import split_endpoints
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ class EtcdSource:
         cancel = src.watch(revision + 1, print)
     """
 
-    def __init__(self, endpoint: str, prefix: str = "/policies/", timeout: float = 2.0) -> None:
+    def __init__(self, endpoint: str, prefix: str = "/policies/", timeout: float = 2.0,
+                 tls: EtcdTls | None = None) -> None:
         self.prefix = prefix
-        self._client = connect(endpoint, timeout=timeout)
+        self._client = connect(endpoint, timeout=timeout, tls=tls)
         self._cancels: list[Callable[[], None]] = []
 
     def _id(self, key: bytes) -> str:
@@ -160,9 +161,10 @@ class FailoverSources:
     """
 
     def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 2.0,
-                 source: Callable[[str, str, float], EtcdSource] = EtcdSource) -> None:
+                 source: Callable[[str, str, float], EtcdSource] | None = None, tls: EtcdTls | None = None) -> None:
         self.endpoints = split_endpoints(endpoints)
-        self.prefix, self.timeout, self._source = prefix, timeout, source
+        self.prefix, self.timeout = prefix, timeout
+        self._source = source or (lambda endpoint, prefix, timeout: EtcdSource(endpoint, prefix, timeout, tls))
         self.current = 0
 
     def __call__(self) -> EtcdSource:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import labels
+from harness.pki import LabCa
 from harness.topology.plan import Placement, Plan
 
 
@@ -25,6 +26,9 @@ class Context:
     vip: tuple[str, int] | None = None  # (address on the edge network, prefix length)
     ready_timeout_s: float = 180.0  # per container; generous: 2 cores, often shared
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env
+    # The run's CA (harness/pki.py); etcd's users that log in with a password (etcd_tls.py).
+    ca: LabCa = field(default_factory=lambda: LabCa.create("unsaved"))
+    etcd_passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:

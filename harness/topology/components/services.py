@@ -15,6 +15,7 @@ import typing
 
 from harness.containers import PythonServiceContainer
 from harness.kinds import KINDS
+from harness.topology import etcd_tls
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
 from system.common.settings import SECRETS_DIR
@@ -55,7 +56,9 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             # the spec's key cache: fresh for ttl, then served stale while OpenBao fails
             "secret_ttl_s": f"{params.key_cache.ttl_s:g}",
             "secret_max_stale_s": f"{params.key_cache.max_stale_s:g}",
-            "etcd_endpoint": ",".join(x.url("client") for x in _local_first(plan, "etcd", site)),
+            "etcd_endpoint": ",".join(x.url("client", scheme="https") for x in _local_first(plan, "etcd", site)),
+            "etcd_user": "gateway",
+            "etcd_password": ctx.etcd_passwords.get("gateway", ""),
             "vault_addr": local("vault").url("api"),
             **{f"vault_{k}": v for k, v in ctx.approle.get(p.name, {}).items()},
             "admin_port": str(p.ports["admin"]),
@@ -95,6 +98,8 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
         }
     elif p.kind == "llm":
         env |= {"api_key_file": LLM_KEY_PATH, "seed": "0", "admin_token": ctx.llm_admin_token}
+    if "etcd" in KINDS[p.kind].talks_to:
+        env["etcd_tls_dir"] = etcd_tls.TLS_DIR
     env |= ctx.extra_env.get(p.name, {})
     return env
 
@@ -145,6 +150,10 @@ def container(ctx: Context, p: Placement) -> PythonServiceContainer:
             c.with_copy_into_container(value.encode(), f"{SECRETS_DIR}/{prefix}{key.upper()}", mode=0o600)
         else:
             c.with_env(prefix + key.upper(), value)
+    if "etcd" in KINDS[p.kind].talks_to:
+        # Its etcd user is the certificate's common name (the gateway's: its password), one per kind.
+        for path, content in etcd_tls.files(ctx.ca, etcd_tls.client_cert(ctx.ca, p.kind)).items():
+            c.with_copy_into_container(content, path, mode=0o600)
     if p.kind == "llm":
         # The key reaches the stub as a file, not as an environment variable `docker inspect` shows.
         c.with_copy_into_container(ctx.llm_key.encode(), LLM_KEY_PATH, mode=0o600)

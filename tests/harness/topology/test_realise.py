@@ -56,6 +56,7 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.setattr(realise.wan_recipe, "container", lambda ctx, routes: FakeContainer("wan", log))
     monkeypatch.setattr(realise, "WanLink", FakeWan)
     monkeypatch.setattr(realise.liveness, "start", lambda state, state_file: log.append("liveness") or 0)
+    monkeypatch.setattr(realise.etcd_tls, "enable_auth", lambda *a: log.append("etcd auth"))
     monkeypatch.setattr(realise, "RECIPES", {k: (lambda ctx, p: FakeContainer(p.name, log)) for k in realise.RECIPES})
     removed: list[str | None] = []
     monkeypatch.setattr(realise, "remove_all", lambda client, run_id: removed.append(run_id) or (0, 0, 0))
@@ -76,7 +77,7 @@ def test_up_runs_its_phases_in_order_and_saves_the_state(fakes) -> None:
         assert starts[0] == "wan" and sorted(starts[1:-len(gateways)]) == sorted(etcd)
         assert sorted(starts[-len(gateways):]) == sorted(gateways)
         assert list(lab.state.timings) == [
-            "networks", f"wan: {len(lab.routes)} proxies", "etcd cluster healthy",
+            "networks", f"wan: {len(lab.routes)} proxies", "etcd cluster healthy, its users and roles set",
             f"{1 + len(etcd) + len(gateways)} containers healthy", "liveness", "up",
         ]
         assert log[-1] == "liveness"  # the WAN follows the containers once the lab is whole

@@ -13,6 +13,8 @@ import httpx
 import pytest
 from topology_support import raft_peers, sites_of
 
+from harness.topology import etcd_tls
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 DENY_BOB = """\
@@ -165,10 +167,12 @@ def test_policy_update_through_the_vip_is_enforced_in_both_dcs(seed_lab) -> None
 
 def test_etcd_lists_one_member_per_dc(seed_lab) -> None:
     etcd1 = seed_lab.plan.of_kind("etcd")[0]
-    resp = httpx.post(f"{seed_lab.url(etcd1.name, 'client')}/v3/cluster/member/list", json={}, timeout=5, trust_env=False)
-    members = [m["name"] for m in resp.json()["members"]]
+    with etcd_tls.as_root(seed_lab.state, etcd1.name) as client:
+        listed = list(client.members)
+    members = [m.name for m in listed]
     assert sorted(seed_lab.plan.topology.site_of(m) for m in members) == ["dc1", "dc2"]
-    peer_urls = [u for m in resp.json()["members"] for u in m["peerURLs"]]
+    peer_urls = [u for m in listed for u in m.peer_urls]
+    assert all(u.startswith("https://") for u in peer_urls)  # peers speak mutual TLS
     assert all(u.split("//")[1].split(":")[0] in members for u in peer_urls)  # alias URLs, not addresses
 
 
@@ -179,7 +183,7 @@ def test_openbao_raft_peers_span_both_dcs(seed_lab) -> None:
 
 
 def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) -> None:
-    etcds = [seed_lab.url(p.name, "client") for p in seed_lab.plan.of_kind("etcd")]
+    etcds = [seed_lab.url(p.name, "metrics") for p in seed_lab.plan.of_kind("etcd")]
 
     def health(url: str) -> str:
         try:

@@ -6,14 +6,15 @@ import httpx
 import pytest
 from topology_support import raft_peers, sites_of
 
+from harness.topology import etcd_tls
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def test_etcd_has_three_members_on_three_sites(witness_lab) -> None:
     etcd1 = witness_lab.plan.of_kind("etcd")[0]
-    resp = httpx.post(f"{witness_lab.url(etcd1.name, 'client')}/v3/cluster/member/list", json={}, timeout=5,
-                      trust_env=False)
-    members = [m["name"] for m in resp.json()["members"]]
+    with etcd_tls.as_root(witness_lab.state, etcd1.name) as client:
+        members = [m.name for m in client.members]
     assert sorted(witness_lab.plan.topology.site_of(m) for m in members) == ["dc1", "dc2", "witness"]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from harness.containers import EtcdContainer, InternalNetwork
 from system.common.etcd import connect
+from system.gateway.etcd_http import EtcdHttp
 from system.gateway.etcd_source import EtcdConfigSource
 
 pytestmark = [pytest.mark.docker, pytest.mark.anyio]
@@ -42,7 +43,7 @@ async def test_load_watch_big_txn_and_compaction(etcd):
     client.put("/other/x", "not ours")
     seen: list[tuple[dict, int]] = []
     async with aiohttp.ClientSession() as session:
-        src = EtcdConfigSource(session, [etcd.client_url], "/apisix", lambda kv, rev: seen.append((kv, rev)),
+        src = EtcdConfigSource(EtcdHttp(session), [etcd.client_url], "/apisix", lambda kv, rev: seen.append((kv, rev)),
                                reconnect_min_s=0.05, reconnect_max_s=0.2)
         task = asyncio.create_task(src.run())
         try:

@@ -65,9 +65,9 @@ class WatchFloor:
     """A bare etcd watch on one member: the earliest a watcher in that DC can know of a put.
     It is policy_sync's own watch code, without policy_sync."""
 
-    def __init__(self, endpoint: str, prefix: str = "/policies/hot-") -> None:
+    def __init__(self, endpoint: str, prefix: str = "/policies/hot-", tls=None) -> None:
         self.arrivals = Arrivals()
-        self._source = EtcdSource(endpoint, prefix=prefix)
+        self._source = EtcdSource(endpoint, prefix=prefix, tls=tls)
 
     def __enter__(self) -> WatchFloor:
         def seen(item) -> None:

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from propagation import HOT, DecisionPoller, Put, WatchFloor, hot_id, hot_package, rego, spread
 
+from harness.topology import etcd_tls
 from loadtests.cpu import CpuMeter
 from system.common.etcd import connect
 
@@ -46,11 +47,13 @@ def rows() -> list[tuple[int, str, str]]:
 class Bench:
     def __init__(self, lab, es: ExitStack) -> None:
         st = lab.state
-        self.etcd = connect(st.url("etcd1", "client"))
+        self.etcd = connect(st.url("etcd1", "client"), tls=etcd_tls.root_tls(st.secrets_dir, "etcd1"))
         es.callback(self.etcd.close)
         self.sync = {dc: st.url(f"policy_sync{i}") for i, dc in ((1, "dc1"), (2, "dc2"))}
         self.opa = {dc: st.url(f"opa{i}") for i, dc in ((1, "dc1"), (2, "dc2"))}
-        self.floor = {dc: es.enter_context(WatchFloor(st.url(f"etcd{i}", "client"))) for i, dc in ((1, "dc1"), (2, "dc2"))}
+        self.floor = {dc: es.enter_context(WatchFloor(st.url(f"etcd{i}", "client"),
+                                                      tls=etcd_tls.root_tls(st.secrets_dir, f"etcd{i}")))
+                      for i, dc in ((1, "dc1"), (2, "dc2"))}
         self.http = es.enter_context(httpx.Client(trust_env=False, timeout=30))
         self.cpu_of = {n: c.get_wrapped_container().id for n, c in lab.containers.items()
                        if n.startswith(("opa", "policy_sync"))}
