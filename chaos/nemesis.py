@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +77,7 @@ class Nemesis:
 
     def heal_all(self) -> list[str]:
         """Undo every active fault, then sweep whatever a crashed run may have left: proxies
-        enabled, fault toxics removed, our iptables chains flushed, CPU quotas lifted, containers unpaused and
+        enabled, fault toxics removed, our iptables chains flushed, CPU quotas lifted, processes continued, containers unpaused and
         started, OpenBao unsealed, LLM faults cleared. Idempotent."""
         done = []
         for fault in reversed(self.active()):
@@ -214,6 +215,7 @@ class Nemesis:
                 pass
             if c.attrs["HostConfig"].get("CpuQuota", 0) > 0:  # a starved restart cut short
                 c.update(cpu_quota=-1)
+            process.signal_all(c, signal.SIGCONT)  # a pause (SIGSTOP) a crashed run left
         stopped = [n for n, c in lab.state.components.items() if _status(lab, c["container"]) != "running"]
         if stopped:
             process.start(lab, stopped)

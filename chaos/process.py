@@ -9,6 +9,8 @@ kind needs after a restart (OpenBao: unseal); the state file learns the new addr
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -41,7 +43,11 @@ def kill(lab, names: list[str]) -> list[dict]:
 
 
 def pause(lab, names: list[str]) -> list[dict]:
-    _parallel(lambda n: container(lab, n).pause(), names)
+    """SIGSTOP every process of each container: a grey failure (its kernel still completes
+    handshakes and buffers bytes, nothing answers). Not `docker pause`: the WAN's liveness
+    follower takes that for a frozen host (harness/topology/liveness.py), as a hypervisor's
+    pause is, and drops its packets; a stopped process is not a stopped host."""
+    _parallel(lambda n: signal_all(container(lab, n), signal.SIGSTOP), names)
     return [{"do": "unpause", "components": list(names)}]
 
 
@@ -51,7 +57,24 @@ def unpause(lab, names: list[str]) -> None:
         c.reload()
         if c.status == "paused":
             c.unpause()
+        signal_all(c, signal.SIGCONT)
     _parallel(one, names)
+
+
+def signal_all(c, sig: signal.Signals) -> None:
+    """`sig` to every process of a running container, by its host pid (the harness runs on
+    the Docker host, as the nemesis's nsenter does); SIGCONT to a running process is a no-op."""
+    if c.status != "running":
+        return
+    try:
+        top = c.top(ps_args="-eo pid")
+    except docker.errors.APIError:
+        return  # it stopped meanwhile
+    for row in top.get("Processes") or []:
+        try:
+            os.kill(int(row[0]), sig)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 def restart(lab, names: list[str]) -> list[dict]:

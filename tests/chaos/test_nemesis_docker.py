@@ -56,7 +56,9 @@ def test_a_dead_site_gives_connect_timeouts_or_refusals_as_asked(seed_lab):
 
 def test_halab_heal_from_another_process_undoes_what_this_one_left(seed_lab):
     n = Nemesis(seed_lab)
+    rag2 = seed_lab.docker.containers.get(seed_lab.state.components["rag2"]["container"])
     n.start("pause", "rag2")
+    assert _process_states(rag2) == {"T"}  # SIGSTOP: stopped processes in a running container
     n.start("latency", "dc1,dc2", {"latency_ms": 300})
     cms2 = seed_lab.docker.containers.get(seed_lab.state.components["cms2"]["container"])
     cms2.update(cpu_period=100_000, cpu_quota=30_000)  # a starved restart (-o cpus=0.3) cut short
@@ -67,7 +69,14 @@ def test_halab_heal_from_another_process_undoes_what_this_one_left(seed_lab):
     assert healed.returncode == 0 and "healed 2 fault(s)" in healed.stdout, healed.stdout + healed.stderr
     assert n.active() == []
     assert seed_lab.docker.containers.get(seed_lab.state.components["rag2"]["container"]).status == "running"
+    assert "T" not in _process_states(rag2)
     cms2.reload()
     assert cms2.attrs["HostConfig"]["CpuQuota"] <= 0
     toxics = {t["name"] for p in seed_lab.wan.proxies().values() for t in p.get("toxics") or []}
     assert all(t.startswith("baseline_") for t in toxics), toxics
+
+
+def _process_states(c) -> set[str]:
+    """The states (R, S, T, ...) of a container's processes, read from the host's /proc."""
+    pids = [row[0] for row in c.top(ps_args="-eo pid")["Processes"]]
+    return {open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] for pid in pids}

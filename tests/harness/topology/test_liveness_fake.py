@@ -68,6 +68,20 @@ def test_a_dead_gateway_drops_its_listeners_then_refuses_until_it_listens(follow
     assert follower.chain == []
 
 
+def test_a_paused_container_is_a_frozen_host_and_a_stopped_process_is_not(follower):
+    gw2 = follower.plan["gateway2"].container
+    follower.f.follow([_event(gw2, "kill")])  # the nemesis's SIGSTOP: a grey failure, left alone
+    assert follower.chain == []
+    follower.f.follow([_event(gw2, "pause")])
+    assert follower.chain and all("DROP" in r for r in follower.chain)
+    follower.listening["now"] = True
+    follower.f.follow([_event(gw2, "unpause")])
+    deadline = time.monotonic() + 2
+    while follower.chain and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert follower.chain == []
+
+
 def test_a_second_death_while_starting_keeps_it_dead(follower):
     etcd2 = follower.plan["etcd2"].container
     follower.f.follow([_event(etcd2, "die"), _event(etcd2, "start"), _event(etcd2, "die")])
