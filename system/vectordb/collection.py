@@ -149,7 +149,7 @@ def edge_config(config: dict) -> qe.EdgeConfig:
 def update_params(c: Collection, patch: Any) -> None:
     """PATCH /collections/{name}: the params this node keeps (write consistency, replication factor)."""
     patch = cv.obj(patch or {}, "collection update")
-    params = cv.obj(patch.get("params") or {}, "params")
+    params = {} if patch.get("params") is None else cv.obj(patch["params"], "params")  # false is no object
     if params.get("write_consistency_factor") is not None:
         c.config["write_consistency_factor"] = cv.uint(params["write_consistency_factor"],
                                                        "write_consistency_factor", 1, minimum=1, maximum=64)

@@ -60,6 +60,14 @@ def obj(value: Any, what: str) -> dict:
     return value
 
 
+def known(value: dict, fields: set[str] | tuple[str, ...], what: str) -> dict:
+    """`value` with no field but `fields`: the shapes the document closes (filters, conditions,
+    geo shapes, sparse vectors) are refused with an unknown field, as Qdrant's serde does."""
+    unknown = set(value) - set(fields)
+    require(not unknown, f"{what}: unknown field(s) {', '.join(sorted(map(str, unknown)))[:200]}")
+    return value
+
+
 def opt_list(value: Any, what: str) -> list:
     if value is None:
         return []
@@ -121,7 +129,7 @@ def named_vector(value: Any, params: dict | None, sparse: bool, name: str) -> An
     """One vector for the vector `name` of a collection: dense, multi-dense or sparse."""
     label = f"vector `{name}`" if name else "vector"
     if sparse:
-        v = obj(value, label)
+        v = known(obj(value, label), ("indices", "values"), label)
         indices, values = v.get("indices"), v.get("values")
         require(isinstance(indices, list), f"{label}: indices must be unsigned integers")
         indices = [integral(i) for i in indices]
@@ -176,9 +184,7 @@ def vector_out(value: Any) -> Any:
 def to_filter(value: Any) -> qe.Filter | None:
     if value is None:
         return None
-    f = obj(value, "filter")
-    unknown = set(f) - {"must", "should", "must_not", "min_should"}
-    require(not unknown, f"unknown filter field(s): {', '.join(sorted(map(str, unknown)))}")
+    f = known(obj(value, "filter"), _FILTER, "filter")
 
     def conditions(key: str):
         raw = f.get(key)
@@ -189,7 +195,7 @@ def to_filter(value: Any) -> qe.Filter | None:
 
     min_should = None
     if f.get("min_should") is not None:
-        ms = obj(f["min_should"], "min_should")
+        ms = known(obj(f["min_should"], "min_should"), ("conditions", "min_count"), "min_should")
         count = integral(ms.get("min_count"))
         require(count is not None and 0 <= count < 2**63,
                 "min_should.min_count must be a non-negative integer")
@@ -197,6 +203,12 @@ def to_filter(value: Any) -> qe.Filter | None:
                                   count)
     return qe.Filter(must=conditions("must"), should=conditions("should"), must_not=conditions("must_not"),
                      min_should=min_should)
+
+
+_FILTER = ("must", "should", "must_not", "min_should")
+_FIELD_CONDITION = ("key", "match", "range", "geo_bounding_box", "geo_radius", "geo_polygon", "values_count",
+                    "is_empty", "is_null")
+_BOUNDS = ("gt", "gte", "lt", "lte")
 
 
 def field_path(value: Any, what: str) -> str:
@@ -211,12 +223,16 @@ def field_paths(values: Any, what: str) -> list[str]:
 
 
 def _geo_point(value: Any) -> qe.GeoPoint:
-    p = obj(value, "geo point")
+    p = known(obj(value, "geo point"), ("lon", "lat"), "geo point")
     lon, lat = p.get("lon"), p.get("lat")
     require(all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lon, lat)),
             "geo point needs numeric lon and lat")
     require(-180 <= lon <= 180 and -90 <= lat <= 90, "geo point out of range")
     return qe.GeoPoint(lon=float(lon), lat=float(lat))
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _number(value: Any, what: str) -> float | None:
@@ -230,22 +246,28 @@ def _number(value: Any, what: str) -> float | None:
 def to_condition(value: Any):
     c = obj(value, "condition")
     if "key" in c:
-        return _field_condition(c)
+        return _field_condition(known(c, _FIELD_CONDITION, "condition"))
+    for kind in ("is_empty", "is_null", "has_id", "has_vector", "nested"):
+        if kind in c:
+            known(c, (kind,), f"{kind} condition")  # {kind: ...} alone, as the document's one-field shapes
     if "is_empty" in c:
-        return qe.IsEmptyCondition(field_path(obj(c["is_empty"], "is_empty").get("key"), "is_empty.key"))
+        return qe.IsEmptyCondition(field_path(known(obj(c["is_empty"], "is_empty"), ("key",), "is_empty").get("key"),
+                                              "is_empty.key"))
     if "is_null" in c:
-        return qe.IsNullCondition(field_path(obj(c["is_null"], "is_null").get("key"), "is_null.key"))
+        return qe.IsNullCondition(field_path(known(obj(c["is_null"], "is_null"), ("key",), "is_null").get("key"),
+                                             "is_null.key"))
     if "has_id" in c:
+        require(isinstance(c["has_id"], list), "has_id must be an array of point ids")
         return qe.HasIdCondition(set(point_ids(c["has_id"], "has_id")))
     if "has_vector" in c:
         require(isinstance(c["has_vector"], str), "has_vector must be a vector name")
         return qe.HasVectorCondition(c["has_vector"])
     if "nested" in c:
-        n = obj(c["nested"], "nested")
+        n = known(obj(c["nested"], "nested"), ("key", "filter"), "nested")
         inner = to_filter(n.get("filter"))
         require(inner is not None, "nested.filter is required")
         return qe.NestedCondition(field_path(n.get("key"), "nested.key"), inner)
-    if set(c) <= {"must", "should", "must_not", "min_should"}:
+    if set(c) <= set(_FILTER):
         return to_filter(c)  # a nested filter ({} too: it matches every point)
     raise BadInput(f"unknown condition: {sorted(map(str, c))[:5]}")
 
@@ -302,7 +324,7 @@ def _field_condition(c: dict):
     if c.get("match") is not None:
         kwargs["match"] = _match(obj(c["match"], "match"))
     if c.get("range") is not None:
-        r = obj(c["range"], "range")
+        r = known(obj(c["range"], "range"), _BOUNDS, "range")
         bounds = {k: r.get(k) for k in ("gt", "gte", "lt", "lte") if r.get(k) is not None}
         if bounds and all(isinstance(v, str) for v in bounds.values()):
             try:
@@ -312,18 +334,19 @@ def _field_condition(c: dict):
         else:
             kwargs["range"] = qe.RangeFloat(**{k: _number(v, f"range.{k}") for k, v in bounds.items()})
     if c.get("geo_bounding_box") is not None:
-        g = obj(c["geo_bounding_box"], "geo_bounding_box")
+        g = known(obj(c["geo_bounding_box"], "geo_bounding_box"), ("top_left", "bottom_right"), "geo_bounding_box")
         kwargs["geo_bounding_box"] = qe.GeoBoundingBox(_geo_point(g.get("top_left")), _geo_point(g.get("bottom_right")))
     if c.get("geo_radius") is not None:
-        g = obj(c["geo_radius"], "geo_radius")
+        g = known(obj(c["geo_radius"], "geo_radius"), ("center", "radius"), "geo_radius")
         radius = _number(g.get("radius"), "geo_radius.radius")
         require(radius is not None and radius >= 0, "geo_radius.radius must be a non-negative number")
         kwargs["geo_radius"] = qe.GeoRadius(_geo_point(g.get("center")), radius)
     if c.get("geo_polygon") is not None:
-        g = obj(c["geo_polygon"], "geo_polygon")
+        g = known(obj(c["geo_polygon"], "geo_polygon"), ("exterior", "interiors"), "geo_polygon")
 
         def ring(v):
-            pts = [_geo_point(p) for p in opt_list(obj(v, "polygon ring").get("points"), "points")]
+            pts = [_geo_point(p) for p in opt_list(known(obj(v, "polygon ring"), ("points",), "polygon ring")
+                                                   .get("points"), "points")]
             require(len(pts) >= 4, "a polygon ring needs at least 4 points")
             return pts
         try:
@@ -333,7 +356,7 @@ def _field_condition(c: dict):
             raise BadInput(f"geo_polygon: {exc}") from None
     if c.get("values_count") is not None:
         v = obj(c["values_count"], "values_count")
-        require(set(v) <= {"lt", "gt", "lte", "gte"}, "values_count takes lt, gt, lte, gte only")
+        known(v, _BOUNDS, "values_count")
         counts = {k: integral(v.get(k)) for k in ("lt", "gt", "lte", "gte") if v.get(k) is not None}
         require(all(x is not None and 0 <= x < 2**63 for x in counts.values()),
                 "values_count bounds must be non-negative integers")
@@ -385,7 +408,8 @@ def search_params(value: Any) -> qe.SearchParams | None:
         require(p.get(flag) is None or isinstance(p.get(flag), bool), f"params.{flag} must be a boolean")
     quant = None
     if p.get("quantization") is not None:
-        q = obj(p["quantization"], "params.quantization")
+        q = known(obj(p["quantization"], "params.quantization"), ("ignore", "rescore", "oversampling"),
+                  "params.quantization")
         over = _number(q.get("oversampling"), "oversampling")
         require(over is None or over >= 1, "oversampling must be at least 1")
         for flag in ("ignore", "rescore"):

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 
+from system.vectordb import convert as cv
 from system.vectordb import snapshot
 from system.vectordb.errors import ApiError, BadInput
 from system.vectordb.oplog import Entry
@@ -20,6 +21,19 @@ log = logging.getLogger(__name__)
 # A time budget per apply request: a catching-up node keeps answering its own readers between
 # batches instead of freezing its event loop for seconds.
 APPLY_BUDGET_S = 0.05
+MAX_SEQ = 2**63 - 1  # a sequence number is logged as JSON: a signed 64-bit integer
+
+
+def _entry(raw) -> tuple[str, int, float, dict]:
+    """(origin, seq, ts, op) of a shipped entry, as the document's Entry states it."""
+    if not isinstance(raw, dict):
+        raise BadInput("entries must be objects")
+    origin, seq, ts, op = raw.get("origin"), cv.integral(raw.get("seq")), raw.get("ts"), raw.get("op")
+    if not (isinstance(origin, str) and seq is not None and 1 <= seq <= MAX_SEQ
+            and isinstance(ts, (int, float)) and not isinstance(ts, bool) and math.isfinite(ts)
+            and isinstance(op, dict)):
+        raise BadInput("entry needs origin, seq (1 or more), ts and op")
+    return origin, seq, float(ts), op
 
 
 class Receiver:
@@ -32,16 +46,11 @@ class Receiver:
         applied = 0
         # The sender is one of our peers (known by its origin once we have reached it).
         sender_peer = next((p for p in self.peers if p.peer_origin == sender and p.peer_marks is not None), None)
-        for raw in entries:
+        # All checked before any is applied: a request is refused whole, not after a gap or the budget.
+        checked = [_entry(raw) for raw in entries]
+        for origin, seq, ts, op in checked:
             if applied and time.perf_counter() - started > self.apply_budget_s:
                 break  # the sender resends the rest
-            if not isinstance(raw, dict):
-                raise BadInput("entries must be objects")
-            origin, seq, ts, op = raw.get("origin"), raw.get("seq"), raw.get("ts"), raw.get("op")
-            if not (isinstance(origin, str) and isinstance(seq, int) and not isinstance(seq, bool)
-                    and isinstance(ts, (int, float)) and not isinstance(ts, bool) and math.isfinite(ts)
-                    and isinstance(op, dict)):
-                raise BadInput("entry needs origin, seq, ts and op")
             # Our own origin comes back only if our log lost its tail (a crash before the OS
             # wrote it) after a peer had applied it: then it restores what we lost.
             if sender_peer is not None and seq > sender_peer.peer_marks.get(origin, 0):

@@ -50,6 +50,7 @@ def search(c: Collection, body: dict) -> list[dict]:
     raw = body.get("vector")
     using = None
     if isinstance(raw, dict) and "name" in raw:
+        cv.known(raw, ("name", "vector"), "vector")
         using = raw["name"]
         cv.require(isinstance(using, str), "vector.name must be a string")
         raw = raw.get("vector")

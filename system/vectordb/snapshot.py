@@ -32,7 +32,7 @@ import qdrant_edge as qe
 
 from system.vectordb import convert as cv
 from system.vectordb import jsonfast
-from system.vectordb.collection import Collection, engine_call
+from system.vectordb.collection import Collection, engine_call, normalise_collection_config
 from system.vectordb.engine import Engine
 from system.vectordb.errors import BadInput
 from system.vectordb.oplog import fsync_dir
@@ -87,8 +87,52 @@ def _newer(theirs, ours) -> bool:
     return theirs is not None and tuple(ours) < tuple(theirs)
 
 
+def _stamp(value, what: str) -> None:
+    cv.require(value is None or (isinstance(value, (list, tuple)) and len(value) == 2 and cv.is_number(value[0])
+                                 and isinstance(value[1], str)), f"{what} must be [ts, origin]")
+
+
+def _vector_shape(value) -> None:
+    """A point's vectors as the document's VectorStruct states them, whether or not the
+    collection is here (absent, the part is skipped, but a malformed one is still refused)."""
+    def one(v, name: str) -> None:
+        if isinstance(v, dict):
+            cv.named_vector(v, None, True, name)  # sparse
+        elif isinstance(v, list) and v and all(isinstance(r, list) for r in v):
+            for row in v:
+                cv.dense(row, name)
+        else:
+            cv.dense(v, name)
+    if isinstance(value, dict):
+        for name, v in value.items():
+            one(v, name)
+    elif value is not None:
+        one(value, "vector")
+
+
+def check_part(part: dict) -> None:
+    """A points or tombstones part's shape, refused whole (400) before anything is merged."""
+    kind = part.get("kind")
+    if kind not in ("points", "tombstones"):
+        return
+    cv.require(isinstance(part.get("collection"), str), "collection must be a collection name")
+    if kind == "points":
+        for p in cv.opt_list(part.get("points"), "points"):
+            p = cv.obj(p, "point")
+            cv.point_id(p.get("id"))
+            cv.require(p.get("payload") is None or isinstance(p["payload"], dict), "payload must be an object")
+            _stamp(p.get("stamp"), "stamp")
+            _vector_shape(p.get("vector"))
+        return
+    for t in cv.opt_list(part.get("stamps"), "stamps"):
+        cv.require(isinstance(t, (list, tuple)) and len(t) == 3, "a tombstone is [id, ts, origin]")
+        cv.point_id(t[0])
+        _stamp(t[1:], "a tombstone's stamp")
+
+
 def merge(engine: Engine, part: dict) -> None:
     """Install a header, points or tombstones part (the end part is the node's: it moves the log)."""
+    check_part(part)
     kind = part.get("kind")
     if kind == "header":
         for col in cv.opt_list(part.get("collections"), "collections"):
@@ -105,7 +149,9 @@ def merge(engine: Engine, part: dict) -> None:
             pid = cv.point_id(p.get("id"))
             stamp = p.get("stamp")
             if _newer(stamp, c.stamps.get(pid)):
-                points[pid] = (qe.Point(pid, cv.vector_struct(p.get("vector") or {}, c.config), p.get("payload")), stamp)
+                vector = p.get("vector")  # [] is no vector: only null (absent) stands for none
+                points[pid] = (qe.Point(pid, cv.vector_struct({} if vector is None else vector, c.config),
+                                        p.get("payload")), stamp)
         if points:
             engine_call(c.shard.update, qe.UpdateOperation.upsert_points([pt for pt, _ in points.values()]))
         for pid, (_, stamp) in points.items():
@@ -122,12 +168,27 @@ def merge(engine: Engine, part: dict) -> None:
             c.stamps.update(buried)
 
 
+def _kept_config(raw) -> dict:
+    """A header's config, checked as a create would be: the normalised form of itself."""
+    config = cv.obj(raw, "config")
+    named, vectors = config.get("named"), cv.obj(config.get("vectors"), "config.vectors")
+    cv.require(isinstance(named, bool), "config.named must be a boolean")
+    cv.require(named or set(vectors) == {""}, "an unnamed vector is kept under the name \"\"")
+    return normalise_collection_config({**config, "vectors": vectors if named else vectors[""]})
+
+
 def _merge_collection(engine: Engine, col: dict) -> None:
-    name = cv.collection_name(col.get("name"))
+    cv.require(isinstance(col.get("name"), str), "collection name must be a string")
+    name = cv.collection_name(col["name"])
+    created_by = col.get("created_by")
+    cv.require(created_by is None or (isinstance(created_by, list) and len(created_by) == 2
+                                      and isinstance(created_by[0], str) and cv.integral(created_by[1]) is not None),
+               "created_by must be [origin, seq]")
+    config = _kept_config(col.get("config"))
     c = engine.collections.get(name)
     if c is None:
-        c = engine.add_collection(name, cv.obj(col.get("config"), "config"))
-        c.created_by = col.get("created_by")
+        c = engine.add_collection(name, config)
+        c.created_by = created_by
     for field, schema in cv.obj(col.get("payload_schema") or {}, "payload_schema").items():
         if field not in c.payload_schema:
             engine.apply({"op": "create_index", "collection": name, "field_name": field, "field_schema": schema})

@@ -110,6 +110,7 @@ for _path, _method, _kind, _model, _summary in _WRITES:
 async def batch_update(collection_name: CollectionName, request: Request, deps: Deps):
     t0 = time.perf_counter()
     body = await body_of(request)
+    deps.engine.get(collection_name)  # 404 for a collection that does not exist, even with no operations
     ops = cv.opt_list(body.get("operations"), "operations")
     built = []
     for item in ops:

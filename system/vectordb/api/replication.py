@@ -31,9 +31,10 @@ async def handshake(deps: Deps):
 @router.post("/apply", summary="Apply entries shipped by a peer (idempotent)", openapi_extra=json_body(S.Apply))
 async def apply(request: Request, deps: Deps):
     body = await body_of(request)
-    entries = body.get("entries")
+    entries, sender = body.get("entries"), body.get("sender")
     cv.require(isinstance(entries, list), "entries must be an array")
-    return deps.node.receive(str(body.get("sender")), entries)
+    cv.require(sender is None or isinstance(sender, str), "sender must be a string (the peer's origin)")
+    return deps.node.receive(sender or "", entries)
 
 
 @router.post("/snapshot", summary="Merge one part of a peer's snapshot (last writer wins per point)",

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from system.vectordb.convert import FIELD_PATH, MAX_U64
+from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MAX_U64
 
 # --- scalars -------------------------------------------------------------------------------
 
@@ -376,10 +376,10 @@ class OrderBy(Open):
 
 
 class Scroll(Open):
-    # The engine pages an ordered scroll by `order_by.start_from`, not by an offset.
-    model_config = ConfigDict(extra="allow", json_schema_extra={"not": {
-        "required": ["offset", "order_by"],
-        "properties": {"offset": {"not": {"type": "null"}}, "order_by": {"not": {"type": "null"}}}}})
+    # The engine pages an ordered scroll by `order_by.start_from`, not by an offset: one of the
+    # two absent or null. Spelled without `not`, which schemathesis cannot negate below the root.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
+        {"properties": {"offset": {"type": "null"}}}, {"properties": {"order_by": {"type": "null"}}}]})
     offset: PointId | None = None
     limit: PositiveInt | None = None
     filter: Filter | None = None
@@ -508,7 +508,7 @@ class QueryBatch(Open):
 
 class Entry(Open):
     origin: StrictStr
-    seq: StrictInt
+    seq: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
     ts: Number
     op: dict[str, Any] = Field(description="The logged operation; one that does not apply is logged and skipped")
 
@@ -523,10 +523,30 @@ Stamp = Annotated[list, Field(min_length=2, max_length=2, description="[ts, orig
 Watermarks = dict[str, StrictInt]
 
 
+class KeptConfig(Open):
+    """A collection's config as a node keeps it: the unnamed vector is named "" (named false)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
+        {"properties": {"named": {"const": False}, "vectors": {"required": [""], "maxProperties": 1}}},
+        {"properties": {"named": {"const": True}, "vectors": {"propertyNames": {"minLength": 1}}},
+         "anyOf": [{"properties": {"vectors": {"minProperties": 1}}},
+                   {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"minProperties": 1}}}]}]})
+    vectors: dict[str, VectorParams] = Field(description="Dense and sparse names differ")
+    named: StrictBool
+    sparse_vectors: dict[VectorName, SparseParams] | None = None
+    write_consistency_factor: Factor | None = None
+    replication_factor: Factor | None = None
+    on_disk_payload: StrictBool | None = None
+
+
 class SnapshotCollection(Open):
-    name: StrictStr
-    config: dict[str, Any]
-    payload_schema: dict[str, Any] | None = None
+    name: Annotated[StrictStr, Field(pattern=COLLECTION_NAME)]
+    config: KeptConfig
+    payload_schema: Annotated[dict[str, Literal["keyword", "integer", "float", "geo", "text", "bool", "datetime",
+                                                "uuid"] | FieldSchemaParams],
+                              Field(json_schema_extra={"propertyNames": {"pattern": FIELD_PATH}})] | None = None
+    created_by: Annotated[list, Field(min_length=2, max_length=2, description="[origin, seq]", json_schema_extra={
+        "prefixItems": [{"type": "string"}, {"type": "integer"}]})] | None = None
 
 
 class HeaderPart(Open):
@@ -550,7 +570,10 @@ class PointsPart(Open):
 class TombstonesPart(Open):
     kind: Literal["tombstones"]
     collection: StrictStr
-    stamps: list[Annotated[list, Field(min_length=3, max_length=3, description="[id, ts, origin]")]] | None = None
+    stamps: (list[Annotated[list, Field(min_length=3, max_length=3, description="[id, ts, origin]", json_schema_extra={
+        "prefixItems": [{"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_U64},
+                                   {"type": "string", "format": "uuid"}]}, {"type": "number"}, {"type": "string"}]})]]
+              | None) = None
 
 
 class EndPart(Open):

@@ -101,3 +101,27 @@ def test_batches_on_a_missing_collection_answer_404(client):
                                  {"must": [{"key": "tags", "values_count": {"gte": 1, "most": 3}}]}])
 def test_out_of_range_and_unknown_fields_are_400(client, flt):
     assert client.post("/collections/tr/points/count", json={"filter": flt}).status_code == 400
+
+
+@pytest.mark.parametrize("method, path, body", [
+    # closed shapes of the document: an unknown field is refused, as Qdrant's serde does
+    ("POST", "/collections/tr/points/count", {"filter": {"must": [{"key": "n", "range": {"gt": 1, "most": 3}}]}}),
+    ("POST", "/collections/tr/points/count", {"filter": {"must": [{"key": "n", "is_null": True, "x": 1}]}}),
+    ("POST", "/collections/tr/points/count", {"filter": {"must": [{"has_id": [1], "must": []}]}}),
+    ("POST", "/collections/tr/points/count", {"filter": {"must": [{"is_empty": {"key": "n", "x": 1}}]}}),
+    ("POST", "/collections/tr/points/count", {"filter": {"must": [{"key": "g", "geo_radius": {
+        "center": {"lon": 0, "lat": 0, "alt": 1}, "radius": 1}}]}}),
+    ("POST", "/collections/tr/points/count", {"filter": {"min_should": {"conditions": [], "min_count": 0, "x": 1}}}),
+    ("PATCH", "/collections/tr", {"params": False}),
+    ("POST", "/collections/nope/points/batch", {"operations": []}),
+    ("POST", "/replication/apply", {"sender": ["a"], "entries": []}),
+    ("POST", "/replication/apply", {"entries": [{"origin": "x", "seq": 0, "ts": 1, "op": {}}]}),
+    ("POST", "/replication/snapshot", {"part": {"kind": "points", "collection": "nope", "points": [
+        {"id": 1, "payload": True}]}}),
+    ("POST", "/replication/snapshot", {"part": {"kind": "points", "collection": "tr", "points": [
+        {"id": 99, "vector": []}]}}),  # a new point: [] is no vector of tr
+    ("POST", "/replication/snapshot", {"part": {"kind": "tombstones", "collection": "tr", "stamps": [[1, "x", 2]]}}),
+])
+def test_what_the_document_refuses_is_refused(client, method, path, body):
+    r = client.request(method, path, json=body)
+    assert 400 <= r.status_code < 500, (path, r.text)
