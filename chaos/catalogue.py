@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chaos.nemesis import Nemesis, wait_healthy
 from chaos.run import RunResult, run
+from harness.scenario import path_part
 from scenarios.catalogue import Entry
 from scenarios.checkers.verdict import Verdict, compose
 from scenarios.compare import compare
@@ -21,7 +22,7 @@ from scenarios.expect import verdicts
 
 def out_dir(entry: Entry, preset: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return Path("reports/out") / f"{preset.replace('+', '-')}-{entry.name}-{stamp}"
+    return Path("reports/out") / f"{preset.replace('+', '-')}-{path_part(entry.name)}-{stamp}"
 
 
 def run_entry(lab, entry: Entry, *, seed: int = 0, out: str | Path | None = None,

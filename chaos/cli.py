@@ -7,6 +7,7 @@ import time
 import click
 
 from harness.faults import FAULT_KINDS
+from scenarios.catalogue import SPEC_HELP
 from scenarios.objectives import OBJECTIVES
 
 
@@ -103,10 +104,11 @@ def heal() -> None:
 
 
 @click.command()
-@click.option("--scenario", "scenario_name", default="baseline", show_default=True,
-              help="A preset (baseline, dc2-down, partition, ...) or a .json/.toml file; its faults run in time.")
-@click.option("--rps", type=float, help="Constant request rate (replaces the scenario's load; fault times scale).")
-@click.option("--duration", type=float, help="Seconds of load.")
+# The default is the 10-minute run at 200/s that `halab measure` has always made.
+@click.option("--scenario", "scenario_name", default="baseline@200/600", show_default=True,
+              help=SPEC_HELP + " Its faults run in time.")
+@click.option("--rps", type=float, help="Constant request rate (replaces the scenario's load).")
+@click.option("--duration", type=float, help="Seconds of load; the scenario's fault times scale with it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the arrivals, users and questions.")
 @click.option("--workers", type=int, help="Requests in flight at most [peak rate x request timeout]; an arrival "
               "finding them all busy is recorded as a failed `dropped` op, never skipped.")
@@ -124,19 +126,20 @@ def measure(scenario_name, rps, duration, seed, workers, out_dir, no_predict):
     from rich.console import Console
 
     from chaos.run import run
-    from harness import scenario as scenarios
     from harness.history import completions
+    from harness.scenario import ScenarioError, path_part
+    from scenarios.catalogue import entry
 
     console = Console()
     try:
-        sc = scenarios.resolve(scenario_name)
+        sc = entry(scenario_name).scenario
         if rps is not None or duration is not None:
             sc = sc.with_load(rps, duration)
-    except (scenarios.ScenarioError, OSError) as exc:
+    except ScenarioError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     lab = _lab()
     check_targets(lab, sc)
-    out = Path(out_dir or f"reports/out/measure-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    out = Path(out_dir or f"reports/out/measure-{path_part(sc.name)}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
     def tick(elapsed: float, history) -> None:
         done = completions(history)
@@ -198,7 +201,8 @@ def chaos_list() -> None:
 def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
     """Run one catalogue scenario on the running lab (`halab up --preset P` picks the preset)
     and print its verdicts. Exits 1 when a verdict is false. NAME@RPS runs it at a constant
-    rate (baseline@12). NAME may also be a .json/.toml
+    rate (baseline@12), NAME@RPS/DURATION for DURATION seconds with its fault times scaled
+    (dc2-down@10/100), each held to the entry's expectations. NAME may also be a .json/.toml
     scenario file (`halab explore` writes them): it is held to the invariants every run
     keeps, with no availability or latency goal."""
     from rich.console import Console
@@ -247,7 +251,8 @@ def chaos_run(name: str, seed: int, out_dir: str | None) -> None:
 @click.option("--preset", "preset_name", help="The preset the running lab must be [whatever `halab up` started].")
 @click.option("--scenarios", "names", default="dc2-down", show_default=True,
               help="Catalogue scenarios, comma-separated (`halab chaos list`); NAME@RPS runs one at a "
-                   "constant rate, e.g. baseline@3,baseline@12.")
+                   "constant rate, e.g. baseline@3,baseline@12, and NAME@RPS/DURATION for DURATION seconds "
+                   "(fault times scaled).")
 @click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True, help="Measured runs per scenario.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run i uses seed + i, measured and predicted alike.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory [reports/out/fidelity-<preset>-<UTC time>].")

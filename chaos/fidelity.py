@@ -17,6 +17,7 @@ from pathlib import Path
 from chaos.catalogue import run_entry
 from harness.faults import fault_kind
 from harness.history import read_jsonl
+from harness.scenario import path_part
 from scenarios import fidelity, run_dir
 from scenarios.catalogue import entry
 from simulation.calibrate import calibrate
@@ -63,7 +64,7 @@ def measure(lab, scenarios: list[str], runs: int, out: Path, *, seed: int = 0,
         for i in range(1, runs + 1):
             s = seed + i
             say(f"{name} run {i}/{runs} (seed {s}) ...")
-            r, verdicts = run_entry(lab, e, seed=s, out=out / name / f"run-{i}")
+            r, verdicts = run_entry(lab, e, seed=s, out=out / path_part(name) / f"run-{i}")
             pred = predict(r.out / "prediction", lab, e.scenario, params, s)
             if any(v.valid is False for v in verdicts):
                 result.invalid.setdefault(name, []).append(f"run-{i}")

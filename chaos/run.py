@@ -4,7 +4,7 @@ the same scenario beside it.
 
 Example (needs a running lab)::
 
-    result = run(attach(), preset("dc2-down").with_load(rps=10, duration_s=60), out="reports/out/x")
+    result = run(attach(), entry("dc2-down@10/60").scenario, out="reports/out/x")
     result.history[-1].f      # 'converged''
 """
 

@@ -1,14 +1,16 @@
 """A scenario as plain data: a load profile and a fault schedule. The harness runs it against
 containers, simulation/ runs it against the SimPy model; both produce a history.
 
-    >>> s = preset("dc2-down")
+    >>> s = Scenario("cut", Load.constant(6.0, 50.0), (Fault("site-down", "dc2", 10.0, 35.0),))
     >>> s.load.rate_at(10.0), s.load.duration_s
-    (200.0, 600.0)
-    >>> [(f.kind, f.target, f.start_s, f.stop_s) for f in s.faults]
-    [('site-down', 'dc2', 120.0, 420.0)]
-    >>> longer = s.with_load(rps=50, duration_s=1200)   # fault times scale with the duration
-    >>> longer.faults[0].start_s, longer.load.rate_at(0)
-    (240.0, 50.0)
+    (6.0, 50.0)
+    >>> longer = s.with_load(rps=200, duration_s=600)   # fault times scale with the duration
+    >>> [(f.start_s, f.stop_s) for f in longer.faults], longer.load.rate_at(0)
+    ([(120.0, 420.0)], 200.0)
+
+Scenarios are named in one place, the catalogue (scenarios/catalogue), whose `entry` resolves
+what `--scenario` says; a scenario resolved from it carries an `EntryRef` saying which entry
+and at what load, and runs record it. This module holds the data and the file format.
 
 The flows are named here once (RAG_QUERY, POLICY_UPDATE, RAG_INGEST); the harness's clients
 and the model import the names, and both draw a load's arrivals from `Load.arrivals`.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import tomllib
 from collections.abc import Iterator
@@ -161,16 +164,83 @@ class Fault:
         return tuple(x.strip() for x in self.target.replace("->", ",").split(","))
 
 
+MAX_RPS = 1000.0  # what NAME@RPS accepts: a typo's extra zeros should not reach a lab
+SPEC_FORM = ("NAME, NAME@RPS or NAME@RPS/DURATION (RPS requests per second, above 0 and at most "
+             f"{MAX_RPS:g}; DURATION seconds, above 0), e.g. dc2-down@200/600")
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """Which catalogue entry a scenario is and at what constant load; `rps` and `duration_s`
+    None where the entry's own hold. Runs record it (scenario.json's `entry`), and a run's
+    expectations are looked up by it, never by the scenario's display name.
+
+    `spec` is how `--scenario` names it; `parse` reads one back (the catalogue looks it up):
+
+    >>> EntryRef("dc2-down", 200.0, 600.0).spec, EntryRef("baseline", 12.5).spec, EntryRef("baseline").spec
+    ('dc2-down@200/600', 'baseline@12.5', 'baseline')
+    >>> EntryRef.parse("dc2-down@200/600")
+    EntryRef(name='dc2-down', rps=200.0, duration_s=600.0)
+    >>> EntryRef.parse("dc2-down@200s")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    harness.scenario.ScenarioError: 'dc2-down@200s': a catalogue scenario is NAME, NAME@RPS or NAME@RPS/DURATION (RPS ...), e.g. dc2-down@200/600
+    """
+
+    name: str
+    rps: float | None = None
+    duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.duration_s is not None and self.rps is None:
+            raise ScenarioError(f"{self.name}: a recorded duration needs its rate (NAME@RPS/DURATION)")
+
+    @property
+    def spec(self) -> str:
+        if self.rps is None:
+            return self.name
+        return f"{self.name}@{_num(self.rps)}" + ("" if self.duration_s is None else f"/{_num(self.duration_s)}")
+
+    @classmethod
+    def parse(cls, text: str) -> EntryRef:
+        name, at, params = text.partition("@")
+        if not at:
+            return cls(name)
+        rate, slash, duration = params.partition("/")
+        try:
+            rps, dur = float(rate), float(duration) if slash else None
+        except ValueError:
+            rps = dur = math.nan
+        # `not <=` rather than `>`: NaN fails every comparison, so it is refused too
+        if not 0 < rps <= MAX_RPS or (slash and not 0 < dur < math.inf):
+            raise ScenarioError(f"{text!r}: a catalogue scenario is {SPEC_FORM}")
+        return cls(name, rps, dur)
+
+
+def path_part(name: str) -> str:
+    """A scenario's name as one path component: NAME@RPS/DURATION's slash would nest a directory.
+
+    >>> path_part("dc2-down@200/600")
+    'dc2-down@200_600'
+    """
+    return name.replace("/", "_")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     load: Load
     faults: tuple[Fault, ...] = ()
     description: str = ""
+    entry: EntryRef | None = None  # the catalogue entry it was resolved from; None: a file or made in code
 
     def with_load(self, rps: float | None = None, duration_s: float | None = None) -> Scenario:
         """A constant-rate copy; fault times scale with the new duration so a fault stays in
-        the same part of the run."""
+        the same part of the run. The entry it records gets the new load."""
         old = self.load.duration_s
         new = duration_s if duration_s is not None else old
         rate = rps if rps is not None else self.load.stages[0].rps
@@ -179,10 +249,15 @@ class Scenario:
             dataclasses.replace(f, start_s=f.start_s * k, stop_s=None if f.stop_s is None else f.stop_s * k)
             for f in self.faults
         )
-        return dataclasses.replace(self, load=Load.constant(rate, new, self.load.mix), faults=faults)
+        entry = self.entry and dataclasses.replace(
+            self.entry, rps=float(rate), duration_s=float(duration_s) if duration_s is not None else self.entry.duration_s)
+        return dataclasses.replace(self, load=Load.constant(rate, new, self.load.mix), faults=faults, entry=entry)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.entry is None:  # explore's files, and any scenario made in code, keep the shape they had
+            del d["entry"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scenario:
@@ -209,9 +284,15 @@ class Scenario:
                 )
                 for f in d.get("faults", ())
             )
-            return cls(str(d["name"]), load, faults, str(d.get("description", "")))
+            ref = d.get("entry")
+            entry = None if ref is None else EntryRef(str(ref["name"]), _opt(ref.get("rps")), _opt(ref.get("duration_s")))
+            return cls(str(d["name"]), load, faults, str(d.get("description", "")), entry)
         except KeyError as exc:
             raise ScenarioError(f"scenario is missing the field {exc.args[0]!r}") from None
+
+
+def _opt(x: Any) -> float | None:
+    return None if x is None else float(x)
 
 
 def _mix(raw: Any) -> tuple[tuple[str, float], ...]:
@@ -232,54 +313,3 @@ def load(path: str | Path) -> Scenario:
     else:
         raise ScenarioError(f"{path}: a scenario file ends in .json or .toml")
     return Scenario.from_dict(data)
-
-
-# --- presets: 10 minutes at 200 requests/s, the fault from minute 2 to minute 7 -------------
-
-_LOAD = Load.constant(200.0, 600.0)
-PRESETS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario("baseline", _LOAD, (), "No faults: the reference for latency and for `halab calibrate`."),
-        Scenario(
-            "dc2-down",
-            _LOAD,
-            (Fault("site-down", "dc2", 120.0, 420.0),),
-            "DC2 goes dark (every component killed) and comes back: HAProxy detection, quorum loss on seed.",
-        ),
-        Scenario(
-            "partition",
-            _LOAD,
-            (Fault("partition", "dc1,dc2", 120.0, 420.0),),
-            "The WAN between the DCs is cut: both sides live, two-voter clusters lose write quorum.",
-        ),
-        Scenario(
-            "vault-down",
-            _LOAD,
-            (Fault("component-down", "vault", 120.0, 420.0),),
-            "Every Vault is down: queries live on the gateway's key cache until max-stale runs out.",
-        ),
-        Scenario(
-            "wan-latency",
-            _LOAD,
-            (Fault("latency", "dc1,dc2", 120.0, 420.0, {"latency_ms": 100.0, "jitter_ms": 20.0}),),
-            "The WAN between the DCs slows to 100 ms one-way.",
-        ),
-    )
-}
-
-
-def preset(name: str) -> Scenario:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(PRESETS)}") from None
-
-
-def resolve(name_or_path: str) -> Scenario:
-    """A preset name or a path to a .json/.toml file (what the CLIs accept)."""
-    if name_or_path in PRESETS:
-        return PRESETS[name_or_path]
-    if Path(name_or_path).suffix in (".json", ".toml"):
-        return load(name_or_path)
-    return preset(name_or_path)

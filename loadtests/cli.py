@@ -8,6 +8,7 @@ import time
 import click
 
 from loadtests.shapes import SHAPES
+from scenarios.catalogue import SPEC_HELP
 
 
 @click.command()
@@ -16,7 +17,7 @@ from loadtests.shapes import SHAPES
               "(a slow system gets less load from it; an outage shows as fewer requests).")
 @click.option("--duration", type=float, help="Seconds of load [60, or the scenario's; its fault times scale].")
 @click.option("--shape", type=click.Choice(sorted(SHAPES)), help="Rate over the run [steady].")
-@click.option("--scenario", "scenario_name", help="A scenario preset or file: its stages, mix and faults (the nemesis runs them).")
+@click.option("--scenario", "scenario_name", help=SPEC_HELP + " Its stages, mix and faults (the nemesis runs them).")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Locust worker processes (its distributed mode: a master and K workers), histories merged "
                    "[none: one Locust process].")
@@ -50,13 +51,14 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
 
     from chaos.cli import _lab, _table, check_targets
     from chaos.run import run
+    from harness.scenario import path_part
     from loadtests.run import LoadError, Progress, locust_load
 
     sc = _scenario(rate, users, duration, shape, scenario_name, think)
     lab = _lab()
     check_targets(lab, sc)
     console = Console()
-    out = Path(out_dir or f"reports/out/load-{sc.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    out = Path(out_dir or f"reports/out/load-{path_part(sc.name)}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
     faults = ", ".join(f"{f.kind} {f.target} {f.start_s:g}-{f.stop_s if f.stop_s is not None else 'end'} s"
                        for f in sc.faults) or "none"
     model = f"CLOSED model, {users} users" if users else f"open model, peak {max(s.rps for s in sc.load.stages):g}/s"
@@ -91,9 +93,10 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
 
 def _scenario(rate, users, duration, shape, scenario_name, think):
     """The run the options describe, or a usage error naming what does not fit."""
-    from harness import scenario as scenarios
+    from harness.scenario import Scenario, ScenarioError
     from loadtests import shapes
     from loadtests.options import _think
+    from scenarios.catalogue import entry
 
     if rate is not None and users is not None:
         raise click.UsageError("--rate is the open model's and --users the closed model's: give one")
@@ -104,12 +107,12 @@ def _scenario(rate, users, duration, shape, scenario_name, think):
     try:
         _think(think)
         if scenario_name:
-            sc = scenarios.resolve(scenario_name)
+            sc = entry(scenario_name).scenario
             if rate is not None or duration is not None:
                 sc = sc.with_load(rate, duration)
         else:
-            sc = scenarios.Scenario(f"locust-{shape or 'steady'}", shapes.shape(shape or "steady", rate or 10.0, duration or 60.0))
-    except (scenarios.ScenarioError, OSError) as exc:
+            sc = Scenario(f"locust-{shape or 'steady'}", shapes.shape(shape or "steady", rate or 10.0, duration or 60.0))
+    except ScenarioError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario" if scenario_name else "--shape") from None
     late = [f for f in sc.faults if f.start_s >= sc.load.duration_s or (f.stop_s or 0) > sc.load.duration_s]
     if late:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness import scenario as scenarios
 from harness.scenario import Load, Scenario, ScenarioError
 from loadtests import shapes
+from scenarios.catalogue import SPEC_HELP, entry
 
 DEFAULT_DURATION_S = 60.0
 
@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--halab-shape", default="steady", choices=sorted(shapes.SHAPES),
                        help="Shape of the rate over the run (the closed model scales -u by it).")
     group.add_argument("--halab-scenario", default="",
-                       help="A scenario preset or file: its stages and mix (its faults run only under `halab load`).")
+                       help=SPEC_HELP + " Its stages and mix (its faults run only under `halab load`).")
     group.add_argument("--halab-duration", type=float, default=None,
                        help=f"Seconds of load (default: the scenario's, else -t, else {DEFAULT_DURATION_S:g}).")
     group.add_argument("--halab-seed", type=int, default=0, help="Seeds the arrivals, users and questions.")
@@ -76,7 +76,7 @@ def plan(opts) -> Plan:
     if opts.halab_scenario:
         if opts.halab_shape != "steady":
             raise ScenarioError(f"a scenario brings its own stages: --halab-shape {opts.halab_shape} does not apply to it")
-        sc = scenarios.resolve(opts.halab_scenario)
+        sc = entry(opts.halab_scenario).scenario
         if rate is not None or duration is not None:
             sc = sc.with_load(rate, duration)
         return Plan(sc, not closed, think)

@@ -145,11 +145,15 @@ def page(entry: Entry, measured: dict[str, dict] | None = None) -> dict:
 
 
 def latest_runs(folder: Path) -> dict[tuple[str, str], Path]:
-    """(scenario, preset) -> the newest run directory of it directly in `folder` (by name: they end in a UTC stamp)."""
+    """(catalogue entry, preset) -> the newest run directory of it directly in `folder` (by name: they
+    end in a UTC stamp). A run is of the entry its scenario.json records, at whatever load; a run
+    that records none (a file, an older run) is of no entry."""
     out: dict[tuple[str, str], Path] = {}
     for p in sorted(q for q in folder.iterdir() if q.is_dir() and rundir.is_run_dir(q)):
-        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
-        out[(str(summary.get("scenario")), str(summary.get("topology") or "seed"))] = p
+        entry = json.loads((p / "scenario.json").read_text(encoding="utf-8")).get("entry")
+        if entry:
+            summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+            out[(str(entry["name"]), str(summary.get("topology") or "seed"))] = p
     return out
 
 

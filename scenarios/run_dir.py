@@ -1,7 +1,9 @@
 """A run directory: what one run leaves behind, the same for a prediction and a measurement.
 
     history.jsonl   every operation and event (harness/history.py)
-    scenario.json   the scenario that ran (harness/scenario.py)
+    scenario.json   the scenario that ran (harness/scenario.py); its `entry`, when it came from
+                    the catalogue: the entry's name and the rps/duration_s it ran at (null: its
+                    own), which the reports take its expectations from
     summary.json    the checkers' verdicts on the history, plus what the producer adds
     params.json     the model's parameters (a prediction), or those `halab calibrate` fitted
 

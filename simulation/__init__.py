@@ -1,10 +1,10 @@
 """The SimPy model: predictions from the same spec and the same scenario as the harness.
 
     from harness.spec import preset
-    from harness.scenario import preset as scenario
+    from scenarios.catalogue import entry
     from simulation.run import simulate
 
-    result = simulate(preset("seed"), scenario("dc2-down").with_load(rps=200, duration_s=3600), seed=1)
+    result = simulate(preset("seed"), entry("dc2-down@200/3600").scenario, seed=1)
     result.history()        # harness.history.Op list: the format the harness measures
     result.availability()   # scenarios.checkers, the same functions that score a measurement
 

@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness import scenario as scenarios
 from harness.history import write_jsonl
+from harness.scenario import FLOWS, ScenarioError
 from harness.spec import PRESETS, SpecError, preset
 from scenarios import checkers, run_dir
+from scenarios.catalogue import SPEC_HELP, entry
 from simulation.params import ModelParams
 
 # Piped output gets a fixed width wide enough for the tables instead of rich's 80 columns.
@@ -47,8 +48,8 @@ params_option = click.option("--params", "params_path", type=click.Path(exists=T
 
 @click.command()
 @preset_option
-@click.option("--scenario", "scenario_name", default="baseline", show_default=True,
-              help=f"A preset ({', '.join(scenarios.PRESETS)}) or a .json/.toml file.")
+# The default is the 10-minute run at 200/s that `halab simulate` has always made.
+@click.option("--scenario", "scenario_name", default="baseline@200/600", show_default=True, help=SPEC_HELP)
 @click.option("--rps", type=float, help="Constant request rate (replaces the scenario's load).")
 @click.option("--duration", type=float, help="Seconds of load; the scenario's fault times scale with it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same history.")
@@ -63,8 +64,8 @@ def simulate(preset_name, scenario_name, rps, duration, seed, params_path, histo
 
     topo = _topology(preset_name)
     try:
-        sc = scenarios.resolve(scenario_name)
-    except (scenarios.ScenarioError, OSError) as exc:
+        sc = entry(scenario_name).scenario
+    except ScenarioError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
     if rps is not None or duration is not None:
         sc = sc.with_load(rps, duration)
@@ -75,7 +76,7 @@ def simulate(preset_name, scenario_name, rps, duration, seed, params_path, histo
             result = run(topo, sc, _params(params_path), seed, record_steps=steps,
                          progress=lambda now, total: bar.update(task, completed=now / total,
                                                                 t=f"{now:,.0f}/{total:,.0f} s"))
-        except scenarios.ScenarioError as exc:  # a fault naming something this topology lacks
+        except ScenarioError as exc:  # a fault naming something this topology lacks
             raise click.BadParameter(str(exc), param_hint="--scenario") from None
     # The checkers need completions and events only; the sorted full history only when written.
     _summary(topo, sc, result, list(result.completions()) + result.model.events)
@@ -159,7 +160,7 @@ def _summary(topo, sc, result, history) -> None:
 @click.option("--points", default=8, show_default=True, help="Rates tried within A..B (geometric).")
 @click.option("--replicas", "replicas_range", default="1..4", show_default=True, help="Replicas per app service.")
 @click.option("--slo-p95", "slo", default="1s", show_default=True, help="p95 objective, e.g. 1s or 800ms.")
-@click.option("--flow", default="rag_query", show_default=True, type=click.Choice(scenarios.FLOWS))
+@click.option("--flow", default="rag_query", show_default=True, type=click.Choice(FLOWS))
 @click.option("--duration", default=30.0, show_default=True, help="Simulated seconds per point.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @params_option

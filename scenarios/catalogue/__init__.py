@@ -9,6 +9,8 @@
 `pytest scenarios/` runs every entry on every preset it names; `halab chaos run NAME` runs
 one and prints its verdicts; `halab chaos list` lists them. `halab chaos run FILE` runs a
 scenario file (`halab explore` writes them) as an entry held to the invariants alone.
+
+This is the one place a scenario is named: `entry` resolves every command's `--scenario`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pkgutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.scenario import Scenario, load
+from harness.scenario import EntryRef, Scenario, ScenarioError, load
 from harness.spec import PRESETS
 from scenarios.expect import Expect
 
@@ -43,7 +45,7 @@ def _load() -> dict[str, Entry]:
         if info.name.startswith("_"):
             continue
         mod = importlib.import_module(f"{__name__}.{info.name}")
-        s: Scenario = mod.SCENARIO
+        s: Scenario = replace(mod.SCENARIO, entry=EntryRef(mod.SCENARIO.name))  # so any run of it records it
         doc = (mod.__doc__ or "").strip().splitlines()
         out[s.name] = Entry(s.name, s, mod.EXPECT, doc[0] if doc else "", getattr(mod, "XFAIL", ""),
                          getattr(mod, "UNDER_LOAD", False))
@@ -53,39 +55,75 @@ def _load() -> dict[str, Entry]:
 CATALOGUE = _load()
 
 
-def entry(name: str) -> Entry:
-    """A catalogue scenario by name; NAME@RPS, the same at a constant RPS requests per second
-    (fault times unchanged, its expectations too); or a .json/.toml scenario file (`of_file`).
+class NotResolved(ScenarioError, KeyError):
+    """What `--scenario` said names no scenario: an unknown name (the known ones are listed),
+    a malformed @ suffix (the form is given), or a file that does not read. A ScenarioError to
+    the commands that take a scenario, a KeyError to those that take a catalogue entry."""
 
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0])
+
+
+SPEC_HELP = ("A catalogue scenario (`halab chaos list`) as NAME, NAME@RPS or NAME@RPS/DURATION (a constant "
+             "rate; a new duration scales the fault times), or a .json/.toml scenario file.")
+
+
+def entry(spec: str) -> Entry:
+    """What every `--scenario` (and `halab chaos run NAME`) names, resolved here alone:
+
+    - NAME: the catalogue entry;
+    - NAME@RPS: the same at a constant RPS requests per second, for as long as the entry runs,
+      its fault times unchanged;
+    - NAME@RPS/DURATION: the same for DURATION seconds, its fault times *scaled* with the
+      duration (as `--duration` scales them), so a fault stays in the same part of the run
+      and an availability expectation keeps its meaning; the long model runs are these;
+    - a path ending in .json or .toml: a scenario file (`of_file`).
+
+    A catalogue entry keeps its expectations at any load, and its scenario records which
+    entry and load it is (`Scenario.entry`, written to the run's scenario.json); its display
+    name is the spec, canonical. dc2-down@200/600 is the 10-minute model run the presets that
+    harness/scenario.py once held made (fault 120-420 s), in the catalogue's request mix:
+
+    >>> e = entry("dc2-down@200/600")
+    >>> e.name, e.scenario.load.stages[0].rps, e.scenario.load.duration_s
+    ('dc2-down@200/600', 200.0, 600.0)
+    >>> [(f.kind, f.start_s, f.stop_s) for f in e.scenario.faults]   # 10-35 s of 50 s, scaled
+    [('site-down', 120.0, 420.0)]
+    >>> e.scenario.entry, e.expect == entry("dc2-down").expect
+    (EntryRef(name='dc2-down', rps=200.0, duration_s=600.0), True)
     >>> e = entry("baseline@12")
     >>> e.name, e.scenario.load.stages[0].rps, e.scenario.load.duration_s == entry("baseline").scenario.load.duration_s
     ('baseline@12', 12.0, True)
+    >>> entry("dc2-dwon")
+    Traceback (most recent call last):
+    ...
+    scenarios.catalogue.NotResolved: unknown scenario 'dc2-dwon': the catalogue has bao-active, baseline, dc2-down, ...
     """
-    if Path(name).suffix in (".json", ".toml"):
-        return of_file(name)
-    base, at, rate = name.partition("@")
+    if Path(spec).suffix in (".json", ".toml"):
+        return of_file(spec)
     try:
-        e = CATALOGUE[base]
+        ref = EntryRef.parse(spec)
+    except ScenarioError as exc:
+        raise NotResolved(str(exc)) from None
+    try:
+        e = CATALOGUE[ref.name]
     except KeyError:
-        raise KeyError(f"no scenario {base!r} in the catalogue; known: {', '.join(CATALOGUE)}") from None
-    if not at:
+        raise NotResolved(f"unknown scenario {ref.name!r}: the catalogue has {', '.join(CATALOGUE)}; "
+                          "or give a .json/.toml scenario file") from None
+    if ref.rps is None:
         return e
-    try:
-        rps = float(rate)
-        if not 0 < rps <= 1000:
-            raise ValueError
-    except ValueError:
-        raise KeyError(f"{name!r}: the rate after @ is requests per second, above 0 and at most 1000") from None
-    return replace(e, name=name, scenario=replace(e.scenario.with_load(rps=rps), name=name))
+    sc = e.scenario.with_load(rps=ref.rps, duration_s=ref.duration_s)
+    return replace(e, name=ref.spec, scenario=replace(sc, name=ref.spec))
 
 
 def of_file(path: str | Path) -> Entry:
     """A scenario file as an entry on every preset, held to what every run must keep (no
     acknowledged update lost, every OPA converged after heal, the client kept up, the key
     rotation bound) and to no availability, latency or detection goal: a file says what
-    happens, not what the architecture promises under it; the catalogue's entries do."""
+    happens, not what the architecture promises under it; the catalogue's entries do. So an
+    entry recorded in the file (a run's scenario.json) is dropped: the file is its own."""
     try:
-        s = load(path)
+        s = replace(load(path), entry=None)
     except (ValueError, OSError) as exc:  # ScenarioError, and JSON's and TOML's decode errors
-        raise KeyError(f"scenario file {path}: {exc}") from None
+        raise NotResolved(f"scenario file {path}: {exc}") from None
     return Entry(s.name, s, {p: Expect() for p in PRESETS}, s.description or f"scenario file {path}")

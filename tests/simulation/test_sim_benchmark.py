@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness.scenario import preset as scenario
+from harness.scenario import Fault, Load, Scenario
 from harness.spec import preset
 from simulation.run import simulate
 
@@ -25,9 +25,16 @@ DURATION_S = 2_500.0  # seconds of simulated load -> about a million requests
 FIGURES_PATH = "/tmp/issue6-figures.txt"
 
 
+def scenario(name: str, rps: float, duration_s: float) -> Scenario:
+    """The runs issue 6 measured, kept as they were (95 % queries, DC2 down from 20 % to 70 % of
+    the run), so the figures stay comparable; the catalogue's entries have their own mix."""
+    faults = (Fault("site-down", "dc2", 0.2 * duration_s, 0.7 * duration_s),) if name == "dc2-down" else ()
+    return Scenario(name, Load.constant(rps, duration_s), faults)
+
+
 def measure(name: str, topo: str, scenario_name: str, rps: float, duration_s: float) -> str:
     cpu = time.process_time()
-    r = simulate(preset(topo), scenario(scenario_name).with_load(rps=rps, duration_s=duration_s), seed=SEED)
+    r = simulate(preset(topo), scenario(scenario_name, rps, duration_s), seed=SEED)
     cpu = time.process_time() - cpu
     checkers_start = time.perf_counter()
     avail = r.availability()
@@ -43,7 +50,6 @@ def measure(name: str, topo: str, scenario_name: str, rps: float, duration_s: fl
 
 
 def detection_figures(runs: int = 40) -> str:
-    from harness.scenario import Fault, Load, Scenario
     from scenarios.checkers import failover
 
     quiet = Scenario("dc2-down", Load.constant(0.0, 120.0), (Fault("site-down", "dc2", 30.0, 90.0),))

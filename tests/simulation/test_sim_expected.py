@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from harness.scenario import preset as scenario
+from harness.scenario import Fault, Load, Scenario
 from harness.spec import preset
 from scenarios import checkers
 from simulation.run import simulate
@@ -21,10 +21,13 @@ SEED = 7
 RPS = 50.0  # requests per second
 DURATION_S = 300.0  # seconds; dc2-down's fault scales to 60-210 s
 EXPECTED = Path(__file__).parent / "expected" / "seed-dc2-down.json"
+# Spelled out, not the catalogue's dc2-down@50/300: the saved output pins the model, and the
+# entry's mix (20 % policy updates, not 5 %) is the catalogue's to change.
+SCENARIO = Scenario("dc2-down-5min", Load.constant(RPS, DURATION_S), (Fault("site-down", "dc2", 60.0, 210.0),))
 
 
 def prediction() -> dict:
-    r = simulate(preset("seed"), scenario("dc2-down").with_load(rps=RPS, duration_s=DURATION_S), seed=SEED)
+    r = simulate(preset("seed"), SCENARIO, seed=SEED)
     h = r.history()
     (fo,) = checkers.failover(h, lb="lb1")
     return {

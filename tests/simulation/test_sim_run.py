@@ -10,9 +10,9 @@ import pytest
 
 from harness.history import read_jsonl, write_jsonl
 from harness.scenario import Fault, Load, Scenario, ScenarioError
-from harness.scenario import preset as scenario
 from harness.spec import KeyCache, VectorReplication, preset
 from scenarios import checkers
+from scenarios.catalogue import CATALOGUE
 from simulation.params import STARTUP_S, ModelParams
 from simulation.run import simulate
 
@@ -101,9 +101,13 @@ def test_unknown_fault_target_fails_before_running() -> None:
         run(Fault("site-down", "dc9", 1.0, 2.0))
 
 
-def test_presets_run_end_to_end() -> None:
-    for name in ("baseline", "dc2-down", "partition", "vault-down", "wan-latency"):
-        r = simulate(preset("seed+witness"), scenario(name).with_load(rps=20, duration_s=60), seed=1)
+def test_catalogue_entries_the_model_predicts_run_end_to_end() -> None:
+    from harness.faults import fault_kind
+
+    modelled = [e for e in CATALOGUE.values() if all(fault_kind(f.kind).modelled for f in e.scenario.faults)]
+    assert {"baseline", "dc2-down", "wan-partition", "wan-latency", "lb-killed"} <= {e.name for e in modelled}
+    for e in modelled:
+        r = simulate(preset("seed+witness"), e.scenario.with_load(rps=20, duration_s=60), seed=1)
         assert r.requests > 1000
 
 

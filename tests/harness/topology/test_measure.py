@@ -10,14 +10,14 @@ import pytest
 from chaos.run import write
 from harness.clients.measure import measure
 from harness.history import completions, read_jsonl
-from harness.scenario import preset
+from scenarios.catalogue import entry
 from simulation.calibrate import calibrate
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def test_a_measured_baseline_is_a_history_calibrate_fits_from(seed_lab, tmp_path):
-    sc = preset("baseline").with_load(rps=8, duration_s=12)
+    sc = entry("baseline@8/12").scenario
     history, driver = measure(seed_lab, sc, seed=3, workers=32)
     done = completions(history)
     invokes = [op for op in history if op.type == "invoke"]
