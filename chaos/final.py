@@ -8,6 +8,7 @@ run wrote, as `final` events the invariants are checked against.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import httpx
@@ -23,7 +24,11 @@ def _sha(text: str | None) -> str | None:
 
 def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list[dict]:
     out = []
-    with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as http:
+    with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as http, contextlib.ExitStack() as stack:
+        # One client per member for every read: each is a TLS handshake (a channel connects lazily,
+        # so a member that is down fails its reads, not this).
+        etcd = {name: stack.enter_context(etcd_tls.as_root(state, name, TIMEOUT_S))
+                for name, c in state.components.items() if c["kind"] == "etcd"}
         for pid in sorted(policy_ids):
             try:
                 r = http.get(f"{state.vip_url}/cms/policies/{pid}", headers={"apikey": admin_key})
@@ -34,16 +39,15 @@ def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list
                 out.append({"policy": pid, "store": "mongo", "error": type(exc).__name__})
             for name, c in state.components.items():
                 if c["kind"] == "etcd":
-                    out.append({"policy": pid, "store": name, **_etcd(state, name, prefix + pid)})
+                    out.append({"policy": pid, "store": name, **_etcd(etcd[name], prefix + pid)})
                 elif c["kind"] == "opa":
                     out.append({"policy": pid, "store": name, **_opa(http, c, pid)})
     return out
 
 
-def _etcd(state, member: str, key: str) -> dict:
+def _etcd(client, key: str) -> dict:
     try:
-        with etcd_tls.as_root(state, member, TIMEOUT_S) as client:
-            kvs = client.kvstub.Range(etcd_tls.range_request(key, serializable=True), TIMEOUT_S).kvs
+        kvs = client.kvstub.Range(etcd_tls.range_request(key, serializable=True), TIMEOUT_S).kvs
     except Exception as exc:  # noqa: BLE001 - grpc's errors and a refused TLS alike: the store could not say
         return {"error": type(exc).__name__}
     return {"sha256": _sha(kvs[0].value.decode()) if kvs else None}

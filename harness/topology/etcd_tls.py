@@ -128,13 +128,8 @@ def _enable_auth(client, passwords: dict[str, str]) -> None:
         stub.RoleAdd(rpc.AuthRoleAddRequest(name=user), t)
         for prefix, perm in grants:
             stub.RoleGrantPermission(rpc.AuthRoleGrantPermissionRequest(name=user, perm=auth_pb2.Permission(
-                permType=_PERM[perm], key=prefix.encode(), range_end=_prefix_end(prefix))), t)
+                permType=_PERM[perm], key=prefix.encode(), range_end=etcd3.utils.increment_last_byte(prefix.encode()))), t)
         stub.UserAdd(rpc.AuthUserAddRequest(name=user, password=passwords.get(user) or new_password()), t)
         stub.UserGrantRole(rpc.AuthUserGrantRoleRequest(user=user, role=user), t)
     stub.AuthEnable(rpc.AuthEnableRequest(), t)
 
-
-def _prefix_end(prefix: str) -> bytes:
-    raw = bytearray(prefix.encode())
-    raw[-1] += 1
-    return bytes(raw)

@@ -57,9 +57,9 @@ def connect(endpoint: str, timeout: float = 5.0, tls: EtcdTls | None = None) -> 
     settings carry it; `tls` given, the channel is mutual TLS whatever the scheme says."""
     hostport = endpoint.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
-    if tls is None:
-        return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout,
-                            grpc_options=_GRPC_OPTIONS)
-    options = _GRPC_OPTIONS + ([("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else [])
-    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout, grpc_options=options,
-                        ca_cert=tls.ca, cert_key=tls.key, cert_cert=tls.cert)
+    options, files = list(_GRPC_OPTIONS), {}
+    if tls is not None:
+        files = {"ca_cert": tls.ca, "cert_key": tls.key, "cert_cert": tls.cert}
+        if tls.server_name:
+            options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return etcd3.client(host=host or hostport, port=int(port or 2379), timeout=timeout, grpc_options=options, **files)
