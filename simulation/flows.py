@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from harness.scenario import POLICY_UPDATE, RAG_INGEST, RAG_QUERY
 from simulation.components import Station
+from simulation.quorum import COMMIT, NO_LEADER, STEPPING_DOWN
 
 OK, FAIL, INFO = "ok", "fail", "info"
 
@@ -301,20 +302,25 @@ def policy_update(m, rid: int):
         steps["opa_compile"] = compile_s
         steps["mongo_read"] = read_s
         steps["mongo_pending"] = pending_s
-    # 6. cms -> etcd: the raw policy; the leader applies it, a majority acknowledges it. Without
-    # a quorum the put hangs until the client's deadline: the pending record is already in
-    # MongoDB (the dual-write gap, left to the reconciler) and the outcome is unknown -- `info`.
+    # 6. cms -> etcd: the raw policy; the leader applies it, a majority acknowledges it. A write
+    # etcd cannot commit ends as its member answers it (RaftGroup.write_answer).
     etcd = m.etcd
-    via = etcd.writable_from(site)
-    if via is None:
-        m.done(rid, POLICY_UPDATE, t0, t + m.upstream_s + m.back[site] * 2, INFO, site, "etcd-no-quorum")
+    answer, via = etcd.write_answer(site)
+    if answer != COMMIT:
+        _etcd_uncommitted(m, rid, t0, site, t, answer, via)
         return
     leader = etcd.leader
     # A follower forwards the put to the leader: one more hop there and back.
     to_leader = hop(site, via.site) + (hop(via.site, leader.site) if via is not leader else 0.0)
     yield env.timeout(t + to_leader - env.now)
-    if m.changes != ch and ((e := _broken(m, lb, gw, gw_ep, cms, cms_ep)) or etcd.leader is not leader):
-        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s if e else env.now + m.upstream_s, INFO, site, e or "etcd-leader-lost")
+    if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
+        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e)
+        return
+    if etcd.leader is None:  # lost on the way: the member knows it by now and refuses
+        _etcd_uncommitted(m, rid, t0, site, env.now - to_leader, NO_LEADER, via)
+        return
+    if etcd.leader is not leader:  # a new leader meanwhile: "leader changed", unknown
+        m.done(rid, POLICY_UPDATE, t0, env.now + m.upstream_s, INFO, site, "etcd-leader-lost")
         return
     arrive = env.now
     end = leader.visit(arrive)
@@ -337,6 +343,26 @@ def policy_update(m, rid: int):
             m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e, value={"revision": revision})
             return
     m.done(rid, POLICY_UPDATE, t0, t_end, OK, site, None, steps, value={"revision": revision})
+
+
+def _etcd_uncommitted(m, rid: int, t0: float, site: str, t: float, answer: str, via: Station | None) -> None:
+    """Step 6 when etcd cannot commit, from `t` when the CMS sends the txn: the pending record
+    is already in MongoDB. Refused ("no leader"): certainly not applied, so the CMS rolls the
+    record back (a read and two writes, PolicyService.rollback) and answers 503 -- `fail`.
+    Held: the CMS answers 503 "unknown" when etcd gives up (a cut-off leader's step-down) or
+    at its deadline, the record left to the reconciler (the dual-write gap) -- `info`."""
+    back = m.back[site] * 2
+    if answer == NO_LEADER:
+        refused = t + m.net.rtt(site, via.site) + m.params.etcd_refusal_s
+        rollback = _mongo_call(m, site) + _mongo_call(m, site, write=True) + _mongo_call(m, site, write=True)
+        m.done(rid, POLICY_UPDATE, t0, refused + rollback + back, FAIL, site, "etcd-no-leader")
+        return
+    deadline = t + m.upstream_s
+    if answer == STEPPING_DOWN:
+        end = min(deadline, max(t, m.etcd.step_down_at) + m.net.hop(via.site, site))
+        m.done(rid, POLICY_UPDATE, t0, end + back, INFO, site, "etcd-leader-lost")
+        return
+    m.done(rid, POLICY_UPDATE, t0, deadline + back, INFO, site, "etcd-no-quorum")
 
 
 def rag_ingest(m, rid: int):

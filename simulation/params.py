@@ -130,6 +130,13 @@ INTRA_SITE_HOP_S = 0.0001
 LB_S = 0.00005
 # How often the gateway retries a failed key refresh (assumption; the gateway's backoff).
 KEY_RETRY_S = 1.0
+# etcd's work to refuse a write it cannot take: with require-leader a member that knows no
+# leader answers UNAVAILABLE "no leader" from its gRPC interceptor, before raft (etcd
+# server/etcdserver/api/v3rpc/interceptor.go), so no more than a put's own work, 0.83 ms p50
+# through python-etcd3 (DESIGN 5). Measured end to end on dc2-down (seed, 2026-12-03): the
+# CMS's 503 came 0.06-0.35 s after the request (an update that succeeds takes ~0.2 s), never
+# near the 5 s deadline: the refusal itself is lost in the CMS's MongoDB calls around it.
+ETCD_REFUSAL_S = 0.001
 # Seconds from a healed fault to a restarted component answering healthy: measured 2026-12-03
 # on the seed lab by starting every killed DC2 container at once (`docker start` of the eight
 # takes ~2.3 s of it) and polling each one's health; the median of two. OpenBao's includes the
@@ -167,6 +174,7 @@ class ModelParams:
     intra_hop_s: float = INTRA_SITE_HOP_S
     lb_s: float = LB_S
     key_retry_s: float = KEY_RETRY_S
+    etcd_refusal_s: float = ETCD_REFUSAL_S
     # OPA recompiles every loaded module on each policy PUT, so the policy_sync station's
     # service (measured with one policy loaded) grows with the policies loaded, as the curve
     # ((policies, seconds), ...) measured by tests/system/policy_sync's propagation benchmark

@@ -8,7 +8,8 @@ leader lease); otherwise it steps down at the next check, `step_down_s` x [1, 2)
 crashed leader is gone at once), and commits nothing meanwhile; once some voter reaches a majority again it wins
 an election after a randomised timeout in [election, 2 * election) (etcd raft; hashicorp/raft
 likewise randomises). Writes are available from a site that reaches a voter connected to the
-leader (followers forward).
+leader (followers forward). `write_answer` says how a write that cannot commit ends: refused
+at once by a member that knows it has no leader, or held.
 
     >>> tolerates(2), tolerates(3), tolerates(5)
     (0, 1, 2)
@@ -29,12 +30,22 @@ def tolerates(voters: int) -> int:
     return (voters - 1) // 2
 
 
+# How a member answers a write sent with etcd's require-leader metadata (the CMS sends its
+# txns so, system/cms/stores.py): see RaftGroup.write_answer.
+COMMIT = "commit"  # the member reaches a leader that has its majority
+NO_LEADER = "no-leader"  # refused before raft, at once: certainly not applied
+STEPPING_DOWN = "stepping-down"  # proposed to a leader cut off from its majority: unknown at its step-down
+HELD = "held"  # forwarded towards a leader the member cannot reach: unknown at the client's deadline
+UNREACHABLE = "unreachable"  # no member answers the client: unknown at the client's deadline
+
+
 class RaftGroup:
     def __init__(self, env: simpy.Environment, kind: str, members: list[Station], net: Network,
                  election_s: float, rng: random.Random, record: Callable[..., None], step_down_s: float = 0.0) -> None:
         self.env, self.kind, self.members, self.net = env, kind, members, net
         self.election_s, self.rng, self.record, self.step_down_s = election_s, rng, record, step_down_s
         self.stepping_down = False
+        self.step_down_at = float("inf")  # when a cut-off leader's pending step-down is due
         self.majority = len(members) // 2 + 1
         self.leader: Station | None = members[0] if members else None  # bootstrapped before traffic
         self.term = 1
@@ -64,6 +75,41 @@ class RaftGroup:
                 return m
         return None
 
+    def write_answer(self, site: str) -> tuple[str, Station | None]:
+        """How a write from `site` ends, and the member it is sent to: the first live one
+        `site` reaches, local first. (The CMS of the recorded dc2-down runs knew only its local
+        member; today's, system/common/etcd_members.py, also moves on after a "no leader"
+        refusal to the next member, which the model does not follow: across a blackholed WAN
+        that costs the rest of the 5 s deadline before the same 503.)
+
+        - The cluster has no leader (stepped down or crashed, none elected yet): the member
+          knows it and, asked with require-leader, refuses before raft -- UNAVAILABLE "no
+          leader" within a round trip (etcd's v3rpc interceptor). NO_LEADER: the CMS rolls its
+          pending record back and answers 503 "not applied" (measured on dc2-down: 0.06-0.35 s
+          all through the outage, 1.2 s with a connect timeout to the dead gateway, none held).
+        - The member reaches a leader that lost its majority and has not yet stepped down
+          (`step_down_at`): the leader takes the proposal and cannot commit it; the client
+          learns at the step-down, outcome unknown (measured: the two updates in flight at
+          dc2-down's cut ended 503 "unknown" together at the step-down, 1.4 s after they started).
+        - The member cannot reach the leader (partitioned from it): it forwards the proposal,
+          which never arrives, and the client waits its deadline, outcome unknown. (Past its
+          own election timeout such a follower drops its leader and refuses too; the model
+          does not track each member's view of the leader, so it holds them all: an upper bound.)
+        - No member reachable: nothing answers, the client waits its deadline.
+
+        A write accepted by a leader that regains its majority before the step-down would
+        commit; the model ends it at the step-down (a partition healed within 1-2 s)."""
+        via = next((m for m in sorted(self.members, key=lambda o: o.site != site)
+                    if m.up and self.net.reachable(site, m.site)), None)
+        if via is None:
+            return UNREACHABLE, None
+        leader = self.leader
+        if leader is None:
+            return NO_LEADER, via
+        if not self.net.reachable(via.site, leader.site):
+            return HELD, via
+        return (COMMIT if self.has_quorum(leader) else STEPPING_DOWN), via
+
     def up_to_date(self) -> list[Station]:
         """Voters receiving the leader's log: the leader and the live voters it reaches."""
         return self.reach(self.leader) if self.leader is not None else []
@@ -77,7 +123,9 @@ class RaftGroup:
                 self._lose()
             elif not self.stepping_down:
                 self.stepping_down = True
-                self.env.process(self._step_down())
+                delay = self.step_down_s * (1.0 + self.rng.random())
+                self.step_down_at = self.env.now + delay
+                self.env.process(self._step_down(delay))
         if self.leader is None and not self.electing and any(self.has_quorum(m) for m in self.members):
             self.electing = True
             self.env.process(self._elect())
@@ -89,9 +137,10 @@ class RaftGroup:
         self.leader = None
         self.leaderless.append([now, float("inf")])
 
-    def _step_down(self):
-        yield self.env.timeout(self.step_down_s * (1.0 + self.rng.random()))
+    def _step_down(self, delay: float):
+        yield self.env.timeout(delay)
         self.stepping_down = False
+        self.step_down_at = float("inf")
         if self.leader is not None and not self.has_quorum(self.leader):
             self._lose()
         self.update()

@@ -108,7 +108,7 @@ def test_explore_scoring_speed_per_fault_kind() -> None:
         prof = cProfile.Profile()
         cpu = time.process_time()
         prof.enable()
-        r = simulate(topo, scenario("baseline").with_load(rps=rps, duration_s=100.0), seed=SEED)
+        r = simulate(topo, scenario("baseline", rps, 100.0), seed=SEED)
         prof.disable()
         cpu = time.process_time() - cpu
         stats = pstats.Stats(prof)

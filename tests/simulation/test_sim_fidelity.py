@@ -31,10 +31,15 @@ KNOWN_MISSES = {
     "rag_query p95, before the fault", "rag_query p99, before the fault",
     # The same queries: the lab's late answers are not failures, the model's 60 s timeouts are.
     "failed requests, rag_query",
-    # A write without etcd quorum: the model holds it to the client's 5 s deadline (hung); the
-    # lab's etcd, leaderless, refuses it at once and the CMS answers 503 within 0.2 s.
-    "hung requests, policy_update",
-    # DC2's catch-up after the heal (resync of what was acknowledged while its policy_sync started).
+    # Propagation p99 over ~20 acknowledged updates a run is its one or two slowest loads.
+    # dc2: in both runs DC2's restarted policy_sync finished its first full sync 6.3 s after the
+    # heal began (41.31 s), and the one update acknowledged between etcd's new leader and then
+    # waited for it (0.52 s, 1.66 s). The model starts policy_sync 4.7 s after the heal
+    # (STARTUP_S, measured at rest), so that window rarely holds an update -- the same start-up
+    # lag under the heal as "recovery after heal"; nor does it model the first sync's PUT of
+    # every policy into the restarted OPA (~0.26 s measured).
+    # dc1: its slowest loads (37-121 ms) fall while DC2's containers boot on the lab's one
+    # shared host, or just before the cut; the model has no CPU shared between the DCs.
     "propagation p99, dc1", "propagation p99, dc2",
 }
 
