@@ -87,14 +87,13 @@ def _vector_params(value: Any, name: str) -> dict:
     size = cv.integral(p.get("size"))
     cv.require(size is not None and 1 <= size <= MAX_DIM,
                f"vector size must be an integer between 1 and {MAX_DIM}")
-    cv.require(p.get("distance") in cv.DISTANCES, "distance must be one of Cosine, Euclid, Dot, Manhattan")
-    out = {"size": size, "distance": p["distance"]}
+    out = {"size": size,
+           "distance": cv.named(p.get("distance"), cv.DISTANCES, "distance must be one of Cosine, Euclid, Dot, Manhattan")}
     if p.get("on_disk") is not None:
         cv.require(isinstance(p["on_disk"], bool), "on_disk must be a boolean")
         out["on_disk"] = p["on_disk"]
     if p.get("datatype") is not None:
-        cv.require(p["datatype"] in DATATYPES, "datatype must be float32, float16 or uint8")
-        out["datatype"] = p["datatype"]
+        out["datatype"] = cv.named(p["datatype"], DATATYPES, "datatype must be float32, float16 or uint8")
     if p.get("multivector_config") is not None:
         mv = cv.obj(p["multivector_config"], "multivector_config")
         cv.require(mv.get("comparator") == "max_sim", "multivector comparator must be max_sim")
@@ -114,11 +113,13 @@ def normalise_collection_config(body: dict) -> dict:
     else:
         vectors, named = {}, True
         for name, params in raw.items():
-            cv.require(isinstance(name, str) and name != "", "vector names must be non-empty strings")
+            cv.vector_name(name)
             vectors[name] = _vector_params(params, name)
     sparse = {}
-    for name, params in (cv.obj(body.get("sparse_vectors") or {}, "sparse_vectors")).items():
-        p = cv.obj(params or {}, f"sparse vector params `{name}`")
+    raw_sparse = body.get("sparse_vectors")
+    for name, params in cv.obj({} if raw_sparse is None else raw_sparse, "sparse_vectors").items():
+        cv.vector_name(name)
+        p = cv.obj({} if params is None else params, f"sparse vector params `{name}`")
         cv.require(name not in vectors, f"vector name `{name}` is both dense and sparse")
         modifier = p.get("modifier")
         cv.require(modifier in (None, "none", "idf"), "sparse modifier must be none or idf")
@@ -167,8 +168,7 @@ def _index_schema(value: Any) -> tuple[Any, Any]:
         cv.require(value in cv.SCHEMA_TYPES, f"unknown field schema `{value[:40]}`")
         return cv.SCHEMA_TYPES[value], value
     p = cv.obj(value, "field_schema")
-    kind = p.get("type")
-    cv.require(kind in cv.SCHEMA_TYPES, "field_schema.type must be a payload schema type")
+    kind = cv.named(p.get("type"), cv.SCHEMA_TYPES, "field_schema.type must be a payload schema type")
     cv.require(all(p.get(k) is None or isinstance(p.get(k), bool) for k in ("is_tenant", "lookup", "range", "is_principal")),
                "field_schema flags (is_tenant, lookup, range, is_principal) must be booleans")
     if kind == "keyword":

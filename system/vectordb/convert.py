@@ -28,6 +28,11 @@ SCHEMA_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSc
 # Qdrant's forbidden characters, and no control characters (a name travels in URL paths).
 COLLECTION_NAME = r'^[^<>:"/\\|?*\x00-\x1f\x7f]{1,255}$'
 _COLLECTION_NAME = re.compile(COLLECTION_NAME)
+# A vector's name becomes part of a directory's name in the edge shard (vector_storage-<name>):
+# no character a file name refuses, and short enough for the 255 bytes of one (4 bytes a character).
+VECTOR_NAME_CHARS = r'[^<>:"/\\|?*\x00-\x1f\x7f]'
+VECTOR_NAME_MAX = 48
+_VECTOR_NAME = re.compile(f"^{VECTOR_NAME_CHARS}{{1,{VECTOR_NAME_MAX}}}$")
 # A payload key as a JSON path (a.b, a[], a[0].b, "a b".c). Qdrant's grammar, except that an
 # unquoted key is ASCII (Qdrant takes any alphanumeric; quote others) and an index has at most
 # 19 digits (it must fit a u64): a regex every JSON Schema tool reads alike, and every key it
@@ -55,6 +60,12 @@ def require(cond: bool, message: str) -> None:
         raise BadInput(message)
 
 
+def named(value: Any, names, message: str) -> str:
+    """`value` if it is one of `names` (strings); anything else, an object included, is BadInput."""
+    require(isinstance(value, str) and value in names, message)
+    return value
+
+
 def obj(value: Any, what: str) -> dict:
     require(isinstance(value, dict), f"{what} must be an object")
     return value
@@ -73,6 +84,13 @@ def opt_list(value: Any, what: str) -> list:
         return []
     require(isinstance(value, list), f"{what} must be an array")
     return value
+
+
+def vector_name(name: Any) -> str:
+    """A new vector's name (dense or sparse): 1 to 48 characters a file name may hold."""
+    require(isinstance(name, str) and _VECTOR_NAME.match(name) is not None,
+            f"vector names must have 1 to {VECTOR_NAME_MAX} characters, none of <>:\"/\\|?* or control characters")
+    return name
 
 
 def collection_name(name: str) -> str:

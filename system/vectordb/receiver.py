@@ -24,6 +24,12 @@ APPLY_BUDGET_S = 0.05
 MAX_SEQ = 2**63 - 1  # a sequence number is logged as JSON: a signed 64-bit integer
 
 
+def _watermark(value) -> bool:
+    """A sequence number a peer has applied up to: 0 (none) to MAX_SEQ, as the schema states."""
+    seq = cv.integral(value)
+    return seq is not None and 0 <= seq <= MAX_SEQ
+
+
 def _entry(raw) -> tuple[str, int, float, dict]:
     """(origin, seq, ts, op) of a shipped entry, as the document's Entry states it."""
     if not isinstance(raw, dict):
@@ -85,15 +91,16 @@ class Receiver:
             return {"ok": True}
         marks, clock = part.get("watermarks"), part.get("clock_floor")
         names = part.get("collections")
-        if not (isinstance(marks, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in marks.values())
+        if not (isinstance(marks, dict) and all(_watermark(v) for v in marks.values())
                 and isinstance(clock, (int, float)) and not isinstance(clock, bool)
                 and isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise BadInput("the end of a snapshot needs watermarks, clock_floor and collections")
+            raise BadInput("the end of a snapshot needs watermarks (sequence numbers, 0..2^63-1), clock_floor and "
+                           "collections")
         async with self._log_lock:
             snapshot.drop_unlisted(self.engine, part)
             for origin, seq in part["watermarks"].items():
-                if int(seq) > self.oplog.watermarks.get(origin, 0):
-                    self.oplog.raise_floor(origin, int(seq))
+                if cv.integral(seq) > self.oplog.watermarks.get(origin, 0):
+                    self.oplog.raise_floor(origin, cv.integral(seq))
             self._clock_floor = max(self._clock_floor, float(part["clock_floor"]))
             self._rescan_all()
         self.snapshots_installed += 1

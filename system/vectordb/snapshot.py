@@ -189,7 +189,8 @@ def _merge_collection(engine: Engine, col: dict) -> None:
     if c is None:
         c = engine.add_collection(name, config)
         c.created_by = created_by
-    for field, schema in cv.obj(col.get("payload_schema") or {}, "payload_schema").items():
+    indexes = col.get("payload_schema")
+    for field, schema in cv.obj({} if indexes is None else indexes, "payload_schema").items():
         if field not in c.payload_schema:
             engine.apply({"op": "create_index", "collection": name, "field_name": field, "field_schema": schema})
 

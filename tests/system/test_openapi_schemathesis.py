@@ -71,3 +71,19 @@ def test_llm_stub_openapi_is_honest() -> None:
                           ("--include-path", "/admin/api-key")):
             report = run(url + "/openapi.json", headers=headers, extra=selection)
             assert problems(report) == {}, (selection, report["output"][-4000:])
+
+
+def test_vectordb_openapi_is_honest_outside_the_points_routes() -> None:
+    """The collection routes (whose fuzzing creates and deletes collections), then the
+    replication routes. The points routes are not run yet: schemathesis cannot negate their
+    either-points-or-filter rule ("a `not` whose complement is not spelled out"), and its
+    coverage phase on their recursive filter schemas did not end in 10 minutes (5 GB); see
+    schemathesis_hooks' HALAB_VECTORDB_FIXTURE for fitting them to a collection."""
+    from system.vectordb.app import build_app
+    from system.vectordb.settings import Settings
+
+    with serving(build_app(Settings(node_id="schemathesis"))) as url:
+        for selection in (("--exclude-path-regex", "^/(collections/\\{collection_name\\}/points|replication)"),
+                          ("--include-path-regex", "^/replication")):
+            report = run(url + "/openapi.json", extra=selection)
+            assert problems(report) == {}, (selection, report["output"][-4000:])

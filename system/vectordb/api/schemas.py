@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MAX_U64
+from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MAX_U64, VECTOR_NAME_CHARS, VECTOR_NAME_MAX
 
 # --- scalars -------------------------------------------------------------------------------
 
@@ -237,14 +237,23 @@ class SparseParams(Open):
     modifier: Literal["none", "idf"] | None = None
 
 
+# The name of a new vector (convert.vector_name). A dense one is neither `size` nor `distance`:
+# a map with either is read as one unnamed vector's parameters.
+SPARSE_NAMES = {"minLength": 1, "maxLength": VECTOR_NAME_MAX, "pattern": f"^{VECTOR_NAME_CHARS}*$"}
+DENSE_NAMES = {**SPARSE_NAMES, "pattern": f"^(?!(size|distance)$){VECTOR_NAME_CHARS}*$"}
+
+
 class CreateCollection(Open):
     """At least one vector, dense or sparse (the names of the two kinds must differ)."""
 
+    # `vectors: {}` beside sparse vectors is a sparse-only collection, as in Qdrant.
     model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
-        given("vectors"), {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"type": "object", "minProperties": 1}}}]})
-    vectors: VectorParams | Annotated[dict[Annotated[str, Field(min_length=1)], VectorParams], Field(
-        min_length=1)] | None = None
-    sparse_vectors: dict[VectorName, SparseParams | None] | None = None
+        {"required": [kind], "properties": {kind: {"type": "object", "minProperties": 1}}}
+        for kind in ("vectors", "sparse_vectors")]})
+    vectors: VectorParams | Annotated[dict[str, VectorParams], Field(
+        json_schema_extra={"propertyNames": DENSE_NAMES})] | None = None
+    sparse_vectors: Annotated[dict[str, SparseParams | None], Field(json_schema_extra={
+        "propertyNames": SPARSE_NAMES})] | None = None
     write_consistency_factor: Factor | None = None
     replication_factor: Factor | None = None
     on_disk_payload: StrictBool | None = None
@@ -520,7 +529,7 @@ class Apply(Open):
 
 Stamp = Annotated[list, Field(min_length=2, max_length=2, description="[ts, origin]",
                               json_schema_extra={"prefixItems": [{"type": "number"}, {"type": "string"}]})]
-Watermarks = dict[str, StrictInt]
+Watermarks = dict[str, Annotated[StrictInt, Field(ge=0, le=2**63 - 1, description="Applied up to this seq")]]
 
 
 class KeptConfig(Open):
@@ -528,12 +537,14 @@ class KeptConfig(Open):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"anyOf": [
         {"properties": {"named": {"const": False}, "vectors": {"required": [""], "maxProperties": 1}}},
-        {"properties": {"named": {"const": True}, "vectors": {"propertyNames": {"minLength": 1}}},
+        {"properties": {"named": {"const": True}, "vectors": {"propertyNames": DENSE_NAMES}},
          "anyOf": [{"properties": {"vectors": {"minProperties": 1}}},
-                   {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"minProperties": 1}}}]}]})
+                   {"required": ["sparse_vectors"], "properties": {"sparse_vectors": {"type": "object",
+                                                                                      "minProperties": 1}}}]}]})
     vectors: dict[str, VectorParams] = Field(description="Dense and sparse names differ")
     named: StrictBool
-    sparse_vectors: dict[VectorName, SparseParams] | None = None
+    sparse_vectors: Annotated[dict[str, SparseParams | None], Field(json_schema_extra={
+        "propertyNames": SPARSE_NAMES})] | None = None
     write_consistency_factor: Factor | None = None
     replication_factor: Factor | None = None
     on_disk_payload: StrictBool | None = None

@@ -119,8 +119,11 @@ def _walk(node: Any):
 
 @schemathesis.hook
 def before_load_schema(context, raw_schema: dict) -> None:
+    if "/collections/{collection_name}/points" not in raw_schema.get("paths", {}):
+        return
+    _names_apart(raw_schema)
     fixture = os.environ.get("HALAB_VECTORDB_FIXTURE")
-    if not fixture or "/collections/{collection_name}/points" not in raw_schema.get("paths", {}):
+    if not fixture:
         return
     fixture = json.loads(fixture)
     size = fixture["size"]
@@ -133,15 +136,28 @@ def before_load_schema(context, raw_schema: dict) -> None:
                 for param in op.get("parameters", ()) if isinstance(op, dict) else ():
                     if param.get("name") == "collection_name":
                         param["schema"] = {"type": "string", "enum": [fixture["name"]]}
-    # A new collection: dense and sparse names apart (the node refuses one name for both).
-    create = raw_schema["paths"]["/collections/{collection_name}"]["put"]["requestBody"]["content"]["application/json"]
+
+
+_CHARS = r'[^<>:"/\\|?*\x00-\x1f\x7f]'  # what a vector's name may hold (system.vectordb.convert)
+
+
+def _names_apart(schema: dict) -> None:
+    """A collection's dense and sparse vector names apart (the node refuses one name for both), in a
+    new collection and in one a peer's snapshot carries: dense names "" or d_..., sparse ones s_..."""
+    create = schema["paths"]["/collections/{collection_name}"]["put"]["requestBody"]["content"]["application/json"]
     props = create["schema"]["properties"]
     for alt in props["vectors"]["anyOf"]:
         if "additionalProperties" in alt:
-            alt["propertyNames"] = {"minLength": 1, "pattern": "^d"}
+            alt["propertyNames"] = {"pattern": f"^d_{_CHARS}{{0,46}}$"}
     for alt in props["sparse_vectors"]["anyOf"]:
         if "additionalProperties" in alt:
-            alt["propertyNames"] = {"pattern": "^s"}
+            alt["propertyNames"] = {"pattern": f"^s_{_CHARS}{{0,46}}$"}
+    kept = schema["components"]["schemas"].get("KeptConfig")
+    if kept:
+        kept["properties"]["vectors"]["propertyNames"] = {"pattern": f"^(d_{_CHARS}{{0,46}})?$"}
+        for alt in kept["properties"]["sparse_vectors"].get("anyOf", ()):
+            if "additionalProperties" in alt:
+                alt["propertyNames"] = {"pattern": f"^s_{_CHARS}{{0,46}}$"}
 
 
 def _close_rings(node: Any) -> None:
@@ -153,8 +169,25 @@ def _close_rings(node: Any) -> None:
             points.append(dict(points[0]))
 
 
+def _pair_sparse(node: Any) -> None:
+    """A sparse vector's values as many as its indices, as the node requires."""
+    for n in _walk(node):
+        if (isinstance(n, dict) and set(n) == {"indices", "values"} and isinstance(n["indices"], list)
+                and isinstance(n["values"], list) and len(n["indices"]) != len(n["values"])):
+            size = min(len(n["indices"]), len(n["values"]))
+            del n["indices"][size:], n["values"][size:]
+
+
 @schemathesis.hook
-def map_body(context, body: Any) -> Any:
+def map_case(context, case):
+    """On map_case, not map_body: the coverage phase applies only case hooks. Positive cases only:
+    a negative one stays as generated (the node refuses it whatever else it holds)."""
+    body = case.body
+    meta = case.meta
+    if not isinstance(body, (dict, list)) or (meta is not None and not meta.generation.mode.is_positive):
+        return case
     if os.environ.get("HALAB_VECTORDB_FIXTURE"):
         _close_rings(body)
-    return body
+    if case.operation.path == "/replication/snapshot":
+        _pair_sparse(body)
+    return case

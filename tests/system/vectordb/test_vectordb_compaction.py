@@ -52,7 +52,9 @@ def test_the_log_stays_bounded_and_a_restart_gives_the_same_content(tmp_path):
             write_mix(c, start, 50)
             longest = max(longest, node.status()["log_length"], log_lines(tmp_path / "solo"))
         status = wait_until(lambda: (s := node.status())["log_length"] <= COMPACT_AFTER and s, 10, what="compaction")
-        assert status["compactions"] >= 500 // COMPACT_AFTER - 1 and longest <= 2 * COMPACT_AFTER
+        # A compaction may lag and cover more than COMPACT_AFTER entries on a busy host: the bound
+        # on the log is the promise, and it takes at least one compaction per 2 x COMPACT_AFTER.
+        assert status["compactions"] >= 500 // (2 * COMPACT_AFTER) - 1 and longest <= 2 * COMPACT_AFTER
         assert status["snapshot_bytes"] > 0 and status["own_seq"] == 501
         before = digest(node)
         node.stop()
