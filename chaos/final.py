@@ -13,7 +13,7 @@ import hashlib
 
 import httpx
 
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 
 TIMEOUT_S = 5.0
 
@@ -24,7 +24,7 @@ def _sha(text: str | None) -> str | None:
 
 def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list[dict]:
     out = []
-    with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as http, contextlib.ExitStack() as stack:
+    with trust.client(state, timeout=TIMEOUT_S) as http, contextlib.ExitStack() as stack:
         # One client per member for every read: each is a TLS handshake (a channel connects lazily,
         # so a member that is down fails its reads, not this).
         etcd = {name: stack.enter_context(etcd_tls.as_root(state, name, TIMEOUT_S))
@@ -41,7 +41,7 @@ def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list
                 if c["kind"] == "etcd":
                     out.append({"policy": pid, "store": name, **_etcd(etcd[name], prefix + pid)})
                 elif c["kind"] == "opa":
-                    out.append({"policy": pid, "store": name, **_opa(http, c, pid)})
+                    out.append({"policy": pid, "store": name, **_opa(http, state, name, pid)})
     return out
 
 
@@ -53,9 +53,9 @@ def _etcd(client, key: str) -> dict:
     return {"sha256": _sha(kvs[0].value.decode()) if kvs else None}
 
 
-def _opa(http: httpx.Client, c: dict, pid: str) -> dict:
+def _opa(http: httpx.Client, state, name: str, pid: str) -> dict:
     try:
-        r = http.get(f"http://{c['address']}:{c['ports']['http']}/v1/policies/{pid}")
+        r = http.get(f"{state.url(name)}/v1/policies/{pid}", extensions=trust.named(state, name))
     except httpx.HTTPError as exc:
         return {"error": type(exc).__name__}
     return {"sha256": _sha(r.json()["result"]["raw"]) if r.status_code == 200 else None}

@@ -12,6 +12,7 @@ import secrets
 
 import httpx
 
+from harness.topology import trust
 from system.vault.setup import rotate_llm_key
 
 FAULTS = {
@@ -23,8 +24,7 @@ FAULTS = {
 
 def _admin(state) -> httpx.Client:
     llm = next(n for n, c in state.components.items() if c["kind"] == "llm")
-    return httpx.Client(base_url=state.url(llm), timeout=10, trust_env=False,
-                        headers={"X-Admin-Token": state.secret("llm_admin_token")})
+    return trust.component(state, llm, timeout=10, headers={"X-Admin-Token": state.secret("llm_admin_token")})
 
 
 def set_faults(state, kind: str, options: dict) -> list[dict]:

@@ -28,6 +28,7 @@ import httpx
 from chaos import raft
 from harness.history import Op
 from harness.kinds import MONITOR_PORT
+from harness.topology import trust
 
 POLL_S = 0.25
 # policy_sync's /status is cheap and propagation takes milliseconds: poll it faster, or the
@@ -46,7 +47,7 @@ class Observer:
         self._threads = [threading.Thread(target=self._loop, args=(fn, period), daemon=True,
                                           name=f"observe-{fn.__name__}") for fn, period in sources]
         self._last: dict[tuple, object] = {}
-        self._http = httpx.Client(timeout=TIMEOUT_S, trust_env=False)
+        self._http = trust.client(state, timeout=TIMEOUT_S)
 
     def __enter__(self) -> Observer:
         for t in self._threads:
@@ -102,7 +103,8 @@ class Observer:
     def _policy_sync(self) -> None:
         for name, c in self._of("policy_sync"):
             try:
-                revision = int(self._http.get(self.state.url(name) + "/status").json()["revision"])
+                r = self._http.get(self.state.url(name) + "/status", extensions=trust.named(self.state, name))
+                revision = int(r.json()["revision"])
             except (httpx.HTTPError, ValueError, KeyError):
                 continue
             if self._changed(("policy_sync", name), revision):
@@ -127,7 +129,7 @@ class Observer:
         llm = next((n for n, c in self.state.components.items() if c["kind"] == "llm"), None)
         if llm is None:
             return
-        stats = self._http.get(self.state.url(llm) + "/admin/stats",
+        stats = self._http.get(self.state.url(llm) + "/admin/stats", extensions=trust.named(self.state, llm),
                                headers={"X-Admin-Token": self.state.secret("llm_admin_token")}).json()
         keys = {"accepted_previous_key": stats.get("accepted_previous_key", 0),
                 "rejected": stats.get("rejected_invalid", 0) + stats.get("rejected_auth", 0)}
@@ -137,7 +139,8 @@ class Observer:
     def _gateways(self) -> None:
         for name, _c in self._of("gateway"):
             try:
-                s = self._http.get(self.state.url(name) + "/gateway/status").json()["secrets"]
+                s = self._http.get(self.state.url(name) + "/gateway/status",
+                                   extensions=trust.named(self.state, name)).json()["secrets"]
             except (httpx.HTTPError, ValueError, KeyError):
                 continue
             if self._changed(("gateway", name), s["reads"]):

@@ -116,7 +116,7 @@ def ready(lab, name: str, timeout_s: float = READY_TIMEOUT_S) -> str:
     kind = KINDS[c["kind"]]
     if kind.after_restart == "unseal":
         unseal_member(lab.state, name, timeout_s=timeout_s)
-    return eventually(lambda: (h := probe(c["kind"], c["address"], c["ports"])).startswith("ok") and h,
+    return eventually(lambda: (h := probe(lab.state, name)).startswith("ok") and h,
                       timeout_s=timeout_s, what=f"{name} healthy again", poll_s=0.2)
 
 

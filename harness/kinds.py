@@ -57,6 +57,8 @@ class Kind:
     after_restart: what it needs after a restart before it serves again (OpenBao: unseal)
     starts_late:   started once earlier phases hand it credentials
     metrics:       (port role, path) Prometheus scrapes (`halab up --with-metrics`); None: none
+    tls:           the port roles it serves over TLS with a certificate from the run's CA
+                   (issue 28: the request path, and etcd); every client checks its names
     """
 
     name: str
@@ -77,6 +79,7 @@ class Kind:
     after_restart: str | None = None
     starts_late: bool = False
     metrics: tuple[str, str] | None = None
+    tls: tuple[str, ...] = ()
 
     @property
     def quorum(self) -> bool:
@@ -112,26 +115,28 @@ QDRANT_VERSION = "v1.15.5"  # the official image whose API system.vectordb speak
 _HTTP = _ports(http=8000)
 _SERVICE = Probe("http")
 _METRICS = ("http", "/metrics")
+_TLS = ("http",)
 
 _TABLE = (
     Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True,
-         metrics=("monitor", "/metrics")),
+         metrics=("monitor", "/metrics"), tls=_TLS),
     Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True, metrics=_METRICS,
-         talks_to=("cms", "rag", "opa", "etcd", "vault", "llm")),
-    Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"), metrics=_METRICS),
+         talks_to=("cms", "rag", "opa", "etcd", "vault", "llm"), tls=("http", "admin")),
+    Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"),
+         metrics=_METRICS, tls=_TLS),
     Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",
-         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS),
+         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS, tls=_TLS),
     Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa"),
-         metrics=_METRICS),
+         metrics=_METRICS, tls=_TLS),
     # gateway: the hairpin call with the enriched prompt
     Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway"),
-         metrics=_METRICS),
+         metrics=_METRICS, tls=_TLS),
     # metrics: etcd's plaintext listener for /health and /metrics only (client and peer are mutual TLS).
     Kind("etcd", "data", _ports(client=2379, peer=2380, metrics=2381), "etcd",
          Probe("metrics", "/health", (200,), json_field=("health", "true")), built="etcd",
          official=f"quay.io/coreos/etcd:{ETCD_VERSION}", container="EtcdContainer",
          replication="raft", peer_roles=("peer",), peer_words="etcd Raft peers", talks_to=("etcd",), failover=True,
-         metrics=("metrics", "/metrics")),
+         metrics=("metrics", "/metrics"), tls=("client", "peer")),
     # OpenBao's API for `raft join` and request forwarding, its cluster port for Raft itself.
     Kind("vault", "data", _ports(api=8200, cluster=8201), "vault",
          Probe("api", "/v1/sys/health", (200, 429), {200: "active", 429: "standby", 503: "sealed",
@@ -145,7 +150,8 @@ _TABLE = (
          failover=True, metrics=_METRICS),
     Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
          container="FerretDBContainer"),
-    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS),
+    # HTTPS, as an external API is.
+    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS, tls=_TLS),
 )
 # The lab's own instruments: images and checks like a kind's, never part of a topology.
 INSTRUMENTS = (

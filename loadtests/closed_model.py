@@ -28,6 +28,11 @@ class _LabUser(FastHttpUser):
     abstract = True
     max_retries = 0
     wait_time = between(1, 3)  # replaced from --halab-think on start
+    insecure = False  # FastHttpUser's default skips certificate checks
+
+    def __init__(self, environment) -> None:
+        self.ssl_context_factory = session.ssl_context_factory(session.get(environment).target)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.s = session.get(self.environment)

@@ -30,6 +30,7 @@ class OpenArrivals(FastHttpUser):
         self.network_timeout = self.connection_timeout = s.target.request_timeout_s
         self.in_flight = max(1, math.ceil(s.max_in_flight / s.slices))
         self.concurrency = self.in_flight  # the HTTP client pool: one connection per slot
+        self.insecure, self.ssl_context_factory = False, session.ssl_context_factory(s.target)
         super().__init__(environment)
         self.s = s
         self._ran = False

@@ -22,6 +22,9 @@ class Target:
     keys: dict[str, str]
     site_of: dict[str, str]  # gateway name -> site
     request_timeout_s: float
+    # The run's CA certificate (public), which the VIP's is checked against: its text, not a
+    # path, since the master sends the target to workers on other hosts.
+    ca_pem: str = ""
 
     @classmethod
     def from_state(cls, state_file: str | Path | None = None) -> Target:
@@ -39,4 +42,6 @@ class Target:
             raise NoLab(f"the lab {state.run_id} has no consumers' keys ({exc}); `halab down && halab up`") from None
         site_of = {name: c["site"] for name, c in state.components.items() if c.get("kind") == "gateway"}
         timeout = preset(state.preset).params.timeouts.request_s
-        return cls(state.preset, state.run_id, state.vip_url, keys, site_of, timeout)
+        ca = Path(state.ca_file)
+        return cls(state.preset, state.run_id, state.vip_url, keys, site_of, timeout,
+                   ca.read_text() if ca.is_file() else "")

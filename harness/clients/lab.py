@@ -12,6 +12,7 @@ reports: rag's `timings_ms`, the CMS's and the gateway's Server-Timing.
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -151,12 +152,12 @@ class LabClient:
     """The calls over httpx. `keys`: consumer name -> API key; `site_of`: gateway name -> site."""
 
     def __init__(self, vip_url: str, keys: dict[str, str], site_of: dict[str, str], recorder: Recorder,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, verify: ssl.SSLContext | bool = True) -> None:
         self.keys = keys
         self.site_of = site_of
         self.recorder = recorder
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self.http = httpx.Client(base_url=vip_url, timeout=timeout_s, limits=limits, trust_env=False)
+        self.http = httpx.Client(base_url=vip_url, timeout=timeout_s, limits=limits, trust_env=False, verify=verify)
 
     def close(self) -> None:
         self.http.close()

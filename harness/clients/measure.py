@@ -18,6 +18,7 @@ from harness.clients.recorder import Recorder
 from harness.clients.workload import ADMIN, Workload
 from harness.history import Op
 from harness.scenario import Scenario
+from harness.topology import trust
 
 __all__ = ["ADMIN", "measure"]
 
@@ -32,7 +33,7 @@ def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = Non
     topo = lab.plan.topology
     recorder = Recorder()
     client = LabClient(lab.state.vip_url, lab.consumers, {g.name: g.site for g in lab.plan.of_kind("gateway")},
-                       recorder, timeout_s=topo.params.timeouts.request_s)
+                       recorder, timeout_s=topo.params.timeouts.request_s, verify=trust.context(lab.state))
     workers = workers or concurrency(scenario.load, topo.params.timeouts.request_s)
     work = Workload(seed)
     try:

@@ -9,8 +9,10 @@ publish nothing, and the host reaches containers at their bridge addresses direc
 from __future__ import annotations
 
 import os
+import ssl
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import docker.errors
@@ -68,6 +70,7 @@ class HalabContainer(DockerContainer):
         self._extra_kwargs: dict[str, Any] = {}
         self._name = f"{run_id}-{self.component}-{uuid.uuid4().hex[:6]}"
         self.ready_seconds: float | None = None  # how long the health signal took, once started
+        self.tls: ServerName | None = None  # set by with_tls: probes and url() speak HTTPS
 
     # -- configuration (each returns self, so calls chain)
 
@@ -77,6 +80,16 @@ class HalabContainer(DockerContainer):
         Call it more than once for a multi-homed container (a WAN proxy, say).
         """
         self._networks.append((_network_name(network), tuple(aliases)))
+        return self
+
+    def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str,
+                 directory: str = "/etc/halab/tls") -> HalabContainer:
+        """Serve HTTPS: the CA, certificate and key as 0600 files where the component reads them
+        (system/common/tls.py for the platform's services); the readiness probe checks the
+        certificate against the CA for `server_name`, since it dials the bridge address."""
+        for name, data in (("ca.pem", ca_pem), ("cert.pem", cert_pem), ("key.pem", key_pem)):
+            self.with_copy_into_container(data, f"{directory}/{name}", mode=0o600)
+        self.tls = ServerName(ca_pem, server_name)
         return self
 
     def with_network(self, network: TcNetwork) -> HalabContainer:  # testcontainers' spelling
@@ -162,7 +175,8 @@ class HalabContainer(DockerContainer):
     def host(self) -> str:
         return self.address()
 
-    def url(self, path: str = "", port: int | None = None, scheme: str = "http") -> str:
+    def url(self, path: str = "", port: int | None = None, scheme: str | None = None) -> str:
+        scheme = scheme or ("https" if self.tls else "http")
         return f"{scheme}://{self.address()}:{port or self.port}{path}"
 
     @property
@@ -207,8 +221,25 @@ def _tail(text: str, lines: int = 5) -> str:
     return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"
 
 
-def http_ok(url: str, timeout: float = 2.0, accept=(200,)) -> bool:
-    """GET `url`; True when the status is in `accept`. Stdlib only, no proxy (these are bridge addresses)."""
+@dataclass(frozen=True)
+class ServerName:
+    """How to check a component's certificate when dialling it by address: the CA, the name."""
+
+    ca_pem: bytes
+    name: str
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.ca_pem.decode())
+
+
+def http_ok(url: str, timeout: float = 2.0, accept=(200,), tls: ServerName | None = None) -> bool:
+    """GET `url`; True when the status is in `accept`. No proxy (these are bridge addresses);
+    with `tls`, the certificate is checked against its CA for its name (SNI included)."""
+    if tls is not None:
+        import httpx
+
+        with httpx.Client(verify=tls.context(), timeout=timeout, trust_env=False) as http:
+            return http.get(url, extensions={"sni_hostname": tls.name}).status_code in accept
     import urllib.error
     import urllib.request
 

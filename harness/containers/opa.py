@@ -33,12 +33,17 @@ class OpaContainer(HalabContainer):
         # --disable-telemetry always: OPA phones home otherwise (DESIGN.md section 5).
         self.with_command(
             ["run", "--server", "--disable-telemetry", f"--addr=0.0.0.0:{PORT}", f"--log-level={self._log_level}",
-             *self._args]
+             *self._tls_flags(), *self._args]
         )
+
+    def _tls_flags(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return ["--tls-cert-file=/etc/halab/tls/cert.pem", "--tls-private-key-file=/etc/halab/tls/key.pem"]
 
     @property
     def api_url(self) -> str:
         return self.url()
 
     def _probe(self) -> bool:
-        return http_ok(self.url("/health"))
+        return http_ok(self.url("/health"), tls=self.tls)

@@ -41,4 +41,4 @@ class PythonServiceContainer(HalabContainer):
             self.with_command(["python", "-m", self._module])
 
     def _probe(self) -> bool:
-        return http_ok(self.url("/healthz"))
+        return http_ok(self.url("/healthz"), tls=self.tls)

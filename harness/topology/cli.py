@@ -25,7 +25,10 @@ def _console():
 @click.option("--with-metrics", is_flag=True,
               help="Also start Prometheus (Debian's package), scraping every component of every site every 2 s; "
                    "`halab status` names its URL.")
-def up(preset_name: str, source: str, no_seed: bool, with_metrics: bool) -> None:
+@click.option("--plain-vip", is_flag=True,
+              help="Answer plain HTTP on 127.0.0.1 (the default is HTTPS, trusting the run's ca.pem): for a tool "
+                   "that cannot be given a CA. Behind 127.0.0.1 every hop stays TLS.")
+def up(preset_name: str, source: str, no_seed: bool, with_metrics: bool, plain_vip: bool) -> None:
     """Start a two-datacenter topology, seed it, print its endpoints and status."""
     import docker
 
@@ -52,7 +55,7 @@ def up(preset_name: str, source: str, no_seed: bool, with_metrics: bool) -> None
     t0 = time.monotonic()
     try:
         lab = realise.up(topology, source=source, progress=console.print, client=client, seed=not no_seed,
-                         metrics=with_metrics)
+                         metrics=with_metrics, plain_vip=plain_vip)
     except (ImageNotBuilt, realise.StartupError) as exc:  # expected failures: one line, not a traceback
         raise click.ClickException(str(exc)) from None
     console.print(f"[bold green]up[/] in {time.monotonic() - t0:.1f} s; state in {settings.state_file}")

@@ -17,8 +17,11 @@ import secrets as pysecrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
+
 from harness.pki import Issued, LabCa, write_private
 from harness.topology.plan import Placement
+from harness.waiting import eventually
 from system.common.etcd import EtcdTls, connect, etcd3
 
 TLS_DIR = "/etc/halab/etcd"  # in a container: ca.pem, cert.pem, key.pem (0600)
@@ -105,12 +108,18 @@ def new_password() -> str:
     return pysecrets.token_urlsafe(24)
 
 
-def enable_auth(secrets_dir: str | Path, member: str, address: str, port: int, passwords: dict[str, str]) -> None:
+def enable_auth(secrets_dir: str | Path, member: str, address: str, port: int, passwords: dict[str, str],
+                connect_timeout_s: float = 60.0) -> None:
     """Users and roles, then auth on, through `member` as root. `passwords`: the users that
     log in with one (the gateway); every other user has a random password nobody keeps, since
     its certificate is how it logs in. Run once, as the cluster becomes healthy."""
     client = root_client(secrets_dir, member, address, port)
     try:
+        # On a busy host the first TLS handshake can outlast one call's deadline ("timed out
+        # before receiving SETTINGS frame"): connect first, then make the changes once each
+        # (they are not idempotent: a second UserAdd is refused).
+        eventually(lambda: client.status() is not None, connect_timeout_s, poll_s=0.5,
+                   retry=(grpc.RpcError, etcd3.exceptions.Etcd3Exception), what=f"a TLS connection to {member} as root")
         _enable_auth(client, passwords)
     finally:
         client.close()

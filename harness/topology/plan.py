@@ -6,8 +6,8 @@ says, `status` reads it back from the state file, tests assert on it.
     >>> from harness.spec import preset
     >>> plan = Plan.of(preset("seed"), run_id="demo")
     >>> p = plan["etcd2"]
-    >>> p.alias, p.site, p.ports["peer"], p.url("client")
-    ('etcd2', 'dc2', 2390, 'http://etcd2:2389')
+    >>> p.alias, p.site, p.ports["peer"], p.url("client"), p.url("metrics")
+    ('etcd2', 'dc2', 2390, 'https://etcd2:2389', 'http://etcd2:2391')
     >>> p.container.startswith("etcd2-")      # the real name: unique, no alias reuses it
     True
 
@@ -78,7 +78,16 @@ class Placement:
     def hostport(self, role: str | None = None) -> str:
         return f"{self.alias}:{self.ports[role] if role else self.port}"
 
-    def url(self, role: str | None = None, scheme: str = "http") -> str:
+    def role(self, role: str | None = None) -> str:
+        return role or next(iter(self.ports))
+
+    @property
+    def tls_roles(self) -> tuple[str, ...]:
+        return KINDS[self.kind].tls if self.kind in KINDS else ()
+
+    def url(self, role: str | None = None) -> str:
+        """https:// for the roles it serves over TLS (harness/kinds.py), http:// otherwise."""
+        scheme = "https" if self.role(role) in self.tls_roles else "http"
         return f"{scheme}://{self.hostport(role)}"
 
 
@@ -149,6 +158,11 @@ class Plan:
         if len(ports) != 1:
             raise ValueError(f"{kind} listens on different ports per site ({sorted(ports)}): no site-local name")
         return f"{kind}:{ports.pop()}"
+
+    def scheme(self, kind: str, role: str | None = None) -> str:
+        """`https` where the kind serves that role over TLS (harness/kinds.py), else `http`."""
+        p = self.of_kind(kind)[0]
+        return "https" if p.role(role) in p.tls_roles else "http"
 
     def network(self, site: str) -> str:
         return f"halab-{self.tag}-{site}"

@@ -3,7 +3,7 @@
 Example (starts a lab, so not a doctest)::
 
     lab = up(preset("seed"))
-    lab.state.vip_url                            # 'http://127.0.0.1:49153'
+    lab.state.vip_url                            # 'https://127.0.0.1:49153' (trust lab.state.ca_file)
     lab.wan.cut("dc1", "dc2"); lab.wan.heal()
     down(lab.run_id)
 
@@ -111,13 +111,15 @@ def up(
     seed: bool = True,
     kinds: frozenset[str] | None = None,
     metrics: bool = False,
+    plain_vip: bool = False,
 ) -> Running:
     """Start `topology` and seed it. `kinds` starts only those component kinds (for debugging
     one part, or a test that needs only the data nodes); seeding then is skipped. `metrics`
-    adds a Prometheus scraping every component (harness/topology/scrape.py)."""
+    adds a Prometheus scraping every component (harness/topology/scrape.py). `plain_vip`: the
+    VIP answers plain HTTP on 127.0.0.1 (harness/topology/components/ingress.py)."""
     run = _Startup.of(topology, source=source, run_id=run_id, state_file=state_file, progress=progress,
                       client=client, seed=seed, kinds=kinds)
-    run.metrics = metrics
+    run.metrics, run.plain_vip = metrics, plain_vip
     try:
         _images(run)
         _networks(run)
@@ -224,6 +226,7 @@ class _Startup:
     starter: Starter | None = None
     bao: BaoSecrets = field(default_factory=lambda: BaoSecrets("", ""))
     metrics: bool = False
+    plain_vip: bool = False
 
     @classmethod
     def of(cls, topology: Topology, *, source: str, run_id: str | None, state_file: Path | None,
@@ -301,7 +304,8 @@ def _starts(run: _Startup) -> Iterator[Starter]:
     )
     todo = {p.name: RECIPES[p.kind](run.ctx, p) for p in order}
     if run.wanted("lb"):
-        todo["ingress"] = ingress_recipe.container(run.ctx, run.publish.name, run.settings.vip_port or None)
+        todo["ingress"] = ingress_recipe.container(run.ctx, run.publish.name, run.settings.vip_port or None,
+                                                   plain=run.plain_vip)
     if run.metrics:
         todo["prometheus"] = prometheus_recipe.container(run.ctx)
     run.starter = Starter(run.started, run.settings.parallel_starts)
@@ -340,6 +344,12 @@ def _gateways(run: _Startup) -> None:
         run.starter.submit({p.name: RECIPES[p.kind](run.ctx, p) for p in run.plan.of_kind("gateway")})
 
 
+def _vip_scheme(run: _Startup) -> str:
+    """The LBs terminate TLS for users (the ingress passes it through as TCP, unless told to
+    answer plain HTTP on 127.0.0.1)."""
+    return "https" if "http" in run.plan.of_kind("lb")[0].tls_roles and not run.plain_vip else "http"
+
+
 def _state(run: _Startup) -> Running:
     """The state file and the private secrets of a started topology: what `attach` reads."""
     plan, ctx, started = run.plan, run.ctx, run.started
@@ -348,7 +358,7 @@ def _state(run: _Startup) -> Running:
         preset=run.topology.name,
         source=run.source,
         started_at=time.time(),
-        vip_url=f"http://127.0.0.1:{_published_port(started['ingress'])}" if "ingress" in started else "",
+        vip_url=f"{_vip_scheme(run)}://127.0.0.1:{_published_port(started['ingress'])}" if "ingress" in started else "",
         vip_address=ctx.vip[0],
         prometheus_url=started["prometheus"].url() if "prometheus" in started else "",
         toxiproxy_api=run.wan.api_url,

@@ -8,6 +8,8 @@ per component, labelled with its `component` and `site`:
     >>> jobs = {j["job_name"]: j for j in scrape_configs(Plan.of(preset("seed"), run_id="demo"))}
     >>> jobs["etcd"]["static_configs"][1]["labels"], jobs["vault"]["params"]
     ({'component': 'etcd2', 'site': 'dc2'}, {'format': ['prometheus']})
+    >>> jobs["rag"]["scheme"], "scheme" in jobs["etcd"]          # etcd's metrics port is plain HTTP
+    ('https', False)
 
 Prometheus sits on every site's network and scrapes each component at its container name,
 not through the WAN proxies: it is the lab's observer, like the nemesis's, so a WAN
@@ -26,6 +28,7 @@ from harness.topology.plan import Plan
 
 SCRAPE_INTERVAL = "2s"  # a DC2 kill shows within a few seconds
 SCRAPE_TIMEOUT = "1500ms"
+CA_FILE = "/etc/prometheus/ca.pem"  # the run's CA, for the targets that serve HTTPS
 
 
 def scrape_configs(plan: Plan) -> list[dict]:
@@ -37,6 +40,8 @@ def scrape_configs(plan: Plan) -> list[dict]:
         role, path = k.metrics
         url = urlsplit(path)
         job = jobs.setdefault(p.kind, {"job_name": p.kind, "metrics_path": url.path, "static_configs": []})
+        if role in k.tls:  # dialled at the container name, which the component's certificate covers
+            job |= {"scheme": "https", "tls_config": {"ca_file": CA_FILE}}
         if url.query:
             job["params"] = parse_qs(url.query)
         job["static_configs"].append({"targets": [f"{p.container}:{role_port(role, p.ports)}"],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from harness.seed_data import CORPUS, HARNESS_AUTHOR, SERVICE_CONSUMER, USERS
+from harness.topology import trust
 from harness.topology.plan import Plan
 from harness.waiting import Pending, eventually
 from system.common.identity import Asserted
@@ -65,14 +66,14 @@ def seed_routes(lab: Lab) -> int:
         rag_nodes=[plan.site_local("rag")],
         cms_nodes=[plan.site_local("cms")],
         llm_endpoint=plan.nearest("llm", plan.of_kind("gateway")[0].site).url(),
-        opa_url=f"http://{plan.site_local('opa')}",
+        opa_url=f"{plan.scheme('opa')}://{plan.site_local('opa')}",
+        scheme=plan.scheme("rag"),
     )
     consumers = [ConsumerSpec(u.name, lab.consumers[u.name], u.groups, u.role) for u in USERS]
     entries = {**routes, **consumer_entries(consumers)}
-    admin = lab.url(plan.of_kind("gateway")[0].name, "admin")
     revision = 0
-    with httpx.Client(base_url=admin, timeout=10, trust_env=False,
-                      headers={"X-API-KEY": lab.state.secret("gateway_admin_key")}) as http:
+    with trust.component(lab.state, plan.of_kind("gateway")[0].name, "admin", timeout=10,
+                         headers={"X-API-KEY": lab.state.secret("gateway_admin_key")}) as http:
         for key, value in entries.items():
             path = "/apisix/admin" + key.removeprefix(PREFIX)
             resp = eventually(lambda p=path, v=value: _admin_put(http, p, v), 30, poll_s=0.2, retry=(httpx.HTTPError,),
@@ -93,8 +94,8 @@ def _admin_put(http: httpx.Client, path: str, value: dict) -> httpx.Response | P
 def _cms(lab: Lab) -> httpx.Client:
     """The first DC's CMS, directly (before the default policy exists, the gateway lets no one in)."""
     cms = lab.plan.of_kind("cms")[0]
-    return httpx.Client(base_url=lab.url(cms.name), timeout=30, trust_env=False,
-                        auth=Asserted(lab.state.secret("identity_key"), HARNESS_AUTHOR))
+    return trust.component(lab.state, cms.name, timeout=30, auth=Asserted(lab.state.secret("identity_key"),
+                                                                          HARNESS_AUTHOR))
 
 
 def seed_users(lab: Lab) -> None:
@@ -111,15 +112,16 @@ def seed_policy(lab: Lab) -> dict:
     from system.cms.seed import seed
 
     cms = lab.plan.of_kind("cms")[0]
-    return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True,
-                identity_key=lab.state.secret("identity_key"))[0]
+    with trust.component(lab.state, cms.name, timeout=30) as http:
+        return seed(lab.url(cms.name), admin=HARNESS_AUTHOR, wait_enforced=True, client=http,
+                    identity_key=lab.state.secret("identity_key"))[0]
 
 
 def seed_corpus(lab: Lab) -> int:
     """The sample corpus through the first DC's RAG ingest; replication carries it to the others."""
     rag = lab.plan.of_kind("rag")[0]
-    with httpx.Client(base_url=lab.url(rag.name), timeout=60, trust_env=False,
-                      auth=Asserted(lab.state.secret("identity_key"), HARNESS_AUTHOR)) as http:
+    with trust.component(lab.state, rag.name, timeout=60,
+                         auth=Asserted(lab.state.secret("identity_key"), HARNESS_AUTHOR)) as http:
         for d in CORPUS:
             body = {"doc_id": d.doc_id, "title": d.title, "acl_groups": list(d.acl_groups), "text": d.text}
             http.post("/documents", json=body).raise_for_status()
@@ -129,7 +131,7 @@ def seed_corpus(lab: Lab) -> int:
 def wait_for_query(lab: Lab, user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
     """POST a RAG query through the VIP until it answers 200 (the gateways learn their routes
     from etcd and the LBs mark them up asynchronously)."""
-    with httpx.Client(base_url=lab.state.vip_url, timeout=30, trust_env=False) as http:
+    with trust.vip(lab.state, timeout=30) as http:
 
         def answered() -> httpx.Response | Pending:
             resp = query(http, lab.consumers[user], "What does the gateway do?")

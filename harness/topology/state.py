@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.kinds import KINDS
+from harness.pki import CA_CERT
 
 
 @dataclass
@@ -24,7 +25,7 @@ class State:
     preset: str
     source: str
     started_at: float
-    vip_url: str  # http://127.0.0.1:<port>: users and load tests
+    vip_url: str  # https://127.0.0.1:<port>: users and load tests (trust ca_file)
     vip_address: str  # the VIP on the edge network (host-reachable)
     toxiproxy_api: str
     secrets_dir: str
@@ -43,8 +44,14 @@ class State:
         # The state file sorts its keys, so the main role comes from the kind table, not the order.
         kind = KINDS.get(c.get("kind", ""))
         main = next(iter(kind.ports)) if kind and kind.ports else next(iter(c["ports"]))
-        port = c["ports"][role or main]
-        return f"http://{c['address']}:{port}"
+        role = role or main
+        scheme = "https" if kind and role in kind.tls else "http"
+        return f"{scheme}://{c['address']}:{c['ports'][role]}"
+
+    @property
+    def ca_file(self) -> str:
+        """The run's CA certificate (public): what a user's own client trusts."""
+        return str(Path(self.secrets_dir) / CA_CERT)
 
     def secret(self, name: str) -> str:
         return read_secret(Path(self.secrets_dir), name)

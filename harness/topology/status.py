@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from harness.kinds import KINDS, probe_port
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 from harness.topology.state import State
 from harness.topology.wanlink import BASELINE, WanLink
 
@@ -45,19 +45,22 @@ class Status:
     errors: list[str] = field(default_factory=list)
 
 
-def _http(url: str) -> httpx.Response:
-    return httpx.get(url, timeout=TIMEOUT_S, trust_env=False)
-
-
-def probe(kind: str, address: str, ports: dict[str, int]) -> str:
-    """"ok" (with the state the kind names, if any), or why not: the kind table's probe."""
-    k = KINDS[kind]
-    port = probe_port(k, ports)
+def probe(state: State, name: str) -> str:
+    """"ok" (with the state the kind names, if any), or why not: the kind table's probe
+    (over TLS where the kind serves that port so, its name checked against the lab CA)."""
+    c = state.components[name]
+    k = KINDS[c["kind"]]
     try:
         if k.probe.path is None:
-            with socket.create_connection((address, port), timeout=TIMEOUT_S):
+            with socket.create_connection((c["address"], probe_port(k, c["ports"])), timeout=TIMEOUT_S):
                 return "ok (port open)"
-        resp = _http(f"http://{address}:{port}{k.probe.path}")
+        role = k.probe.role if k.probe.role in c["ports"] else None
+        if role is None:  # the lb's monitor port: HAProxy's own, plain HTTP
+            resp = httpx.get(f"http://{c['address']}:{probe_port(k, c['ports'])}{k.probe.path}", timeout=TIMEOUT_S,
+                             trust_env=False)
+        else:
+            with trust.component(state, name, role, timeout=TIMEOUT_S) as http:
+                resp = http.get(k.probe.path)
         state = k.probe.states.get(resp.status_code)
         if resp.status_code not in k.probe.ok:
             return state or f"HTTP {resp.status_code}"
@@ -79,7 +82,7 @@ def collect(state: State, client) -> Status:
         name, c = item
         ctr = containers.get(c["container"])
         running = ctr.status if ctr is not None else "missing"
-        health = probe(c["kind"], c["address"], c["ports"]) if running == "running" else "-"
+        health = probe(state, name) if running == "running" else "-"
         return ComponentStatus(name, c["kind"], c["site"], c["container"], c["address"],
                                c["ports"][next(iter(KINDS[c["kind"]].ports))], running, health)
 

@@ -23,6 +23,7 @@ from pymongo import AsyncMongoClient
 
 from system.common.etcd import EtcdTls, etcd3
 from system.common.etcd_members import Members, Unreachable
+from system.common.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ class OpaCompiler:
 
     def __init__(self, url: str, timeout: float = 5.0, client: httpx.AsyncClient | None = None) -> None:
         self.url = url.rstrip("/")
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or httpx.AsyncClient(timeout=timeout, verify=client_context())
 
     async def ping(self) -> None:
         try:
@@ -403,7 +404,7 @@ class PolicySyncProbe:
 
     def __init__(self, url: str, timeout: float = 2.0, client: httpx.AsyncClient | None = None) -> None:
         self.url = url.rstrip("/")
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or httpx.AsyncClient(timeout=timeout, verify=client_context())
 
     async def status(self) -> dict:
         r = await self._client.get(f"{self.url}/status")

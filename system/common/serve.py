@@ -6,7 +6,11 @@ import logging
 
 import uvicorn
 
+from system.common.tls import server_files
+
 
 def serve(app, host: str = "0.0.0.0", port: int = 8000, log_level: str = "info") -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    # HTTPS when the container holds a certificate (system/common/tls.py), plain HTTP otherwise.
+    cert, key = server_files() or (None, None)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ssl_certfile=cert, ssl_keyfile=key)

@@ -33,6 +33,7 @@ import aiohttp
 from aiohttp import web
 
 from system.common.etcd import EtcdTls
+from system.common.tls import client_context, server_context
 
 from .admin import AdminApi
 from .config import Config, ConfigError, build_config
@@ -95,7 +96,8 @@ class Gateway:
 
     async def _startup(self, app: web.Application) -> None:
         s = self.settings
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=10, enable_cleanup_closed=True)
+        # Upstreams with `scheme: https` are checked against the lab CA (system/common/tls.py).
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=10, enable_cleanup_closed=True, ssl=client_context())
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
         secrets = SecretStore(
             self.session, role_id=s.vault_role_id.get_secret_value(), secret_id=s.vault_secret_id.get_secret_value(),
@@ -119,7 +121,7 @@ class Gateway:
                              s.admin_key.get_secret_value(), s.etcd_prefix, self.services)
             self._admin = web.AppRunner(admin.make_app(), access_log=None)
             await self._admin.setup()
-            await web.TCPSite(self._admin, s.host, s.admin_port).start()
+            await web.TCPSite(self._admin, s.host, s.admin_port, ssl_context=server_context()).start()
         self._tasks = [asyncio.create_task(self.source.run(), name="etcd-source"),
                        asyncio.create_task(secrets.refresh_loop(lambda: self.config.secret_managers), name="secret-refresh")]
 
@@ -281,4 +283,4 @@ def run(settings: GatewaySettings | None = None) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     web.run_app(Gateway(settings).make_app(), host=settings.host, port=settings.port, access_log=None,
-                print=None, shutdown_timeout=2)
+                print=None, shutdown_timeout=2, ssl_context=server_context())

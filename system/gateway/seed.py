@@ -55,7 +55,7 @@ def opa_conf(opa_url: str, policy: str = "halab/authz") -> dict:
 
 
 def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30.0, retries: int = 1,
-                  policy: str = "halab/authz", strip_prefix: bool = True) -> dict:
+                  policy: str = "halab/authz", strip_prefix: bool = True, scheme: str = "http") -> dict:
     """A key-auth + opa route to `nodes`; `strip_prefix` for services that serve at their root (rag)."""
     name = uri_prefix.strip("/")
     plugins = {"key-auth": {}, "opa": opa_conf(opa_url, policy)}
@@ -64,7 +64,7 @@ def service_route(uri_prefix: str, nodes, opa_url: str, *, timeout_s: float = 30
     return {
         "name": name,
         "uri": f"{uri_prefix.rstrip('/')}/*",
-        "upstream": {"type": "roundrobin", "nodes": _nodes(nodes), "retries": retries, "scheme": "http",
+        "upstream": {"type": "roundrobin", "nodes": _nodes(nodes), "retries": retries, "scheme": scheme,
                      "timeout": {"connect": 2, "send": timeout_s, "read": timeout_s}},
         "plugins": plugins,
     }
@@ -115,20 +115,23 @@ def llm_models_route(llm_endpoint: str, opa_url: str, *, secret_ref: str = LLM_S
 
 
 def default_routes(*, rag_nodes, cms_nodes, llm_endpoint: str, opa_url: str, vault_addr: str | None = None,
-                   model: str = "halab-stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0) -> dict[str, dict]:
+                   model: str = "halab-stub-1", llm_timeout_ms: int = 30000, upstream_timeout_s: float = 30.0,
+                   scheme: str = "http") -> dict[str, dict]:
     """etcd key -> JSON value for the default routes and the Vault secret manager.
 
     Without `vault_addr` the secret manager record names no address and each gateway uses
-    its own site's OpenBao (HALAB_GATEWAY_VAULT_ADDR): one etcd serves every DC.
+    its own site's OpenBao (HALAB_GATEWAY_VAULT_ADDR): one etcd serves every DC. `scheme`:
+    how the gateway dials RAG and the CMS (`https` in the lab, issue 28).
     """
     vault = {"prefix": VAULT_KV_PREFIX, "token": "$ENV://HALAB_VAULT_TOKEN"}
     if vault_addr:
         vault["uri"] = vault_addr.rstrip("/")
     return {
-        f"{PREFIX}/routes/rag": service_route("/rag", rag_nodes, opa_url, timeout_s=upstream_timeout_s),
+        f"{PREFIX}/routes/rag": service_route("/rag", rag_nodes, opa_url, timeout_s=upstream_timeout_s,
+                                              scheme=scheme),
         # The CMS serves its API under /cms itself, so its path passes through unchanged.
         f"{PREFIX}/routes/cms": service_route("/cms", cms_nodes, opa_url, timeout_s=upstream_timeout_s,
-                                              strip_prefix=False),
+                                              strip_prefix=False, scheme=scheme),
         f"{PREFIX}/routes/llm-chat": llm_route(llm_endpoint, opa_url, model=model, timeout_ms=llm_timeout_ms),
         f"{PREFIX}/routes/llm-models": llm_models_route(llm_endpoint, opa_url),
         f"{PREFIX}/secrets/vault/1": vault,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from system.common.tls import client_context
+
 
 class OpaUnavailable(Exception):
     """OPA did not answer; the caller retries."""
@@ -22,7 +24,7 @@ class OpaPolicies:
 
     def __init__(self, url: str, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
-        self._client = client or httpx.Client(timeout=timeout)
+        self._client = client or httpx.Client(timeout=timeout, verify=client_context())
 
     def _call(self, method: str, path: str, **kw) -> httpx.Response:
         try:

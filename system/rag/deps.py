@@ -14,6 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from system.common.tls import client_context
+
 from .breaker import CircuitBreaker
 from .embedding import Embedder, make_embedder
 from .llm import HairpinClient
@@ -46,7 +48,7 @@ class RagDeps:
                                  connectTimeoutMS=s.mongo_timeout_ms, socketTimeoutMS=5 * s.mongo_timeout_ms)
         urls = [u for u in (s.vector_url_local, s.vector_url_remote) if u]
         vectors = VectorStore([client_for(u, s.vector_timeout_s) for u in urls], s.collection, s.vector_timeout_s)
-        llm = HairpinClient(httpx.AsyncClient(trust_env=False), [s.gateway_url_local, s.gateway_url_remote],
+        llm = HairpinClient(httpx.AsyncClient(trust_env=False, verify=client_context()), [s.gateway_url_local, s.gateway_url_remote],
                             s.gateway_api_key.get_secret_value(), path=s.llm_path, model=s.model,
                             timeout_s=s.llm_timeout_s, connect_timeout_s=s.llm_connect_timeout_s)
         return cls(settings=s, store=MongoStore(mongo, s.mongo_db), vectors=vectors,

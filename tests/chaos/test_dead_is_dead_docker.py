@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from chaos.nemesis import Nemesis, wait_healthy
+from harness.topology import trust
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(400)]
 RATE = 10.0  # queries per second
@@ -44,8 +45,8 @@ def stream_with_a_kill(lab, containers: list[str], seed: int = 7, how: str = "ki
     the queries started once `docker kill` had returned (the containers dead) and those
     started while it ran, which were in flight at a death and wait a timeout, as in production."""
     user = sorted(lab.consumers)[0]
-    client = httpx.Client(base_url=lab.state.vip_url, timeout=70.0, headers={"apikey": lab.consumers[user]},
-                          limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    client = trust.vip(lab.state, timeout=70.0, headers={"apikey": lab.consumers[user]},
+                       limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
     queries: list[Query] = []
     t0 = time.monotonic()
 

@@ -38,6 +38,12 @@ class Context:
         # The WAN's toxiproxy is lab plumbing, not a kind of the architecture: its own name.
         return self.image(KINDS[kind].image if kind in KINDS else kind)
 
+    def serve_tls(self, c: HalabContainer, p: Placement) -> HalabContainer:
+        """HTTPS with a certificate for every name `p` is dialled by: its aliases (which the
+        WAN proxy answers for on the other sites) and its container name (Prometheus's)."""
+        issued = self.ca.issue(p.name, [*p.aliases, p.container])
+        return c.with_tls(self.ca.cert_pem, issued.cert_pem, issued.key_pem, p.alias)
+
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """Name it, label it, put it on its site network under its alias."""
         c.with_name(p.container)

@@ -66,7 +66,7 @@ class EtcdMember(EtcdContainer):
 
 def container(ctx: Context, p: Placement) -> EtcdMember:
     raft = ctx.plan.topology.params.etcd
-    members = {m.name: m.url("peer", scheme="https") for m in ctx.plan.of_kind("etcd")}
+    members = {m.name: m.url("peer") for m in ctx.plan.of_kind("etcd")}
     c = EtcdMember(ctx.run_id, ctx.image_of("etcd"), dict(p.ports), site=p.site)
     ctx.place(c, p)
     c.with_member_name(p.name).with_initial_cluster(members).with_cluster_token(f"halab-{ctx.plan.tag}")

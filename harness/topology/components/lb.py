@@ -25,6 +25,11 @@ RUNTIME_PORT = 9999
 # Paths whose flows answer within the gateway's upstream timeout; /llm streams for longer.
 FLOW_PATHS = "/rag/ /cms/"
 READ_PATH = "/rag/query"  # a read: safe to send again after a timeout or an empty answer
+# The VIP's certificate and key in one file (HAProxy's `crt`), and the CA the gateways' are checked against.
+TLS_DIR = "/etc/halab/tls"
+PEM = f"{TLS_DIR}/lb.pem"
+CA = f"{TLS_DIR}/ca.pem"
+VIP_NAME = "vip"  # on both LBs' certificates: whichever holds the VIP, a client may check this name
 
 
 def _time(seconds: float) -> str:
@@ -40,6 +45,8 @@ def haproxy_cfg(plan: Plan) -> str:
     >>> tuned, naive = (haproxy_cfg(Plan.of(preset(p), "doc")) for p in ("seed", "seed+naive-lb"))
     >>> all(x in tuned for x in ("fastinter 500ms", "retry-on", "timeout check 1s", "http-server-close"))
     True
+    >>> "bind *:80 ssl crt" in tuned and "ssl verify required ca-file /etc/halab/tls/ca.pem verifyhost gateway1" in tuned
+    True
     >>> any(x in naive for x in ("fastinter", "retry-on", "set-timeout", "http-server-close"))
     False
     """
@@ -47,6 +54,7 @@ def haproxy_cfg(plan: Plan) -> str:
     extra = f" fastinter {_time(h.fastinter_s)}" if h.fastinter_s is not None else ""
     servers = "\n".join(
         f"    server {g.name} {g.hostport()} check inter {_time(h.inter_s)} fall {h.fall} rise {h.rise}{extra}"
+        f"{_server_tls(g)}"
         for g in plan.of_kind("gateway")
     )
     tuning = [f"    timeout check {_time(h.timeout_s)}"] if h.timeout_s is not None else []
@@ -75,7 +83,7 @@ defaults
     retries {t.retries}
     option redispatch {lb.redispatch_interval}
 frontend users
-    bind *:80
+    bind *:80{" ssl crt " + PEM if "http" in plan.of_kind("lb")[0].tls_roles else ""}
     default_backend gateways
 backend gateways
     balance roundrobin
@@ -85,6 +93,12 @@ backend gateways
     http-response set-header X-Halab-Gateway %[srv_name]
 {"".join(line + chr(10) for line in tuning)}{servers}
 """
+
+
+def _server_tls(g: Placement) -> str:
+    """HTTPS to a gateway (its health checks too), its certificate checked against the lab CA
+    for its own name; the address it is dialled at may be the WAN proxy's."""
+    return f" ssl verify required ca-file {CA} verifyhost {g.alias}" if "http" in g.tls_roles else ""
 
 
 def keepalived_conf(plan: Plan, p: Placement, vip: str, prefix: int) -> str:
@@ -143,4 +157,8 @@ def container(ctx: Context, p: Placement) -> HaproxyContainer:
     names = {"SELF": p.container, **{f"PEER_{x.name}": x.container for x in ctx.plan.of_kind("lb") if x != p}}
     c = LbNode(ctx.run_id, ctx.image_of("lb"), names, site=p.site)
     ctx.place(c, p)
+    # Users reach the VIP at 127.0.0.1 through the ingress, or at its edge address.
+    issued = ctx.ca.issue(p.name, [*p.aliases, p.container, VIP_NAME, "localhost"], ips=["127.0.0.1", vip])
+    c.with_copy_into_container(issued.cert_pem + issued.key_pem, PEM, mode=0o600)
+    c.with_copy_into_container(ctx.ca.cert_pem, CA, mode=0o600)
     return c.with_config(haproxy_cfg(ctx.plan)).with_keepalived(keepalived_conf(ctx.plan, p, vip, prefix))

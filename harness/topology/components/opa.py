@@ -20,4 +20,4 @@ class OpaServer(OpaContainer):
 
 def container(ctx: Context, p: Placement) -> OpaServer:
     c = OpaServer(ctx.run_id, ctx.image_of("opa"), p.port, site=p.site)
-    return ctx.place(c, p).with_log_level("error")
+    return ctx.serve_tls(ctx.place(c, p), p).with_log_level("error")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from harness.containers import PrometheusContainer
 from harness.topology.components.context import Context
-from harness.topology.scrape import config_text
+from harness.topology.scrape import CA_FILE, config_text
 
 
 def container(ctx: Context) -> PrometheusContainer:
     c = PrometheusContainer(ctx.run_id, ctx.image_of("prometheus"), site="lab")
     c.with_name(f"prometheus-{ctx.plan.tag}").with_label("halab.name", "prometheus")
     c.with_ready_timeout(ctx.ready_timeout_s).with_config(config_text(ctx.plan))
+    c.with_copy_into_container(ctx.ca.cert_pem, CA_FILE)
     for site in ctx.plan.topology.sites:
         c.on_network(ctx.networks[site.name], "prometheus")
     return c

@@ -56,7 +56,7 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
             # the spec's key cache: fresh for ttl, then served stale while OpenBao fails
             "secret_ttl_s": f"{params.key_cache.ttl_s:g}",
             "secret_max_stale_s": f"{params.key_cache.max_stale_s:g}",
-            "etcd_endpoint": ",".join(x.url("client", scheme="https") for x in _local_first(plan, "etcd", site)),
+            "etcd_endpoint": ",".join(x.url("client") for x in _local_first(plan, "etcd", site)),
             "etcd_user": "gateway",
             "etcd_password": ctx.etcd_passwords.get("gateway", ""),
             "vault_addr": local("vault").url("api"),
@@ -154,6 +154,8 @@ def container(ctx: Context, p: Placement) -> PythonServiceContainer:
         # Its etcd user is the certificate's common name (the gateway's: its password), one per kind.
         for path, content in etcd_tls.files(ctx.ca, etcd_tls.client_cert(ctx.ca, p.kind)).items():
             c.with_copy_into_container(content, path, mode=0o600)
+    if KINDS[p.kind].tls:
+        ctx.serve_tls(c, p)
     if p.kind == "llm":
         # The key reaches the stub as a file, not as an environment variable `docker inspect` shows.
         c.with_copy_into_container(ctx.llm_key.encode(), LLM_KEY_PATH, mode=0o600)

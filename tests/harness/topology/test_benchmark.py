@@ -40,18 +40,20 @@ def vip_failover_s(lab, docker_client) -> tuple[float, float]:
     kill, so a figure below 3 x advert + skew is expected."""
     import httpx
 
+    from harness.topology import trust
     from harness.topology.status import _vip_holder
 
     state = lab.state
     containers = {c.name: c for c in docker_client.containers.list(filters={"label": f"halab={lab.run_id}"})}
     holder = _vip_holder(state, containers).split(",")[0]
-    assert httpx.get(f"{state.vip_url}/healthz", timeout=5, trust_env=False).status_code == 200
+    verify = trust.context(state)
+    assert httpx.get(f"{state.vip_url}/healthz", timeout=5, trust_env=False, verify=verify).status_code == 200
     t0 = time.monotonic()  # before the kill call: the engine may take a while to answer it
     containers[state.components[holder]["container"]].kill()
     t_killed = time.monotonic() - t0
     while time.monotonic() - t0 < 30:
         try:
-            if httpx.get(f"{state.vip_url}/healthz", timeout=0.5, trust_env=False).status_code == 200:
+            if httpx.get(f"{state.vip_url}/healthz", timeout=0.5, trust_env=False, verify=verify).status_code == 200:
                 return time.monotonic() - t0, t_killed
         except httpx.HTTPError:
             pass

@@ -15,6 +15,7 @@ import pytest
 
 from chaos.nemesis import Nemesis, wait_healthy
 from harness.containers.prometheus import active_targets, instant_query
+from harness.topology import trust
 from harness.topology.scrape import expected_targets
 from harness.waiting import eventually
 
@@ -52,14 +53,14 @@ def test_a_dc2_kill_shows_in_apisix_http_status(seed_lab) -> None:
     """DC2 killed until HAProxy takes gateway2 out, then healed: the gateways' own counters show
     DC1 carrying every request meanwhile, and gateway2, back, never denies or misses a route it
     serves (a restarted gateway or OPA not yet loaded answers 503, as APISIX's opa plugin does)."""
-    url, vip = seed_lab.state.prometheus_url, seed_lab.state.vip_url
+    url = seed_lab.state.prometheus_url
     key = {"apikey": seed_lab.consumers["rag-service"]}
     stop = threading.Event()
     codes: list[int] = []
     refusals: collections.Counter = collections.Counter()  # what the non-200 answers said
 
     def traffic() -> None:  # a steady trickle of routed requests through the VIP
-        with httpx.Client(base_url=vip, headers=key, timeout=10, trust_env=False) as c:
+        with trust.vip(seed_lab.state, headers=key, timeout=10) as c:
             while not stop.wait(0.05):
                 try:
                     r = c.get("/llm/v1/models")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from topology_support import raft_peers, sites_of
 
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -42,9 +42,13 @@ reason := "denied by the test policy" if not allow
 """
 
 
-def _query(base_url: str, key: str) -> httpx.Response:
-    return httpx.post(f"{base_url}/rag/query", headers={"apikey": key}, json={"question": "What does the gateway do?"},
-                      timeout=30, trust_env=False)
+def _query(http: httpx.Client, key: str) -> httpx.Response:
+    return http.post("/rag/query", headers={"apikey": key}, json={"question": "What does the gateway do?"})
+
+
+def _gateways(lab) -> list[httpx.Client]:
+    """A client of each gateway, straight (not through the LBs), its certificate checked."""
+    return [trust.component(lab.state, g.name, timeout=30) for g in lab.plan.of_kind("gateway")]
 
 
 def _until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
@@ -59,8 +63,9 @@ def _until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
 
 
 def test_rag_query_through_the_vip(seed_lab) -> None:
-    assert seed_lab.state.vip_url.startswith("http://127.0.0.1:")
-    resp = _query(seed_lab.state.vip_url, seed_lab.consumers["alice"])
+    assert seed_lab.state.vip_url.startswith("https://127.0.0.1:")
+    with trust.vip(seed_lab.state, timeout=30) as vip:
+        resp = _query(vip, seed_lab.consumers["alice"])
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["answer"] and body["sources"] and body["user"] == "alice"
@@ -70,20 +75,20 @@ def test_rag_and_cms_refuse_an_identity_the_gateway_did_not_sign(seed_lab) -> No
     """A caller on a DC network, straight at the services, naming a user or an admin."""
     from system.common import identity
 
-    rag, cms = seed_lab.url("rag1"), seed_lab.url("cms1")
     forged = {"X-Consumer-Username": "alice", "X-Consumer-Groups": "eng", "X-Consumer-Role": "user"}
-    with httpx.Client(timeout=30, trust_env=False) as http:
-        r = http.post(rag + "/query", json={"question": "who is on call?"}, headers=forged)
+    state = seed_lab.state
+    with (trust.component(state, "rag1", timeout=30) as rag, trust.component(state, "cms1", timeout=30) as cms,
+          trust.vip(state, timeout=30) as vip):
+        r = rag.post("/query", json={"question": "who is on call?"}, headers=forged)
         assert r.status_code == 401, r.text
         wrong_key = identity.headers(b"a key the caller made up", "alice", "eng", "user")
-        assert http.post(rag + "/query", json={"question": "x"}, headers=wrong_key).status_code == 401
-        r = http.put(cms + "/cms/policies/pwned", headers={**forged, "X-Consumer-Username": "halab-admin"},
-                     json={"rego": "package pwned\n\ndefault allow := true\n"})
+        assert rag.post("/query", json={"question": "x"}, headers=wrong_key).status_code == 401
+        r = cms.put("/cms/policies/pwned", headers={**forged, "X-Consumer-Username": "halab-admin"},
+                    json={"rego": "package pwned\n\ndefault allow := true\n"})
         assert r.status_code == 401, r.text
-        assert http.get(cms + "/cms/policies/pwned", headers=forged).status_code == 401
+        assert cms.get("/cms/policies/pwned", headers=forged).status_code == 401
         # The same user through the VIP: the gateway signs, RAG believes.
-        r = http.post(seed_lab.state.vip_url + "/rag/query", json={"question": "who is on call?"},
-                      headers={"apikey": seed_lab.consumers["alice"]})
+        r = vip.post("/rag/query", json={"question": "who is on call?"}, headers={"apikey": seed_lab.consumers["alice"]})
         assert r.status_code == 200 and r.json()["user"] == "alice", r.text
 
 
@@ -92,8 +97,10 @@ def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
     import openai
 
     key = seed_lab.consumers["rag-service"]
+    # The SDK's own client trusting the lab CA: what a user does with their company's CA.
     client = openai.OpenAI(base_url=seed_lab.state.vip_url + "/llm/v1", api_key="unused-the-gateway-holds-the-key",
-                           default_headers={"apikey": key}, max_retries=0, timeout=30)
+                           default_headers={"apikey": key}, max_retries=0, timeout=30,
+                           http_client=trust.client(seed_lab.state))
     messages = [{"role": "user", "content": "[source: d1#0] The gateway checks every request.\nQ: what checks?"}]
     reply = client.chat.completions.create(model="halab-stub-1", messages=messages)
     assert reply.choices[0].message.role == "assistant" and reply.choices[0].message.content
@@ -102,7 +109,7 @@ def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
     assert "halab-stub-1" in [m.id for m in client.models.list()]
     # A user's key is refused by the default policy, as the SDK reports it.
     user = openai.OpenAI(base_url=seed_lab.state.vip_url + "/llm/v1", api_key="unused", max_retries=0,
-                         default_headers={"apikey": seed_lab.consumers["alice"]})
+                         default_headers={"apikey": seed_lab.consumers["alice"]}, http_client=trust.client(seed_lab.state))
     with pytest.raises(openai.PermissionDeniedError):
         user.chat.completions.create(model="halab-stub-1", messages=messages)
 
@@ -110,45 +117,46 @@ def test_the_openai_sdk_works_unchanged_through_the_vip(seed_lab) -> None:
 def test_a_route_made_through_the_admin_api_serves_in_both_dcs(seed_lab) -> None:
     """`halab up` seeded its routes through DC1's gateway Admin API; one more route, made the
     same way, is watched by every DC's gateway from the one etcd."""
-    admin = seed_lab.url(seed_lab.plan.of_kind("gateway")[0].name, "admin")
+    admin = trust.component(seed_lab.state, seed_lab.plan.of_kind("gateway")[0].name, "admin", timeout=10)
     headers = {"X-API-KEY": seed_lab.state.secret("gateway_admin_key")}
-    listed = httpx.get(f"{admin}/apisix/admin/routes", headers=headers, timeout=10, trust_env=False).json()
+    listed = admin.get("/apisix/admin/routes", headers=headers).json()
     assert {"/apisix/routes/rag", "/apisix/routes/llm-chat"} <= {i["key"] for i in listed["list"]}
-    assert httpx.get(f"{admin}/apisix/admin/routes", timeout=10, trust_env=False).status_code == 401
+    assert admin.get("/apisix/admin/routes").status_code == 401
     route = {"uri": "/admin-made", "plugins": {"key-auth": {}, "proxy-rewrite": {"uri": "/healthz"}},
-             "upstream": {"type": "roundrobin", "nodes": {seed_lab.plan.site_local("rag"): 1}}}
-    r = httpx.put(f"{admin}/apisix/admin/routes/admin-made", json=route, headers=headers, timeout=10, trust_env=False)
+             "upstream": {"type": "roundrobin", "nodes": {seed_lab.plan.site_local("rag"): 1},
+                          "scheme": seed_lab.plan.scheme("rag")}}
+    r = admin.put("/apisix/admin/routes/admin-made", json=route, headers=headers)
     assert r.status_code == 201, r.text
-    gateways = [seed_lab.url(g.name) for g in seed_lab.plan.of_kind("gateway")]
+    gateways = _gateways(seed_lab)
     key = {"apikey": seed_lab.consumers["alice"]}
     try:
-        _until(lambda: [httpx.get(f"{g}/admin-made", headers=key, timeout=5, trust_env=False).status_code
+        _until(lambda: [g.get("/admin-made", headers=key).status_code
                         for g in gateways] == [200] * len(gateways) or None, 15, "the new route served by every gateway")
     finally:
-        httpx.delete(f"{admin}/apisix/admin/routes/admin-made", headers=headers, timeout=10, trust_env=False)
-    _until(lambda: all(httpx.get(f"{g}/admin-made", headers=key, timeout=5, trust_env=False).status_code == 404
+        admin.delete("/apisix/admin/routes/admin-made", headers=headers)
+    _until(lambda: all(g.get("/admin-made", headers=key).status_code == 404
                        for g in gateways) or None, 15, "the deleted route gone from every gateway")
 
 
 def test_llm_stub_admin_answers_the_runs_token_only(seed_lab) -> None:
-    llm = seed_lab.url(seed_lab.plan.of_kind("llm")[0].name)
+    llm = trust.component(seed_lab.state, seed_lab.plan.of_kind("llm")[0].name, timeout=5)
     token = seed_lab.state.secret("llm_admin_token")
-    ok = httpx.get(f"{llm}/admin/stats", headers={"X-Admin-Token": token}, timeout=5, trust_env=False)
+    ok = llm.get("/admin/stats", headers={"X-Admin-Token": token})
     assert ok.status_code == 200, ok.text
-    assert httpx.get(f"{llm}/admin/stats", headers={"X-Admin-Token": "guess"}, timeout=5, trust_env=False).status_code in (401, 403)
+    assert llm.get("/admin/stats", headers={"X-Admin-Token": "guess"}).status_code in (401, 403)
 
 
 def test_policy_update_through_the_vip_is_enforced_in_both_dcs(seed_lab) -> None:
     from system.gateway.seed import DEFAULT_AUTHZ_REGO
     from system.policies import DEFAULT_POLICY_ID
 
-    vip, keys = seed_lab.state.vip_url, seed_lab.consumers
-    gateways = [seed_lab.url(g.name) for g in seed_lab.plan.of_kind("gateway")]
+    vip, keys = trust.vip(seed_lab.state, timeout=30), seed_lab.consumers
+    gateways = _gateways(seed_lab)
     assert all(_query(g, keys["bob"]).status_code == 200 for g in gateways)
 
     def put(rego: str) -> httpx.Response:
-        return httpx.put(f"{vip}/cms/policies/{DEFAULT_POLICY_ID}", headers={"apikey": keys["admin"]},
-                         json={"rego": rego, "description": "test"}, timeout=30, trust_env=False)
+        return vip.put(f"/cms/policies/{DEFAULT_POLICY_ID}", headers={"apikey": keys["admin"]},
+                       json={"rego": rego, "description": "test"})
 
     try:
         resp = put(DENY_BOB)
@@ -198,8 +206,7 @@ def test_cutting_the_wan_separates_the_dcs_and_healing_rejoins_them(seed_lab) ->
         # Each member loses its only peer, hence its quorum.
         _until(lambda: all(health(u) != "true" for u in etcds) or [health(u) for u in etcds], 15, "etcd lost its peer")
         # The DCs themselves still answer locally: it is the link that is cut.
-        assert all(_query(seed_lab.url(g.name), seed_lab.consumers["alice"]).status_code != 0
-                   for g in seed_lab.plan.of_kind("gateway"))
+        assert all(_query(g, seed_lab.consumers["alice"]).status_code != 0 for g in _gateways(seed_lab))
     finally:
         seed_lab.wan.heal()
     _until(lambda: all(health(u) == "true" for u in etcds) or [health(u) for u in etcds], 20, "etcd healed")

@@ -23,6 +23,6 @@ def test_etcd_clients_get_every_member_local_first(name):
         env = env_for(ctx, p)
         local = plan.local("etcd", p.site)
         expected = [local, *(m for m in members if m.name != local.name)]
-        want = [m.url("client", scheme="https") if p.kind == "gateway" else m.hostport("client") for m in expected]
+        want = [m.url("client") if p.kind == "gateway" else m.hostport("client") for m in expected]
         assert split_endpoints(env["etcd_endpoint"]) == want, p.name
         assert declared(p.kind, env)["etcd_endpoint"] == env["etcd_endpoint"]

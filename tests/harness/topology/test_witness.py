@@ -6,7 +6,7 @@ import httpx
 import pytest
 from topology_support import raft_peers, sites_of
 
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -24,8 +24,9 @@ def test_openbao_has_three_raft_peers(witness_lab) -> None:
 
 
 def test_a_query_through_the_vip_answers(witness_lab) -> None:
-    resp = httpx.post(f"{witness_lab.state.vip_url}/rag/query", headers={"apikey": witness_lab.consumers["alice"]},
-                      json={"question": "Why add a witness?"}, timeout=30, trust_env=False)
+    with trust.vip(witness_lab.state, timeout=30) as vip:
+        resp = vip.post("/rag/query", headers={"apikey": witness_lab.consumers["alice"]},
+                        json={"question": "Why add a witness?"})
     assert resp.status_code == 200, resp.text
 
 
@@ -37,10 +38,10 @@ def test_a_document_ingested_in_dc1_is_searchable_on_the_witness_vector_node(wit
     doc_id = f"witness-{uuid.uuid4().hex[:8]}"
     from system.common.identity import Asserted
 
-    resp = httpx.post(f"{witness_lab.url('rag1')}/documents", timeout=60, trust_env=False,
-                      auth=Asserted(witness_lab.state.secret("identity_key"), "erin"), json={
-        "doc_id": doc_id, "title": "Witness", "acl_groups": ["eng"],
-        "text": "A witness site holds the third voter of every quorum and a third copy of the vectors."})
+    with trust.component(witness_lab.state, "rag1", timeout=60) as rag:
+        resp = rag.post("/documents", auth=Asserted(witness_lab.state.secret("identity_key"), "erin"), json={
+            "doc_id": doc_id, "title": "Witness", "acl_groups": ["eng"],
+            "text": "A witness site holds the third voter of every quorum and a third copy of the vectors."})
     assert resp.status_code == 201, resp.text
     t0 = time.monotonic()
     vectordb3 = witness_lab.url("vectordb3")

@@ -87,12 +87,13 @@ class DecisionPoller:
     """Polls one OPA's hot values back to back; a put has arrived when its policy's value is at
     least the put's (a newer put to the same policy carries the older one's effect along)."""
 
-    def __init__(self, opa_url: str) -> None:
+    def __init__(self, opa: httpx.Client) -> None:
+        """`opa`: a client with OPA's base URL (and its certificate's name); closed on exit."""
         self.arrivals = Arrivals()
         self.polls = 0
         self.poll_s: list[float] = []
         self.errors: list[str] = []
-        self._http = httpx.Client(base_url=opa_url, trust_env=False, timeout=10)
+        self._http = opa
         self._pending: list[Put] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()

@@ -20,11 +20,10 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
 from propagation import HOT, DecisionPoller, Put, WatchFloor, hot_id, hot_package, rego, spread
 
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 from loadtests.cpu import CpuMeter
 from system.common.etcd import connect
 
@@ -49,24 +48,25 @@ class Bench:
         st = lab.state
         self.etcd = connect(st.url("etcd1", "client"), tls=etcd_tls.root_tls(st.secrets_dir, "etcd1"))
         es.callback(self.etcd.close)
-        self.sync = {dc: st.url(f"policy_sync{i}") for i, dc in ((1, "dc1"), (2, "dc2"))}
-        self.opa = {dc: st.url(f"opa{i}") for i, dc in ((1, "dc1"), (2, "dc2"))}
+        self.state = st
+        self.sync = {dc: es.enter_context(trust.component(st, f"policy_sync{i}", timeout=30))
+                     for i, dc in ((1, "dc1"), (2, "dc2"))}
         self.floor = {dc: es.enter_context(WatchFloor(st.url(f"etcd{i}", "client"),
                                                       tls=etcd_tls.root_tls(st.secrets_dir, f"etcd{i}")))
                       for i, dc in ((1, "dc1"), (2, "dc2"))}
-        self.http = es.enter_context(httpx.Client(trust_env=False, timeout=30))
+        self.opa1 = es.enter_context(trust.component(st, "opa1", timeout=30))
         self.cpu_of = {n: c.get_wrapped_container().id for n, c in lab.containers.items()
                        if n.startswith(("opa", "policy_sync"))}
         self.loaded: tuple[int, str] | None = None
         self.value = 0
 
     def revision_loaded(self, dc: str) -> int:
-        return self.http.get(self.sync[dc] + "/status").json()["revision"]
+        return self.sync[dc].get("/status").json()["revision"]
 
     def sample_lags(self, lags: dict[str, int]) -> None:
         """Keep in `lags` the largest lag in revisions each DC's policy_sync has reported."""
-        for dc, url in self.sync.items():
-            lags[dc] = max(lags[dc], self.http.get(url + "/status").json()["lag"]["revisions"])
+        for dc, sync in self.sync.items():
+            lags[dc] = max(lags[dc], sync.get("/status").json()["lag"]["revisions"])
 
     def wait_loaded(self, revision: int, timeout_s: float) -> float:
         t0 = time.monotonic()
@@ -103,21 +103,22 @@ class Bench:
         """The OPA PUT of one more policy, straight from the host: its wall time and OPA's own
         parse + compile time, with everything the row loaded in place."""
         walls, compiles = [], []
-        url = self.opa["dc1"] + "/v1/policies/bench-probe"
+        url = "/v1/policies/bench-probe"
         for i in range(n):
             t0 = time.perf_counter()
-            r = self.http.put(url, params={"metrics": "true"}, content=rego("halab.probe", i, SIZES[size]))
+            r = self.opa1.put(url, params={"metrics": "true"}, content=rego("halab.probe", i, SIZES[size]))
             walls.append(time.perf_counter() - t0)
             m = r.json().get("metrics", {})
             compiles.append((m.get("timer_rego_module_compile_ns", 0) + m.get("timer_rego_module_parse_ns", 0)) / 1e9)
-        self.http.delete(url)
+        self.opa1.delete(url)
         return {"wall": spread(walls), "compile": spread(compiles)}
 
 
 def run_row(b: Bench, count: int, size: str, rate: str) -> dict:
     load_s = b.load(count, size) if b.loaded != (count, size) else None
     hot = min(count, HOT)
-    with DecisionPoller(b.opa["dc1"]) as p1, DecisionPoller(b.opa["dc2"]) as p2:
+    with (DecisionPoller(trust.component(b.state, "opa1", timeout=10)) as p1,
+          DecisionPoller(trust.component(b.state, "opa2", timeout=10)) as p2):
         pollers = {"dc1": p1, "dc2": p2}
         for _ in range(3):  # warm-up: every path once
             w = b.put(0, size)

@@ -1,0 +1,71 @@
+"""The request path over TLS on the seed lab (issue 28, stage 2): the VIP and every listener
+behind it (gateways and their Admin API, CMS, RAG, policy_sync, OPA, the LLM) serve a
+certificate from the run's CA for the names they are dialled by, refuse plaintext, and are
+refused by a client that checks another name or trusts only the system's CAs."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from harness.containers import HaproxyContainer
+from harness.kinds import KINDS
+from harness.topology import trust
+from harness.topology.components import ingress, lb
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+TIMEOUT_S = 10
+
+
+def _listeners(state) -> list[tuple[str, str]]:
+    """(component, port role) of every TLS listener the lab started."""
+    return [(name, role) for name, c in state.components.items() for role in KINDS[c["kind"]].tls
+            if c["kind"] != "etcd" and role in c["ports"]]  # etcd's mutual TLS: test_etcd_security_docker.py
+
+
+def test_the_vip_is_https_checked_against_the_lab_ca(seed_lab) -> None:
+    state = seed_lab.state
+    assert state.vip_url.startswith("https://127.0.0.1:")
+    with trust.vip(state, timeout=TIMEOUT_S) as vip:
+        assert vip.get("/healthz").status_code == 200
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # the system's CAs only
+        httpx.get(state.vip_url + "/healthz", timeout=TIMEOUT_S, trust_env=False)
+    with pytest.raises(httpx.HTTPError):  # plaintext to the TLS port: HAProxy closes
+        httpx.get(state.vip_url.replace("https://", "http://") + "/healthz", timeout=TIMEOUT_S, trust_env=False)
+
+
+def test_every_listener_on_the_request_path_serves_its_own_name_only(seed_lab) -> None:
+    state = seed_lab.state
+    listeners = _listeners(state)
+    assert {state.components[n]["kind"] for n, _ in listeners} >= {"lb", "gateway", "cms", "rag", "policy_sync",
+                                                                   "opa", "llm"}
+    with trust.client(state, timeout=TIMEOUT_S) as http:
+        for name, role in listeners:
+            url = state.url(name, role)
+            assert url.startswith("https://"), (name, role)
+            # Its certificate holds for its name: any HTTP answer (the admin port wants a key).
+            assert http.get(url + "/healthz", extensions=trust.named(state, name)).status_code < 500, (name, role)
+            # A client of its own: httpx pools connections by address, not by the name checked.
+            with trust.client(state, timeout=TIMEOUT_S) as other, pytest.raises(
+                    httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                other.get(url + "/healthz", extensions={"sni_hostname": "someone-else"})
+            try:
+                plain = httpx.get(url.replace("https://", "http://") + "/healthz", timeout=TIMEOUT_S, trust_env=False)
+            except httpx.HTTPError:
+                continue  # the server closed on the plaintext
+            assert plain.status_code == 400, (name, role, plain.status_code)  # Go's "HTTP request to an HTTPS server"
+
+
+def test_the_plain_vip_opt_in_serves_http_and_dials_the_lbs_over_tls(seed_lab, images_built) -> None:
+    """`halab up --plain-vip`'s ingress, beside the running lab's: plain HTTP in, the LBs'
+    certificate checked (the VIP's shared name) on the way out."""
+    state, plan = seed_lab.state, seed_lab.plan
+    edge = plan.of_kind("lb")[0]
+    c = HaproxyContainer(state.run_id, seed_lab.containers[edge.name].image, site="publish")
+    c.with_config(ingress.config(state.vip_address, edge.port, plain=True)).on_network(state.networks[edge.site])
+    c.with_copy_into_container(open(state.ca_file, "rb").read(), lb.CA)
+    with c:
+        plain = f"http://{c.address()}:{ingress.LISTEN_PORT}"
+        r = httpx.post(plain + "/rag/query", headers={"apikey": seed_lab.consumers["alice"]},
+                       json={"question": "What does the gateway do?"}, timeout=30, trust_env=False)
+        assert r.status_code == 200, r.text
