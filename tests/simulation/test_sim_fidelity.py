@@ -1,12 +1,15 @@
-"""The model held to recorded measurements, without a lab: the runs `halab fidelity` measured
-on the seed lab (tests/simulation/fixtures/fidelity-seed), predicted again by today's model
+"""The model held to recorded measurements, without a lab: runs `halab fidelity` measured on
+the seed lab (tests/simulation/fixtures/fidelity-*), predicted again by today's model
 calibrated from the same baseline. A model change that moves a prediction out of the goal
-fails here; the metrics the model does not yet meet are listed, and one that starts to meet
-the goal fails too, so that the list is kept true."""
+fails here; the metrics the model does not yet meet are listed per recording, and one that
+starts to meet the goal fails too, so that the lists are kept true."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from harness.history import read_jsonl
 from harness.spec import preset
@@ -15,10 +18,18 @@ from scenarios.catalogue import entry
 from simulation.calibrate import calibrate
 from simulation.run import simulate
 
-RUNS = Path(__file__).parent / "fixtures" / "fidelity-seed"
+FIXTURES = Path(__file__).parent / "fixtures"
 
-# Outside the goal today, and why (the model lacks it):
-KNOWN_MISSES = {
+
+@dataclass(frozen=True)
+class Recording:
+    directory: str
+    preset: str  # the LB the recorded runs had
+    runs: int
+    known_misses: frozenset[str]  # outside the goal today, each with why in a comment
+
+
+NAIVE_LB = Recording("fidelity-seed", "seed+naive-lb", 2, frozenset({
     # HAProxy marks gateway2 up ~2 s later than the model's start-up + rise predicts.
     "recovery after heal",
     # The tail of the CMS's path: with MongoDB's writes fitted apart from its reads the p50 is
@@ -26,8 +37,9 @@ KNOWN_MISSES = {
     "policy_update p95, before the fault", "policy_update p99, before the fault",
     # Queries in flight to DC2 at the kill: in the lab about half are answered ~27 s later by
     # the restarted DC2 (the WAN proxy held the bytes and delivers them to the new gateway: a
-    # lab artifact), the rest fail once DC2 is back; the model holds them to the 60 s timeout
-    # as unknown (not in the ok latency). Neither is what production does (a reset when DC2 returns).
+    # lab artifact, gone since the WAN link follows the containers' liveness), the rest fail
+    # once DC2 is back; the model holds them to the 60 s timeout as unknown (not in the ok
+    # latency). Neither is what production does (a reset when DC2 returns).
     "rag_query p95, before the fault", "rag_query p99, before the fault",
     # The same queries: the lab's late answers are not failures, the model's 60 s timeouts are.
     "failed requests, rag_query",
@@ -41,23 +53,44 @@ KNOWN_MISSES = {
     # dc1: its slowest loads (37-121 ms) fall while DC2's containers boot on the lab's one
     # shared host, or just before the cut; the model has no CPU shared between the DCs.
     "propagation p99, dc1", "propagation p99, dc2",
-}
+}))
+
+# Today's lab: the tuned LB (flow timeouts, read retries, http-server-close), TLS on the
+# request path, the WAN link dark with DC2's containers.
+TUNED_TLS = Recording("fidelity-seed-tls", "seed", 3, frozenset({
+    # Detection measured 6.1 s (4.5-6.2), predicted 4.75 s; recovery measured 5.0 s, predicted
+    # 6.25 s: the tuned checks (fastinter 0.5 s, timeout check 1 s) over TLS, and start-up
+    # under the heal, are not yet fitted from these runs.
+    "failover detection", "recovery after heal",
+    # Policy updates sent to gateway2 in the ~6 s before it is marked down fail at its flow
+    # timeout in the lab; the model's detection is shorter, its outage of the CMS's path longer.
+    "unavailable, policy_update", "failed requests, policy_update", "policy_update p99, before the fault",
+    # Queries in flight to DC2 at the kill end in 2.3-6.9 s in the lab (HAProxy's flow timeout,
+    # then a retry on DC1: a read is retried), which the model does not have: it fails them.
+    "rag_query p95, before the fault", "rag_query p99, before the fault",
+    # As in the naive-LB recording: DC2's policy_sync starting under load, CPU shared across DCs.
+    "propagation p99, dc1", "propagation p99, dc2",
+    # OpenBao's election after the heal, predicted 3.6 s long: not yet analysed.
+    "without a Raft leader, vault",
+}))
 
 
-def test_dc2_down_prediction_stays_within_the_goal_on_the_recorded_runs():
-    topo = preset("seed+naive-lb")  # the LB the recorded runs had (before HAProxy was tuned)
+@pytest.mark.parametrize("rec", [NAIVE_LB, TUNED_TLS], ids=lambda r: r.directory)
+def test_dc2_down_prediction_stays_within_the_goal_on_the_recorded_runs(rec: Recording):
+    runs = FIXTURES / rec.directory
+    topo = preset(rec.preset)
     sc = entry("dc2-down").scenario
-    params, counts = calibrate(RUNS / "baseline", topo)
+    params, counts = calibrate(runs / "baseline", topo)
     assert sum(counts.values()) > 100
     pairs = []
-    for i in (1, 2):
-        measured = read_jsonl(RUNS / "dc2-down" / f"run-{i}" / "history.jsonl")
+    for i in range(1, rec.runs + 1):
+        measured = read_jsonl(runs / "dc2-down" / f"run-{i}" / "history.jsonl")
         pairs.append((fidelity.metrics(measured, sc), fidelity.metrics(simulate(topo, sc, params, seed=i).history(), sc)))
     rows = fidelity.rows(pairs)
-    print("\n" + fidelity.markdown("dc2-down, recorded runs re-predicted", rows))
+    print("\n" + fidelity.markdown(f"dc2-down, {rec.directory} re-predicted", rows))
     scored = {r.name: r.within for r in rows if r.within is not None}
     assert {"failover detection", "without a Raft leader, etcd", "without a Raft leader, vault",
             "failed requests, policy_update", "unavailable, policy_update", "rag_query p99, during the fault"} <= set(scored)
     missed = {n for n, ok in scored.items() if not ok}
-    assert missed - KNOWN_MISSES == set(), "newly outside the goal"
-    assert KNOWN_MISSES - missed == set(), "now within the goal: take it off KNOWN_MISSES"
+    assert missed - rec.known_misses == set(), "newly outside the goal"
+    assert rec.known_misses - missed == set(), "now within the goal: take it off the known misses"
