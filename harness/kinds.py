@@ -147,9 +147,10 @@ _TABLE = (
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
     Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
          replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),
-         failover=True, metrics=_METRICS),
+         failover=True, metrics=_METRICS, tls=_TLS),
+    # TLS as Atlas's "Secure Connection" (server authentication; Atlas's clients log in by SCRAM).
     Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
-         container="FerretDBContainer"),
+         container="FerretDBContainer", tls=("mongo",)),
     # HTTPS, as an external API is.
     Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS, tls=_TLS),
 )

@@ -2,6 +2,10 @@
 
     >>> with FerretDBContainer(run_id).on_network(net, "mongo") as mongo:   # doctest: +SKIP
     ...     pymongo.MongoClient(mongo.mongo_url).halab.docs.insert_one({"a": 1})
+
+With `with_tls` it listens for TLS only, on the same port (clients add `tls=true&tlsCAFile=`),
+and is ready once it completes a handshake with its certificate checked for its name: pymongo
+cannot be told which name to check at an address, and FerretDB listens only once it serves.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ class FerretDBContainer(HalabContainer):
         return self
 
     def _configure(self) -> None:
+        listen = [f"--listen-addr=0.0.0.0:{PORT}"] if self.tls is None else [
+            "--listen-addr=", f"--listen-tls=0.0.0.0:{PORT}", "--listen-tls-cert-file=/etc/halab/tls/cert.pem",
+            "--listen-tls-key-file=/etc/halab/tls/key.pem"]
         self.with_command(
             [
-                f"--listen-addr=0.0.0.0:{PORT}",
+                *listen,
                 "--handler=sqlite",
                 "--sqlite-url=file:/data/",
                 "--state-dir=/state",
@@ -47,6 +54,12 @@ class FerretDBContainer(HalabContainer):
         return f"mongodb://{self.address()}:{PORT}/?directConnection=true"
 
     def _probe(self) -> bool:
+        if self.tls is not None:
+            import socket
+
+            with socket.create_connection((self.address(), PORT), timeout=1.0) as sock, \
+                    self.tls.context().wrap_socket(sock, server_hostname=self.tls.name):
+                return True
         import pymongo
 
         client = pymongo.MongoClient(self.mongo_url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)

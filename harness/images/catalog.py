@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.images import hashing
-from harness.images import recipes as r
+import harness.images.hashing as hashing
+import harness.images.recipes as r
 from harness.kinds import (
     ETCD_VERSION,
     FERRETDB_VERSION,

@@ -36,9 +36,9 @@ import threading
 import time
 from pathlib import Path
 
+import harness.topology.state as st
 from harness import netns
 from harness.labels import LABEL
-from harness.topology import state as st
 from harness.topology.wan import Route, wan_routes
 
 log = logging.getLogger("halab.liveness")

@@ -159,10 +159,13 @@ class Plan:
             raise ValueError(f"{kind} listens on different ports per site ({sorted(ports)}): no site-local name")
         return f"{kind}:{ports.pop()}"
 
-    def scheme(self, kind: str, role: str | None = None) -> str:
-        """`https` where the kind serves that role over TLS (harness/kinds.py), else `http`."""
+    def tls(self, kind: str, role: str | None = None) -> bool:
+        """Whether the kind serves that role (its main one by default) over TLS (harness/kinds.py)."""
         p = self.of_kind(kind)[0]
-        return "https" if p.role(role) in p.tls_roles else "http"
+        return p.role(role) in p.tls_roles
+
+    def scheme(self, kind: str, role: str | None = None) -> str:
+        return "https" if self.tls(kind, role) else "http"
 
     def network(self, site: str) -> str:
         return f"halab-{self.tag}-{site}"

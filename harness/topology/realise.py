@@ -38,13 +38,15 @@ from typing import Any
 
 import docker
 
+import harness.topology.etcd_tls as etcd_tls
+import harness.topology.liveness as liveness
+import harness.topology.seeding as seeding
+import harness.topology.state as st
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
 from harness.pki import LabCa
 from harness.spec import Topology
-from harness.topology import etcd_tls, liveness, seeding
-from harness.topology import state as st
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
 from harness.topology.components import ingress as ingress_recipe

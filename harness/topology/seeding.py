@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
+import harness.topology.trust as trust
 from harness.seed_data import CORPUS, HARNESS_AUTHOR, SERVICE_CONSUMER, USERS
-from harness.topology import trust
 from harness.topology.plan import Plan
 from harness.waiting import Pending, eventually
 from system.common.identity import Asserted

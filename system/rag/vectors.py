@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from qdrant_client import AsyncQdrantClient, models
 
+from system.common.tls import client_context
+
 log = logging.getLogger(__name__)
 
 NODE_NAMES = ("local", "remote")
@@ -42,8 +44,9 @@ def point_id(doc_id: str, chunk: int) -> str:
 
 
 def client_for(url: str, timeout_s: float) -> AsyncQdrantClient:
+    # `verify`: passed on to httpx, the lab CA for https:// nodes (system/common/tls.py).
     return AsyncQdrantClient(url=url, timeout=max(1, int(timeout_s + 0.999)), prefer_grpc=False,
-                             check_compatibility=False)
+                             check_compatibility=False, verify=client_context())
 
 
 class VectorStore:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from system.common.tls import client_context
 from system.vectordb import snapshot
 from system.vectordb.compaction import Compaction
 from system.vectordb.engine import Engine
@@ -62,7 +63,7 @@ class Node(Receiver, Compaction):
             u = u.strip().rstrip("/")
             if u and u not in urls:
                 urls.append(u)
-        self.peers: list[Peer] = [Peer(self, u) for u in urls]
+        self.peers: list[Peer] = [Peer(self, u, on_ack=self._acked) for u in urls]
         self.last_contact: float | None = None  # the last entries received from any peer
         self.received = 0
         self.apply_errors = 0
@@ -157,7 +158,13 @@ class Node(Receiver, Compaction):
         """The highest own sequence number that some peer has applied."""
         return max((p.marks_of(self.origin) for p in self.peers), default=0)
 
+    @property
+    def clock_floor(self) -> float:
+        """The newest stamp time applied here (a snapshot carries it)."""
+        return self._clock_floor
+
     def _acked(self) -> None:
+        """A peer reported its watermarks (its shipper's `on_ack`): settle the writes now acked."""
         mine = self.acked_seq()
         for seq, fut in self._ack_waiters:
             if seq <= mine and not fut.done():
@@ -177,7 +184,7 @@ class Node(Receiver, Compaction):
         if self.peers and self._client is None:
             headers = {"api-key": self.api_key} if self.api_key else {}
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.request_timeout_s, connect=1.0),
-                                             headers=headers)
+                                             headers=headers, verify=client_context())
             for p in self.peers:
                 p.start(self._client)
 

@@ -2,8 +2,11 @@
 lacks (or a snapshot when it lacks compacted ones), a handshake as heartbeat, its own task
 with backoff.
 
-    peer = Peer(node, "http://vectordb2:8000")
+    peer = Peer(node, "http://vectordb2:8000", on_ack=node_acked)
     peer.start(client)     # ships until stop(); node writes wake it through peer.wake
+
+The shipper knows its node only as `Local` (what it reads: the log, the engine, timings) and
+tells it of new acknowledgements through `on_ack`; node.py builds the peers, never the reverse.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -20,7 +24,8 @@ from system.vectordb.oplog import Entry
 from system.vectordb.status import peer_status
 
 if TYPE_CHECKING:
-    from system.vectordb.node import Node
+    from system.vectordb.engine import Engine
+    from system.vectordb.oplog import OpLog
 
 log = logging.getLogger(__name__)
 # Small batches: a catching-up peer keeps answering its own readers between them.
@@ -28,12 +33,30 @@ MAX_BATCH_ENTRIES = 256
 MAX_BATCH_BYTES = 1 << 20
 
 
-class Peer:
-    """The shipping state of one peer: its watermarks, a cursor into our log, its own task."""
+class Local(Protocol):
+    """What a shipper reads of its own node (node.py's Node)."""
 
-    def __init__(self, node: Node, url: str) -> None:
+    origin: str
+    oplog: OpLog
+    engine: Engine
+    heartbeat_s: float
+    retry_min_s: float
+    retry_max_s: float
+
+    @property
+    def clock_floor(self) -> float: ...
+
+
+class Peer:
+    """The shipping state of one peer: its watermarks, a cursor into our log, its own task.
+
+    `on_ack` is called each time the peer reports its watermarks (the node settles the writes
+    waiting for consistency 2)."""
+
+    def __init__(self, node: Local, url: str, *, on_ack: Callable[[], None]) -> None:
         self.node = node
         self.url = url
+        self.on_ack = on_ack
         # What the peer has told us it has applied, per origin; None until the first handshake.
         self.peer_origin: str | None = None
         self.peer_marks: dict[str, int] | None = None
@@ -94,7 +117,7 @@ class Peer:
         self._need_handshake = False
         self.last_contact = time.monotonic()
         self.last_error = None
-        self.node._acked()
+        self.on_ack()
 
     def _needs_shipping(self, e: Entry) -> bool:
         # Every entry the peer lacks: ours, and those we received from others (so an entry also
@@ -174,7 +197,7 @@ class Peer:
         node = self.node
         log.info("peer %s lacks compacted entries; shipping a snapshot", self.url)
         answer = None
-        for part in snapshot.parts(node.engine, node.oplog.watermarks, node._clock_floor):
+        for part in snapshot.parts(node.engine, node.oplog.watermarks, node.clock_floor):
             body = jsonfast.dumps({"sender": node.origin, "part": part})
             r = await self._client.post(f"{self.url}/replication/snapshot", content=body,
                                         headers={"content-type": "application/json"})

@@ -3,19 +3,64 @@ the node's summaries over them (all reachable, the worst lag, what every peer ha
 its log, compaction and apply-delay figures.
 
     node_status(node)["peers"][0]   # -> {"url": ..., "reachable": True, "lag_ops": 0, "lag_s": 0.0, ...}
+
+It reads a node and its peers through `Replicating` and `Shipping`, the figures they keep, so it
+imports neither node.py nor shipper.py (both call it).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from system.vectordb.node import Node
-    from system.vectordb.shipper import Peer
+    from system.vectordb.oplog import Entry, OpLog
 
 
-def peer_status(peer: Peer) -> dict:
+class _Origin(Protocol):
+    origin: str
+
+
+class Shipping(Protocol):
+    """What a peer's status reads (shipper.py's Peer)."""
+
+    node: _Origin
+    url: str
+    peer_origin: str | None
+    reachable: bool
+    last_contact: float | None
+    last_error: str | None
+    shipped: int
+    ship_batches: int
+    ship_failures: int
+    snapshots_shipped: int
+    last_ship_ms: float | None
+
+    def marks_of(self, origin: str) -> int: ...
+    def pending(self) -> list[Entry]: ...
+
+
+class Replicating(Protocol):
+    """What a node's status reads (node.py's Node)."""
+
+    node_id: str
+    origin: str
+    oplog: OpLog
+    peers: Sequence[Shipping]
+    last_contact: float | None
+    received: int
+    apply_errors: int
+    apply_delays_ms: deque[float]
+    compactions: int
+    last_compaction_ms: float | None
+    snapshot_bytes: int
+    snapshot_points: int
+    snapshots_installed: int
+
+
+def peer_status(peer: Shipping) -> dict:
     pending = peer.pending()
     return {
         "url": peer.url, "origin": peer.peer_origin, "reachable": peer.reachable,
@@ -27,7 +72,7 @@ def peer_status(peer: Peer) -> dict:
     }
 
 
-def node_status(node: Node) -> dict:
+def node_status(node: Replicating) -> dict:
     own_seq = node.oplog.watermarks.get(node.origin, 0)
     delays = sorted(node.apply_delays_ms)
     peers = [peer_status(p) for p in node.peers]

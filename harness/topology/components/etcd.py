@@ -10,9 +10,9 @@ import json
 import socket
 import urllib.request
 
+import harness.topology.etcd_tls as etcd_tls
 from harness.containers import EtcdContainer
 from harness.containers.etcd import CLIENT_PORT, PEER_PORT
-from harness.topology import etcd_tls
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement
 

@@ -9,4 +9,4 @@ from harness.topology.plan import Placement
 
 def container(ctx: Context, p: Placement) -> FerretDBContainer:
     c = FerretDBContainer(ctx.run_id, ctx.image_of("mongo"), site=p.site)
-    return ctx.place(c, p).with_log_level("warn")
+    return ctx.serve_tls(ctx.place(c, p), p).with_log_level("warn")

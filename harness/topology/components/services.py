@@ -13,12 +13,13 @@ import importlib
 import logging
 import typing
 
+import harness.topology.etcd_tls as etcd_tls
 from harness.containers import PythonServiceContainer
 from harness.kinds import KINDS
-from harness.topology import etcd_tls
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
 from system.common.settings import SECRETS_DIR
+from system.common.tls import CA, TLS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,11 @@ LLM_KEY_PATH = "/run/halab/llm_api_key"
 
 
 def mongo_url(plan: Plan, site: str) -> str:
-    # directConnection: the Atlas stand-in is no replica set; never let pymongo go looking.
-    return f"mongodb://{plan.nearest('mongo', site).hostport()}/?directConnection=true"
+    """directConnection: the Atlas stand-in is no replica set; never let pymongo go looking.
+    TLS with the lab CA, which the service's container holds (system/common/tls.py)."""
+    atlas = plan.nearest("mongo", site)
+    tls = f"&tls=true&tlsCAFile={TLS_DIR / CA}" if plan.tls("mongo") else ""
+    return f"mongodb://{atlas.hostport()}/?directConnection=true{tls}"
 
 
 def _others(plan: Plan, kind: str, site: str) -> list[Placement]:

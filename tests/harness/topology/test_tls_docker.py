@@ -1,9 +1,12 @@
-"""The request path over TLS on the seed lab (issue 28, stage 2): the VIP and every listener
-behind it (gateways and their Admin API, CMS, RAG, policy_sync, OPA, the LLM) serve a
-certificate from the run's CA for the names they are dialled by, refuse plaintext, and are
-refused by a client that checks another name or trusts only the system's CAs."""
+"""TLS on the seed lab (issue 28, stages 2 and 3): the VIP and every listener behind it
+(gateways and their Admin API, CMS, RAG, policy_sync, OPA, the LLM, the vector nodes) and
+"Atlas" serve a certificate from the run's CA for the names they are dialled by, refuse
+plaintext, and are refused by a client that checks another name or trusts only the system's CAs."""
 
 from __future__ import annotations
+
+import socket
+import ssl
 
 import httpx
 import pytest
@@ -20,7 +23,8 @@ TIMEOUT_S = 10
 def _listeners(state) -> list[tuple[str, str]]:
     """(component, port role) of every TLS listener the lab started."""
     return [(name, role) for name, c in state.components.items() for role in KINDS[c["kind"]].tls
-            if c["kind"] != "etcd" and role in c["ports"]]  # etcd's mutual TLS: test_etcd_security_docker.py
+            # etcd's mutual TLS: test_etcd_security_docker.py; MongoDB's wire protocol: below.
+            if c["kind"] not in ("etcd", "mongo") and role in c["ports"]]
 
 
 def test_the_vip_is_https_checked_against_the_lab_ca(seed_lab) -> None:
@@ -38,7 +42,7 @@ def test_every_listener_on_the_request_path_serves_its_own_name_only(seed_lab) -
     state = seed_lab.state
     listeners = _listeners(state)
     assert {state.components[n]["kind"] for n, _ in listeners} >= {"lb", "gateway", "cms", "rag", "policy_sync",
-                                                                   "opa", "llm"}
+                                                                   "opa", "llm", "vectordb"}
     with trust.client(state, timeout=TIMEOUT_S) as http:
         for name, role in listeners:
             url = state.url(name, role)
@@ -54,6 +58,27 @@ def test_every_listener_on_the_request_path_serves_its_own_name_only(seed_lab) -
             except httpx.HTTPError:
                 continue  # the server closed on the plaintext
             assert plain.status_code == 400, (name, role, plain.status_code)  # Go's "HTTP request to an HTTPS server"
+
+
+def test_atlas_speaks_tls_only_with_its_own_name(seed_lab) -> None:
+    import pymongo
+
+    state = seed_lab.state
+    c = state.components["mongo"]
+    address, port = c["address"], c["ports"]["mongo"]
+    ctx = trust.context(state)
+    with socket.create_connection((address, port), timeout=TIMEOUT_S) as sock, \
+            ctx.wrap_socket(sock, server_hostname=c["container"]) as tls:
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    with socket.create_connection((address, port), timeout=TIMEOUT_S) as sock, pytest.raises(
+            ssl.SSLCertVerificationError):
+        ctx.wrap_socket(sock, server_hostname="someone-else")
+    plain = pymongo.MongoClient(f"mongodb://{address}:{port}/?directConnection=true", serverSelectionTimeoutMS=3000)
+    try:
+        with pytest.raises(pymongo.errors.PyMongoError):
+            plain.admin.command("ping")
+    finally:
+        plain.close()
 
 
 def test_the_plain_vip_opt_in_serves_http_and_dials_the_lbs_over_tls(seed_lab, images_built) -> None:

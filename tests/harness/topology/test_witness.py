@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from topology_support import raft_peers, sites_of
 
@@ -44,24 +43,25 @@ def test_a_document_ingested_in_dc1_is_searchable_on_the_witness_vector_node(wit
             "text": "A witness site holds the third voter of every quorum and a third copy of the vectors."})
     assert resp.status_code == 201, resp.text
     t0 = time.monotonic()
-    vectordb3 = witness_lab.url("vectordb3")
+    vectordb3 = trust.component(witness_lab.state, "vectordb3", timeout=5)
     query = {"query": [0.1] * 8, "limit": 5, "with_payload": True,
              "filter": {"must": [{"key": "doc_id", "match": {"value": doc_id}}]}}
     hits: list = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        dim = httpx.get(f"{vectordb3}/collections/halab_chunks", timeout=5, trust_env=False)
+        dim = vectordb3.get("/collections/halab_chunks")
         if dim.status_code == 200:
             query["query"] = [0.1] * dim.json()["result"]["config"]["params"]["vectors"]["size"]
-            r = httpx.post(f"{vectordb3}/collections/halab_chunks/points/query", json=query, timeout=5,
-                           trust_env=False)
+            r = vectordb3.post("/collections/halab_chunks/points/query", json=query)
             hits = r.json()["result"]["points"] if r.status_code == 200 else []
             if hits:
                 break
         time.sleep(0.1)
     assert hits and all(h["payload"]["doc_id"] == doc_id for h in hits)
     print(f"witness: a dc1 document searchable on vectordb3 {time.monotonic() - t0:.2f} s after its ingest")
-    statuses = {name: httpx.get(f"{witness_lab.url(name)}/replication", timeout=5, trust_env=False).json()
-                for name in ("vectordb1", "vectordb2", "vectordb3")}
+    statuses = {}
+    for name in ("vectordb1", "vectordb2", "vectordb3"):
+        with trust.component(witness_lab.state, name, timeout=5) as node:
+            statuses[name] = node.get("/replication").json()
     for name, s in statuses.items():
         assert len(s["peers"]) == 2 and s["peers_reachable"] == 2, (name, s["peers"])
