@@ -44,13 +44,13 @@ def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | N
     return None, lost
 
 
-def _enter(m):
-    """Steps 1-2: the VIP, HAProxy's pick. Returns (lb, gateway, time lost, sent on a dead
-    pooled connection, error)."""
+def _enter(m, avoid: Station | None = None, retries: int | None = None):
+    """Steps 1-2: the VIP, HAProxy's pick (`avoid`, `retries`: a redispatched request's, see
+    HAProxy.route). Returns (lb, gateway, time lost, sent on a dead pooled connection, error)."""
     lb = m.vrrp.master
     if lb is None:
         return None, None, m.connect_s, False, "no-vip"
-    gw, lost, pooled = m.haproxy[lb.name].route()
+    gw, lost, pooled = m.haproxy[lb.name].route(avoid, retries)
     if gw is None:
         return lb, None, lost, False, "no-server"
     return lb, gw, lost, pooled, None
@@ -68,27 +68,55 @@ def _broken(m, lb: Station, gw: Station, gw_epoch: int, held: Station | None, he
 
 
 class Front:
-    """Where a request stands after steps 1-3 (VIP, gateway, OPA)."""
+    """Where a request stands after steps 1-3 (VIP, gateway, OPA). `sent`: when HAProxy sent
+    it to the gateway (its server timeout runs from then); `retries`: HAProxy's retries left."""
 
-    __slots__ = ("lb", "gw", "gw_ep", "site", "view", "end", "steps")
+    __slots__ = ("lb", "gw", "gw_ep", "site", "view", "end", "steps", "sent", "retries")
 
-    def __init__(self, lb, gw, gw_ep, site, view, end, steps) -> None:
+    def __init__(self, lb, gw, gw_ep, site, view, end, steps, sent, retries) -> None:
         self.lb, self.gw, self.gw_ep, self.site, self.view, self.end, self.steps = lb, gw, gw_ep, site, view, end, steps
+        self.sent, self.retries = sent, retries
 
 
-def _front(m, rid: int, f: str, t0: float, ch: int):
+def _cut(m, rid: int, f: str, t0: float, e: str, site: str, gw: Station, sent: float, retries: int,
+         value=None):
+    """A request whose path broke under it (`_broken`'s `e`). A gateway that died or went dark
+    answers nothing and sends no reset (DESIGN section 5: a blackhole): HAProxy waits its
+    server timeout from `sent` -- the flow timeout, tuned; `timeout server`, 60 s, naive --
+    and answers 504 (`info`). A read is sent again instead (`retry-on response-timeout`, a
+    retry left of `retries`), redispatched to another gateway (`option redispatch`), its
+    latency still counted from `t0`: measured on the tuned lab (dc2-down, 3 runs), each of the
+    8 queries in flight to DC2 at the kill was answered by DC1 6.7-6.9 s after its start (a
+    6 s flow timeout and a query). Anything else the request held (LB, rag, ...) ends it as
+    before: unknown, at the user's request timeout."""
+    if e != "gateway-lost":
+        m.done(rid, f, t0, t0 + m.request_s, INFO, site, e, value=value)
+        return
+    timed_out = max(sent + m.flow_timeout_s, m.env.now)
+    if not (m.retry_reads and f == RAG_QUERY and retries > 0):
+        m.done(rid, f, t0, timed_out, INFO, site, e, value=value)
+        return
+    yield m.env.timeout(timed_out - m.env.now)
+    m.release(site, m.env.now)  # HAProxy gives the dead gateway's session up
+    yield from rag_query(m, rid, t0, avoid=gw, retries=retries - 1)
+
+
+def _front(m, rid: int, f: str, t0: float, ch: int, avoid: Station | None = None, retries: int | None = None):
     """Steps 1-3 of every flow: the VIP and HAProxy, the gateway (key-auth, route), OPA
-    (fail closed). Returns a Front, or None when the request already ended."""
+    (fail closed). Returns a Front, or None when the request already ended. `avoid`,
+    `retries`: a retried request's (`_cut`)."""
     env, net = m.env, m.net
-    lb, gw, lost, pooled, err = _enter(m)
+    retries = m.retries if retries is None else retries
+    lb, gw, lost, pooled, err = _enter(m, avoid, retries)
     while pooled:
         # Nothing answers on a pooled connection to a dead gateway: HAProxy's server timeout
         # ends it. Only a read is sent again (`retry-on response-timeout`); the rest get 504.
-        if not (m.retry_reads and f == RAG_QUERY):
+        if not (m.retry_reads and f == RAG_QUERY and retries > 0):
             m.done(rid, f, t0, env.now + lost + m.flow_timeout_s + m.lb_s, INFO, None, "pooled-timeout")
             return None
         yield env.timeout(lost + m.flow_timeout_s)
-        lb, gw, lost, pooled, err = _enter(m)
+        retries -= 1
+        lb, gw, lost, pooled, err = _enter(m, gw, retries)
     if err:
         m.done(rid, f, t0, env.now + lost, FAIL, None, err)
         return None
@@ -98,10 +126,11 @@ def _front(m, rid: int, f: str, t0: float, ch: int):
     if view.changes != m.changes:
         m.refresh(view)
     steps = {} if m.record_steps else None
+    sent = env.now + lost + m.lb_s
     yield env.timeout(lost + m.lb_s + net.hop(lb.site, site))
     gw_ep = gw.epoch
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
-        m.done(rid, f, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, f, t0, e, site, gw, sent, retries)
         return None
     arrive = env.now
     end = gw.visit(arrive)
@@ -119,12 +148,14 @@ def _front(m, rid: int, f: str, t0: float, ch: int):
         return None
     if steps is not None:
         steps["opa"] = end - arrive + 2 * net.intra_hop_s
-    return Front(lb, gw, gw_ep, site, view, end, steps)
+    return Front(lb, gw, gw_ep, site, view, end, steps, sent, retries)
 
 
-def rag_query(m, rid: int):
-    env, net, t0, ch = m.env, m.net, m.env.now, m.changes
-    fr = yield from _front(m, rid, RAG_QUERY, t0, ch)
+def rag_query(m, rid: int, t0: float | None = None, avoid: Station | None = None, retries: int | None = None):
+    """`t0`, `avoid`, `retries`: a query HAProxy sends again (`_cut`)."""
+    env, net, ch = m.env, m.net, m.changes
+    t0 = env.now if t0 is None else t0
+    fr = yield from _front(m, rid, RAG_QUERY, t0, ch, avoid, retries)
     if fr is None:
         return
     lb, gw, gw_ep, site, view, end, steps = fr.lb, fr.gw, fr.gw_ep, fr.site, fr.view, fr.end, fr.steps
@@ -138,7 +169,7 @@ def rag_query(m, rid: int):
         return
     yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, opa, opa.epoch)):
-        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
     # 6. rag's own work (embed the query, build the prompt) -- computed on arrival, while the
@@ -166,7 +197,7 @@ def rag_query(m, rid: int):
         steps["profile"] = profile_s
     yield env.timeout(t + lost + hop(site, vdb.site) - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
     end = vdb.visit(arrive)
@@ -189,7 +220,7 @@ def rag_query(m, rid: int):
     if m.changes != ch and (
         (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)) or (e := _broken(m, lb, gw, gw_ep, vdb, vdb_ep))
     ):
-        m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
     end = gw.visit(arrive)
@@ -210,7 +241,7 @@ def rag_query(m, rid: int):
         # A fault is scheduled before this answer arrives: wait for it and check the path.
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-            m.done(rid, RAG_QUERY, t0, t0 + m.request_s, INFO, site, e)
+            yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
             return
     m.done(rid, RAG_QUERY, t0, t_end, OK, site, None, steps)
 
@@ -275,7 +306,7 @@ def policy_update(m, rid: int):
         return
     yield env.timeout(end - arrive + 2 * intra)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
-        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, POLICY_UPDATE, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
     end = cms.visit(arrive)
@@ -314,7 +345,7 @@ def policy_update(m, rid: int):
     to_leader = hop(site, via.site) + (hop(via.site, leader.site) if via is not leader else 0.0)
     yield env.timeout(t + to_leader - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
-        m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, POLICY_UPDATE, t0, e, site, gw, fr.sent, fr.retries)
         return
     if etcd.leader is None:  # lost on the way: the member knows it by now and refuses
         _etcd_uncommitted(m, rid, t0, site, env.now - to_leader, NO_LEADER, via)
@@ -340,7 +371,7 @@ def policy_update(m, rid: int):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, cms, cms_ep)):
             # The write committed but the answer was lost: the client cannot know -- `info`.
-            m.done(rid, POLICY_UPDATE, t0, t0 + m.request_s, INFO, site, e, value={"revision": revision})
+            yield from _cut(m, rid, POLICY_UPDATE, t0, e, site, gw, fr.sent, fr.retries, {"revision": revision})
             return
     m.done(rid, POLICY_UPDATE, t0, t_end, OK, site, None, steps, value={"revision": revision})
 
@@ -395,7 +426,7 @@ def rag_ingest(m, rid: int):
         return
     yield env.timeout(end + lost + net.hop(site, vdb.site) - env.now)
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-        m.done(rid, RAG_INGEST, t0, t0 + m.request_s, INFO, site, e)
+        yield from _cut(m, rid, RAG_INGEST, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
     end = vdb.visit(arrive)
@@ -416,7 +447,7 @@ def rag_ingest(m, rid: int):
     if t_end >= m.next_change(env.now):
         yield env.timeout(t_end - env.now)
         if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, rag, rag_ep)):
-            m.done(rid, RAG_INGEST, t0, t0 + m.request_s, INFO, site, e)
+            yield from _cut(m, rid, RAG_INGEST, t0, e, site, gw, fr.sent, fr.retries)
             return
     m.done(rid, RAG_INGEST, t0, t_end, OK, site, None, steps)
 

@@ -15,6 +15,19 @@ check's). Routing is round robin over servers believed UP; a pick that turns out
 costs a connect timeout and is redispatched (`retries 2`, `option redispatch 1`; the naive
 LB's `option redispatch` retries the same server first: a difference the model leaves).
 
+The LBs check in step: without `spread-checks` HAProxy starts a server's checks a fixed share
+of `inter` after its own start, with no random part, so two LBs started together check each
+server at one phase, random with respect to the fault. Measured on the tuned lab (dc2-down, 3
+runs): both LBs marked gateway2 DOWN, and UP again, within one 0.25 s poll of the observer
+every time. Independent phases made the first mark by either LB the earlier of two draws,
+~0.35 s early on average.
+
+A request whose gateway dies under it (or whose path to it goes dark) is sent again by
+HAProxy, not by this class: see simulation/flows.py (`_cut`): HAProxy's server timeout (the
+flow timeout, tuned) ends it; a read (`retry-on response-timeout`) is then redispatched, and
+`route(avoid=...)` picks another server first, as HAProxy's round robin avoids the server a
+redispatched request leaves.
+
 Pooled connections: HAProxy keeps idle keep-alive connections to each gateway. A gateway that
 dies as a blackhole closes none of them, so a request sent on one before the server is marked
 DOWN gets no connect timeout: it waits the server timeout (the flow timeout, 6 s, tuned; 60 s
@@ -45,7 +58,7 @@ from simulation.params import Timings
 
 class HAProxy:
     def __init__(self, env: simpy.Environment, lb: Station, servers: list[Station], net: Network,
-                 timings: Timings, connect_s: float, retries: int, rng: random.Random,
+                 timings: Timings, connect_s: float, retries: int, phases: dict[str, float],
                  record: Callable[..., None], pool: int = 0, reuse: float = 0.0,
                  pool_rng: random.Random | None = None) -> None:
         self.env, self.lb, self.servers, self.net, self.t = env, lb, servers, net, timings
@@ -59,8 +72,9 @@ class HAProxy:
         self.stale = {s.name: 0 for s in servers}  # pooled connections to a server that died since
         self.was_healthy = {s.name: True for s in servers}
         for server in servers:
-            # Checks start at a random phase, as HAProxy spreads them (`spread-checks`).
-            env.process(self._check(server, rng.random() * timings.check_inter_s))
+            # Each server's checks start at its phase (seconds into the first `inter`), the
+            # same on every LB (the module's docstring).
+            env.process(self._check(server, phases[server.name]))
 
     def healthy(self, server: Station) -> bool:
         return server.up and self.net.reachable(self.lb.site, server.site)
@@ -113,17 +127,22 @@ class HAProxy:
                 self.was_healthy[server.name] = healthy
                 self.stale[server.name] = 0 if healthy else self.pool
 
-    def route(self) -> tuple[Station | None, float, bool]:
+    def route(self, avoid: Station | None = None, retries: int | None = None) -> tuple[Station | None, float, bool]:
         """The server a new request reaches, the time lost on dead picks before it, and whether
         it went out on a pooled connection to a dead server (then only a timeout ends it);
-        None if every try failed (HAProxy answers 503)."""
+        None if every try failed (HAProxy answers 503). `avoid`: the server a redispatched
+        request left, skipped while another is routable; `retries`: the retries it has left."""
         lost = 0.0
-        for _ in range(1 + self.retries):
+        for _ in range(1 + (self.retries if retries is None else retries)):
             up = self.routable
             if not up:
                 return None, lost, False
             self.rr += 1
             server = up[self.rr % len(up)]
+            if server is avoid and len(up) > 1:
+                self.rr += 1
+                server = up[self.rr % len(up)]
+            avoid = server
             if server.up and self.net.reachable(self.lb.site, server.site):
                 return server, lost, False
             if self.stale[server.name] and self.pool_rng.random() < self.reuse:

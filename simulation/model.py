@@ -105,14 +105,18 @@ class Model:
         gateways = [self.stations[c.name] for c in topo.components_of("gateway")]
         hrng, prng = self.stream("haproxy"), self.stream("pool")
         pool = 0 if sp.lb.server_close else self.params.lb_pool  # http-server-close: nothing idle to reuse
+        # One check phase per gateway, shared by the LBs (simulation/lb.py: they check in step).
+        phases = {gw.name: hrng.random() * self.t.check_inter_s for gw in gateways}
         self.haproxy = {
-            lb.name: HAProxy(self.env, lb, gateways, self.net, self.t, self.connect_s, sp.timeouts.retries, hrng,
+            lb.name: HAProxy(self.env, lb, gateways, self.net, self.t, self.connect_s, sp.timeouts.retries, phases,
                              self.record, pool, self.params.lb_pool_reuse, prng)
             for lb in lbs
         }
-        # `timeout server` of a request HAProxy sent to a dead gateway; reads retried after it.
+        # `timeout server` of a request HAProxy sent to a gateway that died or went dark under
+        # it (simulation/flows.py's _cut); reads retried after it, on another gateway.
         self.flow_timeout_s = sp.lb.flow_timeout_s if sp.lb.flow_timeout_s is not None else self.request_s
         self.retry_reads = sp.lb.retry_reads
+        self.retries = sp.timeouts.retries
         self.vrrp = Vrrp(self.env, lbs, sp.vrrp.priorities, sp.vrrp.advert_s, self.record)
         self.keys = {gw.name: KeyCache(sp.key_cache.ttl_s, sp.key_cache.max_stale_s) for gw in gateways}
         if self.key_ttl_s > 0:
@@ -213,9 +217,13 @@ class Model:
              steps: dict | None = None, value: Any = None) -> None:
         self.log.append((rid, f, t0, t1, type_, site, error, steps, value))
         if site is not None:  # every request that reached a gateway ends here with its site
-            self.sessions[site] -= 1
-            if t1 > self.last_end[site]:
-                self.last_end[site] = t1
+            self.release(site, t1)
+
+    def release(self, site: str, t1: float) -> None:
+        """A request leaves `site`'s gateway at `t1`: done, or given up by HAProxy and sent again."""
+        self.sessions[site] -= 1
+        if t1 > self.last_end[site]:
+            self.last_end[site] = t1
 
     def idle(self, gw: Station) -> bool:
         """No session left on this gateway (HAProxy's `scur` 0)."""

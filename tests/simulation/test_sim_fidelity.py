@@ -30,6 +30,12 @@ class Recording:
 
 
 NAIVE_LB = Recording("fidelity-seed", "seed+naive-lb", 2, frozenset({
+    # Detection is the first DOWN mark by either LB. The model's LBs check in step, as the lab's
+    # do (simulation/lb.py): 10 + U(0, 2) s, 11.0 s on average over 40 seeds (10.1-12.0); seeds
+    # 1 and 2 give 11.62 against 10.34 and 10.73 measured (+10.3 %). In run 1 of this older
+    # recording the LBs were 1.5 s out of step (lb2 marked gateway2 DOWN at 20.34 s, lb1 at
+    # 21.88 s), so the earlier of two phases counted; in its other three marks they were in step.
+    "failover detection",
     # HAProxy marks gateway2 up ~2 s later than the model's start-up + rise predicts.
     "recovery after heal",
     # The tail of the CMS's path: with MongoDB's writes fitted apart from its reads the p50 is
@@ -58,16 +64,32 @@ NAIVE_LB = Recording("fidelity-seed", "seed+naive-lb", 2, frozenset({
 # Today's lab: the tuned LB (flow timeouts, read retries, http-server-close), TLS on the
 # request path, the WAN link dark with DC2's containers.
 TUNED_TLS = Recording("fidelity-seed-tls", "seed", 3, frozenset({
-    # Detection measured 6.1 s (4.5-6.2), predicted 4.75 s; recovery measured 5.0 s, predicted
-    # 6.25 s: the tuned checks (fastinter 0.5 s, timeout check 1 s) over TLS, and start-up
-    # under the heal, are not yet fitted from these runs.
-    "failover detection", "recovery after heal",
-    # Policy updates sent to gateway2 in the ~6 s before it is marked down fail at its flow
-    # timeout in the lab; the model's detection is shorter, its outage of the CMS's path longer.
-    "unavailable, policy_update", "failed requests, policy_update", "policy_update p99, before the fault",
-    # Queries in flight to DC2 at the kill end in 2.3-6.9 s in the lab (HAProxy's flow timeout,
-    # then a retry on DC1: a read is retried), which the model does not have: it fails them.
-    "rag_query p95, before the fault", "rag_query p99, before the fault",
+    # Detection: U(0, 2) + 1 + 2 * (0.5 + 1) s in the model, 4.97 s on average over 40 seeds
+    # (4.1-6.0), 5.43 s the median of seeds 1-3; measured 4.50, 6.12, 6.22 s. TLS does not
+    # lengthen it: a check of the blackholed gateway fails at the 1 s connect timeout, before
+    # any handshake; a passing check's handshake (milliseconds) only shifts the phase. What the
+    # model leaves out is the instrument's, ~0.2 s: the nemesis blackholes gateway2's route
+    # ~0.1 s after its `start` event, and the observer polls HAProxy every 0.25 s. The rest is
+    # the phase: three runs cannot pin a U(0, 2 s) draw (two of them fell near its top).
+    "failover detection",
+    # Recovery measured 5.0 s, predicted 6.9 s: gateway2's start-up under the heal is not yet
+    # fitted from these runs (STARTUP_S was measured at rest).
+    "recovery after heal",
+    # Not the flow timeout: no policy update took 5 s in these runs; those sent to gateway2
+    # after the kill were redispatched after the 1 s connect timeout and refused by etcd
+    # (1.2-1.3 s), in the model too. The model fails 37 against 32 and is without an etcd leader
+    # 2.1 s longer (27.8 s against 25.6 s): etcd's return under the heal, not yet analysed.
+    "unavailable, policy_update", "failed requests, policy_update",
+    # The CMS path's tail before the fault (216 ms measured, 179 predicted), as in the naive-LB
+    # recording; not analysed on these runs.
+    "policy_update p99, before the fault",
+    # Queries in flight to DC2 at the kill: HAProxy's flow timeout, then DC1 answers the retry,
+    # 6.7-6.9 s after the query's start, in the lab and in the model alike (p99 within the goal).
+    # p95 over the ~45 queries before the fault is the third slowest: 5-6 s when three were in
+    # flight to DC2 at the kill, under 2.4 s when two. Measured 3, 3, 2 (p95 5.0, 6.2, 2.3 s);
+    # the model's seeds 1-3 have 3, 2, 2 (p95 4.4, 0.9, 0.9 s), 1.7 a run on average over 40
+    # seeds (about 2.4 queries/s to DC2 x 0.77 s).
+    "rag_query p95, before the fault",
     # As in the naive-LB recording: DC2's policy_sync starting under load, CPU shared across DCs.
     "propagation p99, dc1", "propagation p99, dc2",
     # OpenBao's election after the heal, predicted 3.6 s long: not yet analysed.

@@ -53,12 +53,22 @@ def test_history_has_invokes_completions_and_events_and_round_trips(tmp_path) ->
     assert read_jsonl(tmp_path / "history.jsonl") == h
 
 
-def test_dc_outage_loses_only_in_flight_queries_on_seed() -> None:
-    r = run(Fault("site-down", "dc2", FAULT_START_S, FAULT_STOP_S))
+def test_dc_outage_loses_no_query_on_seed_and_only_in_flight_ones_behind_the_naive_lb() -> None:
+    fault = Fault("site-down", "dc2", FAULT_START_S, FAULT_STOP_S)
+    r = run(fault)
     rag = r.availability()["rag_query"]
-    errors = {op.error for op in r.completions() if op.f == "rag_query" and op.type != "ok"}
-    assert errors == {"gateway-lost"} and rag.fail == 0
-    assert 0 < rag.info < RPS  # about rate x in-flight time, all `info`: the client cannot know
+    assert rag.fail == rag.info == 0
+    # Those in flight to DC2 at the kill: HAProxy's flow timeout, then a retry that DC1 answers.
+    flow_timeout_s = preset("seed").params.lb.flow_timeout_s
+    retried = [op for op in r.completions() if op.f == "rag_query" and op.latency >= flow_timeout_s]
+    assert 0 < len(retried) < RPS  # about rate x in-flight time
+    assert all(op.type == "ok" and op.site == "dc1" and op.start < FAULT_START_S < op.start + 2.0
+               and op.latency < flow_timeout_s + 2.0 for op in retried)
+    # The naive LB neither times them out early nor retries them: `info` after 60 s.
+    naive = run(fault, preset("seed+naive-lb"))
+    lost = [op for op in naive.completions() if op.f == "rag_query" and op.error == "gateway-lost"]
+    assert 0 < len(lost) < RPS and naive.availability()["rag_query"].fail == 0
+    assert all(op.type == "info" and op.latency == pytest.approx(60.0, abs=0.01) for op in lost)
     windows = checkers.windowed_availability(r.history(), 10.0)["policy_update"]
     during = [w.availability for w in windows if FAULT_START_S + 10 <= w.start_s < FAULT_STOP_S - 10]
     assert during and max(during) == 0.0  # no etcd quorum, no policy update
