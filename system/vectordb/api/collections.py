@@ -6,9 +6,9 @@ import time
 
 from fastapi import APIRouter, Request
 
+import system.vectordb.api.schemas as S
 from system.common.openapi import json_body
 from system.vectordb import convert as cv
-from system.vectordb.api import schemas as S
 from system.vectordb.api.deps import GUARDED, CollectionName, Deps, FieldName
 from system.vectordb.api.envelope import RESPONSES, body_of, ok
 

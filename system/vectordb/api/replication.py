@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+import system.vectordb.api.schemas as S
 from system.common.openapi import json_body
 from system.vectordb import convert as cv
-from system.vectordb.api import schemas as S
 from system.vectordb.api.deps import GUARDED, Deps
 from system.vectordb.api.envelope import ERRORS, body_of
 
