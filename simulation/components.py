@@ -23,7 +23,7 @@ from heapq import heapreplace
 
 class Station:
     __slots__ = ("name", "kind", "site", "node", "servers", "draw", "timeout_s", "free", "up", "epoch",
-                 "visits", "waits", "wait_sum", "busy", "abandoned")
+                 "runs_from", "visits", "waits", "wait_sum", "busy", "abandoned")
 
     def __init__(self, name: str, kind: str, site: str, servers: int, draw: Callable[[], float],
                  timeout_s: float = float("inf"), node: str = "") -> None:
@@ -34,6 +34,9 @@ class Station:
         self.free = [0.0] * servers  # a heap: when each server is next free
         self.up = True
         self.epoch = 0  # bumped on every crash: a request that saw another epoch was lost
+        # When its container runs (again): a dead one is a blackhole (inf); one being started
+        # runs before its process answers, and refuses connections meanwhile (simulation/lb.py).
+        self.runs_from = 0.0
         self.visits = self.waits = self.abandoned = 0
         self.wait_sum = self.busy = 0.0
 
@@ -60,10 +63,12 @@ class Station:
     def crash(self) -> None:
         self.up = False
         self.epoch += 1
+        self.runs_from = float("inf")
 
     def restart(self, now: float) -> None:
         # A restarted process starts with empty queues; work in flight was lost with the crash.
         self.up = True
+        self.runs_from = min(self.runs_from, now)
         self.free = [now] * self.servers
 
     def utilisation(self, duration_s: float) -> float:

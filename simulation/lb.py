@@ -11,9 +11,27 @@ U(0, inter) + timeout + (fall - 1) * (fastinter + timeout): tuned (inter 2 s, fa
 0.5 s, timeout 1 s, fall 3) 4-6 s; naive (fastinter = inter = timeout = 2 s) 10-12 s, 11 s on
 average (measured on the lab, DC2 down, from the fault's onset: 10.1-10.9 s; the model said
 5.1 s while it scheduled checks from their start and took the connect timeout for the
-check's). Routing is round robin over servers believed UP; a pick that turns out dead
-costs a connect timeout and is redispatched (`retries 2`, `option redispatch 1`; the naive
-LB's `option redispatch` retries the same server first: a difference the model leaves).
+check's).
+
+Coming back (a heal, a restart), a check is `GET /readyz`, so it fails until the gateway is
+ready, not merely alive: its process answers (params.startup_s) *and* it has loaded its
+routes from etcd, which takes an etcd leader (simulation/model.py, `gateway_ready`). It
+fails at its timeout while the container is dead, and at once from when the container runs
+again (params.container_start_s: connections refused, then /readyz's 503). So the server is
+UP again `rise - 1` x fastinter after the first check that finds it ready, which comes up to
+one `inter` after it is ready. Measured on dc2-down, the two recordings (tests/simulation/
+fixtures), each UP mark follows so from its run's DOWN mark: the checks after DOWN came
+every timeout + inter (3 s tuned, 4 s naive) until the first that failed at once, then every
+inter; those sent 0.9-1.2 s after the heal began still timed out. Tuned (seed, 3 runs):
+gateway2 answered 2.8-4.7 s after the heal began, etcd's leader was back at 2.7-3.1 s, and
+UP came 4.97, 6.69, 4.64 s after it. Naive (seed+naive-lb, 2 runs, an older lab on a slower
+host): etcd's leader back only 5.8 and 4.9 s after the heal, the gateway's readiness waiting
+for it, and UP 9.20 and 8.02 s after (`rise` 2 x `inter` 2 s). The old model, timing out
+every check until the gateway was up, had the tuned LB's UP one second late.
+
+Routing is round robin over servers believed UP; a pick that turns out dead costs a connect
+timeout and is redispatched (`retries 2`, `option redispatch 1`; the naive LB's `option
+redispatch` retries the same server first: a difference the model leaves).
 
 The LBs check in step: without `spread-checks` HAProxy starts a server's checks a fixed share
 of `inter` after its own start, with no random part, so two LBs started together check each
@@ -55,13 +73,16 @@ from simulation.components import Station
 from simulation.network import Network
 from simulation.params import Timings
 
+PASS, REFUSED, TIMEOUT = "pass", "refused", "timeout"  # what a health check finds (HAProxy.probe)
+
 
 class HAProxy:
     def __init__(self, env: simpy.Environment, lb: Station, servers: list[Station], net: Network,
                  timings: Timings, connect_s: float, retries: int, phases: dict[str, float],
                  record: Callable[..., None], pool: int = 0, reuse: float = 0.0,
-                 pool_rng: random.Random | None = None) -> None:
+                 pool_rng: random.Random | None = None, ready: Callable[[Station], bool] | None = None) -> None:
         self.env, self.lb, self.servers, self.net, self.t = env, lb, servers, net, timings
+        self.ready = ready or (lambda _server: True)  # /readyz beyond being up (the module's docstring)
         self.connect_s, self.retries, self.record = connect_s, retries, record
         self.believed_up = list(servers)
         self.routable = list(servers)  # believed up and not drained: what new requests go to
@@ -79,18 +100,28 @@ class HAProxy:
     def healthy(self, server: Station) -> bool:
         return server.up and self.net.reachable(self.lb.site, server.site)
 
+    def probe(self, server: Station) -> str:
+        """What one check of `server` finds now: PASS; REFUSED, failing at once (its container
+        runs: the connection is refused, or /readyz answers 503); or TIMEOUT (dead or cut off:
+        a blackhole)."""
+        if not self.net.reachable(self.lb.site, server.site) or self.env.now < server.runs_from:
+            return TIMEOUT
+        return PASS if server.up and self.ready(server) else REFUSED
+
     def _check(self, server: Station, phase: float):
         env, t = self.env, self.t
         yield env.timeout(phase)
         fails = oks = 0
         while True:
             if self.lb.up:
-                if self.healthy(server):
+                found = self.probe(server)
+                if found == PASS:
                     fails, oks = 0, oks + 1
                     if server not in self.believed_up and oks >= t.rise:
                         self._mark(server, True)
                 else:
-                    yield env.timeout(t.check_timeout_s)  # the Layer4 timeout
+                    if found == TIMEOUT:
+                        yield env.timeout(t.check_timeout_s)  # the Layer4 timeout
                     oks, fails = 0, fails + 1
                     if server in self.believed_up and fails >= t.fall:
                         self._mark(server, False)

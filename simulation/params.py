@@ -140,9 +140,25 @@ ETCD_REFUSAL_S = 0.001
 # Seconds from a healed fault to a restarted component answering healthy: measured 2026-12-03
 # on the seed lab by starting every killed DC2 container at once (`docker start` of the eight
 # takes ~2.3 s of it) and polling each one's health; the median of two. OpenBao's includes the
-# nemesis's unseal. A kind not listed comes back at once.
-STARTUP_S = {"gateway": 4.1, "cms": 5.0, "rag": 6.2, "opa": 3.2, "policy_sync": 4.7, "etcd": 3.2, "vault": 3.6,
+# nemesis's unseal (its health takes a standby, so no election). etcd's health is false
+# without a leader, so its 3.2 s measured included the election that the model adds itself
+# (simulation/quorum.py: DC1's survivor wins at its next campaign, on average 0.78 s after the
+# member is back): the member's own start is 3.2 - 0.8 = 2.4 s. Measured on dc2-down (seed, 3
+# runs at 696ca38): etcd's leader back 2.73, 3.09, 2.87 s after the heal began, which 3.2 s
+# of start plus an election could not give. The gateway answers at 4.1 s, but HAProxy's
+# check asks /readyz, which also needs its routes from etcd (simulation/model.py). A kind not
+# listed comes back at once.
+STARTUP_S = {"gateway": 4.1, "cms": 5.0, "rag": 6.2, "opa": 3.2, "policy_sync": 4.7, "etcd": 2.4, "vault": 3.6,
              "vectordb": 4.9}
+# Seconds from a healed fault to the component's container running again, before its process
+# answers: from then on a connection to it is refused (the WAN's liveness follower refuses
+# once Docker reports the start; before the follower, Toxiproxy's dial was refused), so a
+# health check fails at once instead of at its timeout (simulation/lb.py). `docker start` of
+# the eight DC2 containers at once took ~2.3 s at rest. On dc2-down (seed, 3 runs at 696ca38)
+# gateway2's checks still timed out when sent 0.9-1.2 s after the heal began (runs 2 and 3:
+# their UP marks at 41.69 and 39.64 s follow only so) and failed at once 2.3-2.5 s after (run
+# 1: UP at 39.97 s): between the two, 1.7 s.
+CONTAINER_START_S = 1.7
 # HAProxy's idle keep-alive connections to a gateway that outlive it unnoticed when it dies as
 # a blackhole (no FIN or RST reaches HAProxy): at most LB_POOL requests per LB can be sent on
 # one, and each waits the server timeout (simulation/lb.py). Not measured directly: 13 is the
@@ -184,6 +200,7 @@ class ModelParams:
     updated_policies: int = 1
     put_curve: tuple[tuple[int, float], ...] = ()
     startup_s: dict[str, float] = field(default_factory=lambda: dict(STARTUP_S))
+    container_start_s: float = CONTAINER_START_S
     lb_pool: int = LB_POOL
     lb_pool_reuse: float = LB_POOL_REUSE
     starved_start: float = STARVED_START
@@ -225,8 +242,8 @@ class ModelParams:
             base = stations.get(kind, StationParams(1, Dist("const", 0.0)))
             service = Dist(**sp["service"]) if "service" in sp else base.service
             stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
-        scalars = {k: data[k] for k in ("policies", "updated_policies", "lb_pool", "lb_pool_reuse", "starved_start")
-                   if k in data}
+        scalars = {k: data[k] for k in ("policies", "updated_policies", "lb_pool", "lb_pool_reuse", "starved_start",
+                                         "container_start_s") if k in data}
         if "put_curve" in data:
             scalars["put_curve"] = tuple((int(n), float(t)) for n, t in data["put_curve"])
         if "startup_s" in data:

@@ -47,7 +47,10 @@ def run(m, fault, stations: list):
 
 
 def start_later(m, st, delay_s: float, epoch: int):
-    """A stopped component back `delay_s` later, unless it was broken again meanwhile."""
+    """A stopped component back `delay_s` later, unless it was broken again meanwhile. Its
+    container runs before that, params.container_start_s in (refusing connections until its
+    process answers: simulation/lb.py)."""
+    st.runs_from = m.env.now + min(delay_s, m.params.container_start_s)
     yield m.env.timeout(delay_s)
     if st.epoch == epoch and m.down_count.get(st.name, 0) == 0:
         st.restart(m.env.now)

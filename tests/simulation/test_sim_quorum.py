@@ -124,3 +124,25 @@ def test_a_crashed_leader_is_gone_at_once() -> None:
     group.leader.crash()
     group.update()
     assert group.leader is None and group.leaderless == [[FAULT_AT_S, float("inf")]]
+
+
+def test_a_majority_that_returns_is_won_at_the_survivors_next_campaign() -> None:
+    """Leaderless, the survivor campaigns every [election, 2 * election) from the loss; a voter
+    back later gives it the majority at its next campaign: within 2 * election of the return,
+    and as often as not sooner than one election timeout, which a fresh election could not be."""
+    waits = []
+    for k in range(20):
+        env, net, members, group = group_of(2)
+        env.run(until=FAULT_AT_S)
+        members[1].crash()
+        group.update()
+        assert group.leader is None  # two voters: the survivor has no majority
+        back = FAULT_AT_S + 20.0 + 0.37 * k
+        env.run(until=back)
+        members[1].restart(back)
+        group.update()
+        env.run(until=back + 2 * ELECTION_S + 0.001)
+        assert group.leader is not None
+        waits.append(group.leaderless[0][1] - back)
+    assert all(0.0 <= w < 2 * ELECTION_S for w in waits)
+    assert min(waits) < ELECTION_S

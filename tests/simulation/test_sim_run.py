@@ -53,11 +53,18 @@ def test_history_has_invokes_completions_and_events_and_round_trips(tmp_path) ->
     assert read_jsonl(tmp_path / "history.jsonl") == h
 
 
-def test_dc_outage_loses_no_query_on_seed_and_only_in_flight_ones_behind_the_naive_lb() -> None:
+def test_dc_outage_loses_no_query_on_seed_but_at_dc2s_return_and_only_in_flight_ones_behind_the_naive_lb() -> None:
     fault = Fault("site-down", "dc2", FAULT_START_S, FAULT_STOP_S)
     r = run(fault)
     rag = r.availability()["rag_query"]
-    assert rag.fail == rag.info == 0
+    # HAProxy takes gateway2 back once its /readyz passes (its routes loaded from etcd), which
+    # does not wait for the RAG behind it (STARTUP_S: 4.1 s against 6.2 s): a query sent there
+    # in between fails, as one did on the lab (dc2-down, tuned recording, run 3: 0.1 s after
+    # the UP mark). Nothing else fails.
+    failed = [op for op in r.completions() if op.f == "rag_query" and op.type != "ok"]
+    assert rag.info == 0 and len(failed) == rag.fail < RPS / 10
+    assert all(op.error == "rag-unavailable" and op.site == "dc2"
+               and FAULT_STOP_S < op.start < FAULT_STOP_S + STARTUP_S["rag"] for op in failed)
     # Those in flight to DC2 at the kill: HAProxy's flow timeout, then a retry that DC1 answers.
     flow_timeout_s = preset("seed").params.lb.flow_timeout_s
     retried = [op for op in r.completions() if op.f == "rag_query" and op.latency >= flow_timeout_s]
