@@ -46,5 +46,5 @@ def rotate_key(state, options: dict) -> list[dict]:
     from chaos.raft import bao_active
 
     active = bao_active(state) or vault
-    rotate_llm_key(state.url(active, "api"), state.secret("harness_token"), new_key)
+    rotate_llm_key(state.url(active, "api"), state.secret("harness_token"), new_key, session=trust.session(state, active))
     return []

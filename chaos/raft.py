@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from harness.topology import etcd_tls
+from harness.topology import etcd_tls, trust
 
 TIMEOUT_S = 0.5
 
@@ -32,13 +32,13 @@ def etcd_leader(state) -> str | None:
 
 def bao_states(state) -> dict[str, str]:
     out = {}
-    for name, c in _members(state, "vault"):
-        try:
-            code = httpx.get(f"http://{c['address']}:{c['ports']['api']}/v1/sys/health", timeout=TIMEOUT_S,
-                             trust_env=False).status_code
-            out[name] = {200: "active", 429: "standby", 503: "sealed", 501: "uninitialised"}.get(code, f"http-{code}")
-        except httpx.HTTPError:
-            out[name] = "down"
+    with trust.client(state, timeout=TIMEOUT_S) as http:
+        for name, _c in _members(state, "vault"):
+            try:
+                code = http.get(state.url(name, "api") + "/v1/sys/health", extensions=trust.named(state, name)).status_code
+                out[name] = {200: "active", 429: "standby", 503: "sealed", 501: "uninitialised"}.get(code, f"http-{code}")
+            except httpx.HTTPError:
+                out[name] = "down"
     return out
 
 
@@ -48,9 +48,8 @@ def bao_active(state) -> str | None:
 
 def bao_call(state, name: str, path: str) -> None:
     """PUT a sys endpoint (step-down, seal) with the harness's limited token."""
-    c = state.components[name]
-    resp = httpx.put(f"http://{c['address']}:{c['ports']['api']}/v1/{path}",
-                     headers={"X-Vault-Token": state.secret("harness_token")}, timeout=10, trust_env=False)
+    with trust.component(state, name, "api", timeout=10) as http:
+        resp = http.put(f"/v1/{path}", headers={"X-Vault-Token": state.secret("harness_token")})
     if resp.status_code not in (200, 204):
         raise RuntimeError(f"OpenBao {path} on {name}: HTTP {resp.status_code} {resp.text[:200]}")
 

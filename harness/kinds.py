@@ -143,7 +143,7 @@ _TABLE = (
                                                    501: "not initialised"}),
          built="vault", official=f"openbao/openbao:{OPENBAO_VERSION}", container="BaoContainer",
          replication="raft", peer_roles=("api", "cluster"), peer_words="OpenBao Raft", talks_to=("vault",),
-         after_restart="unseal", metrics=("api", "/v1/sys/metrics?format=prometheus")),
+         after_restart="unseal", metrics=("api", "/v1/sys/metrics?format=prometheus"), tls=("api",)),
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
     Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
          replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),

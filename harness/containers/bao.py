@@ -43,14 +43,19 @@ class BaoContainer(HalabContainer):
         return self
 
     def config_hcl(self) -> str:
+        """With `with_tls`, the API is HTTPS with the lab's certificate (the cluster port, Raft's
+        and request forwarding's, is always TLS with OpenBao's own certificates)."""
         host = self._api_host
+        scheme = "https" if self.tls else "http"
+        tls = ('  tls_cert_file = "/etc/halab/tls/cert.pem"\n  tls_key_file = "/etc/halab/tls/key.pem"\n' if self.tls
+               else "  tls_disable = true\n")
         return (
             f'storage "raft" {{\n  path = "/openbao/data"\n  node_id = "{self._raft_node}"\n}}\n'
             f'listener "tcp" {{\n  address = "0.0.0.0:{PORT}"\n  cluster_address = "0.0.0.0:{CLUSTER_PORT}"\n'
-            f'  tls_disable = true\n  telemetry {{\n    unauthenticated_metrics_access = true\n  }}\n}}\n'
+            f'{tls}  telemetry {{\n    unauthenticated_metrics_access = true\n  }}\n}}\n'
             # /v1/sys/metrics?format=prometheus, for a Prometheus without a token
             f'telemetry {{\n  prometheus_retention_time = "60s"\n  disable_hostname = true\n}}\n'
-            f'api_addr = "http://{host}:{PORT}"\ncluster_addr = "http://{host}:{CLUSTER_PORT}"\n'
+            f'api_addr = "{scheme}://{host}:{PORT}"\ncluster_addr = "{scheme}://{host}:{CLUSTER_PORT}"\n'
             f'disable_mlock = true\nui = false\n{self._extra_config}'
         )
 
@@ -72,4 +77,4 @@ class BaoContainer(HalabContainer):
         return self._raft_node is None
 
     def _probe(self) -> bool:
-        return http_ok(self.url("/v1/sys/health"), accept=(200,) if self.dev_mode else ANY_HEALTH)
+        return http_ok(self.url("/v1/sys/health"), accept=(200,) if self.dev_mode else ANY_HEALTH, tls=self.tls)

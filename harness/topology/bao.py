@@ -11,7 +11,9 @@ revoked.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -46,11 +48,30 @@ class BaoError(RuntimeError):
 
 
 class BaoCluster:
-    """`members`: (placement, host-reachable base URL), the first one initialised."""
+    """`members`: (placement, host-reachable base URL), the first one initialised.
 
-    def __init__(self, members: list[tuple[Placement, str]], timeout_s: float = 5.0):
+    Over HTTPS (`ca_pem`: the lab CA) each member's certificate is checked for its container
+    name, which `names` (base URL -> name) adds to the members' own: the host dials addresses.
+    """
+
+    def __init__(self, members: list[tuple[Placement, str]], timeout_s: float = 5.0, *, ca_pem: bytes | None = None,
+                 names: dict[str, str] | None = None):
         self.members = members
-        self._http = httpx.Client(timeout=timeout_s)
+        self.ca_pem = ca_pem
+        self._names = {url: p.container for p, url in members} | (names or {})
+        verify = ssl.create_default_context(cadata=ca_pem.decode()) if ca_pem else True
+        self._http = httpx.Client(timeout=timeout_s, verify=verify, event_hooks={"request": [self._by_name]})
+
+    @classmethod
+    def of_lab(cls, state, timeout_s: float = 5.0) -> BaoCluster:
+        """A running lab's members as the host reaches them (the state file's addresses)."""
+        names = {state.url(n, "api"): c["container"] for n, c in state.components.items() if c["kind"] == "vault"}
+        return cls([], timeout_s, ca_pem=Path(state.ca_file).read_bytes(), names=names)
+
+    def _by_name(self, request: httpx.Request) -> None:
+        name = self._names.get(f"{request.url.scheme}://{request.url.host}:{request.url.port}")
+        if name:
+            request.extensions["sni_hostname"] = name
 
     def close(self) -> None:
         self._http.close()
@@ -100,7 +121,9 @@ class BaoCluster:
 
     def _join(self, url: str, leader_api_addr: str, deadline_s: float) -> None:
         def joined() -> bool | Pending:
-            resp = self._http.post(f"{url}/v1/sys/storage/raft/join", json={"leader_api_addr": leader_api_addr})
+            # Over HTTPS the joiner dials the leader itself: it must trust the lab CA.
+            body = {"leader_api_addr": leader_api_addr, **({"leader_ca_cert": self.ca_pem.decode()} if self.ca_pem else {})}
+            resp = self._http.post(f"{url}/v1/sys/storage/raft/join", json=body)
             if resp.status_code == 200 and resp.json().get("joined"):
                 return True
             return Pending(f"{resp.status_code}: {resp.text[:200]}")
@@ -142,9 +165,8 @@ class BaoCluster:
 def unseal_member(state, name: str, timeout_s: float = 30.0) -> None:
     """Unseal one OpenBao node of a running topology after a restart (a chaos `node-crash`
     heals with this): the key comes from the run's private secrets directory."""
-    c = state.components[name]
-    url = f"http://{c['address']}:{c['ports']['api']}"
-    cluster = BaoCluster([])
+    url = state.url(name, "api")
+    cluster = BaoCluster.of_lab(state)
     try:
         cluster.wait(url, {503, 200, 429}, timeout_s, "to answer")
         if cluster.health(url) == 503:

@@ -42,10 +42,11 @@ import harness.topology.etcd_tls as etcd_tls
 import harness.topology.liveness as liveness
 import harness.topology.seeding as seeding
 import harness.topology.state as st
+import harness.topology.trust as trust
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
-from harness.pki import LabCa
+from harness.pki import CA_CERT, LabCa
 from harness.spec import Topology
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
@@ -449,15 +450,18 @@ def _wait_etcd(plan: Plan, started: dict[str, HalabContainer], timeout_s: float)
 def _bootstrap_bao(plan: Plan, started, ctx: Context, secrets_dir: Path) -> BaoSecrets:
     from system.vault.setup import bootstrap_gateway
 
-    members = [(p, f"http://{started[p.name].address(ctx.networks[p.site])}:{p.ports['api']}") for p in plan.of_kind("vault")]
-    cluster = BaoCluster(members)
+    scheme = plan.scheme("vault", "api")
+    members = [(p, f"{scheme}://{started[p.name].address(ctx.networks[p.site])}:{p.ports['api']}")
+               for p in plan.of_kind("vault")]
+    cluster = BaoCluster(members, ca_pem=ctx.ca.cert_pem if scheme == "https" else None)
     try:
         key, root = cluster.initialise()
         st.write_secret(secrets_dir, "unseal_key", key)
         leader_url = members[0][1]
         with ThreadPoolExecutor(max_workers=1) as pool:
             joins = pool.submit(cluster.join_all, key)
-            creds = bootstrap_gateway(leader_url, root, llm_key=ctx.llm_key)
+            session = trust.named_session(secrets_dir / CA_CERT, members[0][0].container)
+            creds = bootstrap_gateway(leader_url, root, llm_key=ctx.llm_key, session=session)
             harness_token = cluster.harness_token(leader_url, root)
             joins.result()
         cluster.revoke(leader_url, root)  # the root token never outlives start-up

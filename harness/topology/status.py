@@ -104,8 +104,8 @@ def collect(state: State, client) -> Status:
     for c in out.components:
         if c.kind == "vault" and c.name in up and token:
             try:
-                resp = httpx.get(f"http://{c.address}:{c.port}/v1/sys/storage/raft/configuration",
-                                 headers={"X-Vault-Token": token}, timeout=TIMEOUT_S, trust_env=False)
+                with trust.component(state, c.name, "api", timeout=TIMEOUT_S) as http:
+                    resp = http.get("/v1/sys/storage/raft/configuration", headers={"X-Vault-Token": token})
                 out.raft_peers = resp.json()["data"]["config"]["servers"]
                 break
             except (httpx.HTTPError, ValueError, KeyError) as exc:

@@ -14,8 +14,11 @@ routes the packets. The VIP's certificate covers 127.0.0.1 and the VIP's own add
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import httpx
+import requests
+import requests.adapters
 
 from harness.topology.state import State
 
@@ -48,3 +51,27 @@ def component(state: State, name: str, role: str | None = None, **kw) -> httpx.C
     hooks = kw.pop("event_hooks", {})
     hooks = {**hooks, "request": [by_name, *hooks.get("request", ())]}
     return client(state, base_url=state.url(name, role), event_hooks=hooks, **kw)
+
+
+class _Named(requests.adapters.HTTPAdapter):
+    """requests (hvac's transport) checking one name at whatever address it dials."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, server_hostname=self._name, assert_hostname=self._name, **kwargs)
+
+
+def named_session(ca_file: str | Path, name: str) -> requests.Session:
+    """A requests.Session for one component (hvac's `session=`): the CA, its name checked."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(ca_file)
+    session.mount("https://", _Named(name))
+    return session
+
+
+def session(state: State, name: str) -> requests.Session:
+    return named_session(state.ca_file, state.components[name]["container"])

@@ -37,8 +37,9 @@ class AppRoleCredentials:
         return {f"{prefix}VAULT_ROLE_ID": self.role_id, f"{prefix}VAULT_SECRET_ID": self.secret_id}
 
 
-def client(addr: str, token: str, timeout: float = 5.0) -> hvac.Client:
-    return hvac.Client(url=addr, token=token, timeout=timeout)
+def client(addr: str, token: str, timeout: float = 5.0, session=None) -> hvac.Client:
+    """`session`: a requests.Session of the caller's (the harness's checks a lab certificate's name)."""
+    return hvac.Client(url=addr, token=token, timeout=timeout, session=session)
 
 
 def enable_kv_v1(c: hvac.Client, mount: str = KV_MOUNT) -> None:
@@ -74,13 +75,13 @@ def create_gateway_approle(c: hvac.Client, *, role: str = ROLE, policy: str = PO
     return AppRoleCredentials(role_id=role_id, secret_id=secret_id)
 
 
-def bootstrap_gateway(addr: str, token: str, llm_key: str, **kwargs) -> AppRoleCredentials:
+def bootstrap_gateway(addr: str, token: str, llm_key: str, session=None, **kwargs) -> AppRoleCredentials:
     """KV v1 mount, the LLM key, the read-only policy and the AppRole: idempotent."""
-    c = client(addr, token)
+    c = client(addr, token, session=session)
     enable_kv_v1(c)
     write_llm_key(c, llm_key)
     return create_gateway_approle(c, **kwargs)
 
 
-def rotate_llm_key(addr: str, token: str, new_key: str) -> None:
-    write_llm_key(client(addr, token), new_key)
+def rotate_llm_key(addr: str, token: str, new_key: str, session=None) -> None:
+    write_llm_key(client(addr, token, session=session), new_key)

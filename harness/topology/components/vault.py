@@ -25,5 +25,5 @@ class BaoNode(BaoContainer):
 def container(ctx: Context, p: Placement) -> BaoNode:
     mult = ctx.plan.topology.params.bao.performance_multiplier
     c = BaoNode(ctx.run_id, ctx.image_of("vault"), p.ports["api"], p.ports["cluster"], mult, site=p.site)
-    ctx.place(c, p)
+    ctx.serve_tls(ctx.place(c, p), p)
     return c.with_raft(p.name, api_host=p.alias)

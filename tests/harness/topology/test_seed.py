@@ -276,7 +276,7 @@ def test_a_restarted_openbao_node_is_unsealed_from_the_private_dir(seed_lab, doc
     # A restart may bring another address on the site network: the state follows it.
     seed_lab.state.components[vault2.name]["address"] = seed_lab.containers[vault2.name].address(
         seed_lab.state.networks[vault2.site])
-    cluster = BaoCluster([])
+    cluster = BaoCluster.of_lab(seed_lab.state)
     try:
         cluster.wait(seed_lab.url(vault2.name, "api"), {503}, 60, "sealed after the restart")
         unseal_member(seed_lab.state, vault2.name)

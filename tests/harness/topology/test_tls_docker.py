@@ -1,6 +1,6 @@
 """TLS on the seed lab (issue 28, stages 2 and 3): the VIP and every listener behind it
-(gateways and their Admin API, CMS, RAG, policy_sync, OPA, the LLM, the vector nodes) and
-"Atlas" serve a certificate from the run's CA for the names they are dialled by, refuse
+(gateways and their Admin API, CMS, RAG, policy_sync, OPA, the LLM), the vector nodes, OpenBao
+and "Atlas" serve a certificate from the run's CA for the names they are dialled by, refuse
 plaintext, and are refused by a client that checks another name or trusts only the system's CAs."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_every_listener_on_the_request_path_serves_its_own_name_only(seed_lab) -
     state = seed_lab.state
     listeners = _listeners(state)
     assert {state.components[n]["kind"] for n, _ in listeners} >= {"lb", "gateway", "cms", "rag", "policy_sync",
-                                                                   "opa", "llm", "vectordb"}
+                                                                   "opa", "llm", "vectordb", "vault"}
     with trust.client(state, timeout=TIMEOUT_S) as http:
         for name, role in listeners:
             url = state.url(name, role)

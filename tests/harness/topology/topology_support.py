@@ -8,7 +8,7 @@ def raft_peers(lab) -> list[dict]:
     from harness.topology.bao import BaoCluster
 
     vault1 = lab.plan.of_kind("vault")[0]
-    cluster = BaoCluster([])
+    cluster = BaoCluster.of_lab(lab.state)
     try:
         peers = cluster.raft_peers(lab.url(vault1.name, "api"), lab.bao.harness_token)
     finally:
