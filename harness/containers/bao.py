@@ -11,7 +11,7 @@ as ready as soon as `/v1/sys/health` answers at all (501/503) — init and unsea
 
 from __future__ import annotations
 
-from harness.containers.base import HalabContainer, http_ok
+from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer, http_ok
 
 PORT = 8200
 CLUSTER_PORT = 8201
@@ -47,7 +47,7 @@ class BaoContainer(HalabContainer):
         and request forwarding's, is always TLS with OpenBao's own certificates)."""
         host = self._api_host
         scheme = "https" if self.tls else "http"
-        tls = ('  tls_cert_file = "/etc/halab/tls/cert.pem"\n  tls_key_file = "/etc/halab/tls/key.pem"\n' if self.tls
+        tls = (f'  tls_cert_file = "{TLS_CERT}"\n  tls_key_file = "{TLS_KEY}"\n' if self.tls
                else "  tls_disable = true\n")
         return (
             f'storage "raft" {{\n  path = "/openbao/data"\n  node_id = "{self._raft_node}"\n}}\n'

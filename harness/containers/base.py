@@ -22,11 +22,15 @@ from testcontainers.core.network import Network as TcNetwork
 
 from harness.labels import labels
 from harness.waiting import Waited, eventually
+from system.common.tls import CA, CERT, KEY, TLS_DIR
 
 # Ryuk cannot be pulled here: we clean up by label ourselves (harness.labels.remove_labelled).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 DEFAULT_READY_TIMEOUT_S = 60.0
+# Where a component reads its certificate and key (with_tls), the platform's services and the
+# upstream programs (OPA, FerretDB, OpenBao) alike.
+TLS_CA, TLS_CERT, TLS_KEY = (str(TLS_DIR / f) for f in (CA, CERT, KEY))
 POLL_S = 0.1
 
 
@@ -82,13 +86,12 @@ class HalabContainer(DockerContainer):
         self._networks.append((_network_name(network), tuple(aliases)))
         return self
 
-    def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str,
-                 directory: str = "/etc/halab/tls") -> HalabContainer:
+    def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str) -> HalabContainer:
         """Serve HTTPS: the CA, certificate and key as 0600 files where the component reads them
         (system/common/tls.py for the platform's services); the readiness probe checks the
         certificate against the CA for `server_name`, since it dials the bridge address."""
-        for name, data in (("ca.pem", ca_pem), ("cert.pem", cert_pem), ("key.pem", key_pem)):
-            self.with_copy_into_container(data, f"{directory}/{name}", mode=0o600)
+        for path, data in ((TLS_CA, ca_pem), (TLS_CERT, cert_pem), (TLS_KEY, key_pem)):
+            self.with_copy_into_container(data, path, mode=0o600)
         self.tls = ServerName(ca_pem, server_name)
         return self
 

@@ -10,7 +10,7 @@ cannot be told which name to check at an address, and FerretDB listens only once
 
 from __future__ import annotations
 
-from harness.containers.base import HalabContainer
+from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer
 
 PORT = 27017
 
@@ -34,8 +34,8 @@ class FerretDBContainer(HalabContainer):
 
     def _configure(self) -> None:
         listen = [f"--listen-addr=0.0.0.0:{PORT}"] if self.tls is None else [
-            "--listen-addr=", f"--listen-tls=0.0.0.0:{PORT}", "--listen-tls-cert-file=/etc/halab/tls/cert.pem",
-            "--listen-tls-key-file=/etc/halab/tls/key.pem"]
+            "--listen-addr=", f"--listen-tls=0.0.0.0:{PORT}", f"--listen-tls-cert-file={TLS_CERT}",
+            f"--listen-tls-key-file={TLS_KEY}"]
         self.with_command(
             [
                 *listen,

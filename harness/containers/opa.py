@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from harness.containers.base import HalabContainer, http_ok
+from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer, http_ok
 
 PORT = 8181
 
@@ -39,7 +39,7 @@ class OpaContainer(HalabContainer):
     def _tls_flags(self) -> list[str]:
         if self.tls is None:
             return []
-        return ["--tls-cert-file=/etc/halab/tls/cert.pem", "--tls-private-key-file=/etc/halab/tls/key.pem"]
+        return [f"--tls-cert-file={TLS_CERT}", f"--tls-private-key-file={TLS_KEY}"]
 
     @property
     def api_url(self) -> str:

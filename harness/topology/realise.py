@@ -350,7 +350,7 @@ def _gateways(run: _Startup) -> None:
 def _vip_scheme(run: _Startup) -> str:
     """The LBs terminate TLS for users (the ingress passes it through as TCP, unless told to
     answer plain HTTP on 127.0.0.1)."""
-    return "https" if "http" in run.plan.of_kind("lb")[0].tls_roles and not run.plain_vip else "http"
+    return "http" if run.plain_vip else run.plan.scheme("lb")
 
 
 def _state(run: _Startup) -> Running:

@@ -13,9 +13,11 @@ checks and retries follow the spec's HealthCheck and Timeouts (DESIGN section 5 
 from __future__ import annotations
 
 from harness.containers import HaproxyContainer
+from harness.containers.base import TLS_CA
 from harness.containers.haproxy import CONFIG_PATH, KEEPALIVED_PATH
 from harness.topology.components.context import Context
 from harness.topology.plan import Placement, Plan
+from system.common.tls import TLS_DIR
 
 VRID = 51
 # HAProxy's Runtime API on TCP (the nemesis drains a gateway before a rolling restart).
@@ -26,9 +28,8 @@ RUNTIME_PORT = 9999
 FLOW_PATHS = "/rag/ /cms/"
 READ_PATH = "/rag/query"  # a read: safe to send again after a timeout or an empty answer
 # The VIP's certificate and key in one file (HAProxy's `crt`), and the CA the gateways' are checked against.
-TLS_DIR = "/etc/halab/tls"
-PEM = f"{TLS_DIR}/lb.pem"
-CA = f"{TLS_DIR}/ca.pem"
+PEM = str(TLS_DIR / "lb.pem")
+CA = TLS_CA
 VIP_NAME = "vip"  # on both LBs' certificates: whichever holds the VIP, a client may check this name
 
 
@@ -83,7 +84,7 @@ defaults
     retries {t.retries}
     option redispatch {lb.redispatch_interval}
 frontend users
-    bind *:80{" ssl crt " + PEM if "http" in plan.of_kind("lb")[0].tls_roles else ""}
+    bind *:80{" ssl crt " + PEM if plan.tls("lb") else ""}
     default_backend gateways
 backend gateways
     balance roundrobin
