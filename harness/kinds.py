@@ -59,6 +59,9 @@ class Kind:
     metrics:       (port role, path) Prometheus scrapes (`halab up --with-metrics`); None: none
     tls:           the port roles it serves over TLS with a certificate from the run's CA
                    (issue 28: the request path, and etcd); every client checks its names
+    mutual:        its TLS listeners ask every client for a certificate from the run's CA
+                   (inside the datacenters); not the VIP (users) nor the LLM (an external
+                   API any key holder may call); etcd is mutual through its own flags
     """
 
     name: str
@@ -80,6 +83,7 @@ class Kind:
     starts_late: bool = False
     metrics: tuple[str, str] | None = None
     tls: tuple[str, ...] = ()
+    mutual: bool = False
 
     @property
     def quorum(self) -> bool:
@@ -121,16 +125,16 @@ _TABLE = (
     Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True,
          metrics=("monitor", "/metrics"), tls=_TLS),
     Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True, metrics=_METRICS,
-         talks_to=("cms", "rag", "opa", "etcd", "vault", "llm"), tls=("http", "admin")),
+         talks_to=("cms", "rag", "opa", "etcd", "vault", "llm"), tls=("http", "admin"), mutual=True),
     Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"),
-         metrics=_METRICS, tls=_TLS),
+         metrics=_METRICS, tls=_TLS, mutual=True),
     Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",
-         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS, tls=_TLS),
+         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS, tls=_TLS, mutual=True),
     Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa"),
-         metrics=_METRICS, tls=_TLS),
+         metrics=_METRICS, tls=_TLS, mutual=True),
     # gateway: the hairpin call with the enriched prompt
     Kind("rag", "app", _HTTP, "rag", _SERVICE, module="rag", talks_to=("mongo", "vectordb", "gateway"),
-         metrics=_METRICS, tls=_TLS),
+         metrics=_METRICS, tls=_TLS, mutual=True),
     # metrics: etcd's plaintext listener for /health and /metrics only (client and peer are mutual TLS).
     Kind("etcd", "data", _ports(client=2379, peer=2380, metrics=2381), "etcd",
          Probe("metrics", "/health", (200,), json_field=("health", "true")), built="etcd",
@@ -147,7 +151,7 @@ _TABLE = (
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
     Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
          replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),
-         failover=True, metrics=_METRICS, tls=_TLS),
+         failover=True, metrics=_METRICS, tls=_TLS, mutual=True),
     # TLS as Atlas's "Secure Connection" (server authentication; Atlas's clients log in by SCRAM).
     Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
          container="FerretDBContainer", tls=("mongo",)),

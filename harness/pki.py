@@ -29,6 +29,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
+# The harness's own client certificate and key in one 0600 file (what Python's ssl, requests
+# and pymongo all load): the host's clients present it to components that ask for one.
+CLIENT = "client.pem"
+CLIENT_NAME = "halab-harness"
 
 # Containers' clocks are the host's, but a user's client or a VM may lag a little behind the
 # moment `halab up` signed: a certificate "not yet valid" would be a confusing first failure.
@@ -158,6 +162,11 @@ class LabCa:
             cert_pem=cert.public_bytes(serialization.Encoding.PEM),
             key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         )
+
+    def save_client(self, directory: Path, name: str = CLIENT_NAME) -> Path:
+        """A client certificate for `name` (no DNS names: it only dials) as directory/client.pem."""
+        issued = self.issue(name)
+        return write_private(directory, CLIENT, issued.cert_pem + issued.key_pem)
 
     def save(self, directory: Path) -> None:
         """ca.pem (public: what a user's client trusts) and ca-key.pem (0600) in an existing directory."""

@@ -8,11 +8,14 @@ publish nothing, and the host reaches containers at their bridge addresses direc
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
+import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import docker.errors
@@ -21,8 +24,9 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network as TcNetwork
 
 from harness.labels import labels
+from harness.pki import write_private
 from harness.waiting import Waited, eventually
-from system.common.tls import CA, CERT, KEY, TLS_DIR
+from system.common.tls import CA, CERT, CLIENTS_CA, KEY, TLS_DIR
 
 # Ryuk cannot be pulled here: we clean up by label ourselves (harness.labels.remove_labelled).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -31,6 +35,8 @@ DEFAULT_READY_TIMEOUT_S = 60.0
 # Where a component reads its certificate and key (with_tls), the platform's services and the
 # upstream programs (OPA, FerretDB, OpenBao) alike.
 TLS_CA, TLS_CERT, TLS_KEY = (str(TLS_DIR / f) for f in (CA, CERT, KEY))
+# With it, the component asks its clients for a certificate from that CA (mutual TLS).
+TLS_CLIENTS_CA = str(TLS_DIR / CLIENTS_CA)
 POLL_S = 0.1
 
 
@@ -86,13 +92,17 @@ class HalabContainer(DockerContainer):
         self._networks.append((_network_name(network), tuple(aliases)))
         return self
 
-    def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str) -> HalabContainer:
+    def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str, *,
+                 mutual: bool = False) -> HalabContainer:
         """Serve HTTPS: the CA, certificate and key as 0600 files where the component reads them
         (system/common/tls.py for the platform's services); the readiness probe checks the
-        certificate against the CA for `server_name`, since it dials the bridge address."""
-        for path, data in ((TLS_CA, ca_pem), (TLS_CERT, cert_pem), (TLS_KEY, key_pem)):
+        certificate against the CA for `server_name`, since it dials the bridge address.
+        `mutual`: clients must present a certificate from the same CA (the probe presents the
+        component's own)."""
+        files = [(TLS_CA, ca_pem), (TLS_CERT, cert_pem), (TLS_KEY, key_pem)] + ([(TLS_CLIENTS_CA, ca_pem)] if mutual else [])
+        for path, data in files:
             self.with_copy_into_container(data, path, mode=0o600)
-        self.tls = ServerName(ca_pem, server_name)
+        self.tls = ServerName(ca_pem, server_name, (cert_pem, key_pem) if mutual else None)
         return self
 
     def with_network(self, network: TcNetwork) -> HalabContainer:  # testcontainers' spelling
@@ -230,9 +240,23 @@ class ServerName:
 
     ca_pem: bytes
     name: str
+    client: tuple[bytes, bytes] | None = field(default=None, repr=False)  # (certificate, key) for a server that asks
+
+    @property
+    def mutual(self) -> bool:
+        return self.client is not None
+
+    @functools.cached_property
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cadata=self.ca_pem.decode())
+        if self.client is not None:
+            # ssl loads a key from a file only: a private directory, gone once loaded.
+            with tempfile.TemporaryDirectory(prefix="halab-probe-") as d:
+                ctx.load_cert_chain(write_private(Path(d), "client.pem", self.client[0] + self.client[1]))
+        return ctx
 
     def context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.ca_pem.decode())
+        return self._context
 
 
 def http_ok(url: str, timeout: float = 2.0, accept=(200,), tls: ServerName | None = None) -> bool:

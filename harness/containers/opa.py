@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer, http_ok
+from harness.containers.base import TLS_CERT, TLS_CLIENTS_CA, TLS_KEY, HalabContainer, http_ok
+from harness.kinds import KINDS
 
-PORT = 8181
+PORT = KINDS["opa"].ports["http"]
 
 
 class OpaContainer(HalabContainer):
@@ -39,7 +40,10 @@ class OpaContainer(HalabContainer):
     def _tls_flags(self) -> list[str]:
         if self.tls is None:
             return []
-        return [f"--tls-cert-file={TLS_CERT}", f"--tls-private-key-file={TLS_KEY}"]
+        flags = [f"--tls-cert-file={TLS_CERT}", f"--tls-private-key-file={TLS_KEY}"]
+        if self.tls.mutual:  # a client without a certificate from the run's CA is refused
+            flags += ["--authentication=tls", f"--tls-ca-cert-file={TLS_CLIENTS_CA}"]
+        return flags
 
     @property
     def api_url(self) -> str:

@@ -277,6 +277,7 @@ def _networks(run: _Startup) -> None:
     st.write_secret(run.secrets_dir, "identity_key", ctx.identity_key)
     ctx.ca = LabCa.create(run.run_id)
     etcd_tls.save_root(ctx.ca, run.secrets_dir)
+    ctx.ca.save_client(run.secrets_dir)
     ctx.etcd_passwords = {user: etcd_tls.new_password() for user in etcd_tls.PASSWORD_USERS}
     for user, password in ctx.etcd_passwords.items():
         st.write_secret(run.secrets_dir, f"etcd_password_{user}", password)

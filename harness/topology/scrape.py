@@ -29,6 +29,7 @@ from harness.topology.plan import Plan
 SCRAPE_INTERVAL = "2s"  # a DC2 kill shows within a few seconds
 SCRAPE_TIMEOUT = "1500ms"
 CA_FILE = "/etc/prometheus/ca.pem"  # the run's CA, for the targets that serve HTTPS
+CLIENT_FILES = ("/etc/prometheus/cert.pem", "/etc/prometheus/key.pem")  # for the targets that ask
 
 
 def scrape_configs(plan: Plan) -> list[dict]:
@@ -42,6 +43,8 @@ def scrape_configs(plan: Plan) -> list[dict]:
         job = jobs.setdefault(p.kind, {"job_name": p.kind, "metrics_path": url.path, "static_configs": []})
         if role in k.tls:  # dialled at the container name, which the component's certificate covers
             job |= {"scheme": "https", "tls_config": {"ca_file": CA_FILE}}
+            if k.mutual:
+                job["tls_config"] |= {"cert_file": CLIENT_FILES[0], "key_file": CLIENT_FILES[1]}
         if url.query:
             job["params"] = parse_qs(url.query)
         job["static_configs"].append({"targets": [f"{p.container}:{role_port(role, p.ports)}"],

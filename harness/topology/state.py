@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.kinds import KINDS
-from harness.pki import CA_CERT
+from harness.pki import CA_CERT, CLIENT
 
 
 @dataclass
@@ -52,6 +52,13 @@ class State:
     def ca_file(self) -> str:
         """The run's CA certificate (public): what a user's own client trusts."""
         return str(Path(self.secrets_dir) / CA_CERT)
+
+    @property
+    def client_cert(self) -> str | None:
+        """The harness's client certificate and key (0600), for components that ask for one;
+        None for a lab that predates it."""
+        path = Path(self.secrets_dir) / CLIENT
+        return str(path) if path.is_file() else None
 
     def secret(self, name: str) -> str:
         return read_secret(Path(self.secrets_dir), name)

@@ -24,7 +24,11 @@ from harness.topology.state import State
 
 
 def context(state: State) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=state.ca_file)
+    """Trusts the run's CA, and presents the harness's certificate to a server that asks."""
+    ctx = ssl.create_default_context(cafile=state.ca_file)
+    if state.client_cert is not None:
+        ctx.load_cert_chain(state.client_cert)
+    return ctx
 
 
 def client(state: State, **kw) -> httpx.Client:
@@ -64,14 +68,17 @@ class _Named(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, server_hostname=self._name, assert_hostname=self._name, **kwargs)
 
 
-def named_session(ca_file: str | Path, name: str) -> requests.Session:
-    """A requests.Session for one component (hvac's `session=`): the CA, its name checked."""
+def named_session(ca_file: str | Path, name: str, client_cert: str | None = None) -> requests.Session:
+    """A requests.Session for one component (hvac's `session=`): the CA, its name checked, and
+    the harness's certificate presented when given."""
     session = requests.Session()
     session.trust_env = False
     session.verify = str(ca_file)
+    if client_cert is not None:
+        session.cert = client_cert
     session.mount("https://", _Named(name))
     return session
 
 
 def session(state: State, name: str) -> requests.Session:
-    return named_session(state.ca_file, state.components[name]["container"])
+    return named_session(state.ca_file, state.components[name]["container"], state.client_cert)

@@ -42,7 +42,7 @@ class Context:
         """HTTPS with a certificate for every name `p` is dialled by: its aliases (which the
         WAN proxy answers for on the other sites) and its container name (Prometheus's)."""
         issued = self.ca.issue(p.name, [*p.aliases, p.container])
-        return c.with_tls(self.ca.cert_pem, issued.cert_pem, issued.key_pem, p.alias)
+        return c.with_tls(self.ca.cert_pem, issued.cert_pem, issued.key_pem, p.alias, mutual=KINDS[p.kind].mutual)
 
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """Name it, label it, put it on its site network under its alias."""

@@ -98,8 +98,9 @@ backend gateways
 
 def _server_tls(g: Placement) -> str:
     """HTTPS to a gateway (its health checks too), its certificate checked against the lab CA
-    for its own name; the address it is dialled at may be the WAN proxy's."""
-    return f" ssl verify required ca-file {CA} verifyhost {g.alias}" if "http" in g.tls_roles else ""
+    for its own name; the address it is dialled at may be the WAN proxy's. The LB presents its
+    own certificate: a gateway serves only clients with one from the lab CA."""
+    return f" ssl verify required ca-file {CA} verifyhost {g.alias} crt {PEM}" if "http" in g.tls_roles else ""
 
 
 def keepalived_conf(plan: Plan, p: Placement, vip: str, prefix: int) -> str:

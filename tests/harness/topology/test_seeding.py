@@ -15,7 +15,7 @@ from harness.topology import seeding
 @pytest.fixture
 def lab(tmp_path) -> seeding.Lab:
     LabCa.create("unit").save(tmp_path)  # the VIP client trusts the run's CA
-    state = SimpleNamespace(vip_url="https://127.0.0.1:9", ca_file=str(tmp_path / CA_CERT))
+    state = SimpleNamespace(vip_url="https://127.0.0.1:9", ca_file=str(tmp_path / CA_CERT), client_cert=None)
     return SimpleNamespace(plan=None, state=state, consumers={"alice": "k"}, url=lambda name, role=None: "")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from harness.containers import HaproxyContainer
 from harness.kinds import KINDS
+from harness.pki import LabCa
 from harness.topology import trust
 from harness.topology.components import ingress, lb
 
@@ -94,3 +95,36 @@ def test_the_plain_vip_opt_in_serves_http_and_dials_the_lbs_over_tls(seed_lab, i
         r = httpx.post(plain + "/rag/query", headers={"apikey": seed_lab.consumers["alice"]},
                        json={"question": "What does the gateway do?"}, timeout=30, trust_env=False)
         assert r.status_code == 200, r.text
+
+
+def _refused(ctx: ssl.SSLContext, url: str, name: str) -> bool:
+    """Whether a request with this context fails in TLS (TLS 1.3 reports a missing or unknown
+    client certificate on the first read, after the client's side of the handshake is done)."""
+    with httpx.Client(verify=ctx, trust_env=False, timeout=TIMEOUT_S) as http:
+        try:
+            http.get(url + "/healthz", extensions={"sni_hostname": name})
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+            return True
+    return False
+
+
+def test_every_listener_inside_the_datacenters_refuses_a_client_without_the_labs_certificate(seed_lab, tmp_path) -> None:
+    """Mutual TLS: a certificate from another CA, or none, is refused by every listener of the
+    kinds that ask (harness/kinds.py `mutual`), and by etcd's client and peer ports; the VIP and
+    the LLM (an external API) ask for none, and the harness's own certificate is served."""
+    state = seed_lab.state
+    foreign = ssl.create_default_context(cafile=state.ca_file)  # trusts the servers, but is not the lab's
+    foreign.load_cert_chain(LabCa.create("stranger").save_client(tmp_path))
+    anonymous = ssl.create_default_context(cafile=state.ca_file)
+    listeners = [(n, r) for n, r in _listeners(state) if KINDS[state.components[n]["kind"]].mutual]
+    assert {state.components[n]["kind"] for n, _ in listeners} >= {"gateway", "cms", "rag", "policy_sync", "opa", "vectordb"}
+    etcd = [(n, r) for n, c in state.components.items() if c["kind"] == "etcd" for r in ("client", "peer")]
+    for name, role in listeners + etcd:
+        url, sni = state.url(name, role).replace("http://", "https://"), state.components[name]["container"]
+        assert _refused(foreign, url, sni), f"{name} {role} served a certificate from another CA"
+        assert _refused(anonymous, url, sni), f"{name} {role} served a client without a certificate"
+    for name, role in listeners:
+        assert not _refused(trust.context(state), state.url(name, role), state.components[name]["container"]), (name, role)
+    llm = next(n for n, c in state.components.items() if c["kind"] == "llm")
+    assert not _refused(anonymous, state.url(llm), state.components[llm]["container"])  # an external API
+    assert not _refused(anonymous, state.vip_url, "vip")

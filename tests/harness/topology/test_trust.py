@@ -1,6 +1,7 @@
 """harness/topology/trust.py against a local HTTPS server (127.0.0.1, a certificate from a
-LabCa for one name): each client checks that name at the address it dials, and refuses a
-certificate for another name or from another CA."""
+LabCa for one name, asking clients for a certificate from the same CA, as the components
+inside the datacenters do): each client checks that name at the address it dials, refuses a
+certificate for another name or from another CA, and presents the harness's own."""
 
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ def served(tmp_path_factory):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(d / "leaf.pem")
+    ctx.load_verify_locations(cafile=d / CA_CERT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"https://127.0.0.1:{server.server_port}"
-    state = SimpleNamespace(ca_file=str(d / CA_CERT), vip_url=url, components={"cms1": {"container": NAME}},
+    state = SimpleNamespace(ca_file=str(d / CA_CERT), client_cert=str(ca.save_client(d)), vip_url=url, components={"cms1": {"container": NAME}},
                             url=lambda name, role=None: url)
     yield state, url
     server.shutdown()
@@ -77,3 +80,10 @@ def test_the_requests_session_for_hvac_checks_the_name_too(served) -> None:
     assert trust.session(state, "cms1").get(url + "/healthz", timeout=5).text == "ok"
     with pytest.raises(requests.exceptions.SSLError):
         trust.named_session(Path(state.ca_file), "someone-else").get(url + "/healthz", timeout=5)
+
+
+def test_a_client_without_the_harness_certificate_is_refused(served) -> None:
+    state, url = served
+    anonymous = SimpleNamespace(**{**vars(state), "client_cert": None})
+    with trust.component(anonymous, "cms1", timeout=5) as cms, pytest.raises(httpx.HTTPError):
+        cms.get("/healthz")
