@@ -26,11 +26,14 @@ unchanged nothing on the path can have broken, so the checks below cost one comp
 
 from __future__ import annotations
 
+from harness.kinds import KINDS
 from harness.scenario import POLICY_UPDATE, RAG_INGEST, RAG_QUERY
 from simulation.components import Station
 from simulation.quorum import COMMIT, NO_LEADER, STEPPING_DOWN
 
 OK, FAIL, INFO = "ok", "fail", "info"
+# HAProxy dials a gateway's main port; whether that is TLS is the kind table's to say.
+_GATEWAY_TLS = next(iter(KINDS["gateway"].ports)) in KINDS["gateway"].tls
 
 
 def _first_reachable(m, site: str, stations: list[Station]) -> tuple[Station | None, float]:
@@ -54,6 +57,18 @@ def _enter(m, avoid: Station | None = None, retries: int | None = None):
     if gw is None:
         return lb, None, lost, False, "no-server"
     return lb, gw, lost, pooled, None
+
+
+def _connect_s(m, a: str, b: str) -> float:
+    """Setting up the connection HAProxy in site `a` opens to a gateway in `b` for one request
+    under `option http-server-close` (nothing to set up on a kept-alive one): TCP's connect and,
+    over TLS, the handshake (params.TLS_HANDSHAKE_S). The mean round trip, not a draw: a draw
+    would shift every later draw of the network's stream, and the jitter's share is small."""
+    if not m.topo.params.lb.server_close:
+        return 0.0
+    p = m.params
+    rtts = p.tcp_connect_rtts + (p.tls_handshake_rtts if _GATEWAY_TLS else 0)
+    return rtts * m.net.mean_rtt(a, b) + (p.tls_handshake_s if _GATEWAY_TLS else 0.0)
 
 
 def _broken(m, lb: Station, gw: Station, gw_epoch: int, held: Station | None, held_epoch: int) -> str | None:
@@ -126,8 +141,9 @@ def _front(m, rid: int, f: str, t0: float, ch: int, avoid: Station | None = None
     if view.changes != m.changes:
         m.refresh(view)
     steps = {} if m.record_steps else None
-    sent = env.now + lost + m.lb_s
-    yield env.timeout(lost + m.lb_s + net.hop(lb.site, site))
+    connect = _connect_s(m, lb.site, site)
+    sent = env.now + lost + m.lb_s + connect
+    yield env.timeout(lost + m.lb_s + connect + net.hop(lb.site, site))
     gw_ep = gw.epoch
     if m.changes != ch and (e := _broken(m, lb, gw, gw_ep, None, 0)):
         yield from _cut(m, rid, f, t0, e, site, gw, sent, retries)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from harness.kinds import KINDS, Kind
 from harness.spec import Topology
 
 try:  # vectorised draws when available (simpy's users have it via the lab extras)
@@ -176,10 +177,46 @@ LB_POOL = 13
 # FIN reach HAProxy first, which drops the connection: 1 such hang in ~6 runs (issue 33); the
 # model's faults are the nemesis's blackholes. Locust's many keep-alive users reuse more.
 LB_POOL_REUSE = 0.025
+# What a connection opened for one request costs before the request goes out, on the hops that
+# open one per request: HAProxy to a gateway under `option http-server-close` (simulation/flows.py);
+# every other client of the lab keeps a pool (aiohttp, httpx, pymongo, gRPC), whose set-up the
+# model leaves out. TCP's connect is one round trip (the SYN and its SYN-ACK; the ACK goes with
+# the first bytes: RFC 9293 section 3.5). TLS 1.3's full handshake is one more (RFC 8446 section
+# 2: the ClientHello with its key share, the server's flight through Finished; the client's
+# Finished goes with the request), and the work of both ends: 1.0 ms, the median TLS connect
+# less the median TCP connect over 2 x 2000 connections on 127.0.0.1 (1.08-1.16 ms against
+# 0.07 ms) with a certificate from harness/pki.py (ECDSA P-256, server authentication only as
+# HAProxy's to a gateway, no session tickets), Python's ssl at both ends on a 2-core host,
+# 2026-12-07 (HAProxy's C end may be quicker); `openssl speed` there: P-256 sign 19 us, verify
+# 59 us, ECDH 45 us, about 0.3 ms of it. The two ends' halves run one after the other, across a
+# link as on one host. Against the recorded TLS runs (tests/simulation/fixtures/fidelity-seed-tls)
+# the two round trips (2 ms to a gateway) and the work bring policy_update's p50 before the
+# fault from -5.7 % to -2.4 % and its p95 from -9.9 % to -7.3 %; rag_query's p50 during the fault
+# goes from +2.0 % to +2.7 %; no metric crosses the goal either way.
+TCP_CONNECT_RTTS = 1
+TLS_HANDSHAKE_RTTS = 1
+TLS_HANDSHAKE_S = 0.001
 # A restart with `cpus` starves the start: DC1's app node took 16.7 and 18.4 s to come back
 # at 0.3 cores (issue 33, rolling-restart on seed) against 6.2 s for its slowest component
 # unstarved (STARTUP_S["rag"]): start-up times are stretched by this factor. Only 0.3 was measured.
 STARVED_START = 2.8
+
+# Service times in STATIONS that are no kind's: the mongo station's writes.
+NOT_KINDS = frozenset({"mongo_write"})
+
+
+def gaps(table: Mapping[str, Kind] = KINDS) -> list[str]:
+    """What STATIONS and STARTUP_S lack for the kinds of `table` (harness/kinds.py), and what they
+    name that it lacks, one line each. Every kind but the LB's is a station (HAProxy's work is
+    LB_S, a delay); the DCs' own processes (app and data tiers) take a while to start after a
+    fault heals, and a managed service or the LB pair is back at once."""
+    out = [f"kind {k.name!r} has no service time: add it to STATIONS in simulation/params.py"
+           for k in table.values() if k.tier != "lb" and k.name not in STATIONS]
+    out += [f"kind {k.name!r} has no start-up time: add it to STARTUP_S in simulation/params.py"
+            for k in table.values() if k.tier in ("app", "data") and k.name not in STARTUP_S]
+    out += [f"{where} names {name!r}, no kind of harness/kinds.py" for where, names in
+            (("STATIONS", set(STATIONS) - NOT_KINDS), ("STARTUP_S", set(STARTUP_S))) for name in sorted(names - set(table))]
+    return out
 
 
 @dataclass(frozen=True)
@@ -204,6 +241,9 @@ class ModelParams:
     lb_pool: int = LB_POOL
     lb_pool_reuse: float = LB_POOL_REUSE
     starved_start: float = STARVED_START
+    tcp_connect_rtts: int = TCP_CONNECT_RTTS
+    tls_handshake_rtts: int = TLS_HANDSHAKE_RTTS
+    tls_handshake_s: float = TLS_HANDSHAKE_S
 
     def put_scale(self) -> float:
         """The PUT's cost at `policies` loaded over its cost at one."""
@@ -222,7 +262,10 @@ class ModelParams:
     source: str = "defaults"
 
     def station(self, kind: str) -> StationParams:
-        return self.stations[kind]
+        try:
+            return self.stations[kind]
+        except KeyError:
+            raise KeyError(f"no service time for kind {kind!r}: add it to STATIONS in simulation/params.py") from None
 
     def with_station(self, kind: str, **changes) -> ModelParams:
         stations = dict(self.stations)
@@ -243,7 +286,7 @@ class ModelParams:
             service = Dist(**sp["service"]) if "service" in sp else base.service
             stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
         scalars = {k: data[k] for k in ("policies", "updated_policies", "lb_pool", "lb_pool_reuse", "starved_start",
-                                         "container_start_s") if k in data}
+                                         "container_start_s", "tcp_connect_rtts", "tls_handshake_rtts", "tls_handshake_s") if k in data}
         if "put_curve" in data:
             scalars["put_curve"] = tuple((int(n), float(t)) for n, t in data["put_curve"])
         if "startup_s" in data:

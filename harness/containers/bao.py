@@ -12,9 +12,10 @@ as ready as soon as `/v1/sys/health` answers at all (501/503) — init and unsea
 from __future__ import annotations
 
 from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer, http_ok
+from harness.kinds import KINDS
 
-PORT = 8200
-CLUSTER_PORT = 8201
+PORT = KINDS["vault"].ports["api"]
+CLUSTER_PORT = KINDS["vault"].ports["cluster"]
 # every status /v1/sys/health may give: active, standby, DR, perf standby, uninit, sealed
 ANY_HEALTH = (200, 429, 472, 473, 501, 503)
 

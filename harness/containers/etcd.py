@@ -17,9 +17,10 @@ import socket
 import urllib.request
 
 from harness.containers.base import HalabContainer
+from harness.kinds import KINDS
 
-CLIENT_PORT = 2379
-PEER_PORT = 2380
+CLIENT_PORT = KINDS["etcd"].ports["client"]
+PEER_PORT = KINDS["etcd"].ports["peer"]
 
 
 class EtcdContainer(HalabContainer):

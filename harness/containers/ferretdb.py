@@ -11,8 +11,9 @@ cannot be told which name to check at an address, and FerretDB listens only once
 from __future__ import annotations
 
 from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer
+from harness.kinds import KINDS
 
-PORT = 27017
+PORT = KINDS["mongo"].ports["mongo"]
 
 
 class FerretDBContainer(HalabContainer):

