@@ -7,6 +7,7 @@
     process.py         kill, pause, restart; health and unseal after a start
     raft.py            the etcd leader and the active OpenBao node, asked of the systems
     llm.py             LLM API faults through the stub's admin API; key rotation
+    faults/            each fault kind's lab package (start -> undo steps), by name; the undo steps
     nemesis.py         start(kind, target) -> an active fault; heal(); heal_all()
     observer.py        system events into the history: HAProxy, leaders, policy_sync, key refreshes
     schedule.py        a scenario's faults run in time with its load

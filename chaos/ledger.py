@@ -2,7 +2,7 @@
 another shell (or after a crash) undoes what a run left behind.
 
 An entry says what was broken and, as plain data, how to undo it: a list of undo steps
-that chaos/nemesis.py knows how to run (`iptables-delete`, `start`, `unpause`, `remove-toxic`,
+that chaos/faults/undo.py knows how to run (`iptables-delete`, `start`, `unpause`, `remove-toxic`,
 `llm-clear`, `unseal`). Writes are atomic (a temp file renamed); entries are keyed by id.
 """
 

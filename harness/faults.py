@@ -1,6 +1,9 @@
 """The fault kinds and how a fault's target resolves against a spec: plain data and one pure
 function, shared by the nemesis (chaos/) and the SimPy model (simulation/failures.py).
 
+Each kind has a lab package in chaos/faults/ and, if the model runs it (`in_model`), a model
+package in simulation/faults/; tests/chaos/test_fault_registry.py holds both to this table.
+
     >>> from harness.spec import preset
     >>> t = resolve(preset("seed"), "site-down", "dc2")
     >>> t.sites, t.components[:3]
@@ -34,7 +37,20 @@ class FaultKind:
     target: TargetType
     help: str
     options: dict[str, float | str] = field(default_factory=dict)  # defaults
-    modelled: bool = False  # the SimPy model predicts it (simulation/failures.py)
+    modelled: bool = False  # the SimPy model predicts it: `halab fidelity` and `explore` hold it to the lab
+    # The model runs it though it is not `modelled`: flagging a restart so would also put it into
+    # `halab explore`'s search and `halab fidelity`, a choice of their own.
+    simulated: bool = False
+    # What the teaching pages (reports/teaching.py) draw. A fault whose target names no component
+    # of the kind it acts on is drawn on that kind, degraded, for `drawn_why` ({kind}, {target}).
+    drawn_on: str = ""
+    drawn_why: str = "{kind}"
+    splits: bool = False  # a link fault that leaves the Raft voters on either side without the others
+
+    @property
+    def in_model(self) -> bool:
+        """The SimPy model runs it: simulation/faults/ has its package."""
+        return self.modelled or self.simulated
 
 
 _TABLE = (
@@ -45,9 +61,9 @@ _TABLE = (
     FaultKind("pause", "component", "SIGSTOP: the process keeps its sockets but answers nothing (a grey failure)"),
     FaultKind("restart", "component", "stopped and started again, done once healthy and its gateways UP on every "
               "LB; they are drained on every LB first (drain=0: not); cpus=C starves the start to C cores",
-              {"drain": 1.0, "cpus": 0.0}),
+              {"drain": 1.0, "cpus": 0.0}, simulated=True),
     FaultKind("partition", "link", "packets between sites dropped (a,b both ways; a->b only a's connections)",
-              modelled=True),
+              modelled=True, splits=True),
     FaultKind("latency", "link", "extra one-way latency and jitter on a link", {"latency_ms": 100.0, "jitter_ms": 0.0},
               modelled=True),
     FaultKind("bandwidth", "link", "a bandwidth cap on a link, KB/s", {"rate_kbps": 64.0}),
@@ -56,17 +72,19 @@ _TABLE = (
     FaultKind("packet-loss", "link", "random packet loss (iptables statistic; this kernel has no netem)",
               {"probability": 0.3}),
     FaultKind("etcd-leader-down", "none", "the etcd leader (asked of etcd at the fault's start) killed"),
-    FaultKind("etcd-compact", "none", "etcd compacted to its current revision: watches behind it must resync"),
-    FaultKind("bao-active-down", "none", "the active OpenBao node killed"),
-    FaultKind("bao-step-down", "none", "the active OpenBao node steps down"),
+    FaultKind("etcd-compact", "none", "etcd compacted to its current revision: watches behind it must resync",
+              drawn_on="etcd"),
+    FaultKind("bao-active-down", "none", "the active OpenBao node killed", drawn_on="vault"),
+    FaultKind("bao-step-down", "none", "the active OpenBao node steps down", drawn_on="vault"),
     FaultKind("bao-sealed", "component", "an OpenBao node sealed"),
-    FaultKind("mongo-unreachable", "site", "Atlas unreachable from one site's components"),
+    FaultKind("mongo-unreachable", "site", "Atlas unreachable from one site's components", drawn_on="mongo",
+              drawn_why="Atlas unreachable from {target}"),
     FaultKind("vault-unreachable", "component", "OpenBao unreachable from one gateway"),
-    FaultKind("llm-errors", "none", "the LLM API answers 5xx", {"rate": 1.0, "status": 500}),
-    FaultKind("llm-429", "none", "the LLM API answers 429 + Retry-After", {"rate": 1.0, "retry_after_s": 2}),
-    FaultKind("llm-hang", "none", "the LLM API hangs", {"rate": 1.0}),
+    FaultKind("llm-errors", "none", "the LLM API answers 5xx", {"rate": 1.0, "status": 500}, drawn_on="llm"),
+    FaultKind("llm-429", "none", "the LLM API answers 429 + Retry-After", {"rate": 1.0, "retry_after_s": 2}, drawn_on="llm"),
+    FaultKind("llm-hang", "none", "the LLM API hangs", {"rate": 1.0}, drawn_on="llm"),
     FaultKind("key-rotation", "none", "the LLM key rotated in OpenBao and at the API (old key valid grace_s more)",
-              {"grace_s": 30.0}),
+              {"grace_s": 30.0}, drawn_on="vault"),
 )
 FAULT_KINDS = {k.name: k for k in _TABLE}
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.faults import TargetError, resolve
+from harness.faults import TargetError, fault_kind, resolve
 from harness.scenario import Fault
 from harness.spec import SpecError, Topology, preset
 from reports import headline, rundir
@@ -43,9 +43,6 @@ POLICY = (("user", "lb", "admin: new policy"), ("lb", "gateway", "key-auth"), ("
           ("gateway", "cms", "route"), ("cms", "mongo", "metadata"), ("cms", "etcd", "raw Rego (needs quorum)"),
           ("cms", "user", "update successful"), ("etcd", "policy_sync", "watch event"), ("policy_sync", "opa", "load policy"))
 FLOWS = {"rag_query": QUERY, "policy_update": POLICY}
-# Faults aimed at no component name the kind they act on.
-UNTARGETED = {"llm-errors": "llm", "llm-429": "llm", "llm-hang": "llm", "key-rotation": "vault", "bao-step-down": "vault",
-              "bao-active-down": "vault", "etcd-compact": "etcd"}
 COLOURS = {"fails": "#c0392b", "degraded": "#d68910"}
 
 
@@ -59,11 +56,9 @@ def marks(topo: Topology, faults: Iterable[Fault]) -> dict[str, tuple[str, str]]
             out[kind] = (level, why)
 
     for f in faults:
-        if f.kind in UNTARGETED:
-            mark(UNTARGETED[f.kind], "degraded", f"{f.kind}")
-            continue
-        if f.kind == "mongo-unreachable":
-            mark("mongo", "degraded", f"Atlas unreachable from {f.target}")
+        fk = fault_kind(f.kind)
+        if fk.drawn_on:
+            mark(fk.drawn_on, "degraded", fk.drawn_why.format(kind=f.kind, target=f.target))
             continue
         try:
             t = resolve(topo, f.kind, f.target)
@@ -74,7 +69,7 @@ def marks(topo: Topology, faults: Iterable[Fault]) -> dict[str, tuple[str, str]]
             for kind in QUORUM:
                 voters = topo.components_of(kind)
                 elsewhere = [c for c in voters if topo.site_of(c.name) not in ends]
-                if f.kind == "partition":
+                if fk.splits:
                     mark(kind, "degraded" if elsewhere else "fails",
                          "a third site's voter keeps a majority on one side" if elsewhere
                          else f"{len(voters)} voters split across the partition: neither side has a majority")

@@ -16,7 +16,7 @@ Modules, one concept each:
     lb.py          HAProxy health checks, routing, drain and pooled connections; keepalived VRRP
     flows.py       the RAG query (14 steps), the policy update (9 steps), the ingest
     policy.py      policy propagation: etcd watch -> policy_sync -> OPA, resync
-    failures.py    faults as processes: site-down, node-crash, component-down, partition, latency; gating
+    failures.py    faults as processes: scheduling and gating; each kind's model package in faults/
     restart.py     a restart as the nemesis does it: drain, stop, start, back in every LB
     model.py       builds all of the above from a spec
     run.py         arrivals from the load profile, the run, the Result (history, metrics)

@@ -1,4 +1,4 @@
-"""A `restart` fault as the nemesis does it (chaos/nemesis.py `_restart`): the target's gateways
+"""A `restart` fault as the nemesis does it (chaos/faults/restart.py `restart`): the target's gateways
 drained on every LB until their sessions end, every component stopped and started again, and,
 once all of them are healthy, the gateways made ready; the restart is over once every live LB
 has them UP. A gated fault after it starts only then (simulation/failures.py), so a rolling

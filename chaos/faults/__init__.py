@@ -1,0 +1,44 @@
+"""Each fault kind's lab package, by name: how the nemesis starts it on a running lab (and the
+steps that undo it). harness/faults.py's table says what kinds there are; a kind's package
+lives in the module of its family, and tests/chaos/test_fault_registry.py holds the two together.
+
+    package.py      what a package is: start(lab, fault, targets) -> (undo steps, what it hit)
+    kills.py        site-down, node-crash, component-down, the Raft leaders killed; pause
+    restart.py      restart (drained, starved)
+    consensus.py    etcd-compact, bao-step-down, bao-sealed
+    wan.py          partition, packet-loss, latency, bandwidth, flaky
+    unreachable.py  mongo-unreachable, vault-unreachable
+    llm_api.py      llm-errors, llm-429, llm-hang, key-rotation
+    undo.py         the undo steps the ledger keeps, and how each runs
+"""
+
+from __future__ import annotations
+
+import chaos.faults.consensus as consensus
+import chaos.faults.kills as kills
+import chaos.faults.llm_api as llm_api
+import chaos.faults.restart as restart
+import chaos.faults.unreachable as unreachable
+import chaos.faults.wan as wan
+from chaos.faults.package import Start
+from harness.faults import FAULT_KINDS
+
+
+def _merge(*families: dict[str, Start]) -> dict[str, Start]:
+    out: dict[str, Start] = {}
+    for family in families:
+        twice = out.keys() & family.keys()
+        if twice:
+            raise RuntimeError(f"fault kinds with two lab packages: {', '.join(sorted(twice))}")
+        out.update(family)
+    return out
+
+
+PACKAGES = _merge(kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES, unreachable.PACKAGES, llm_api.PACKAGES)
+
+
+def package(kind: str) -> Start:
+    try:
+        return PACKAGES[kind]
+    except KeyError:
+        raise ValueError(f"no way to inject {kind} on the lab; known: {', '.join(FAULT_KINDS)}") from None
