@@ -84,6 +84,12 @@ def restart(lab, names: list[str]) -> list[dict]:
     return []
 
 
+def bounce(lab, names: list[str]) -> None:
+    """Stop and start again without waiting for health: a start that may never be healthy."""
+    _parallel(lambda n: container(lab, n).restart(timeout=10), names)
+    refresh_addresses(lab, names)
+
+
 @contextmanager
 def cpus_limited(lab, names: list[str], cpus: float) -> Iterator[None]:
     """Each container held to `cpus` cores (CFS quota) inside the block; 0 leaves them alone."""

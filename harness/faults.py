@@ -83,6 +83,10 @@ _TABLE = (
     FaultKind("llm-errors", "none", "the LLM API answers 5xx", {"rate": 1.0, "status": 500}, drawn_on="llm"),
     FaultKind("llm-429", "none", "the LLM API answers 429 + Retry-After", {"rate": 1.0, "retry_after_s": 2}, drawn_on="llm"),
     FaultKind("llm-hang", "none", "the LLM API hangs", {"rate": 1.0}, drawn_on="llm"),
+    FaultKind("cert-expired", "component", "its certificates replaced by expired ones (same names, the run's CA), then "
+              "it restarted: every peer and client that checks it refuses it (a renewal missed)"),
+    FaultKind("cert-foreign", "component", "its certificates replaced by ones from another CA (same names), then it "
+              "restarted: its peers, its clients and the servers that ask for its certificate refuse it"),
     FaultKind("key-rotation", "none", "the LLM key rotated in OpenBao and at the API (old key valid grace_s more)",
               {"grace_s": 30.0}, drawn_on="vault"),
 )

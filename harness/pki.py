@@ -128,18 +128,36 @@ class LabCa:
         # A bare string is a Sequence of one-letter names: refuse it rather than certify "e", "t", ...
         if isinstance(dns_names, str) or isinstance(ips, str):
             raise TypeError("dns_names and ips are sequences of names, not a single string")
-        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+        names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
         now = _now()
-        # A leaf outliving its CA would only fail later and more confusingly.
-        not_after = min(now + datetime.timedelta(days=_positive(days)), self._cert.not_valid_after_utc)
+        return self._leaf(_subject(common_name, without_cn), names, now - _SKEW, now + datetime.timedelta(days=_positive(days)))
+
+    def reissue(self, cert_pem: bytes, *, expired: bool = False) -> Issued:
+        """A new key and a certificate from this CA with the subject and names of `cert_pem`'s:
+        a renewal, or with `expired`, one whose validity ended yesterday (a renewal missed)."""
+        old = x509.load_pem_x509_certificate(cert_pem)
+        try:
+            names = list(old.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        except x509.ExtensionNotFound:
+            names = []
+        now = _now()
+        if expired:
+            return self._leaf(old.subject, names, now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))
+        return self._leaf(old.subject, names, now - _SKEW, now + datetime.timedelta(days=30))
+
+    def _leaf(self, subject: x509.Name, names: list[x509.GeneralName], not_before: datetime.datetime,
+              not_after: datetime.datetime) -> Issued:
+        key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_subject(common_name, without_cn))
+            .subject_name(subject)
             .issuer_name(self._cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _SKEW)
-            .not_valid_after(not_after)
+            .not_valid_before(not_before)
+            # A leaf outliving its CA would only fail later and more confusingly.
+            .not_valid_after(min(not_after, self._cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -153,8 +171,6 @@ class LabCa:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
-        names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
-        names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
         if names:  # a client's certificate may have none, and an empty SAN extension is invalid
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())

@@ -9,11 +9,13 @@ lives in the module of its family, and tests/chaos/test_fault_registry.py holds 
     wan.py          partition, packet-loss, latency, bandwidth, flaky
     unreachable.py  mongo-unreachable, vault-unreachable
     llm_api.py      llm-errors, llm-429, llm-hang, key-rotation
+    certs.py        cert-expired, cert-foreign
     undo.py         the undo steps the ledger keeps, and how each runs
 """
 
 from __future__ import annotations
 
+import chaos.faults.certs as certs
 import chaos.faults.consensus as consensus
 import chaos.faults.kills as kills
 import chaos.faults.llm_api as llm_api
@@ -34,7 +36,8 @@ def _merge(*families: dict[str, Start]) -> dict[str, Start]:
     return out
 
 
-PACKAGES = _merge(kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES, unreachable.PACKAGES, llm_api.PACKAGES)
+PACKAGES = _merge(kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES, unreachable.PACKAGES, llm_api.PACKAGES,
+                  certs.PACKAGES)
 
 
 def package(kind: str) -> Start:

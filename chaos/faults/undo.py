@@ -9,6 +9,7 @@ from typing import Any
 import docker.errors
 
 from chaos import llm, process
+from chaos.faults.certs import renew
 from harness import netns
 
 Step = dict[str, Any]
@@ -38,6 +39,7 @@ STEPS: dict[str, Callable[[Any, Step], None]] = {
     "unseal": _unseal,
     "remove-toxic": lambda lab, step: lab.wan.remove_toxic(step["proxy"], step["toxic"]),
     "llm-clear": lambda lab, step: llm.clear(lab.state),
+    "reissue": lambda lab, step: renew(lab, step["components"]),
 }
 
 

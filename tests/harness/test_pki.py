@@ -225,3 +225,23 @@ def test_no_key_shows_in_repr_or_str(tmp_path: Path, ca: LabCa) -> None:
 def test_the_fingerprint_is_the_sha256_of_the_der(ca: LabCa) -> None:
     der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.decode())
     assert ca.fingerprint == hashlib.sha256(der).hexdigest()
+
+
+def test_a_reissued_certificate_keeps_the_names_and_may_be_expired_or_foreign() -> None:
+    ca = LabCa.create("unit")
+    old = ca.issue("etcd2", ["etcd2", "etcd2.dc2"], ips=["127.0.0.1"])
+    old_cert = x509.load_pem_x509_certificate(old.cert_pem)
+
+    def names(issued):
+        cert = x509.load_pem_x509_certificate(issued.cert_pem)
+        return cert.subject, list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+
+    renewed, expired = ca.reissue(old.cert_pem), ca.reissue(old.cert_pem, expired=True)
+    foreign = LabCa.create("stranger").reissue(old.cert_pem)
+    for new in (renewed, expired, foreign):
+        assert names(new) == names(old) and new.key_pem != old.key_pem
+    now = datetime.datetime.now(datetime.UTC)
+    assert x509.load_pem_x509_certificate(expired.cert_pem).not_valid_after_utc < now < old_cert.not_valid_after_utc
+    assert x509.load_pem_x509_certificate(foreign.cert_pem).issuer != old_cert.issuer
+    client = LabCa.create("unit").issue("halab-harness")  # no names at all: reissued without any
+    assert ca.reissue(client.cert_pem).cert_pem.startswith(b"-----BEGIN CERTIFICATE-----")
