@@ -2,7 +2,7 @@
 (and, where it differs, `seed+witness`), its Scenario, and its expectations per preset.
 
     >>> sorted(CATALOGUE)[:3]
-    ['bao-active', 'baseline', 'dc2-down']
+    ['bad-certs', 'bao-active', 'baseline']
     >>> CATALOGUE["dc2-down"].presets
     ('seed', 'seed+naive-lb', 'seed+witness')
 
@@ -97,7 +97,7 @@ def entry(spec: str) -> Entry:
     >>> entry("dc2-dwon")
     Traceback (most recent call last):
     ...
-    scenarios.catalogue.NotResolved: unknown scenario 'dc2-dwon': the catalogue has bao-active, baseline, dc2-down, ...
+    scenarios.catalogue.NotResolved: unknown scenario 'dc2-dwon': the catalogue has bad-certs, bao-active, baseline, ...
     """
     if Path(spec).suffix in (".json", ".toml"):
         return of_file(spec)
