@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.scenario import Load, Scenario
 from harness.spec import Replicas, Topology
@@ -57,6 +57,9 @@ class Point:
     availability: dict[str, float]
     utilisation: dict[str, float]  # kind -> the busiest component of that kind
     meets_slo: bool
+    # Machine -> its cores' utilisation (simulation/cpu.py): {"host": u}, or one per node's VM;
+    # empty when the params give no CPU demand.
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def with_replicas(topo: Topology, n: int) -> Topology:
@@ -65,9 +68,12 @@ def with_replicas(topo: Topology, n: int) -> Topology:
 
 def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: float, duration_s: float = 30.0,
           params: ModelParams | None = None, seed: int = 0, flow: str = "rag_query",
-          on_point: Callable[[Point], None] | None = None) -> list[Point]:
+          on_point: Callable[[Point], None] | None = None, cpu: str | None = None) -> list[Point]:
     """One baseline run per (replicas, rate). Past the first rate that misses the SLO by 3x,
-    higher rates are skipped: the system is saturated and the runs would only be slow."""
+    higher rates are skipped: the system is saturated and the runs would only be slow.
+    `cpu`: where the cores are, "host" (the lab) or "vms" (production); None: the params'."""
+    if cpu is not None:
+        params = dataclasses.replace(params or ModelParams(), cpu=cpu)
     points = []
     for n in replicas:
         t = with_replicas(topo, n)
@@ -82,7 +88,7 @@ def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: fl
             p95 = {f: x.p95 for f, x in lat.items()}
             flow_p95 = p95.get(flow, float("inf"))
             ok = flow_p95 <= slo_p95_s and avail.get(flow, 0.0) >= 0.999
-            point = Point(rps, n, p95, avail, util, ok)
+            point = Point(rps, n, p95, avail, util, ok, r.cpu_utilisation())
             points.append(point)
             if on_point:
                 on_point(point)
@@ -91,7 +97,8 @@ def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: fl
     return points
 
 
-def write(out, points: list[Point], *, topology: str, flow: str, slo_p95_s: float, duration_s: float, seed: int):
+def write(out, points: list[Point], *, topology: str, flow: str, slo_p95_s: float, duration_s: float, seed: int,
+          cpu: str | None = None):
     """A sweep directory: capacity.json with every point and how the sweep ran (what
     `halab report --capacity` reads)."""
     import json
@@ -100,7 +107,7 @@ def write(out, points: list[Point], *, topology: str, flow: str, slo_p95_s: floa
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     body = {"kind": "capacity-sweep", "source": "simulation", "topology": topology, "flow": flow, "slo_p95_s": slo_p95_s,
-            "duration_s": duration_s, "seed": seed, "points": [dataclasses.asdict(p) for p in points]}
+            "duration_s": duration_s, "seed": seed, "cpu": cpu, "points": [dataclasses.asdict(p) for p in points]}
     path = out / "capacity.json"
     path.write_text(json.dumps(body, indent=2), encoding="utf-8")
     return path

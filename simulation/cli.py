@@ -164,10 +164,13 @@ def _summary(topo, sc, result, history) -> None:
 @click.option("--duration", default=30.0, show_default=True, help="Simulated seconds per point.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @params_option
+@click.option("--cpu", "placement", default="host", show_default=True, type=click.Choice(["host", "vms"]),
+              help="Where the cores are: host (the lab: every container and the load generator on this "
+                   "machine's cores) or vms (production: each node its own). Needs cpu_s in --params.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Write a sweep directory (capacity.json) for `halab report --capacity`.")
-def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration, seed, params_path, out_dir):
-    """Sweep rate x replicas: p95 latency, utilisation per component, highest rate within the SLO."""
+def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration, seed, params_path, placement, out_dir):
+    """Sweep rate x replicas: p95 latency, utilisation per component and per host or VM, highest rate within the SLO."""
     from simulation.capacity import KINDS, best_rates, parse_duration, parse_range, sweep, write
 
     topo = _topology(preset_name)
@@ -177,9 +180,11 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
         slo_s = parse_duration(slo)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    params = _params(params_path)
+    cpu_col = "host CPU" if placement == "host" else "VM CPU"  # the busiest VM's, named under the table
     table = Table(title=f"{topo.name}: capacity, SLO p95({flow}) <= {slo_s * 1000:.0f} ms, availability >= 99.9%")
     # Utilisation is offered load per server: above 100 % the station is saturated.
-    for col in ("replicas", "rps", f"p95 {flow} ms", "availability", *(f"{k} util" for k in KINDS), "SLO"):
+    for col in ("replicas", "rps", f"p95 {flow} ms", "availability", *(f"{k} util" for k in KINDS), cpu_col, "SLO"):
         table.add_column(col, justify="right")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -188,18 +193,31 @@ def capacity(preset_name, rps_range, points, replicas_range, slo, flow, duration
         def on_point(p):
             bar.update(task, advance=1, description=f"replicas {p.replicas}, {p.rps:g} rps")
 
-        found = sweep(topo, rates, replicas, slo_s, duration, _params(params_path), seed, flow, on_point)
+        found = sweep(topo, rates, replicas, slo_s, duration, params, seed, flow, on_point, placement)
     for p in found:
         table.add_row(str(p.replicas), f"{p.rps:.0f}", _ms(p.p95.get(flow, float("nan"))),
                       f"{p.availability.get(flow, float('nan')):.4f}",
-                      *(f"{p.utilisation.get(k, 0.0):.0%}" for k in KINDS),
+                      *(f"{p.utilisation.get(k, 0.0):.0%}" for k in KINDS), _cpu_cell(p.cpu),
                       "[green]yes[/]" if p.meets_slo else "[red]no[/]")
     console.print(table)
+    if placement == "vms" and any(p.cpu for p in found):
+        console.print("VM CPU is the busiest VM's: " + ", ".join(
+            f"{p.rps:.0f} rps {max(p.cpu, key=p.cpu.get)}" + (f" (replicas {p.replicas})" if len(replicas) > 1 else "")
+            for p in found))
+    if not any(p.cpu for p in found):
+        console.print("[yellow]no CPU demand:[/] the model has no cpu_s (CPU seconds per request per component), so "
+                      "cores never queue; measure them on the lab and pass them with --params")
     for n, rate in best_rates(found).items():
         console.print(f"replicas {n}: highest rate meeting the SLO: " + (f"[bold]{rate:.0f} rps[/]" if rate else "none"))
     if out_dir:
-        path = write(out_dir, found, topology=topo.name, flow=flow, slo_p95_s=slo_s, duration_s=duration, seed=seed)
+        path = write(out_dir, found, topology=topo.name, flow=flow, slo_p95_s=slo_s, duration_s=duration, seed=seed,
+                     cpu=placement)
         console.print(f"sweep directory: {path.parent} (`halab report --capacity {path.parent}`)")
+
+
+def _cpu_cell(cpu: dict[str, float]) -> str:
+    """The host's utilisation, or the busiest VM's; "-" without CPU demand."""
+    return f"{max(cpu.values()):.0%}" if cpu else "-"
 
 
 @click.command()

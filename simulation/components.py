@@ -23,7 +23,7 @@ from heapq import heapreplace
 
 class Station:
     __slots__ = ("name", "kind", "site", "node", "servers", "draw", "timeout_s", "free", "up", "epoch",
-                 "runs_from", "visits", "waits", "wait_sum", "busy", "abandoned")
+                 "runs_from", "visits", "waits", "wait_sum", "busy", "abandoned", "cpu")
 
     def __init__(self, name: str, kind: str, site: str, servers: int, draw: Callable[[], float],
                  timeout_s: float = float("inf"), node: str = "") -> None:
@@ -39,6 +39,9 @@ class Station:
         self.runs_from = 0.0
         self.visits = self.waits = self.abandoned = 0
         self.wait_sum = self.busy = 0.0
+        # Its CPU demand (simulation/cpu.py) when the model places CPU: then a visit is
+        # simulation.cpu.visit, event by event, since its end waits on cores other stations share.
+        self.cpu = None
 
     def visit(self, now: float) -> float:
         """Arrive at `now`; return when service ends, or -1.0 if the wait would exceed the
@@ -70,6 +73,8 @@ class Station:
         self.up = True
         self.runs_from = min(self.runs_from, now)
         self.free = [now] * self.servers
+        if self.cpu is not None:
+            self.cpu.restart()
 
     def utilisation(self, duration_s: float) -> float:
         return self.busy / (self.servers * duration_s) if duration_s > 0 else 0.0

@@ -22,12 +22,15 @@ see arrivals in time order (simulation/components.py). Everything between two su
 summed into one timeout. Failures are computed, not waited for: a refused or timed-out call
 records its outcome at the time it would end. `m.changes` counts fault changes; while it is
 unchanged nothing on the path can have broken, so the checks below cost one comparison.
+With CPU demand (simulation/cpu.py) a station's visit is a process the flow yields through
+instead, since its end waits on cores that other stations share.
 """
 
 from __future__ import annotations
 
 from harness.kinds import KINDS
 from harness.scenario import POLICY_UPDATE, RAG_INGEST, RAG_QUERY
+from simulation import cpu
 from simulation.components import Station
 from simulation.quorum import COMMIT, NO_LEADER, STEPPING_DOWN
 
@@ -122,6 +125,8 @@ def _front(m, rid: int, f: str, t0: float, ch: int, avoid: Station | None = None
     `retries`: a retried request's (`_cut`)."""
     env, net = m.env, m.net
     retries = m.retries if retries is None else retries
+    if m.cpu is not None and avoid is None:  # the load generator's work before it sends (a retry is HAProxy's)
+        yield from cpu.hold(m, f)
     lb, gw, lost, pooled, err = _enter(m, avoid, retries)
     while pooled:
         # Nothing answers on a pooled connection to a dead gateway: HAProxy's server timeout
@@ -149,21 +154,28 @@ def _front(m, rid: int, f: str, t0: float, ch: int, avoid: Station | None = None
         yield from _cut(m, rid, f, t0, e, site, gw, sent, retries)
         return None
     arrive = env.now
-    end = gw.visit(arrive)
+    end = gw.visit(arrive) if gw.cpu is None else (yield from cpu.visit(m, gw, f))
+    if end < 0:  # its workers all busy past the wait a caller allows (with CPU, cores too short)
+        m.done(rid, f, t0, arrive + gw.timeout_s + m.back[site], INFO, site, "gateway-timeout")
+        return None
     if steps is not None:
         steps["gateway"] = end - arrive
     opa = view.opa
     if not opa.up:
         m.done(rid, f, t0, end + m.connect_s + m.back[site], FAIL, site, "opa-unavailable")
         return None
-    yield env.timeout(end - arrive + net.intra_hop_s)
+    yield env.timeout(end - env.now + net.intra_hop_s)
     arrive = env.now
-    end = opa.visit(arrive)
+    end = opa.visit(arrive) if opa.cpu is None else (yield from cpu.visit(m, opa, f))
     if end < 0:
         m.done(rid, f, t0, arrive + opa.timeout_s + m.back[site], INFO, site, "opa-timeout")
         return None
     if steps is not None:
         steps["opa"] = end - arrive + 2 * net.intra_hop_s
+    if m.cpu is not None and (f, site) in m.cpu.front:
+        yield env.timeout(end - env.now)
+        yield from cpu.hold(m, f, site)
+        end = env.now
     return Front(lb, gw, gw_ep, site, view, end, steps, sent, retries)
 
 
@@ -190,7 +202,7 @@ def rag_query(m, rid: int, t0: float | None = None, avoid: Station | None = None
     arrive = env.now
     # 6. rag's own work (embed the query, build the prompt) -- computed on arrival, while the
     # queue order is known. (system/rag reads the profile first, then embeds: same sum.)
-    end = rag.visit(arrive)
+    end = rag.visit(arrive) if rag.cpu is None else (yield from cpu.visit(m, rag, RAG_QUERY))
     if end < 0:
         m.done(rid, RAG_QUERY, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
         return
@@ -216,7 +228,7 @@ def rag_query(m, rid: int, t0: float | None = None, avoid: Station | None = None
         yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
-    end = vdb.visit(arrive)
+    end = vdb.visit(arrive) if vdb.cpu is None else (yield from cpu.visit(m, vdb, RAG_QUERY))
     if end < 0 or not vdb.up:
         m.done(rid, RAG_QUERY, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
         return
@@ -239,7 +251,10 @@ def rag_query(m, rid: int, t0: float | None = None, avoid: Station | None = None
         yield from _cut(m, rid, RAG_QUERY, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
-    end = gw.visit(arrive)
+    end = gw.visit(arrive) if gw.cpu is None else (yield from cpu.visit(m, gw, RAG_QUERY))
+    if end < 0:
+        m.done(rid, RAG_QUERY, t0, arrive + gw.timeout_s + m.back[site] * 2, INFO, site, "gateway-timeout")
+        return
     # 9-11. the key and the LLM through the local gateway; if it answers 502/503 (no key, no
     # LLM) rag retries through the other DC's gateway (system/rag/llm.py's hairpin failover).
     hairpin = gw
@@ -247,7 +262,12 @@ def rag_query(m, rid: int, t0: float | None = None, avoid: Station | None = None
     if outcome == FAIL and (alt := m.other_gateway(site)) is not None:
         yield env.timeout(t - env.now + intra + hop(site, alt.site))
         hairpin = alt
-        t, e, outcome = yield from _llm_through(m, alt, alt.visit(env.now), steps)
+        arrive = env.now
+        end = alt.visit(arrive) if alt.cpu is None else (yield from cpu.visit(m, alt, RAG_QUERY))
+        if end < 0:
+            m.done(rid, RAG_QUERY, t0, arrive + alt.timeout_s + m.back[site] * 2, INFO, site, "gateway-timeout")
+            return
+        t, e, outcome = yield from _llm_through(m, alt, end, steps)
     if e is not None:
         m.done(rid, RAG_QUERY, t0, t + hop(hairpin.site, site) + m.back[site] * 3, outcome, site, e)
         return
@@ -288,7 +308,7 @@ def _llm_through(m, gw: Station, end: float, steps: dict | None):
             return end + lost, "vault-unavailable", FAIL
         yield env.timeout(end - env.now + lost + net.hop(site, vault.site))
         arrive = env.now
-        end = vault.visit(arrive)
+        end = vault.visit(arrive) if vault.cpu is None else (yield from cpu.visit(m, vault, RAG_QUERY))
         if end < 0:
             return arrive + vault.timeout_s, "vault-timeout", INFO
         end += net.hop(vault.site, site)
@@ -325,7 +345,7 @@ def policy_update(m, rid: int):
         yield from _cut(m, rid, POLICY_UPDATE, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
-    end = cms.visit(arrive)
+    end = cms.visit(arrive) if cms.cpu is None else (yield from cpu.visit(m, cms, POLICY_UPDATE))
     if end < 0:
         m.done(rid, POLICY_UPDATE, t0, arrive + cms.timeout_s + m.back[site], INFO, site, "cms-timeout")
         return
@@ -370,7 +390,7 @@ def policy_update(m, rid: int):
         m.done(rid, POLICY_UPDATE, t0, env.now + m.upstream_s, INFO, site, "etcd-leader-lost")
         return
     arrive = env.now
-    end = leader.visit(arrive)
+    end = leader.visit(arrive) if leader.cpu is None else (yield from cpu.visit(m, leader, POLICY_UPDATE))
     if end < 0:
         m.done(rid, POLICY_UPDATE, t0, arrive + leader.timeout_s + m.back[site] * 2, INFO, site, "etcd-timeout")
         return
@@ -429,7 +449,7 @@ def rag_ingest(m, rid: int):
         return
     yield env.timeout(end - env.now + 2 * intra)
     arrive = env.now
-    end = rag.visit(arrive)
+    end = rag.visit(arrive) if rag.cpu is None else (yield from cpu.visit(m, rag, RAG_INGEST))
     if end < 0:
         m.done(rid, RAG_INGEST, t0, arrive + rag.timeout_s + m.back[site], INFO, site, "rag-timeout")
         return
@@ -445,7 +465,7 @@ def rag_ingest(m, rid: int):
         yield from _cut(m, rid, RAG_INGEST, t0, e, site, gw, fr.sent, fr.retries)
         return
     arrive = env.now
-    end = vdb.visit(arrive)
+    end = vdb.visit(arrive) if vdb.cpu is None else (yield from cpu.visit(m, vdb, RAG_INGEST))
     if end < 0 or not vdb.up:
         m.done(rid, RAG_INGEST, t0, arrive + m.upstream_s + m.back[site] * 2, INFO, site, "vectordb-timeout")
         return

@@ -19,6 +19,7 @@ import simpy
 from harness.history import Op, event
 from harness.spec import Topology
 from simulation.components import KeyCache, Station
+from simulation.cpu import Cpu
 from simulation.lb import HAProxy, Vrrp
 from simulation.network import Network
 from simulation.params import Dist, ModelParams, timings
@@ -73,6 +74,9 @@ class Model:
         self.mongo = self._one("mongo")
         self.mongo_write = self.params.station("mongo_write").service.sampler(self.stream("mongo_write"))
         self.llm = self._one("llm")
+        # The machines' cores (simulation/cpu.py), only once some demand is given: without any
+        # the stations keep their computed queues and every prediction stays as it was.
+        self.cpu = Cpu(self) if any(s > 0 for d in self.params.cpu_s.values() for s in d.values()) else None
         self.views = {s: self._view(s) for s in self.app_sites}
         # Mean one-way trip from an app site back to the LB site, for failures' end times.
         lb_site = topo.site_of(topo.components_of("lb")[0].name) if topo.components_of("lb") else self.app_sites[0]

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from harness.kinds import KINDS, Kind
+from harness.scenario import FLOWS
 from harness.spec import Topology
 
 try:  # vectorised draws when available (simpy's users have it via the lab extras)
@@ -192,7 +194,12 @@ LB_POOL_REUSE = 0.025
 # link as on one host. Against the recorded TLS runs (tests/simulation/fixtures/fidelity-seed-tls)
 # the two round trips (2 ms to a gateway) and the work bring policy_update's p50 before the
 # fault from -5.7 % to -2.4 % and its p95 from -9.9 % to -7.3 %; rag_query's p50 during the fault
-# goes from +2.0 % to +2.7 %; no metric crosses the goal either way.
+# goes from +2.0 % to +2.7 %; no metric crosses the goal either way. On the lab itself
+# (tests/harness/topology/test_tls_cost_benchmark.py, 2026-12-07, the host dialling gateway2
+# through DC1's WAN listener, a 10 ms round trip, mutual TLS): TCP's connect is 0.1 ms, since
+# Toxiproxy answers the SYN itself (production pays the round trip; the lab cannot, without
+# netem); a TLS connect 12.7 ms p50; a request on a new connection 36.0 ms against 10.1 ms on
+# a kept one: 26 ms more, where these defaults charge 21 ms.
 TCP_CONNECT_RTTS = 1
 TLS_HANDSHAKE_RTTS = 1
 TLS_HANDSHAKE_S = 0.001
@@ -200,6 +207,24 @@ TLS_HANDSHAKE_S = 0.001
 # at 0.3 cores (issue 33, rolling-restart on seed) against 6.2 s for its slowest component
 # unstarved (STARTUP_S["rag"]): start-up times are stretched by this factor. Only 0.3 was measured.
 STARVED_START = 2.8
+
+# CPU (simulation/cpu.py). CPU seconds per request of each flow at each kind, {flow: {kind: s}}:
+# the cgroup CPU counters of each container over a measured run of one flow, divided by the
+# requests completed, summed over the kind's containers (both DCs' gateways, say). "client" is
+# the load generator's own (Locust's process), a pseudo-kind; so is any other name no kind of
+# the spec has (a lab-only container such as the WAN proxy): the lab's host runs them, a
+# production VM does not. Not measured yet: empty, every demand 0, and the model without CPU
+# is the model as it was.
+CPU_S: dict[str, dict[str, float]] = {}
+# Where the cores are: "host", the lab (every container and the load generator share one
+# machine's `host_cores`), or "vms", production (each node of the spec its own `node_cores`).
+CPU_PLACEMENT = "host"
+# The lab's host: this machine's cores, as `os.cpu_count()` reports them (a cgroup-limited CI
+# runner may have fewer; pass host_cores in the params file then).
+HOST_CORES = os.cpu_count() or 1
+# A node's cores in production. harness/spec.py's Node carries no size; 2 vCPUs is an
+# assumption (a small cloud VM per node, as the 2-core lab host): replace with the VMs' size.
+NODE_CORES = 2
 
 # Service times in STATIONS that are no kind's: the mongo station's writes.
 NOT_KINDS = frozenset({"mongo_write"})
@@ -244,6 +269,11 @@ class ModelParams:
     tcp_connect_rtts: int = TCP_CONNECT_RTTS
     tls_handshake_rtts: int = TLS_HANDSHAKE_RTTS
     tls_handshake_s: float = TLS_HANDSHAKE_S
+    # CPU demand and its placement: CPU_S, CPU_PLACEMENT, HOST_CORES and NODE_CORES above.
+    cpu_s: dict[str, dict[str, float]] = field(default_factory=lambda: {f: dict(d) for f, d in CPU_S.items()})
+    cpu: str = CPU_PLACEMENT
+    host_cores: int = HOST_CORES
+    node_cores: int = NODE_CORES
 
     def put_scale(self) -> float:
         """The PUT's cost at `policies` loaded over its cost at one."""
@@ -278,7 +308,8 @@ class ModelParams:
     @classmethod
     def load(cls, path: str | Path) -> ModelParams:
         """Defaults overlaid with a JSON file: {"stations": {"rag": {"servers": 1,
-        "service": {"kind": "lognormal", "mean": 0.004, "cv": 0.5}}, ...}}."""
+        "service": {"kind": "lognormal", "mean": 0.004, "cv": 0.5}}, ...}, "cpu_s": {"rag_query":
+        {"gateway": 0.002, "rag": 0.006, "client": 0.004}}, "cpu": "host", "host_cores": 2}."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         stations = dict(STATIONS)
         for kind, sp in data.get("stations", {}).items():
@@ -291,7 +322,32 @@ class ModelParams:
             scalars["put_curve"] = tuple((int(n), float(t)) for n, t in data["put_curve"])
         if "startup_s" in data:
             scalars["startup_s"] = {**STARTUP_S, **{k: float(v) for k, v in data["startup_s"].items()}}
+        scalars.update(_cpu(data, path))
         return cls(stations=stations, source=str(path), **scalars)
+
+
+def _cpu(data: dict, path: str | Path) -> dict:
+    """The CPU entries of a params file, checked: flows the model has, seconds >= 0, a known placement."""
+    out: dict = {}
+    raw = data.get("cpu_s", {})
+    if not isinstance(raw, dict) or not all(isinstance(d, dict) for d in raw.values()):
+        raise ValueError(f"{path}: cpu_s must map flow -> kind -> CPU seconds per request")
+    if unknown := sorted(set(raw) - set(FLOWS)):
+        raise ValueError(f"{path}: cpu_s names unknown flow(s) {', '.join(unknown)}; known: {', '.join(FLOWS)}")
+    if raw:
+        out["cpu_s"] = {f: {k: float(v) for k, v in d.items()} for f, d in raw.items()}
+        if any(v < 0 for d in out["cpu_s"].values() for v in d.values()):
+            raise ValueError(f"{path}: cpu_s has a negative demand")
+    if "cpu" in data:
+        if data["cpu"] not in ("host", "vms"):
+            raise ValueError(f"{path}: cpu must be host or vms, not {data['cpu']!r}")
+        out["cpu"] = data["cpu"]
+    for key in ("host_cores", "node_cores"):
+        if key in data:
+            if int(data[key]) < 1:
+                raise ValueError(f"{path}: {key} must be >= 1")
+            out[key] = int(data[key])
+    return out
 
 
 @dataclass(frozen=True)

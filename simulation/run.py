@@ -108,6 +108,12 @@ class Result:
         duration = self.scenario.load.duration_s
         return {st.name: st.utilisation(duration) for st in self.model.stations.values() if st.kind != "lb"}
 
+    def cpu_utilisation(self) -> dict[str, float]:
+        """Per machine of the CPU placement (the host, or each node's VM): core-seconds used over
+        its cores x the load's duration; empty when the model has no CPU demand."""
+        cpu = self.model.cpu
+        return cpu.utilisation(self.scenario.load.duration_s) if cpu is not None else {}
+
     @property
     def requests_per_s(self) -> float:
         return self.requests / self.wall_s if self.wall_s else float("inf")
