@@ -61,7 +61,8 @@ class Kind:
                    (issue 28: the request path, and etcd); every client checks its names
     mutual:        its TLS listeners ask every client for a certificate from the run's CA
                    (inside the datacenters); not the VIP (users) nor the LLM (an external
-                   API any key holder may call); etcd is mutual through its own flags
+                   API any key holder may call), nor "Atlas" (a managed service's TLS
+                   with its own users); etcd is mutual through its own flags
     """
 
     name: str
@@ -147,7 +148,7 @@ _TABLE = (
                                                    501: "not initialised"}),
          built="vault", official=f"openbao/openbao:{OPENBAO_VERSION}", container="BaoContainer",
          replication="raft", peer_roles=("api", "cluster"), peer_words="OpenBao Raft", talks_to=("vault",),
-         after_restart="unseal", metrics=("api", "/v1/sys/metrics?format=prometheus"), tls=("api",)),
+         after_restart="unseal", metrics=("api", "/v1/sys/metrics?format=prometheus"), tls=("api",), mutual=True),
     # Full-mesh log shipping with a write consistency (default 1): no leader, no majority.
     Kind("vectordb", "data", _HTTP, "vectordb", _SERVICE, module="vectordb", official=f"qdrant/qdrant:{QDRANT_VERSION}",
          replication="leaderless", peer_roles=("http",), peer_words="vector replication", talks_to=("vectordb",),

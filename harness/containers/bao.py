@@ -11,7 +11,7 @@ as ready as soon as `/v1/sys/health` answers at all (501/503) — init and unsea
 
 from __future__ import annotations
 
-from harness.containers.base import TLS_CERT, TLS_KEY, HalabContainer, http_ok
+from harness.containers.base import TLS_CERT, TLS_CLIENTS_CA, TLS_KEY, HalabContainer, http_ok
 from harness.kinds import KINDS
 
 PORT = KINDS["vault"].ports["api"]
@@ -50,6 +50,8 @@ class BaoContainer(HalabContainer):
         scheme = "https" if self.tls else "http"
         tls = (f'  tls_cert_file = "{TLS_CERT}"\n  tls_key_file = "{TLS_KEY}"\n' if self.tls
                else "  tls_disable = true\n")
+        if self.tls and self.tls.mutual:  # a client without a certificate from the run's CA is refused
+            tls += f'  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = "{TLS_CLIENTS_CA}"\n'
         return (
             f'storage "raft" {{\n  path = "/openbao/data"\n  node_id = "{self._raft_node}"\n}}\n'
             f'listener "tcp" {{\n  address = "0.0.0.0:{PORT}"\n  cluster_address = "0.0.0.0:{CLUSTER_PORT}"\n'

@@ -52,21 +52,28 @@ class BaoCluster:
 
     Over HTTPS (`ca_pem`: the lab CA) each member's certificate is checked for its container
     name, which `names` (base URL -> name) adds to the members' own: the host dials addresses.
+    Members that ask for a client certificate get `client_cert` (the harness's, one PEM file),
+    and a joiner presents its own to the leader: `identities`, member name -> (certificate, key),
+    held in memory only.
     """
 
     def __init__(self, members: list[tuple[Placement, str]], timeout_s: float = 5.0, *, ca_pem: bytes | None = None,
-                 names: dict[str, str] | None = None):
+                 names: dict[str, str] | None = None, client_cert: str | None = None,
+                 identities: dict[str, tuple[bytes, bytes]] | None = None):
         self.members = members
         self.ca_pem = ca_pem
         self._names = {url: p.container for p, url in members} | (names or {})
+        self._identities = identities or {}
         verify = ssl.create_default_context(cadata=ca_pem.decode()) if ca_pem else True
+        if ca_pem and client_cert:
+            verify.load_cert_chain(client_cert)
         self._http = httpx.Client(timeout=timeout_s, verify=verify, event_hooks={"request": [self._by_name]})
 
     @classmethod
     def of_lab(cls, state, timeout_s: float = 5.0) -> BaoCluster:
         """A running lab's members as the host reaches them (the state file's addresses)."""
         names = {state.url(n, "api"): c["container"] for n, c in state.components.items() if c["kind"] == "vault"}
-        return cls([], timeout_s, ca_pem=Path(state.ca_file).read_bytes(), names=names)
+        return cls([], timeout_s, ca_pem=Path(state.ca_file).read_bytes(), names=names, client_cert=state.client_cert)
 
     def _by_name(self, request: httpx.Request) -> None:
         name = self._names.get(f"{request.url.scheme}://{request.url.host}:{request.url.port}")
@@ -114,15 +121,18 @@ class BaoCluster:
     def join_all(self, key: str, deadline_s: float = 30.0) -> None:
         """Join each other member to the first (through its alias, hence the WAN) and unseal it."""
         leader, _ = self.members[0]
-        for _p, url in self.members[1:]:
+        for p, url in self.members[1:]:
             self.wait(url, {501, 503}, deadline_s, "to answer uninitialised")
-            self._join(url, leader.url("api"), deadline_s)
+            self._join(url, leader.url("api"), deadline_s, self._identities.get(p.name))
             self._unseal_joiner(url, key, deadline_s)
 
-    def _join(self, url: str, leader_api_addr: str, deadline_s: float) -> None:
+    def _join(self, url: str, leader_api_addr: str, deadline_s: float, identity: tuple[bytes, bytes] | None) -> None:
         def joined() -> bool | Pending:
-            # Over HTTPS the joiner dials the leader itself: it must trust the lab CA.
+            # Over HTTPS the joiner dials the leader itself: it must trust the lab CA, and present
+            # its own certificate to a leader that asks for one.
             body = {"leader_api_addr": leader_api_addr, **({"leader_ca_cert": self.ca_pem.decode()} if self.ca_pem else {})}
+            if identity is not None:
+                body |= {"leader_client_cert": identity[0].decode(), "leader_client_key": identity[1].decode()}
             resp = self._http.post(f"{url}/v1/sys/storage/raft/join", json=body)
             if resp.status_code == 200 and resp.json().get("joined"):
                 return True

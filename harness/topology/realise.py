@@ -46,7 +46,7 @@ import harness.topology.trust as trust
 from harness.containers.base import HalabContainer
 from harness.kinds import KINDS
 from harness.labels import new_run_id
-from harness.pki import CA_CERT, LabCa
+from harness.pki import CA_CERT, CLIENT, LabCa
 from harness.spec import Topology
 from harness.topology.bao import BaoCluster, BaoSecrets
 from harness.topology.components import RECIPES, Context
@@ -72,7 +72,8 @@ class StartupError(RuntimeError):
 
 @dataclass
 class Running:
-    """A started, seeded topology held by the process that started it (secrets in memory)."""
+    """A started, seeded topology held by the process that started it (secrets in memory): the
+    harness.topology.lab.Lab that the nemesis, the observers and the load are given."""
 
     plan: Plan
     routes: tuple[Route, ...]
@@ -454,14 +455,16 @@ def _bootstrap_bao(plan: Plan, started, ctx: Context, secrets_dir: Path) -> BaoS
     scheme = plan.scheme("vault", "api")
     members = [(p, f"{scheme}://{started[p.name].address(ctx.networks[p.site])}:{p.ports['api']}")
                for p in plan.of_kind("vault")]
-    cluster = BaoCluster(members, ca_pem=ctx.ca.cert_pem if scheme == "https" else None)
+    tls = scheme == "https"
+    cluster = BaoCluster(members, ca_pem=ctx.ca.cert_pem if tls else None, client_cert=str(secrets_dir / CLIENT) if tls else None,
+                         identities=ctx.identities)
     try:
         key, root = cluster.initialise()
         st.write_secret(secrets_dir, "unseal_key", key)
         leader_url = members[0][1]
         with ThreadPoolExecutor(max_workers=1) as pool:
             joins = pool.submit(cluster.join_all, key)
-            session = trust.named_session(secrets_dir / CA_CERT, members[0][0].container)
+            session = trust.named_session(secrets_dir / CA_CERT, members[0][0].container, str(secrets_dir / CLIENT))
             creds = bootstrap_gateway(leader_url, root, llm_key=ctx.llm_key, session=session)
             harness_token = cluster.harness_token(leader_url, root)
             joins.result()

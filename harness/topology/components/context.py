@@ -29,6 +29,9 @@ class Context:
     # The run's CA (harness/pki.py); etcd's users that log in with a password (etcd_tls.py).
     ca: LabCa = field(default_factory=lambda: LabCa.create("unsaved"))
     etcd_passwords: dict[str, str] = field(default_factory=dict)
+    # name -> (certificate, key) of what serve_tls issued: an OpenBao joiner presents its own to
+    # the leader. In memory only, for start-up.
+    identities: dict[str, tuple[bytes, bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def run_id(self) -> str:
@@ -42,6 +45,7 @@ class Context:
         """HTTPS with a certificate for every name `p` is dialled by: its aliases (which the
         WAN proxy answers for on the other sites) and its container name (Prometheus's)."""
         issued = self.ca.issue(p.name, [*p.aliases, p.container])
+        self.identities[p.name] = (issued.cert_pem, issued.key_pem)
         return c.with_tls(self.ca.cert_pem, issued.cert_pem, issued.key_pem, p.alias, mutual=KINDS[p.kind].mutual)
 
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:

@@ -4,6 +4,8 @@ own error and message, and retries only what it always retried."""
 from __future__ import annotations
 
 import itertools
+import json
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -47,7 +49,7 @@ def test_a_join_is_retried_until_joined_then_the_joiner_unsealed() -> None:
 
     c = cluster(handler)
     leader = type("P", (), {"url": lambda self, role: "http://vault1:8200"})()
-    c.members = [(leader, "http://bao1:8200"), (None, "http://bao2:8200")]
+    c.members = [(leader, "http://bao1:8200"), (SimpleNamespace(name="vault2"), "http://bao2:8200")]
     c.join_all("key", deadline_s=5)
     assert (next(joins), next(unseals)) == (2, 2)
 
@@ -60,7 +62,7 @@ def test_a_join_that_never_takes_says_how_it_was_refused() -> None:
 
     c = cluster(handler)
     leader = type("P", (), {"url": lambda self, role: "http://vault1:8200"})()
-    c.members = [(leader, "http://bao1:8200"), (None, "http://bao2:8200")]
+    c.members = [(leader, "http://bao1:8200"), (SimpleNamespace(name="vault2"), "http://bao2:8200")]
     with pytest.raises(BaoError, match=r"^raft join at http://bao2:8200 failed with 500: no leader$"):
         c.join_all("key", deadline_s=0.1)
 
@@ -75,6 +77,26 @@ def test_an_unseal_that_never_takes_raises_its_last_refusal() -> None:
 
     c = cluster(handler)
     leader = type("P", (), {"url": lambda self, role: "http://vault1:8200"})()
-    c.members = [(leader, "http://bao1:8200"), (None, "http://bao2:8200")]
+    c.members = [(leader, "http://bao1:8200"), (SimpleNamespace(name="vault2"), "http://bao2:8200")]
     with pytest.raises(BaoError, match=r"^unseal at http://bao2:8200 failed with 400: sealed$"):
         c.join_all("key", deadline_s=0.1)
+
+
+def test_a_joiner_presents_its_own_certificate_to_the_leader() -> None:
+    bodies = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/sys/health":
+            return httpx.Response(501)
+        if request.url.path == "/v1/sys/storage/raft/join":
+            bodies.append(json.loads(request.content))
+            return httpx.Response(200, json={"joined": True})
+        return httpx.Response(200)
+
+    c = cluster(handler)
+    c.ca_pem, c._identities = b"CA", {"vault2": (b"CERT", b"KEY")}
+    leader = type("P", (), {"url": lambda self, role: "https://vault1:8200"})()
+    c.members = [(leader, "https://bao1:8200"), (SimpleNamespace(name="vault2"), "https://bao2:8200")]
+    c.join_all("key", deadline_s=5)
+    assert bodies == [{"leader_api_addr": "https://vault1:8200", "leader_ca_cert": "CA",
+                       "leader_client_cert": "CERT", "leader_client_key": "KEY"}]
