@@ -14,6 +14,7 @@ from pathlib import Path
 from chaos.nemesis import Nemesis, wait_healthy
 from chaos.run import RunResult, run
 from harness.scenario import path_part
+from harness.topology.lab import Lab
 from scenarios.catalogue import Entry
 from scenarios.checkers.verdict import Verdict, compose
 from scenarios.compare import compare
@@ -25,7 +26,7 @@ def out_dir(entry: Entry, preset: str) -> Path:
     return Path("reports/out") / f"{preset.replace('+', '-')}-{path_part(entry.name)}-{stamp}"
 
 
-def run_entry(lab, entry: Entry, *, seed: int = 0, out: str | Path | None = None,
+def run_entry(lab: Lab, entry: Entry, *, seed: int = 0, out: str | Path | None = None,
               on_tick=None, load=None) -> tuple[RunResult, list[Verdict]]:
     """`load`: what drives the requests (chaos/run.py's `load`); an entry marked under load
     gets Locust from its caller (loadtests/run.py's under_load), the layer above this one."""

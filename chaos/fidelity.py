@@ -18,6 +18,7 @@ from chaos.catalogue import run_entry
 from harness.faults import fault_kind
 from harness.history import read_jsonl
 from harness.scenario import path_part
+from harness.topology.lab import Lab
 from scenarios import fidelity, run_dir
 from scenarios.catalogue import entry
 from simulation.calibrate import calibrate
@@ -35,13 +36,13 @@ class Fidelity:
     invalid: dict[str, list[str]] = field(default_factory=dict)  # scenario -> runs whose verdict was false
 
 
-def predict(out: Path, lab, scenario, params: ModelParams, seed: int) -> Path:
+def predict(out: Path, lab: Lab, scenario, params: ModelParams, seed: int) -> Path:
     result = simulate(lab.plan.topology, scenario, params, seed=seed)
     return run_dir.write(out, source="simulation", topology=lab.state.preset, scenario=scenario, history=result.history(),
                          extra={"seed": seed, "params": params.source})
 
 
-def measure(lab, scenarios: list[str], runs: int, out: Path, *, seed: int = 0,
+def measure(lab: Lab, scenarios: list[str], runs: int, out: Path, *, seed: int = 0,
             say: Callable[[str], None] = print) -> Fidelity:
     for name in scenarios:  # what cannot be scored fails here, before anything runs
         e = entry(name)

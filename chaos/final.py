@@ -14,6 +14,7 @@ import hashlib
 import httpx
 
 from harness.topology import etcd_tls, trust
+from harness.topology.state import State
 
 TIMEOUT_S = 5.0
 
@@ -22,13 +23,12 @@ def _sha(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
-def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list[dict]:
+def reads(state: State, policy_ids, admin_key: str, prefix: str = "/policies/") -> list[dict]:
     out = []
     with trust.client(state, timeout=TIMEOUT_S) as http, contextlib.ExitStack() as stack:
         # One client per member for every read: each is a TLS handshake (a channel connects lazily,
         # so a member that is down fails its reads, not this).
-        etcd = {name: stack.enter_context(etcd_tls.as_root(state, name, TIMEOUT_S))
-                for name, c in state.components.items() if c["kind"] == "etcd"}
+        etcd = {c.name: stack.enter_context(etcd_tls.as_root(state, c.name, TIMEOUT_S)) for c in state.of_kind("etcd")}
         for pid in sorted(policy_ids):
             try:
                 r = http.get(f"{state.vip_url}/cms/policies/{pid}", headers={"apikey": admin_key})
@@ -37,11 +37,11 @@ def reads(state, policy_ids, admin_key: str, prefix: str = "/policies/") -> list
                             "status": body.get("status"), "sha256": body.get("sha256") or _sha(body.get("rego"))})
             except (httpx.HTTPError, ValueError) as exc:
                 out.append({"policy": pid, "store": "mongo", "error": type(exc).__name__})
-            for name, c in state.components.items():
-                if c["kind"] == "etcd":
-                    out.append({"policy": pid, "store": name, **_etcd(etcd[name], prefix + pid)})
-                elif c["kind"] == "opa":
-                    out.append({"policy": pid, "store": name, **_opa(http, state, name, pid)})
+            for c in state.all_components():
+                if c.kind == "etcd":
+                    out.append({"policy": pid, "store": c.name, **_etcd(etcd[c.name], prefix + pid)})
+                elif c.kind == "opa":
+                    out.append({"policy": pid, "store": c.name, **_opa(http, state, c.name, pid)})
     return out
 
 
@@ -53,7 +53,7 @@ def _etcd(client, key: str) -> dict:
     return {"sha256": _sha(kvs[0].value.decode()) if kvs else None}
 
 
-def _opa(http: httpx.Client, state, name: str, pid: str) -> dict:
+def _opa(http: httpx.Client, state: State, name: str, pid: str) -> dict:
     try:
         r = http.get(f"{state.url(name)}/v1/policies/{pid}", extensions=trust.named(state, name))
     except httpx.HTTPError as exc:

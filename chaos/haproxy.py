@@ -10,6 +10,7 @@ import io
 import socket
 
 from harness.topology.components.lb import RUNTIME_PORT
+from harness.topology.state import State
 from harness.waiting import eventually
 
 BACKEND = "gateways"
@@ -24,11 +25,11 @@ def runtime(address: str, command: str, timeout_s: float = 2.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def _lbs(state) -> list[str]:
-    return [c["address"] for c in state.components.values() if c["kind"] == "lb"]
+def _lbs(state: State) -> list[str]:
+    return [c.address for c in state.of_kind("lb")]
 
 
-def _each(state, command: str) -> None:
+def _each(state: State, command: str) -> None:
     for address in _lbs(state):
         try:
             runtime(address, command)
@@ -36,7 +37,7 @@ def _each(state, command: str) -> None:
             pass  # an LB that is down routes nothing
 
 
-def _rows(state, server: str) -> list[dict]:
+def _rows(state: State, server: str) -> list[dict]:
     """The server's row of `show stat` on each LB that answers (one that is down routes nothing)."""
     rows = []
     for address in _lbs(state):
@@ -49,17 +50,17 @@ def _rows(state, server: str) -> list[dict]:
     return rows
 
 
-def sessions(state, server: str) -> int:
+def sessions(state: State, server: str) -> int:
     return sum(int(r.get("scur") or 0) for r in _rows(state, server))
 
 
-def up_everywhere(state, server: str) -> bool:
+def up_everywhere(state: State, server: str) -> bool:
     """UP on every LB that answers: rising ("DOWN 1/2"), draining or in maintenance is not."""
     rows = _rows(state, server)
     return bool(rows) and all(r.get("status") == "UP" for r in rows)
 
 
-def drain(state, servers: list[str], timeout_s: float = 30.0) -> None:
+def drain(state: State, servers: list[str], timeout_s: float = 30.0) -> None:
     """No new requests to `servers` on any LB; returns once their sessions are done."""
     for server in servers:
         _each(state, f"set server {BACKEND}/{server} state drain")
@@ -67,7 +68,7 @@ def drain(state, servers: list[str], timeout_s: float = 30.0) -> None:
                what=f"{', '.join(servers)} drained", poll_s=0.2)
 
 
-def ready(state, servers: list[str], timeout_s: float = 60.0) -> None:
+def ready(state: State, servers: list[str], timeout_s: float = 60.0) -> None:
     """Back in rotation: ready on every LB, and returns once every LB has it UP again (its
     `rise` checks passed), as an operator waits before taking the next node down."""
     for server in servers:

@@ -13,6 +13,7 @@ import secrets
 import httpx
 
 from harness.topology import trust
+from harness.topology.state import State
 from system.vault.setup import rotate_llm_key
 
 FAULTS = {
@@ -22,27 +23,27 @@ FAULTS = {
 }
 
 
-def _admin(state) -> httpx.Client:
-    llm = next(n for n, c in state.components.items() if c["kind"] == "llm")
+def _admin(state: State) -> httpx.Client:
+    llm = next(c.name for c in state.of_kind("llm"))
     return trust.component(state, llm, timeout=10, headers={"X-Admin-Token": state.secret("llm_admin_token")})
 
 
-def set_faults(state, kind: str, options: dict) -> list[dict]:
+def set_faults(state: State, kind: str, options: dict) -> list[dict]:
     with _admin(state) as http:
         http.put("/admin/faults", json=FAULTS[kind](options)).raise_for_status()
     return [{"do": "llm-clear"}]
 
 
-def clear(state) -> None:
+def clear(state: State) -> None:
     with _admin(state) as http:
         http.delete("/admin/faults").raise_for_status()
 
 
-def rotate_key(state, options: dict) -> list[dict]:
+def rotate_key(state: State, options: dict) -> list[dict]:
     new_key = secrets.token_urlsafe(24)
     with _admin(state) as http:
         http.put("/admin/api-key", json={"key": new_key, "grace_s": float(options["grace_s"])}).raise_for_status()
-    vault = next(n for n, c in state.components.items() if c["kind"] == "vault")
+    vault = next(c.name for c in state.of_kind("vault"))
     from chaos.raft import bao_active
 
     active = bao_active(state) or vault

@@ -31,6 +31,7 @@ from chaos import ledger, llm, process
 from chaos.ledger import ActiveFault
 from harness import netns
 from harness.faults import fault_kind, resolve
+from harness.topology.lab import Lab
 
 log = logging.getLogger(__name__)
 Recorder = Callable[[str, dict[str, Any]], None]  # (fault kind, value) -> event in the history
@@ -38,7 +39,7 @@ _ids = itertools.count(1)
 
 
 class Nemesis:
-    def __init__(self, lab, record: Recorder | None = None) -> None:
+    def __init__(self, lab: Lab, record: Recorder | None = None) -> None:
         self.lab = lab
         self.record = record or (lambda _f, _v: None)
 
@@ -119,19 +120,18 @@ class Nemesis:
             if c.attrs["HostConfig"].get("CpuQuota", 0) > 0:  # a starved restart cut short
                 c.update(cpu_quota=-1)
             process.signal_all(c, signal.SIGCONT)  # a pause (SIGSTOP) a crashed run left
-        stopped = [n for n, c in lab.state.components.items() if _status(lab, c["container"]) != "running"]
+        stopped = [c.name for c in lab.state.all_components() if _status(lab, c.container) != "running"]
         if stopped:
             process.start(lab, stopped)
-        for name, c in lab.state.components.items():
-            if c["kind"] == "vault":
-                process.ready(lab, name)
+        for c in lab.state.of_kind("vault"):
+            process.ready(lab, c.name)
         try:
             llm.clear(lab.state)
         except Exception as exc:  # noqa: BLE001 - a lab without the stub's admin token
             log.warning("LLM faults not cleared: %s", exc)
 
 
-def _status(lab, container: str) -> str:
+def _status(lab: Lab, container: str) -> str:
     try:
         c = lab.docker.containers.get(container)
         return c.status
@@ -139,7 +139,7 @@ def _status(lab, container: str) -> str:
         return "missing"
 
 
-def wait_healthy(lab, timeout_s: float = 120.0) -> float:
+def wait_healthy(lab: Lab, timeout_s: float = 120.0) -> float:
     """Every component healthy again (what a scenario checks before it starts); returns seconds."""
     t0 = time.monotonic()
     process._parallel(lambda n: process.ready(lab, n, timeout_s), list(lab.state.components))

@@ -11,6 +11,7 @@ dead (SYNs unanswered) instead of slow.
 from __future__ import annotations
 
 from harness import netns
+from harness.topology.lab import Lab
 from harness.topology.wan import Route
 
 TOXIC_TYPES = {
@@ -19,23 +20,23 @@ TOXIC_TYPES = {
 }
 
 
-def listen_ips(lab) -> dict[str, str]:
+def listen_ips(lab: Lab) -> dict[str, str]:
     """Site -> the WAN container's address on that site's network."""
     c = lab.docker.containers.get(lab.plan.wan_container)
     nets = c.attrs["NetworkSettings"]["Networks"]
     return {site: nets[net]["IPAddress"] for site, net in lab.state.networks.items() if net in nets}
 
 
-def routes_on(lab, directed) -> list[Route]:
+def routes_on(lab: Lab, directed) -> list[Route]:
     pairs = set(map(tuple, directed))
     return [r for r in lab.routes if (r.client_site, r.server_site) in pairs]
 
 
-def routes_to(lab, servers) -> list[Route]:
+def routes_to(lab: Lab, servers) -> list[Route]:
     return [r for r in lab.routes if r.server in set(servers)]
 
 
-def drop_routes(lab, routes: list[Route], action: str = "DROP") -> list[dict]:
+def drop_routes(lab: Lab, routes: list[Route], action: str = "DROP") -> list[dict]:
     """Blackhole (DROP), refuse (REJECT) or thin out (LOSS:p) each route at its listener."""
     if not routes:
         return []
@@ -50,16 +51,16 @@ def drop_routes(lab, routes: list[Route], action: str = "DROP") -> list[dict]:
     return undo
 
 
-def block_from(lab, client: str, servers: list[str], ports: list[int]) -> list[dict]:
+def block_from(lab: Lab, client: str, servers: list[str], ports: list[int]) -> list[dict]:
     """`client`'s own connections to the servers (their real addresses, and the WAN proxy's
     address on its site) dropped, in the client's namespace: OpenBao unreachable from one gateway."""
-    comp = lab.state.components[client]
-    container = comp["container"]
+    comp = lab.state.component(client)
+    container = comp.container
     pid = netns.pid_of(lab.docker, container)
-    wan_ip = listen_ips(lab).get(comp["site"])
+    wan_ip = listen_ips(lab).get(comp.site)
     undo = []
     for server in servers:
-        ips = {lab.state.components[server]["address"], wan_ip} - {None}
+        ips = {lab.state.component(server).address, wan_ip} - {None}
         for ip in sorted(ips):
             for port in ports:
                 for rule in netns.drop_to(ip, port):
@@ -68,7 +69,7 @@ def block_from(lab, client: str, servers: list[str], ports: list[int]) -> list[d
     return undo
 
 
-def toxics(lab, routes: list[Route], fault_id: str, kind: str, options: dict) -> list[dict]:
+def toxics(lab: Lab, routes: list[Route], fault_id: str, kind: str, options: dict) -> list[dict]:
     """The fault's toxics on each route, named after the fault so heal removes only them."""
     undo = []
     for r in routes:

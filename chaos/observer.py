@@ -29,6 +29,7 @@ from chaos import raft
 from harness.history import Op
 from harness.kinds import MONITOR_PORT
 from harness.topology import trust
+from harness.topology.state import State
 
 POLL_S = 0.25
 # policy_sync's /status is cheap and propagation takes milliseconds: poll it faster, or the
@@ -38,7 +39,7 @@ TIMEOUT_S = 0.5
 
 
 class Observer:
-    def __init__(self, state, event: Callable[[str, str, dict], Op], now: Callable[[], float], docker=None) -> None:
+    def __init__(self, state: State, event: Callable[[str, str, dict], Op], now: Callable[[], float], docker=None) -> None:
         self.state, self.event, self.now, self.docker = state, event, now, docker
         self._stop = threading.Event()
         sources = ((self._haproxy, POLL_S), (self._etcd, POLL_S), (self._vault, POLL_S),
@@ -74,21 +75,18 @@ class Observer:
         self._last[key] = value
         return not first or key[0] in ("raft-etcd", "raft-vault", "llm")  # their first state is news too
 
-    def _of(self, kind: str):
-        return [(n, c) for n, c in self.state.components.items() if c["kind"] == kind]
-
     def _haproxy(self) -> None:
-        for lb, c in self._of("lb"):
+        for c in self.state.of_kind("lb"):
             try:
-                text = self._http.get(f"http://{c['address']}:{MONITOR_PORT}/stats;csv").text
+                text = self._http.get(f"http://{c.address}:{MONITOR_PORT}/stats;csv").text
             except httpx.HTTPError:
                 continue  # an LB down: its marks stop, the other LB's go on
             for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
                 if row.get("pxname") != "gateways" or row.get("svname") in ("FRONTEND", "BACKEND"):
                     continue
                 up = row.get("status", "").startswith("UP")
-                if self._changed(("haproxy", lb, row["svname"]), up):
-                    self.event("haproxy", "server-up" if up else "server-down", {"server": row["svname"], "lb": lb})
+                if self._changed(("haproxy", c.name, row["svname"]), up):
+                    self.event("haproxy", "server-up" if up else "server-down", {"server": row["svname"], "lb": c.name})
 
     def _etcd(self) -> None:
         leader = raft.etcd_leader(self.state)
@@ -101,32 +99,32 @@ class Observer:
             self.event("raft-vault", "leader", {"leader": active})
 
     def _policy_sync(self) -> None:
-        for name, c in self._of("policy_sync"):
+        for c in self.state.of_kind("policy_sync"):
             try:
-                r = self._http.get(self.state.url(name) + "/status", extensions=trust.named(self.state, name))
+                r = self._http.get(self.state.url(c.name) + "/status", extensions=trust.named(self.state, c.name))
                 revision = int(r.json()["revision"])
             except (httpx.HTTPError, ValueError, KeyError):
                 continue
-            if self._changed(("policy_sync", name), revision):
-                self.event("policy_sync", "revision", {"site": c["site"], "revision": revision})
+            if self._changed(("policy_sync", c.name), revision):
+                self.event("policy_sync", "revision", {"site": c.site, "revision": revision})
 
     def _vrrp(self) -> None:
         """The LB whose keepalived last logged MASTER for the VIP (the images carry no `ip`)."""
         if self.docker is None:
             return
-        for lb, c in self._of("lb"):
+        for c in self.state.of_kind("lb"):
             try:
-                ctr = self.docker.containers.get(c["container"])
+                ctr = self.docker.containers.get(c.container)
                 lines = [ln for ln in ctr.logs(tail=50).decode(errors="replace").splitlines() if "halab_vip" in ln]
             except Exception:  # noqa: BLE001 - a killed LB has no logs to read this time
                 continue
             master = bool(lines) and "MASTER" in lines[-1] and ctr.status == "running"
-            if self._changed(("vrrp", lb), master) and master:
-                self.event("vrrp", "master", {"lb": lb})
+            if self._changed(("vrrp", c.name), master) and master:
+                self.event("vrrp", "master", {"lb": c.name})
 
     def _llm_keys(self) -> None:
         """Which keys reach the LLM API: a call on a rotated key, or a refused one, is an event."""
-        llm = next((n for n, c in self.state.components.items() if c["kind"] == "llm"), None)
+        llm = next((c.name for c in self.state.of_kind("llm")), None)
         if llm is None:
             return
         stats = self._http.get(self.state.url(llm) + "/admin/stats", extensions=trust.named(self.state, llm),
@@ -137,7 +135,7 @@ class Observer:
             self.event("llm", "keys", keys)
 
     def _gateways(self) -> None:
-        for name, _c in self._of("gateway"):
+        for name in [c.name for c in self.state.of_kind("gateway")]:
             try:
                 s = self._http.get(self.state.url(name) + "/gateway/status",
                                    extensions=trust.named(self.state, name)).json()["secrets"]

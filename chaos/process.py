@@ -20,17 +20,18 @@ import docker.errors
 from harness.kinds import KINDS
 from harness.topology import state as st
 from harness.topology.bao import unseal_member
+from harness.topology.lab import Lab
 from harness.topology.status import probe
 from harness.waiting import eventually
 
 READY_TIMEOUT_S = 120.0
 
 
-def container(lab, name: str):
-    return lab.docker.containers.get(lab.state.components[name]["container"])
+def container(lab: Lab, name: str):
+    return lab.docker.containers.get(lab.state.component(name).container)
 
 
-def kill(lab, names: list[str]) -> list[dict]:
+def kill(lab: Lab, names: list[str]) -> list[dict]:
     """SIGKILL each; returns the undo steps (start them again)."""
     def one(name: str) -> None:
         try:
@@ -42,7 +43,7 @@ def kill(lab, names: list[str]) -> list[dict]:
     return [{"do": "start", "components": list(names)}]
 
 
-def pause(lab, names: list[str]) -> list[dict]:
+def pause(lab: Lab, names: list[str]) -> list[dict]:
     """SIGSTOP every process of each container: a grey failure (its kernel still completes
     handshakes and buffers bytes, nothing answers). Not `docker pause`: the WAN's liveness
     follower takes that for a frozen host (harness/topology/liveness.py), as a hypervisor's
@@ -51,7 +52,7 @@ def pause(lab, names: list[str]) -> list[dict]:
     return [{"do": "unpause", "components": list(names)}]
 
 
-def unpause(lab, names: list[str]) -> None:
+def unpause(lab: Lab, names: list[str]) -> None:
     def one(name: str) -> None:
         c = container(lab, name)
         c.reload()
@@ -77,21 +78,21 @@ def signal_all(c, sig: signal.Signals) -> None:
             pass
 
 
-def restart(lab, names: list[str]) -> list[dict]:
+def restart(lab: Lab, names: list[str]) -> list[dict]:
     """Stop (SIGTERM, then SIGKILL after 10 s) and start again; returns when healthy."""
     _parallel(lambda n: container(lab, n).stop(timeout=10), names)
     start(lab, names)
     return []
 
 
-def bounce(lab, names: list[str]) -> None:
+def bounce(lab: Lab, names: list[str]) -> None:
     """Stop and start again without waiting for health: a start that may never be healthy."""
     _parallel(lambda n: container(lab, n).restart(timeout=10), names)
     refresh_addresses(lab, names)
 
 
 @contextmanager
-def cpus_limited(lab, names: list[str], cpus: float) -> Iterator[None]:
+def cpus_limited(lab: Lab, names: list[str], cpus: float) -> Iterator[None]:
     """Each container held to `cpus` cores (CFS quota) inside the block; 0 leaves them alone."""
     period = 100_000
     if cpus > 0:
@@ -103,7 +104,7 @@ def cpus_limited(lab, names: list[str], cpus: float) -> Iterator[None]:
             _parallel(lambda n: container(lab, n).update(cpu_quota=-1), names)  # -1: no quota
 
 
-def start(lab, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:
+def start(lab: Lab, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:
     """Start the stopped ones, refresh their addresses, wait for health, unseal OpenBao."""
     def one(name: str) -> None:
         c = container(lab, name)
@@ -117,25 +118,24 @@ def start(lab, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:
     _parallel(lambda n: ready(lab, n, timeout_s), names)
 
 
-def ready(lab, name: str, timeout_s: float = READY_TIMEOUT_S) -> str:
-    c = lab.state.components[name]
-    kind = KINDS[c["kind"]]
+def ready(lab: Lab, name: str, timeout_s: float = READY_TIMEOUT_S) -> str:
+    kind = KINDS[lab.state.component(name).kind]
     if kind.after_restart == "unseal":
         unseal_member(lab.state, name, timeout_s=timeout_s)
     return eventually(lambda: (h := probe(lab.state, name)).startswith("ok") and h,
                       timeout_s=timeout_s, what=f"{name} healthy again", poll_s=0.2)
 
 
-def refresh_addresses(lab, names: list[str]) -> None:
+def refresh_addresses(lab: Lab, names: list[str]) -> None:
     """Docker may give a restarted container another address on its network."""
     changed = False
     for name in names:
-        comp = lab.state.components[name]
+        comp = lab.state.component(name)
         c = container(lab, name)
         c.reload()
-        ip = c.attrs["NetworkSettings"]["Networks"].get(lab.state.networks[comp["site"]], {}).get("IPAddress")
-        if ip and ip != comp["address"]:
-            comp["address"] = ip
+        ip = c.attrs["NetworkSettings"]["Networks"].get(lab.state.networks[comp.site], {}).get("IPAddress")
+        if ip and ip != comp.address:
+            lab.state.set_address(name, ip)
             changed = True
     if changed:
         st.save(lab.state, lab.state_file)

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaos.catalogue import run_entry
+from harness.topology.lab import Lab
 from scenarios.catalogue import entry
 from scenarios.checkers.verdict import compose
 from scenarios.objectives import agrees, score
 
 
-def replay(lab, found: dict, objective: str, *, seed: int, out: Path, on_tick: Callable | None = None) -> dict:
+def replay(lab: Lab, found: dict, objective: str, *, seed: int, out: Path, on_tick: Callable | None = None) -> dict:
     """Run one of explore.json's `worst` entries on the lab; what to add to it."""
     r, vs = run_entry(lab, entry(found["file"]), seed=seed, out=out / f"replay-{found['rank']}", on_tick=on_tick)
     measured = score(objective, r.history)

@@ -24,6 +24,7 @@ from harness.clients import measure as m
 from harness.clients.recorder import Recorder
 from harness.history import Op
 from harness.scenario import Scenario
+from harness.topology.lab import Lab
 from harness.waiting import eventually
 
 CONVERGE_S = 90.0  # after heal: the CMS reconciler (grace + interval) and policy_sync's resync fit in it
@@ -38,7 +39,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, out: str | Path | None = None,
+def run(lab: Lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, out: str | Path | None = None,
         on_tick: Callable[[float, list[Op]], None] | None = None, predict: bool = True,
         load: Callable[..., tuple[list[Op], dict]] = m.measure) -> RunResult:
     """`load(lab, scenario, seed=, workers=, on_tick=, during=)` drives the requests:
@@ -75,7 +76,7 @@ def run(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None, o
     return result
 
 
-def _converge(lab, recorder: Recorder) -> None:
+def _converge(lab: Lab, recorder: Recorder) -> None:
     """Final reads until every store agrees on every policy the run wrote (or CONVERGE_S):
     the reads themselves go into the history for the invariant checkers."""
     ids = {op.value["policy"] for op in recorder.history() if op.f == "policy_update" and op.value}
@@ -101,7 +102,7 @@ def _converge(lab, recorder: Recorder) -> None:
                                           "policies": len(ids)})
 
 
-def write(out, lab, scenario: Scenario, history: list[Op], driver: dict, errors: list[str], *,
+def write(out, lab: Lab, scenario: Scenario, history: list[Op], driver: dict, errors: list[str], *,
           predict: bool, seed: int) -> Path:
     from scenarios import run_dir
 

@@ -49,13 +49,14 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
 
     from rich.console import Console
 
-    from chaos.cli import _lab, _table, check_targets
+    from chaos.cli.attach import check_targets, running_lab
+    from chaos.cli.flows import print_flows
     from chaos.run import run
     from harness.scenario import path_part
     from loadtests.run import LoadError, Progress, locust_load
 
     sc = _scenario(rate, users, duration, shape, scenario_name, think)
-    lab = _lab()
+    lab = running_lab()
     check_targets(lab, sc)
     console = Console()
     out = Path(out_dir or f"reports/out/load-{path_part(sc.name)}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
@@ -78,7 +79,7 @@ def load(rate, users, duration, shape, scenario_name, workers, max_in_flight, th
                      predict=not no_predict and not users)
     except LoadError as exc:
         raise click.ClickException(str(exc)) from None
-    _table(console, result.history)
+    print_flows(console, result.history)
     d = result.driver
     for e in result.errors:
         console.print(f"[red]nemesis: {e}[/]")

@@ -26,6 +26,7 @@ from pathlib import Path
 from harness.clients.recorder import Recorder
 from harness.history import Op, read_jsonl
 from harness.scenario import Scenario
+from harness.topology.lab import Lab
 from loadtests.collect import read_t0
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -89,7 +90,7 @@ def progress(out: Path, elapsed: float, duration: float) -> Progress:
     return Progress(elapsed, duration, requests, failures, dropped, rps)
 
 
-def locust_load(lab, scenario: Scenario, *, out: Path, seed: int = 0, workers: int | None = None, generators: int | None = None,
+def locust_load(lab: Lab, scenario: Scenario, *, out: Path, seed: int = 0, workers: int | None = None, generators: int | None = None,
                 users: int | None = None, ui: bool = False, think: str = "1,3",
                 on_progress: Callable[[Progress], None] | None = None, tick_s: float = 5.0,
                 during: Callable[[Recorder], AbstractContextManager] | None = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness.history import completions
 from harness.scenario import Load, Scenario
+from harness.topology.lab import Lab
 from loadtests.cpu import CpuMeter
 from loadtests.run import locust_load
 
@@ -42,7 +43,7 @@ def _quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, math.ceil(q * len(xs)) - 1)]
 
 
-def step(lab, rate: float, duration_s: float, slo_s: float, out: Path, meter: CpuMeter | None,
+def step(lab: Lab, rate: float, duration_s: float, slo_s: float, out: Path, meter: CpuMeter | None,
          flow: str = "rag_query", seed: int = 0, generators: int | None = None) -> Step:
     sc = Scenario(f"sweep-{rate:g}", Load.constant(rate, duration_s))
     if meter:
@@ -56,7 +57,7 @@ def step(lab, rate: float, duration_s: float, slo_s: float, out: Path, meter: Cp
                 cores, slo_s)
 
 
-def sustainable(lab, rates: list[float], *, duration_s: float, slo_s: float, out: Path, meter: CpuMeter | None = None,
+def sustainable(lab: Lab, rates: list[float], *, duration_s: float, slo_s: float, out: Path, meter: CpuMeter | None = None,
                 seed: int = 0, on_step: Callable[[Step], None] | None = None) -> list[Step]:
     """Steps at `rates` in order, up to and including the first that misses."""
     steps = []

@@ -40,7 +40,7 @@ class Target:
             keys = json.loads(state.secret("consumers.json"))
         except OSError as exc:
             raise NoLab(f"the lab {state.run_id} has no consumers' keys ({exc}); `halab down && halab up`") from None
-        site_of = {name: c["site"] for name, c in state.components.items() if c.get("kind") == "gateway"}
+        site_of = {c.name: c.site for c in state.of_kind("gateway")}
         timeout = preset(state.preset).params.timeouts.request_s
         ca = Path(state.ca_file)
         return cls(state.preset, state.run_id, state.vip_url, keys, site_of, timeout,

@@ -26,6 +26,7 @@ from chaos.ledger import ActiveFault
 from harness.faults import Targets
 from harness.pki import Issued, LabCa
 from harness.topology.etcd_tls import TLS_DIR as ETCD_DIR
+from harness.topology.lab import Lab
 from system.common.tls import CERT, KEY, TLS_DIR
 
 DIRS = (str(TLS_DIR), ETCD_DIR)  # where a component holds cert.pem and key.pem (system/common/tls.py, etcd_tls.py)
@@ -53,7 +54,7 @@ def _write(container, directory: str, files: dict[str, bytes]) -> None:
         raise RuntimeError(f"could not write {', '.join(files)} into {container.name}:{directory}")
 
 
-def replace(lab, name: str, issue) -> list[str]:
+def replace(lab: Lab, name: str, issue) -> list[str]:
     """Every certificate `name` holds, swapped for `issue(its PEM)`; returns the directories."""
     c = process.container(lab, name)
     done = []
@@ -70,7 +71,7 @@ def replace(lab, name: str, issue) -> list[str]:
 
 
 def _broken(expired: bool):
-    def start(lab, f: ActiveFault, t: Targets) -> Started:
+    def start(lab: Lab, f: ActiveFault, t: Targets) -> Started:
         ca = LabCa.load(Path(lab.state.secrets_dir)) if expired else LabCa.create(f"stranger {lab.run_id}")
         names = list(t.components)
         for name in names:
@@ -81,7 +82,7 @@ def _broken(expired: bool):
     return start
 
 
-def renew(lab, names: list[str]) -> None:
+def renew(lab: Lab, names: list[str]) -> None:
     """Fresh certificates from the run's CA, the component restarted until healthy."""
     ca = LabCa.load(Path(lab.state.secrets_dir))
     for name in names:

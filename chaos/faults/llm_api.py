@@ -6,13 +6,14 @@ from chaos import llm
 from chaos.faults.package import Start, Started
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.topology.lab import Lab
 
 
-def _misbehave(lab, f: ActiveFault, t: Targets) -> Started:
+def _misbehave(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     return llm.set_faults(lab.state, f.kind, f.options), "the LLM API"
 
 
-def _rotate(lab, f: ActiveFault, t: Targets) -> Started:
+def _rotate(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     return llm.rotate_key(lab.state, f.options), "the LLM key"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.topology.lab import Lab
 
 Started = tuple[list[dict[str, Any]], str]  # (undo steps, what was hit: "etcd1 (leader)", "12 proxies")
-Start = Callable[[Any, ActiveFault, Targets], Started]  # (lab, the fault, its resolved targets)
+Start = Callable[[Lab, ActiveFault, Targets], Started]  # (lab, the fault, its resolved targets)

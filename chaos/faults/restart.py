@@ -6,13 +6,14 @@ from chaos import haproxy, process
 from chaos.faults.package import Start, Started
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.topology.lab import Lab
 
 
-def restart(lab, names: list[str], drain: bool, cpus: float) -> list[dict]:
+def restart(lab: Lab, names: list[str], drain: bool, cpus: float) -> list[dict]:
     """With `drain`, the gateways among them are drained on every LB first, made ready again once
     healthy, and the restart is done once every LB has them UP. `cpus` starves the restarted
     containers while they start (a slow machine), then lifts it."""
-    gateways = [n for n in names if lab.state.components[n]["kind"] == "gateway"] if drain else []
+    gateways = [n for n in names if lab.state.component(n).kind == "gateway"] if drain else []
     if gateways:
         haproxy.drain(lab.state, gateways)
     try:
@@ -23,7 +24,7 @@ def restart(lab, names: list[str], drain: bool, cpus: float) -> list[dict]:
             haproxy.ready(lab.state, gateways)
 
 
-def _start(lab, f: ActiveFault, t: Targets) -> Started:
+def _start(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     names = list(t.components)
     return restart(lab, names, drain=bool(f.options.get("drain", 1)), cpus=float(f.options.get("cpus", 0))), ", ".join(names)
 

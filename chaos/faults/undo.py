@@ -11,28 +11,29 @@ import docker.errors
 from chaos import llm, process
 from chaos.faults.certs import renew
 from harness import netns
+from harness.topology.lab import Lab
 
 Step = dict[str, Any]
 
 
-def _iptables_delete(lab, step: Step) -> None:
+def _iptables_delete(lab: Lab, step: Step) -> None:
     try:
         netns.delete(netns.pid_of(lab.docker, step["container"]), step["rule"])
     except (netns.NetnsError, docker.errors.NotFound):
         pass  # not running: its namespace, and the rule, are gone
 
 
-def _unpause(lab, step: Step) -> None:
+def _unpause(lab: Lab, step: Step) -> None:
     process.unpause(lab, step["components"])
     process.start(lab, step["components"])
 
 
-def _unseal(lab, step: Step) -> None:
+def _unseal(lab: Lab, step: Step) -> None:
     for name in step["components"]:
         process.ready(lab, name)
 
 
-STEPS: dict[str, Callable[[Any, Step], None]] = {
+STEPS: dict[str, Callable[[Lab, Step], None]] = {
     "iptables-delete": _iptables_delete,
     "start": lambda lab, step: process.start(lab, step["components"]),
     "unpause": _unpause,
@@ -43,7 +44,7 @@ STEPS: dict[str, Callable[[Any, Step], None]] = {
 }
 
 
-def run(lab, step: Step) -> None:
+def run(lab: Lab, step: Step) -> None:
     try:
         do = STEPS[step["do"]]
     except KeyError:
@@ -51,7 +52,7 @@ def run(lab, step: Step) -> None:
     do(lab, step)
 
 
-def run_all(lab, steps: list[Step]) -> None:
+def run_all(lab: Lab, steps: list[Step]) -> None:
     # Starts last: a restarted member rejoins through a link that is already whole.
     for step in sorted(steps, key=lambda s: s["do"] == "start"):
         run(lab, step)

@@ -6,19 +6,19 @@ from chaos import network
 from chaos.faults.package import Start, Started
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.topology.lab import Lab
 
 
-def _mongo(lab, f: ActiveFault, t: Targets) -> Started:
-    routes = [r for r in lab.routes if r.client_site == f.target and lab.state.components[r.server]["kind"] == "mongo"]
+def _mongo(lab: Lab, f: ActiveFault, t: Targets) -> Started:
+    routes = [r for r in lab.routes if r.client_site == f.target and lab.state.component(r.server).kind == "mongo"]
     return network.drop_routes(lab, routes), f"{len(routes)} proxies to Atlas"
 
 
-def _vault(lab, f: ActiveFault, t: Targets) -> Started:
-    comps = lab.state.components
-    gateways = [n for n in t.components if comps[n]["kind"] == "gateway"]
-    vaults = [n for n, c in comps.items() if c["kind"] == "vault"]
-    ports = sorted({p for v in vaults for p in comps[v]["ports"].values()})
-    undo = [step for g in gateways for step in network.block_from(lab, g, vaults, ports)]
+def _vault(lab: Lab, f: ActiveFault, t: Targets) -> Started:
+    gateways = [n for n in t.components if lab.state.component(n).kind == "gateway"]
+    vaults = lab.state.of_kind("vault")
+    ports = sorted({p for v in vaults for p in v.ports.values()})
+    undo = [step for g in gateways for step in network.block_from(lab, g, [v.name for v in vaults], ports)]
     return undo, f"OpenBao from {', '.join(gateways)}"
 
 

@@ -7,19 +7,20 @@ from chaos import network
 from chaos.faults.package import Start, Started
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.topology.lab import Lab
 
 
-def _partition(lab, f: ActiveFault, t: Targets) -> Started:
+def _partition(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     routes = network.routes_on(lab, t.directed)
     return network.drop_routes(lab, routes), f"{len(routes)} proxies dropped"
 
 
-def _loss(lab, f: ActiveFault, t: Targets) -> Started:
+def _loss(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     routes = network.routes_on(lab, t.directed)
     return network.drop_routes(lab, routes, f"LOSS:{float(f.options['probability']):g}"), f"{len(routes)} proxies"
 
 
-def _toxics(lab, f: ActiveFault, t: Targets) -> Started:
+def _toxics(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     routes = network.routes_on(lab, t.directed)
     return network.toxics(lab, routes, f.id, f.kind, f.options), f"{len(routes)} proxies"
 

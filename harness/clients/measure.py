@@ -19,11 +19,12 @@ from harness.clients.workload import ADMIN, Workload
 from harness.history import Op
 from harness.scenario import Scenario
 from harness.topology import trust
+from harness.topology.lab import Lab
 
 __all__ = ["ADMIN", "measure"]
 
 
-def measure(lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None,
+def measure(lab: Lab, scenario: Scenario, *, seed: int = 0, workers: int | None = None,
             on_tick: Callable[[float, list[Op]], None] | None = None,
             during: Callable[[Recorder], AbstractContextManager] | None = None) -> tuple[list[Op], dict]:
     """Run `scenario`'s load against `lab` (a harness.topology Running); returns the history

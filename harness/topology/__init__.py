@@ -19,7 +19,9 @@ One concept per module:
   components/ one start recipe per component kind (on harness/containers)
   bao         OpenBao init, unseal, Raft join over HTTP; the harness's limited token
   seeding     routes and consumers, default policy, user profiles, corpus, first query
-  state       the state file (no secrets) and the private secrets directory
+  state       the state file (no secrets) and the private secrets directory; its
+              components read as typed views (Component)
+  lab         what the nemesis, the load and seeding may use of a running topology (Lab)
   sources     --source offline|official|auto
   realise     up / down / running: the phases
   teardown    removal by label, containers in parallel

@@ -11,33 +11,15 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 import harness.topology.trust as trust
 from harness.seed_data import CORPUS, HARNESS_AUTHOR, SERVICE_CONSUMER, USERS
+from harness.topology.lab import StartedLab
 from harness.topology.plan import Plan
 from harness.waiting import Pending, eventually
 from system.common.identity import Asserted
-
-if TYPE_CHECKING:
-    from harness.topology.state import State
-
-
-class Lab(Protocol):
-    """What seeding needs of a started topology (realise.Running is one)."""
-
-    @property
-    def plan(self) -> Plan: ...
-
-    @property
-    def state(self) -> State: ...
-
-    @property
-    def consumers(self) -> dict[str, str]: ...
-
-    def url(self, name: str, role: str | None = None) -> str: ...
 
 
 def new_consumers() -> dict[str, str]:
@@ -53,7 +35,7 @@ def service_env(plan: Plan, consumers: dict[str, str]) -> dict[str, dict[str, st
     return {p.name: {"gateway_api_key": consumers[SERVICE_CONSUMER]} for p in plan.of_kind("rag")}
 
 
-def seed_routes(lab: Lab) -> int:
+def seed_routes(lab: StartedLab) -> int:
     """Routes, the secret manager and consumers through the first gateway's Admin API, as an
     APISIX user's scripts would write them; returns etcd's revision after the last write."""
     from system.gateway.seed import PREFIX, ConsumerSpec, consumer_entries, default_routes
@@ -91,14 +73,14 @@ def _admin_put(http: httpx.Client, path: str, value: dict) -> httpx.Response | P
     return Pending(f"{resp.status_code} {resp.text[:200]}")
 
 
-def _cms(lab: Lab) -> httpx.Client:
+def _cms(lab: StartedLab) -> httpx.Client:
     """The first DC's CMS, directly (before the default policy exists, the gateway lets no one in)."""
     cms = lab.plan.of_kind("cms")[0]
     return trust.component(lab.state, cms.name, timeout=30, auth=Asserted(lab.state.secret("identity_key"),
                                                                           HARNESS_AUTHOR))
 
 
-def seed_users(lab: Lab) -> None:
+def seed_users(lab: StartedLab) -> None:
     """User profiles through the CMS's users API (it writes them to Atlas, where RAG reads them)."""
     with _cms(lab) as cms:
         for u in USERS:
@@ -107,7 +89,7 @@ def seed_users(lab: Lab) -> None:
             cms.put(f"/cms/users/{u.name}", json={"groups": list(u.groups), "role": u.role}).raise_for_status()
 
 
-def seed_policy(lab: Lab) -> dict:
+def seed_policy(lab: StartedLab) -> dict:
     """The default policy set through the first DC's CMS, waiting until its OPA enforces it."""
     from system.cms.seed import seed
 
@@ -117,7 +99,7 @@ def seed_policy(lab: Lab) -> dict:
                     identity_key=lab.state.secret("identity_key"))[0]
 
 
-def seed_corpus(lab: Lab) -> int:
+def seed_corpus(lab: StartedLab) -> int:
     """The sample corpus through the first DC's RAG ingest; replication carries it to the others."""
     rag = lab.plan.of_kind("rag")[0]
     with trust.component(lab.state, rag.name, timeout=60,
@@ -128,7 +110,7 @@ def seed_corpus(lab: Lab) -> int:
     return len(CORPUS)
 
 
-def wait_for_query(lab: Lab, user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
+def wait_for_query(lab: StartedLab, user: str = "alice", timeout_s: float = 60.0) -> httpx.Response:
     """POST a RAG query through the VIP until it answers 200 (the gateways learn their routes
     from etcd and the LBs mark them up asynchronously)."""
     with trust.vip(lab.state, timeout=30) as http:
@@ -145,7 +127,7 @@ def query(http: httpx.Client, key: str, question: str) -> httpx.Response:
     return http.post("/rag/query", headers={"apikey": key}, json={"question": question})
 
 
-def seed_all(lab: Lab, progress: Callable[[str], None] = lambda _m: None) -> None:
+def seed_all(lab: StartedLab, progress: Callable[[str], None] = lambda _m: None) -> None:
     seed_routes(lab)
     progress("routes and consumers in etcd")
     seed_policy(lab)

@@ -12,11 +12,41 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from harness.kinds import KINDS
 from harness.pki import CA_CERT, CLIENT
+
+
+@dataclass(frozen=True)
+class Component:
+    """One started component as the state file records it, read-only: what the nemesis and
+    the observers read. A view built on each read, so an address a restart changed
+    (State.set_address) is never stale; the file keeps its plain records.
+
+    >>> s = State("r1", "seed", "offline", 0.0, "", "", "", "", components={
+    ...     "etcd1": {"kind": "etcd", "site": "dc1", "ports": {"client": 2379}, "address": "10.0.0.2"}})
+    >>> s.component("etcd1").ports["client"], [c.name for c in s.of_kind("etcd")], s.of_kind("vault")
+    (2379, ['etcd1'], [])
+    """
+
+    name: str
+    kind: str
+    site: str
+    node: str = ""
+    container: str = ""  # the Docker container's name
+    aliases: tuple[str, ...] = ()  # its names on its site's network
+    ports: Mapping[str, int] = field(default_factory=dict, hash=False)  # role -> port
+    address: str = ""  # on its site's network
+
+    @classmethod
+    def of(cls, name: str, record: dict) -> Component:
+        # A state file written by hand (a test's) may leave out what its reader does not need.
+        return cls(name, record.get("kind", ""), record.get("site", ""), record.get("node", ""), record.get("container", ""),
+                   tuple(record.get("aliases", ())), MappingProxyType(dict(record.get("ports", {}))), record.get("address", ""))
 
 
 @dataclass
@@ -30,11 +60,24 @@ class State:
     toxiproxy_api: str
     secrets_dir: str
     networks: dict[str, str] = field(default_factory=dict)  # site -> docker network name
-    # name -> {kind, site, node, container, alias, ports, address}
+    # name -> {kind, site, node, container, aliases, ports, address}: read through component() and of_kind()
     components: dict[str, dict] = field(default_factory=dict)
     proxies: list[dict] = field(default_factory=list)  # wan.Route as dicts
     timings: dict[str, float] = field(default_factory=dict)
     prometheus_url: str = ""  # `halab up --with-metrics` only
+
+    def component(self, name: str) -> Component:
+        return Component.of(name, self.components[name])
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [Component.of(n, c) for n, c in self.components.items() if c.get("kind") == kind]
+
+    def all_components(self) -> list[Component]:
+        return [Component.of(n, c) for n, c in self.components.items()]
+
+    def set_address(self, name: str, address: str) -> None:
+        """A restarted container's new address (Docker may give it another); save() writes it."""
+        self.components[name]["address"] = address
 
     def address(self, name: str) -> str:
         return self.components[name]["address"]

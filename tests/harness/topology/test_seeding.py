@@ -1,5 +1,5 @@
-"""harness.topology.seeding.wait_for_query without a lab: any object with the `Lab` shape
-will do (realise.Running is one); answers other than 200 and HTTP errors are "not yet"."""
+"""harness.topology.seeding.wait_for_query without a lab: any object with the `StartedLab` shape
+(harness/topology/lab.py) will do (realise.Running is one); answers other than 200 and HTTP errors are "not yet"."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 
 from harness.pki import CA_CERT, LabCa
 from harness.topology import seeding
+from harness.topology.lab import StartedLab
 
 
 @pytest.fixture
-def lab(tmp_path) -> seeding.Lab:
+def lab(tmp_path) -> StartedLab:
     LabCa.create("unit").save(tmp_path)  # the VIP client trusts the run's CA
     state = SimpleNamespace(vip_url="https://127.0.0.1:9", ca_file=str(tmp_path / CA_CERT), client_cert=None)
     return SimpleNamespace(plan=None, state=state, consumers={"alice": "k"}, url=lambda name, role=None: "")
