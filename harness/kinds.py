@@ -61,8 +61,8 @@ class Kind:
                    (issue 28: the request path, and etcd); every client checks its names
     mutual:        its TLS listeners ask every client for a certificate from the run's CA
                    (inside the datacenters); not the VIP (users) nor the LLM (an external
-                   API any key holder may call), nor "Atlas" (a managed service's TLS
-                   with its own users); etcd is mutual through its own flags
+                   API any key holder may call), nor "Atlas" (a managed service: TLS that
+                   authenticates the server); etcd is mutual through its own flags
     """
 
     name: str
