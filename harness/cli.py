@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fidelity": ("chaos.cli.fidelity:fidelity", "Measure scenarios N times, predict each with the calibrated model; error per metric."),
     "simulate": ("simulation.cli:simulate", "Predict a scenario's history with the SimPy model."),
     "capacity": ("simulation.cli:capacity", "Sweep rate and replicas; print p95 and utilisation per component."),
+    "capacity-measure": ("chaos.cli.capacity:capacity_measure", "Measure the running lab's capacity: rate steps, then bisection at the knee."),
+    "cpu": ("harness.clients.cpu_cli:cpu", "Measure the CPU each request costs each component of the running lab (the model's cpu_s)."),
     "calibrate": ("simulation.cli:calibrate", "Fit service times from a measured run into a parameter file."),
     "propagation": ("simulation.cli:propagation", "Fit policy propagation from its benchmark; predict each row."),
     "demo": ("loadtests.demo:demo", "The whole story: up, DC2 down under load with its prediction, report, down."),
