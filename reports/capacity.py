@@ -1,6 +1,8 @@
 """`halab report --capacity SWEEP_DIR`: the capacity curves of a sweep (`halab capacity --out`),
 the utilisation of each station, the rate at which each tier saturates, and the replicas per
-DC to plan for a target rate under a p95 SLO.
+DC to plan for a target rate under a p95 SLO. Given more sweeps (`--capacity` again, e.g. the
+lab's from `halab capacity-measure`), it draws them on the same axes and sets the highest rate
+under the SLO of the model's beside the lab's, with their ratio.
 
     >>> pts = [Point(100, 1, 0.5, 1.0, {}), Point(200, 1, 1.5, 1.0, {}), Point(100, 2, 0.4, 1.0, {}),
     ...        Point(200, 2, 0.6, 1.0, {})]
@@ -8,6 +10,8 @@ DC to plan for a target rate under a p95 SLO.
     2
     >>> saturation([Point(100, 1, 0.5, 1.0, {"rag": 0.25}), Point(200, 1, 0.6, 1.0, {"rag": 0.5})])[1]["rag"]
     400.0
+    >>> Point(50, 1, 0.5, 1.0, {}, dropped=1).meets(1.0)  # a dropped arrival misses, whatever the p95
+    False
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from harness.history import completions
 from harness.spec import SpecError, preset
 from reports import rundir
+from reports.headline import DASH
 from reports.pages import render
 from reports.plots import plt, svg
 from scenarios import checkers
@@ -39,9 +44,10 @@ class Point:
     p95_s: float  # of the sweep's flow (NaN or inf: no ok operation)
     availability: float
     utilisation: dict[str, float]
+    dropped: int = 0  # arrivals the lab's load generator could not start (the model has none)
 
     def meets(self, slo_s: float) -> bool:
-        return self.p95_s <= slo_s and self.availability >= AVAILABILITY
+        return self.p95_s <= slo_s and self.availability >= AVAILABILITY and not self.dropped
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,21 @@ class Sweep:
     flow: str
     slo_s: float
     points: list[Point]
-    source: str
+    source: str  # "simulation" (`halab capacity`) or "measured" (`halab capacity-measure`)
+    run_id: str | None = None  # the measured lab's
+    preset: str | None = None
 
     @property
     def replicas(self) -> list[int]:
         return sorted({p.replicas for p in self.points})
+
+    @property
+    def measured(self) -> bool:
+        return self.source == "measured"
+
+    @property
+    def label(self) -> str:
+        return f"measured on {self.run_id}" if self.measured else "model"
 
 
 @dataclass(frozen=True)
@@ -73,10 +89,75 @@ def load(path: str | Path) -> Sweep:
     d: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
     flow = d.get("flow", "rag_query")
     pts = [Point(float(p["rps"]), int(p["replicas"]), float(p["p95"].get(flow, math.inf)),
-                 float(p["availability"].get(flow, 0.0)), dict(p.get("utilisation", {}))) for p in d.get("points", [])]
+                 float(p["availability"].get(flow, 0.0)), dict(p.get("utilisation", {})), int(p.get("dropped", 0)))
+           for p in d.get("points", [])]
     if not pts:
         raise NotASweep(f"{f}: the sweep has no points")
-    return Sweep(f.parent, str(d.get("topology", "?")), flow, float(d.get("slo_p95_s", 1.0)), pts, str(d.get("source", "?")))
+    return Sweep(f.parent, str(d.get("topology", "?")), flow, float(d.get("slo_p95_s", 1.0)), pts, str(d.get("source", "?")),
+                 d.get("run_id"), d.get("preset"))
+
+
+@dataclass(frozen=True)
+class Highest:
+    """One sweep's highest rate under the SLO at one replica count, and the lowest rate above it
+    that missed (None: the sweep never missed above it, so the rate is a lower bound)."""
+
+    sweep: Sweep
+    replicas: int
+    rps: float | None
+    first_miss: float | None
+
+    @property
+    def open_ended(self) -> bool:
+        return self.rps is not None and self.first_miss is None
+
+    @property
+    def shown(self) -> str:
+        return DASH if self.rps is None else f"{'≥ ' if self.open_ended else ''}{self.rps:,g}"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    replicas: int
+    predicted: Highest
+    measured: Highest
+
+    @property
+    def ratio(self) -> float | None:
+        """Predicted over measured: 2.2 is the model promising 120 % more than the lab held."""
+        if not self.predicted.rps or not self.measured.rps:
+            return None
+        return self.predicted.rps / self.measured.rps
+
+    @property
+    def shown(self) -> str:
+        """The ratio and the model's error; a bound when a sweep stopped below its knee."""
+        r = self.ratio
+        if r is None:
+            return DASH
+        bound = {(True, False): "≥ ", (False, True): "≤ "}.get((self.predicted.open_ended, self.measured.open_ended))
+        if bound is None and self.predicted.open_ended:
+            return f"? ({r:.2f} at the highest rates swept: neither found its knee)"
+        return f"{bound or ''}{r:.2f} ({(r - 1) * 100:+.0f} %)"
+
+
+def highest(sweep: Sweep, slo_s: float) -> list[Highest]:
+    out = []
+    for n, ps in _by_replicas(sweep.points).items():
+        best = max((p.rps for p in ps if p.meets(slo_s)), default=None)
+        miss = min((p.rps for p in ps if not p.meets(slo_s) and (best is None or p.rps > best)), default=None)
+        out.append(Highest(sweep, n, best, miss))
+    return out
+
+
+def ratios(sweeps: list[Sweep], slo_s: float) -> list[Ratio]:
+    """Per replica count in both, the first model sweep's highest rate against the first measured one's."""
+    model = next((s for s in sweeps if not s.measured), None)
+    lab = next((s for s in sweeps if s.measured), None)
+    if model is None or lab is None:
+        return []
+    pred = {h.replicas: h for h in highest(model, slo_s)}
+    return [Ratio(h.replicas, pred[h.replicas], h) for h in highest(lab, slo_s) if h.replicas in pred]
 
 
 @dataclass(frozen=True)
@@ -153,14 +234,15 @@ def saturation(points: list[Point]) -> dict[int, dict[str, float | None]]:
     return out
 
 
-def _curves(sweep: Sweep, slo_s: float, target: float | None, runs: list[Measured]) -> str:
+def _curves(sweeps: list[Sweep], slo_s: float, target: float | None, runs: list[Measured]) -> str:
     fig, ax = plt.subplots(figsize=(8, 4))
-    colour = {}
-    for i, (n, ps) in enumerate(_by_replicas(sweep.points).items()):
-        colour[n] = f"C{i}"
-        xs = [p.rps for p in ps if math.isfinite(p.p95_s)]
-        ax.plot(xs, [p.p95_s * 1000 for p in ps if math.isfinite(p.p95_s)], marker="o", color=colour[n],
-                label=f"{n} replica(s), model")
+    colour: dict[int, str] = {}
+    for sweep in sweeps:
+        for n, ps in _by_replicas(sweep.points).items():
+            colour.setdefault(n, f"C{len(colour)}")
+            ps = [p for p in ps if math.isfinite(p.p95_s)]
+            ax.plot([p.rps for p in ps], [p.p95_s * 1000 for p in ps], marker="s" if sweep.measured else "o",
+                    ls="--" if sweep.measured else "-", color=colour[n], label=f"{n} replica(s), {sweep.label}")
     for m in runs:
         if math.isfinite(m.p95_s):
             ax.scatter([m.rps], [m.p95_s * 1000], marker="X", s=70, color=colour.get(m.replicas, "k"), zorder=5,
@@ -171,13 +253,16 @@ def _curves(sweep: Sweep, slo_s: float, target: float | None, runs: list[Measure
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arrival rate (rps)")
-    ax.set_ylabel(f"p95 {sweep.flow} (ms)")
-    ax.set_title(f"{sweep.topology}: p95 against arrival rate, per replica count")
+    ax.set_ylabel(f"p95 {sweeps[0].flow} (ms)")
+    ax.set_title(f"{sweeps[0].topology}: p95 against arrival rate, per replica count")
     ax.legend(fontsize=7)
     return svg(fig)
 
 
 def _utilisation(sweep: Sweep) -> str:
+    """"" for a sweep without utilisation (the lab's steps do not measure it per station)."""
+    if not any(p.utilisation for p in sweep.points):
+        return ""
     groups = _by_replicas(sweep.points)
     fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups) + 1, 3), sharey=True, squeeze=False)
     for ax, (n, ps) in zip(axes[0], groups.items()):
@@ -199,18 +284,27 @@ class Written:
 
 
 def build(sweep_dir: str | Path, out: str | Path | None = None, *, target_rps: float | None = None,
-          slo_ms: float | None = None, measured_dirs: tuple[str | Path, ...] = ()) -> Written:
-    """`measured_dirs`: fault-free load runs to draw on the same axes as the model's curves."""
-    sweep = load(sweep_dir)
+          slo_ms: float | None = None, measured_dirs: tuple[str | Path, ...] = (),
+          other_sweeps: tuple[str | Path, ...] = ()) -> Written:
+    """`measured_dirs`: fault-free load runs to draw on the same axes as the model's curves.
+    `other_sweeps`: more sweep directories of the same flow (a measured one beside a model's):
+    the recommendation, utilisation and saturation are the first model sweep's (else the first's);
+    the pages go to `out` or that sweep's directory."""
+    sweeps = [load(d) for d in (sweep_dir, *other_sweeps)]
+    if len({s.flow for s in sweeps}) > 1:
+        raise NotASweep("the sweeps are of different flows: " + ", ".join(f"{s.path} {s.flow}" for s in sweeps))
+    sweep = next((s for s in sweeps if not s.measured), sweeps[0])
     runs = [measured(d, sweep.flow) for d in measured_dirs]
     slo_s = slo_ms / 1000.0 if slo_ms else sweep.slo_s
     rec = recommend(sweep.points, target_rps, slo_s) if target_rps else None
     best = {n: max((p.rps for p in ps if p.meets(slo_s)), default=None) for n, ps in _by_replicas(sweep.points).items()}
     sat = saturation(sweep.points)
     kinds = sorted({k for row in sat.values() for k in row})
+    others = [s for s in sweeps if s is not sweep]
     context = dict(sweep=sweep, slo_s=slo_s, target_rps=target_rps, recommendation=rec, best=best, saturation=sat,
-                   kinds=kinds, curves_svg=_curves(sweep, slo_s, target_rps, runs), utilisation_svg=_utilisation(sweep),
-                   measured=runs)
+                   kinds=kinds, curves_svg=_curves([sweep, *others], slo_s, target_rps, runs),
+                   utilisation_svg=_utilisation(sweep), measured=runs, others=others,
+                   highest=[h for s in sweeps for h in highest(s, slo_s)] if others else [], ratios=ratios(sweeps, slo_s))
     out = Path(out) if out else sweep.path
     out.mkdir(parents=True, exist_ok=True)
     html, md = out / "capacity.html", out / "capacity.md"

@@ -13,8 +13,11 @@ from reports.rundir import NotARunDir
               help="A prediction's run directory [RUN_DIR/prediction, if there is one].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where to write the pages [RUN_DIR, or the folder].")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Build an index page over every run in DIR.")
-@click.option("--capacity", "capacity_dir", type=click.Path(file_okay=False),
-              help="A capacity sweep directory (`halab capacity --out DIR`): curves and a recommendation.")
+@click.option("--capacity", "capacity_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="A capacity sweep directory (`halab capacity --out DIR`): curves and a recommendation. Repeat it "
+                   "to lay sweeps side by side, e.g. the model's and the lab's (`halab capacity-measure`): curves on one "
+                   "axis, the highest rate under the SLO of each and predicted / measured; the pages go to --out [the "
+                   "model sweep's directory].")
 @click.option("--teaching", is_flag=True, help="Write a teaching page per catalogue scenario (and an index) into --out "
               "[reports/out/teaching].")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False),
@@ -23,14 +26,14 @@ from reports.rundir import NotARunDir
 @click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
 @click.option("--measured", "measured_dirs", multiple=True, type=click.Path(file_okay=False),
               help="With --capacity: a fault-free load run (`halab load --out`) drawn on the same axes; repeatable.")
-def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, target_rps, slo_ms, measured_dirs, runs_dir):
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dirs, teaching, target_rps, slo_ms, measured_dirs, runs_dir):
     """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
     drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
     or, with --teaching, a page per catalogue scenario."""
-    chosen = [x for x in (run_dir, index_dir, capacity_dir, teaching) if x]
+    chosen = [x for x in (run_dir, index_dir, capacity_dirs, teaching) if x]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
-    if measured_dirs and not capacity_dir:
+    if measured_dirs and not capacity_dirs:
         raise click.UsageError("--measured places load runs on a capacity sweep's axes: give --capacity SWEEP_DIR too")
     if runs_dir and not teaching:
         raise click.UsageError("--runs gives the teaching pages their measurements: give --teaching too")
@@ -44,10 +47,11 @@ def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dir, teaching, 
 
             path = build_index(index_dir, out_dir)
             click.echo(f"index: {path}")
-        elif capacity_dir:
+        elif capacity_dirs:
             from reports.capacity import build as build_capacity
 
-            w = build_capacity(capacity_dir, out_dir, target_rps=target_rps, slo_ms=slo_ms, measured_dirs=measured_dirs)
+            w = build_capacity(capacity_dirs[0], out_dir, target_rps=target_rps, slo_ms=slo_ms, measured_dirs=measured_dirs,
+                               other_sweeps=capacity_dirs[1:])
             click.echo(f"capacity report: {w.html}\nsummary: {w.markdown}")
         else:
             from reports.run_report import build

@@ -97,17 +97,18 @@ def sweep(topo: Topology, rates: list[float], replicas: list[int], slo_p95_s: fl
     return points
 
 
-def write(out, points: list[Point], *, topology: str, flow: str, slo_p95_s: float, duration_s: float, seed: int,
-          cpu: str | None = None):
+def write(out, points: list, *, topology: str, flow: str, slo_p95_s: float, duration_s: float, seed: int,
+          cpu: str | None = None, source: str = "simulation", **meta):
     """A sweep directory: capacity.json with every point and how the sweep ran (what
-    `halab report --capacity` reads)."""
+    `halab report --capacity` reads). The lab's measured sweep (chaos/capacity_sweep.py) writes
+    the same file with source "measured", its own Point (these fields and more) and `meta`."""
     import json
     from pathlib import Path
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    body = {"kind": "capacity-sweep", "source": "simulation", "topology": topology, "flow": flow, "slo_p95_s": slo_p95_s,
-            "duration_s": duration_s, "seed": seed, "cpu": cpu, "points": [dataclasses.asdict(p) for p in points]}
+    body = {"kind": "capacity-sweep", "source": source, "topology": topology, "flow": flow, "slo_p95_s": slo_p95_s,
+            "duration_s": duration_s, "seed": seed, "cpu": cpu, **meta, "points": [dataclasses.asdict(p) for p in points]}
     path = out / "capacity.json"
     path.write_text(json.dumps(body, indent=2), encoding="utf-8")
     return path
