@@ -456,8 +456,9 @@ def _bootstrap_bao(plan: Plan, started, ctx: Context, secrets_dir: Path) -> BaoS
     members = [(p, f"{scheme}://{started[p.name].address(ctx.networks[p.site])}:{p.ports['api']}")
                for p in plan.of_kind("vault")]
     tls = scheme == "https"
-    cluster = BaoCluster(members, ca_pem=ctx.ca.cert_pem if tls else None, client_cert=str(secrets_dir / CLIENT) if tls else None,
-                         identities=ctx.identities)
+    # Start-up on two shared cores: a TLS handshake with a member still joining can take seconds.
+    cluster = BaoCluster(members, timeout_s=30.0, ca_pem=ctx.ca.cert_pem if tls else None,
+                         client_cert=str(secrets_dir / CLIENT) if tls else None, identities=ctx.identities)
     try:
         key, root = cluster.initialise()
         st.write_secret(secrets_dir, "unseal_key", key)

@@ -21,8 +21,8 @@ def test_every_entry_resolves_by_its_name_and_records_it() -> None:
 
 def test_unknown_names_and_bad_suffixes_say_what_is_known_and_expected() -> None:
     # Every entry is named, whatever a new one adds to the list.
-    with pytest.raises(NotResolved, match="unknown scenario 'vault-down': the catalogue has .*" + ".*".join(sorted(CATALOGUE))):
-        entry("vault-down")
+    with pytest.raises(NotResolved, match="unknown scenario 'vault-dwon': the catalogue has .*" + ".*".join(sorted(CATALOGUE))):
+        entry("vault-dwon")
     with pytest.raises(NotResolved, match=r"'dc2-down@fast': a catalogue scenario is NAME, NAME@RPS or NAME@RPS/DURATION"):
         entry("dc2-down@fast")
     # one error, both kinds: the scenario commands catch ScenarioError, the catalogue's KeyError
