@@ -24,10 +24,11 @@ ways), "a->b" (only a's connections to b: an asymmetric cut), or "a" (every link
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from harness.spec import Topology
 
+T = TypeVar("T")
 TargetType = Literal["site", "node", "component", "link", "none"]
 
 
@@ -91,6 +92,25 @@ _TABLE = (
               {"grace_s": 30.0}, drawn_on="vault"),
 )
 FAULT_KINDS = {k.name: k for k in _TABLE}
+
+
+def merge_packages(side: str, *families: dict[str, T]) -> dict[str, T]:
+    """One registry from the family modules' (chaos/faults/, simulation/faults/): a kind
+    registered twice is a mistake said at import, not a silent override.
+
+    >>> merge_packages("lab", {"pause": 1}, {"restart": 2})
+    {'pause': 1, 'restart': 2}
+    >>> merge_packages("model", {"pause": 1}, {"pause": 2})
+    Traceback (most recent call last):
+    ...
+    RuntimeError: fault kinds with two model packages: pause
+    """
+    out: dict[str, T] = {}
+    for family in families:
+        if twice := out.keys() & family.keys():
+            raise RuntimeError(f"fault kinds with two {side} packages: {', '.join(sorted(twice))}")
+        out.update(family)
+    return out
 
 
 class TargetError(ValueError):

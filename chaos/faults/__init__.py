@@ -23,21 +23,10 @@ import chaos.faults.restart as restart
 import chaos.faults.unreachable as unreachable
 import chaos.faults.wan as wan
 from chaos.faults.package import Start
-from harness.faults import FAULT_KINDS
+from harness.faults import FAULT_KINDS, merge_packages
 
-
-def _merge(*families: dict[str, Start]) -> dict[str, Start]:
-    out: dict[str, Start] = {}
-    for family in families:
-        twice = out.keys() & family.keys()
-        if twice:
-            raise RuntimeError(f"fault kinds with two lab packages: {', '.join(sorted(twice))}")
-        out.update(family)
-    return out
-
-
-PACKAGES = _merge(kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES, unreachable.PACKAGES, llm_api.PACKAGES,
-                  certs.PACKAGES)
+PACKAGES: dict[str, Start] = merge_packages("lab", kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES,
+                                             unreachable.PACKAGES, llm_api.PACKAGES, certs.PACKAGES)
 
 
 def package(kind: str) -> Start:

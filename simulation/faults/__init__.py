@@ -14,22 +14,11 @@ from __future__ import annotations
 import simulation.faults.links as links
 import simulation.faults.restart as restart
 import simulation.faults.stops as stops
-from harness.faults import FAULT_KINDS
+from harness.faults import FAULT_KINDS, merge_packages
 from harness.scenario import Fault, ScenarioError
 from simulation.faults.package import ModelFault
 
-
-def _merge(*families: dict[str, ModelFault]) -> dict[str, ModelFault]:
-    out: dict[str, ModelFault] = {}
-    for family in families:
-        twice = out.keys() & family.keys()
-        if twice:
-            raise RuntimeError(f"fault kinds with two model packages: {', '.join(sorted(twice))}")
-        out.update(family)
-    return out
-
-
-PACKAGES = _merge(stops.PACKAGES, links.PACKAGES, restart.PACKAGES)
+PACKAGES: dict[str, ModelFault] = merge_packages("model", stops.PACKAGES, links.PACKAGES, restart.PACKAGES)
 
 
 def package(fault: Fault) -> ModelFault:
