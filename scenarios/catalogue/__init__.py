@@ -6,7 +6,7 @@
     >>> CATALOGUE["dc2-down"].presets
     ('seed', 'seed+naive-lb', 'seed+witness')
 
-`pytest scenarios/` runs every entry on every preset it names; `halab chaos run NAME` runs
+`pytest tests/scenarios/test_catalogue.py` runs every entry on every preset it names; `halab chaos run NAME` runs
 one and prints its verdicts; `halab chaos list` lists them. `halab chaos run FILE` runs a
 scenario file (`halab explore` writes them) as an entry held to the invariants alone.
 

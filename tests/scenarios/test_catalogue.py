@@ -22,15 +22,23 @@ CASES = [pytest.param(e, p, id=f"{p}:{e.name}",
          for p in PRESET_ORDER for e in CATALOGUE.values() if p in e.presets]
 
 
+@pytest.fixture(scope="module")
+def catalogue_labs(labs):
+    """The session's labs; the last preset's goes when the catalogue ends, not with the
+    session, so the tests after this module run on two cores without an idle lab beside them."""
+    yield labs
+    labs.close()
+
+
 def test_every_preset_of_the_catalogue_runs():
     assert {p for e in CATALOGUE.values() for p in e.presets} <= set(PRESET_ORDER)
 
 
 @pytest.mark.parametrize("entry, preset", CASES)
-def test_scenario(entry, preset, labs):
+def test_scenario(entry, preset, catalogue_labs):
     from chaos.catalogue import out_dir, run_entry
 
-    lab = labs.get(preset)
+    lab = catalogue_labs.get(preset)
     out = out_dir(entry, preset)
     load = None
     if entry.under_load:
