@@ -74,10 +74,16 @@ def _broken(expired: bool):
     def start(lab: Lab, f: ActiveFault, t: Targets) -> Started:
         ca = LabCa.load(Path(lab.state.secrets_dir)) if expired else LabCa.create(f"stranger {lab.run_id}")
         names = list(t.components)
-        for name in names:
-            replace(lab, name, lambda pem: ca.reissue(pem, expired=expired))
-        # Stopped and started, not waited on: with such a certificate it may never be healthy.
-        process.bounce(lab, names)
+        try:
+            for name in names:
+                replace(lab, name, lambda pem: ca.reissue(pem, expired=expired))
+            # Stopped and started, not waited on: with such a certificate it may never be healthy.
+            process.bounce(lab, names)
+        except BaseException:
+            # The ledger holds no undo step until start returns: renew here, or the bad
+            # certificates outlive a start that failed or was interrupted.
+            renew(lab, names)
+            raise
         return [{"do": "reissue", "components": names}], ", ".join(names)
     return start
 

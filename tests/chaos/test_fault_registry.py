@@ -95,3 +95,20 @@ def test_undo_steps_run_starts_last_and_refuse_an_unknown_step(monkeypatch) -> N
     assert ran == ["iptables-delete", "remove-toxic", "start"]
     with pytest.raises(ValueError, match="unknown undo step 'reboot'"):
         undo.run(None, {"do": "reboot"})
+
+
+def test_a_cert_fault_whose_start_fails_renews_what_it_replaced_fake_lab(monkeypatch) -> None:
+    """The ledger has no undo step until a start returns: certs.py renews on its own way out."""
+    from types import SimpleNamespace
+
+    from chaos.faults import certs
+
+    renewed = []
+    monkeypatch.setattr(certs.LabCa, "load", classmethod(lambda cls, d: SimpleNamespace(reissue=lambda pem, expired: pem)))
+    monkeypatch.setattr(certs, "replace", lambda lab, name, issue: ["/etc/halab/tls"])
+    monkeypatch.setattr(certs.process, "bounce", lambda lab, names: (_ for _ in ()).throw(RuntimeError("engine gone")))
+    monkeypatch.setattr(certs, "renew", lambda lab, names: renewed.append(names))
+    lab = SimpleNamespace(state=SimpleNamespace(secrets_dir="/nowhere"), run_id="r")
+    with pytest.raises(RuntimeError, match="engine gone"):
+        certs.PACKAGES["cert-expired"](lab, SimpleNamespace(options={}), SimpleNamespace(components=("etcd2",)))
+    assert renewed == [["etcd2"]]
