@@ -24,10 +24,21 @@ from harness.waiting import eventually
 REPO = Path(__file__).resolve().parents[1]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, and never one this process handed out before.
+
+    The kernel may give the same ephemeral port to two binds in a row once the first socket is
+    closed; two nodes told the same port then collapse into one and a mesh test sees one peer."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class ServiceProcess:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -11,17 +10,12 @@ from dataclasses import dataclass, field
 import httpx
 import uvicorn
 
+from harness.process import free_port
 from system.cms.settings import CmsSettings
 from system.common.identity import Asserted
 
 ADMIN = "alice"
 IDENTITY_KEY = "the-gateways-and-the-cms-share-this"  # system/common/identity.py
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerThread:

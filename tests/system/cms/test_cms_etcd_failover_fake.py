@@ -12,6 +12,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+from harness.process import free_port
 from system.cms.stores import EtcdPolicies, StoreUnavailable
 from system.common.etcd import etcd3
 
@@ -65,16 +66,10 @@ def members():
         m.server.stop(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dead() -> str:
     """An endpoint that refuses connections (a killed member)."""
-    return f"127.0.0.1:{_free_port()}"
+    return f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture
