@@ -88,6 +88,9 @@ _TABLE = (
               "it restarted: every peer and client that checks it refuses it (a renewal missed)"),
     FaultKind("cert-foreign", "component", "its certificates replaced by ones from another CA (same names), then it "
               "restarted: its peers, its clients and the servers that ask for its certificate refuse it"),
+    FaultKind("ca-rotate", "none", "the lab CA rotated while the platform runs: a new CA trusted beside the old "
+              "everywhere, then every internal certificate reissued from it; each component takes it by a reload "
+              "where its product can, else a restart a node at a time (gateways drained)"),
     FaultKind("key-rotation", "none", "the LLM key rotated in OpenBao and at the API (old key valid grace_s more)",
               {"grace_s": 30.0}, drawn_on="vault"),
 )

@@ -10,6 +10,7 @@ lives in the module of its family, and tests/chaos/test_fault_registry.py holds 
     unreachable.py  mongo-unreachable, vault-unreachable
     llm_api.py      llm-errors, llm-429, llm-hang, key-rotation
     certs.py        cert-expired, cert-foreign
+    rotation.py     ca-rotate
     undo.py         the undo steps the ledger keeps, and how each runs
 """
 
@@ -20,13 +21,15 @@ import chaos.faults.consensus as consensus
 import chaos.faults.kills as kills
 import chaos.faults.llm_api as llm_api
 import chaos.faults.restart as restart
+import chaos.faults.rotation as rotation
 import chaos.faults.unreachable as unreachable
 import chaos.faults.wan as wan
 from chaos.faults.package import Start
 from harness.faults import FAULT_KINDS, merge_packages
 
 PACKAGES: dict[str, Start] = merge_packages("lab", kills.PACKAGES, restart.PACKAGES, consensus.PACKAGES, wan.PACKAGES,
-                                             unreachable.PACKAGES, llm_api.PACKAGES, certs.PACKAGES)
+                                             unreachable.PACKAGES, llm_api.PACKAGES, certs.PACKAGES,
+                                             rotation.PACKAGES)
 
 
 def package(kind: str) -> Start:

@@ -32,7 +32,7 @@ from system.common.tls import CERT, KEY, TLS_DIR
 DIRS = (str(TLS_DIR), ETCD_DIR)  # where a component holds cert.pem and key.pem (system/common/tls.py, etcd_tls.py)
 
 
-def _read(container, path: str) -> bytes | None:
+def read_file(container, path: str) -> bytes | None:
     try:
         stream, _ = container.get_archive(path)
     except docker.errors.NotFound:
@@ -43,7 +43,7 @@ def _read(container, path: str) -> bytes | None:
         return f.read() if f is not None else None
 
 
-def _write(container, directory: str, files: dict[str, bytes]) -> None:
+def write_files(container, directory: str, files: dict[str, bytes]) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in files.items():
@@ -59,11 +59,11 @@ def replace(lab: Lab, name: str, issue) -> list[str]:
     c = process.container(lab, name)
     done = []
     for d in DIRS:
-        pem = _read(c, f"{d}/{CERT}")
+        pem = read_file(c, f"{d}/{CERT}")
         if pem is None:
             continue
         new: Issued = issue(pem)
-        _write(c, d, {CERT: new.cert_pem, KEY: new.key_pem})
+        write_files(c, d, {CERT: new.cert_pem, KEY: new.key_pem})
         done.append(d)
     if not done:
         raise RuntimeError(f"{name} holds no {CERT} in {' or '.join(DIRS)}: no certificate to break")

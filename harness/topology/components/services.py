@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # spec kind -> module under system/
 SERVICE_MODULES = {k.name: k.module for k in KINDS.values() if k.module}
 LLM_KEY_PATH = "/run/halab/llm_api_key"
+VECTORDB_DATA_DIR = "/var/lib/halab/vectordb"
 
 
 def mongo_url(plan: Plan, site: str) -> str:
@@ -98,6 +99,11 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
         env |= {
             "node_id": p.name,
             "peers": ",".join(x.url() for x in others),
+            # On the container's own disk, as a Qdrant node keeps its storage: a restarted node
+            # replays its log and serves what it held. In memory, it came back empty and ready,
+            # answered "collection not found" until its peers refilled it, and a rolling restart
+            # of the data nodes left no node with the collection (ca-rotation's first run).
+            "data_dir": VECTORDB_DATA_DIR,
             "write_consistency": str(params.vector.write_consistency),
         }
     elif p.kind == "llm":
