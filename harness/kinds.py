@@ -63,6 +63,9 @@ class Kind:
                    (inside the datacenters); not the VIP (users) nor the LLM (an external
                    API any key holder may call), nor "Atlas" (a managed service: TLS that
                    authenticates the server); etcd is mutual through its own flags
+    outside_ca:    its certificate comes from the outside's CA, not the company's: the VIP's
+                   (a public CA's, which users trust), "Atlas"'s and the LLM's (their
+                   providers'). Rotating the internal CA leaves them alone (chaos/faults/rotation.py)
     """
 
     name: str
@@ -85,6 +88,7 @@ class Kind:
     metrics: tuple[str, str] | None = None
     tls: tuple[str, ...] = ()
     mutual: bool = False
+    outside_ca: bool = False
 
     @property
     def quorum(self) -> bool:
@@ -124,7 +128,7 @@ _TLS = ("http",)
 
 _TABLE = (
     Kind("lb", "lb", _ports(http=80), "lb", Probe("monitor"), built="base", talks_to=("gateway",), shared_port=True,
-         metrics=("monitor", "/metrics"), tls=_TLS),
+         metrics=("monitor", "/metrics"), tls=_TLS, outside_ca=True),
     Kind("gateway", "app", _ports(http=8000, admin=9180), "gateway", _SERVICE, module="gateway", failover=True, starts_late=True, metrics=_METRICS,
          talks_to=("cms", "rag", "opa", "etcd", "vault", "llm"), tls=("http", "admin"), mutual=True),
     Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"),
@@ -155,9 +159,9 @@ _TABLE = (
          failover=True, metrics=_METRICS, tls=_TLS, mutual=True),
     # TLS as Atlas's "Secure Connection" (server authentication; Atlas's clients log in by SCRAM).
     Kind("mongo", "external", _ports(mongo=27017), "mongo", Probe("mongo", None), built="mongo", official="mongo:7",
-         container="FerretDBContainer", tls=("mongo",)),
+         container="FerretDBContainer", tls=("mongo",), outside_ca=True),
     # HTTPS, as an external API is.
-    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS, tls=_TLS),
+    Kind("llm", "external", _HTTP, "llm_stub", _SERVICE, module="llm_stub", metrics=_METRICS, tls=_TLS, outside_ca=True),
 )
 # The lab's own instruments: images and checks like a kind's, never part of a topology.
 INSTRUMENTS = (

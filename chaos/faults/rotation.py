@@ -1,36 +1,37 @@
-"""The lab CA rotated while the platform runs (issue 28, stage 4): `ca-rotate`.
+"""The run's CA rotated while the platform runs (issue 28, stage 4): `ca-rotate`.
 
-Done the way an operator rotates a CA without an outage, in two passes, each of which waits for
-every component to take it before the next starts:
+Done the way an operator rotates a CA without an outage, in three passes, each taken by every
+component it touched before the next starts:
 
-1. **Trust.** A new CA is made; every trust file inside the DCs becomes the new CA and the old
-   one together, and every component takes it. No product here reloads its trust at run time
-   (etcd, OPA, OpenBao and Python's clients build their CA pool once), so each restarts, a node at
-   a time, its gateways drained on every LB first; HAProxy re-reads its files on a master-worker
-   reload (SIGUSR2), hitless.
-2. **Leaves.** Every component's certificate is reissued from the new CA (same names, new key),
-   and taken where the product can without a restart: etcd reads its certificate files on every
-   handshake, OpenBao reloads its listener's on SIGHUP, HAProxy on a reload. The rest restart
-   again, a node at a time.
+1. **Trust both.** A new CA is made, and wherever the old one is trusted, the new one is
+   trusted beside it.
+2. **Reissue.** Every certificate the old CA signed is reissued from the new one, with the same
+   names and a new key: the components' own, the LBs' towards the gateways, Prometheus's, and
+   the harness's client and etcd root certificates on the host.
+3. **Drop the old CA.** Wherever it was trusted, only the new one is.
 
-The host's side follows: the run's ca.pem holds both CAs (the new one first, so LabCa.load and
-later renewals use it), ca-key.pem the new key, and the harness's client and etcd-root
-certificates are reissued.
+How a component takes a pass: HAProxy re-reads its files on a master-worker reload (SIGUSR2,
+hitless), OpenBao reloads its listener's certificate on SIGHUP, and etcd reads its certificate
+files on every handshake; none of them, nor Python's ssl, pymongo or gRPC clients, reloads the
+CAs it trusts, so for a trust pass, and for a new certificate elsewhere, the component restarts
+-- a node at a time, its gateways drained on every LB first, as an operator rolls a change.
 
-What is not rotated, and why: the VIP's certificate (the edge's certificate comes from a public
-CA in production, and the users' clients trust that), "Atlas" (a managed service with its
-provider's certificate) and the LLM (an external API). They keep the old CA, so the old CA stays
-trusted inside the DCs: dropping it is a third pass this fault does not make.
+What the rotation leaves: the outside's CA (harness/kinds.py's `outside_ca`: the VIP's, Atlas's
+and the LLM's certificates, a public CA's and the providers' in production) and what it signed;
+a trust file holds it beside the run's CA and keeps it.
 
-A rotation is not undone: it leaves the lab healthy, under a new CA. Its start renews nothing
-if interrupted between passes; both CAs are trusted from the first write, so any mix of old
-and new certificates still verifies.
+A rotation is not undone: it leaves the lab healthy, under the new CA. Interrupted before its
+last pass, the lab still works (both CAs are trusted from the first write); `halab fault
+ca-rotate` again rotates once more, from the CA the run's ca.pem names first.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
+
+from cryptography import x509
 
 from chaos import haproxy, process
 from chaos.faults.certs import DIRS, read_file, write_files
@@ -39,111 +40,157 @@ from chaos.faults.restart import restart
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
 from harness.kinds import KINDS
-from harness.pki import CA_CERT, CA_KEY, CLIENT, LabCa, write_private
-from harness.topology.etcd_tls import save_root
+from harness.pki import CA_CERT, CLIENT, Issued, LabCa, write_private
+from harness.topology.components.lb import CLIENT_PEM
 from harness.topology.lab import Lab
 from harness.topology.scrape import CA_FILE, CLIENT_FILES
 from harness.waiting import eventually
 from system.common.tls import CA, CERT, CLIENTS_CA, KEY
 
-# Where a container holds a CA it trusts (system/common/tls.py, etcd_tls.py, the LB's ca-file, Prometheus).
+# Where a container holds CAs it trusts (system/common/tls.py, etcd_tls.py, the LB's ca-file, Prometheus).
 TRUST_FILES = tuple(f"{d}/{name}" for d in DIRS for name in (CA, CLIENTS_CA)) + (CA_FILE,)
-# Kinds whose certificates are not the internal CA's to rotate: the edge, a managed service, an external API.
-KEPT = ("lb", "mongo", "llm")
-# How a kind takes a new certificate of its own without a restart (None: it restarts).
-LEAF_RELOAD = {"vault": signal.SIGHUP}
-# etcd re-reads its certificate files on every handshake: nothing to do but write them.
-READS_EACH_HANDSHAKE = ("etcd",)
+# Where it holds a certificate of its own: (certificate, key), or (both in one file, None).
+LEAF_FILES: tuple[tuple[str, str | None], ...] = (
+    *((f"{d}/{CERT}", f"{d}/{KEY}") for d in DIRS), (CLIENT_FILES[0], CLIENT_FILES[1]), (CLIENT_PEM, None))
+RELOADS_TRUST = {"lb": signal.SIGUSR2}
+RELOADS_CERTIFICATE = {"lb": signal.SIGUSR2, "vault": signal.SIGHUP, "etcd": None}  # None: nothing to do
+ROOT_DIR = "etcd-root"  # the harness's etcd root identity, in the run's private directory
 
 
 def _rotate(lab: Lab, f: ActiveFault, t: Targets) -> Started:
     secrets = Path(lab.state.secrets_dir)
+    old = LabCa.load(secrets)
     new = LabCa.create(f"{lab.run_id} rotated")
-    bundle = new.cert_pem + (secrets / CA_CERT).read_bytes()
     names = list(lab.state.components)  # the whole lab: a CA is every component's
-    trusting = _write_trust(lab, names, bundle)
-    _save_host_trust(new, secrets, bundle)
-    _take(lab, [n for n in trusting if _verifies(lab.state.component(n).kind)], reloads={"lb": signal.SIGUSR2})
-    reissued = _reissue_leaves(lab, [n for n in names if lab.state.component(n).kind not in KEPT], new)
-    _save_host_leaves(new, secrets, bundle)
-    _take(lab, [n for n in reissued if lab.state.component(n).kind not in READS_EACH_HANDSHAKE], reloads=LEAF_RELOAD)
-    return [], f"{len(trusting)} components trust the new CA {new.fingerprint[:16]}, {len(reissued)} hold its certificates"
+
+    both = _swap_trust(lab, names, old.cert_pem, new.cert_pem + old.cert_pem)
+    trusted = (secrets / CA_CERT).read_bytes()
+    new.save(secrets)  # its key as ca-key.pem; it writes ca.pem too, which gets the trust file back:
+    (secrets / CA_CERT).write_bytes(trusted)
+    _swap_host_trust(secrets, old.cert_pem, new.cert_pem + old.cert_pem)  # new first: LabCa.load reads it
+    _take(lab, [n for n in both if _verifies(lab.state.component(n).kind)], RELOADS_TRUST)
+
+    reissued = _reissue(lab, names, secrets, old, new)
+    _take(lab, reissued, RELOADS_CERTIFICATE)
+
+    dropped = _swap_trust(lab, names, old.cert_pem, b"")
+    _swap_host_trust(secrets, old.cert_pem, b"")
+    _take(lab, [n for n in dropped if _verifies(lab.state.component(n).kind)], RELOADS_TRUST)
+    return [], (f"{len(both)} components trust the new CA {new.fingerprint[:16]}, {len(reissued)} hold its "
+                f"certificates, the old CA {old.fingerprint[:16]} is trusted nowhere")
+
+
+def _blocks(pem: bytes) -> list[bytes]:
+    end = b"-----END CERTIFICATE-----"
+    return [b.strip() + b"\n" + end + b"\n" for b in pem.split(end) if b.strip()]
+
+
+def _der(pem: bytes) -> bytes:
+    return x509.load_pem_x509_certificate(pem).tbs_certificate_bytes
+
+
+def replace_ca(pem: bytes, old_ca: bytes, by: bytes) -> bytes | None:
+    """`pem` (a trust file: CA certificates) with `old_ca` replaced by `by`; None if it lacks it.
+
+    >>> a, b, c = (LabCa.create(n).cert_pem for n in "abc")
+    >>> replace_ca(a + c, a, b + a) == b + a + c, replace_ca(c, a, b)
+    (True, None)
+    """
+    blocks = _blocks(pem)
+    old = _der(old_ca)
+    if not any(_der(b) == old for b in blocks):
+        return None
+    return b"".join(by if _der(b) == old else b for b in blocks)
 
 
 def _verifies(kind: str) -> bool:
     """Whether a kind checks anyone's certificate: a server that asks its clients for one, or a
-    client of another component. "Atlas" and the LLM do neither, so the trust pass leaves them be."""
+    client of another component. "Atlas" and the LLM do neither: a trust pass leaves them be."""
     k = KINDS.get(kind)
     return k is None or k.mutual or bool(k.talks_to)
 
 
-def _write_trust(lab: Lab, names: list[str], bundle: bytes) -> list[str]:
-    done = []
+def _swap_trust(lab: Lab, names: list[str], old_ca: bytes, by: bytes) -> list[str]:
+    """Every trust file of `names` that holds `old_ca`, with `by` in its place; returns who changed."""
+    changed = []
     for name in names:
         c = process.container(lab, name)
-        paths = [p for p in TRUST_FILES if read_file(c, p) is not None]
-        for p in paths:
-            d, file = p.rsplit("/", 1)
-            write_files(c, d, {file: bundle})
-        if paths:
-            done.append(name)
-    return done
+        for path in TRUST_FILES:
+            pem = read_file(c, path)
+            swapped = replace_ca(pem, old_ca, by) if pem is not None else None
+            if swapped is not None:
+                directory, file = path.rsplit("/", 1)
+                write_files(c, directory, {file: swapped})
+                if name not in changed:
+                    changed.append(name)
+    return changed
 
 
-def _reissue_leaves(lab: Lab, names: list[str], ca: LabCa) -> list[str]:
-    done = []
+def _swap_host_trust(secrets: Path, old_ca: bytes, by: bytes) -> None:
+    if (swapped := replace_ca((secrets / CA_CERT).read_bytes(), old_ca, by)) is not None:
+        (secrets / CA_CERT).write_bytes(swapped)  # public: what a user's client trusts
+    root = secrets / ROOT_DIR / CA
+    if root.exists() and (swapped := replace_ca(root.read_bytes(), old_ca, by)) is not None:
+        write_private(root.parent, root.name, swapped)
+
+
+def _reissue(lab: Lab, names: list[str], secrets: Path, old: LabCa, new: LabCa) -> list[str]:
+    """Every certificate `old` signed, reissued by `new`: the components' and the host's."""
+    changed = []
     for name in names:
         c = process.container(lab, name)
-        for d in DIRS:
-            pem = read_file(c, f"{d}/{CERT}")
-            if pem is not None:
-                issued = ca.reissue(pem)
-                write_files(c, d, {CERT: issued.cert_pem, KEY: issued.key_pem})
-                if name not in done:
-                    done.append(name)
-        pem = read_file(c, CLIENT_FILES[0])  # Prometheus's scrape identity
-        if pem is not None:
-            issued = ca.reissue(pem)
-            write_files(c, CLIENT_FILES[0].rsplit("/", 1)[0], {CLIENT_FILES[0].rsplit("/", 1)[1]: issued.cert_pem,
-                                                              CLIENT_FILES[1].rsplit("/", 1)[1]: issued.key_pem})
-            done.append(name)
-    return done
+
+        def write(path: str, data: bytes, c=c) -> None:
+            directory, file = path.rsplit("/", 1)
+            write_files(c, directory, {file: data})
+
+        if _reissue_files(lambda path, c=c: read_file(c, path), write, LEAF_FILES, old, new):
+            changed.append(name)
+    host = ((str(secrets / ROOT_DIR / CERT), str(secrets / ROOT_DIR / KEY)), (str(secrets / CLIENT), None))
+    _reissue_files(lambda path: Path(path).read_bytes() if Path(path).exists() else None,
+                   lambda path, data: write_private(Path(path).parent, Path(path).name, data), host, old, new)
+    return changed
 
 
-def _save_host_trust(ca: LabCa, secrets: Path, bundle: bytes) -> None:
-    """The run's ca.pem trusts both (new first: LabCa.load takes the first), ca-key.pem is the new key."""
-    ca.save(secrets)
-    (secrets / CA_CERT).write_bytes(bundle)
-    root = secrets / "etcd-root"
-    if root.is_dir():
-        write_private(root, CA, bundle)
-    assert LabCa.load(secrets).fingerprint == ca.fingerprint and (secrets / CA_KEY).exists()
+def _reissue_files(read: Callable[[str], bytes | None], write: Callable[[str, bytes], None],
+                   files, old: LabCa, new: LabCa) -> bool:
+    any_changed = False
+    for cert_path, key_path in files:
+        pem = read(cert_path)
+        if pem is None or not _signed_by(pem, old):
+            continue
+        issued: Issued = new.reissue(_blocks(pem)[0])
+        if key_path is None:
+            write(cert_path, issued.cert_pem + issued.key_pem)
+        else:
+            write(cert_path, issued.cert_pem)
+            write(key_path, issued.key_pem)
+        any_changed = True
+    return any_changed
 
 
-def _save_host_leaves(ca: LabCa, secrets: Path, bundle: bytes) -> None:
-    if (secrets / CLIENT).exists():
-        ca.save_client(secrets)
-    if (secrets / "etcd-root").is_dir():
-        save_root(ca, secrets)  # it writes the new CA alone over both trust files: the bundle again
-        write_private(secrets / "etcd-root", CA, bundle)
-        (secrets / CA_CERT).write_bytes(bundle)
+def _signed_by(pem: bytes, ca: LabCa) -> bool:
+    cert = x509.load_pem_x509_certificate(_blocks(pem)[0])
+    return cert.issuer == x509.load_pem_x509_certificate(ca.cert_pem).subject
 
 
-def _take(lab: Lab, names: list[str], reloads: dict[str, signal.Signals]) -> None:
-    """Each of `names` takes its new files: a signal where its kind reloads on one, else a
-    restart, a node at a time (its gateways drained on every LB first), as an operator rolls."""
+def _take(lab: Lab, names: list[str], reloads: dict[str, signal.Signals | None]) -> None:
+    """Each of `names` takes its new files: a signal where its kind reloads on one (nothing
+    where it reads them anyway), else a restart, a node at a time (its gateways drained on
+    every LB first), as an operator rolls a change."""
     kind = {n: lab.state.component(n).kind for n in names}
-    signalled = [n for n in names if kind[n] in reloads]
-    for n in signalled:
-        process.container(lab, n).kill(signal=reloads[kind[n]].name)
-    if any(kind[n] == "lb" for n in signalled):
-        # A reloaded HAProxy starts its checks afresh: the next node waits until both LBs see the gateways UP.
+    by_reload = [n for n in names if kind[n] in reloads]
+    for n in by_reload:
+        if (sig := reloads[kind[n]]) is not None:
+            process.container(lab, n).kill(signal=sig.name)
+    if any(kind[n] == "lb" for n in by_reload):
+        # A reloaded HAProxy starts its checks afresh: wait until both see the gateways UP.
         gateways = [g.name for g in lab.state.of_kind("gateway")]
         eventually(lambda: all(haproxy.up_everywhere(lab.state, g) for g in gateways), timeout_s=60,
                    what="every gateway UP on every reloaded LB", poll_s=0.2)
     nodes: dict[str, list[str]] = {}
     for n in names:
-        if n not in signalled:
+        if n not in by_reload:
             nodes.setdefault(lab.state.component(n).node or n, []).append(n)
     for members in nodes.values():
         restart(lab, members, drain=True, cpus=0.0)

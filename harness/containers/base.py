@@ -93,16 +93,17 @@ class HalabContainer(DockerContainer):
         return self
 
     def with_tls(self, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, server_name: str, *,
-                 mutual: bool = False) -> HalabContainer:
-        """Serve HTTPS: the CA, certificate and key as 0600 files where the component reads them
-        (system/common/tls.py for the platform's services); the readiness probe checks the
-        certificate against the CA for `server_name`, since it dials the bridge address.
-        `mutual`: clients must present a certificate from the same CA (the probe presents the
-        component's own)."""
-        files = [(TLS_CA, ca_pem), (TLS_CERT, cert_pem), (TLS_KEY, key_pem)] + ([(TLS_CLIENTS_CA, ca_pem)] if mutual else [])
+                 clients_ca_pem: bytes | None = None) -> HalabContainer:
+        """Serve HTTPS: the CAs it trusts, its certificate and key as 0600 files where the
+        component reads them (system/common/tls.py for the platform's services); the readiness
+        probe checks the certificate against `ca_pem` for `server_name`, since it dials the
+        bridge address. `clients_ca_pem`: clients must present a certificate from that CA (the
+        probe presents the component's own)."""
+        files = [(TLS_CA, ca_pem), (TLS_CERT, cert_pem), (TLS_KEY, key_pem)]
+        files += [(TLS_CLIENTS_CA, clients_ca_pem)] if clients_ca_pem is not None else []
         for path, data in files:
             self.with_copy_into_container(data, path, mode=0o600)
-        self.tls = ServerName(ca_pem, server_name, (cert_pem, key_pem) if mutual else None)
+        self.tls = ServerName(ca_pem, server_name, (cert_pem, key_pem) if clients_ca_pem is not None else None)
         return self
 
     def with_network(self, network: TcNetwork) -> HalabContainer:  # testcontainers' spelling

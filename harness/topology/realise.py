@@ -277,7 +277,11 @@ def _networks(run: _Startup) -> None:
     ctx.identity_key = pysecrets.token_urlsafe(32)
     st.write_secret(run.secrets_dir, "identity_key", ctx.identity_key)
     ctx.ca = LabCa.create(run.run_id)
+    ctx.outside_ca = LabCa.create(f"{run.run_id} outside")
     etcd_tls.save_root(ctx.ca, run.secrets_dir)
+    # What a user's client trusts: the run's CA first (LabCa.load reads it, with its key), then
+    # the outside's, which signs the VIP's certificate. The outside's key is never saved.
+    (run.secrets_dir / CA_CERT).write_bytes(ctx.trust_pem)
     ctx.ca.save_client(run.secrets_dir)
     ctx.etcd_passwords = {user: etcd_tls.new_password() for user in etcd_tls.PASSWORD_USERS}
     for user, password in ctx.etcd_passwords.items():

@@ -28,6 +28,10 @@ class Context:
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env
     # The run's CA (harness/pki.py); etcd's users that log in with a password (etcd_tls.py).
     ca: LabCa = field(default_factory=lambda: LabCa.create("unsaved"))
+    # The outside's CA: the VIP's, "Atlas"'s and the LLM's certificates (harness/kinds.py's
+    # `outside_ca`), which in production come from a public CA or a provider's, not from the
+    # company's. Every component trusts both; a client certificate must come from `ca`.
+    outside_ca: LabCa = field(default_factory=lambda: LabCa.create("unsaved outside"))
     etcd_passwords: dict[str, str] = field(default_factory=dict)
     # name -> (certificate, key) of what serve_tls issued: an OpenBao joiner presents its own to
     # the leader. In memory only, for start-up.
@@ -41,12 +45,19 @@ class Context:
         # The WAN's toxiproxy is lab plumbing, not a kind of the architecture: its own name.
         return self.image(KINDS[kind].image if kind in KINDS else kind)
 
+    @property
+    def trust_pem(self) -> bytes:
+        """What every component trusts: the run's CA and the outside's."""
+        return self.ca.cert_pem + self.outside_ca.cert_pem
+
     def serve_tls(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """HTTPS with a certificate for every name `p` is dialled by: its aliases (which the
         WAN proxy answers for on the other sites) and its container name (Prometheus's)."""
-        issued = self.ca.issue(p.name, [*p.aliases, p.container])
+        kind = KINDS[p.kind]
+        issued = (self.outside_ca if kind.outside_ca else self.ca).issue(p.name, [*p.aliases, p.container])
         self.identities[p.name] = (issued.cert_pem, issued.key_pem)
-        return c.with_tls(self.ca.cert_pem, issued.cert_pem, issued.key_pem, p.alias, mutual=KINDS[p.kind].mutual)
+        return c.with_tls(self.trust_pem, issued.cert_pem, issued.key_pem, p.alias,
+                          clients_ca_pem=self.ca.cert_pem if kind.mutual else None)
 
     def place(self, c: HalabContainer, p: Placement) -> HalabContainer:
         """Name it, label it, put it on its site network under its alias."""

@@ -49,5 +49,5 @@ def container(ctx: Context, publish_network: str, host_port: int | None = None, 
     c.on_network(publish_network).on_network(ctx.networks[ctx.plan.of_kind("lb")[0].site])
     c.with_docker_kwargs(ports={f"{LISTEN_PORT}/tcp": ("127.0.0.1", host_port)})
     if plain:
-        c.with_copy_into_container(ctx.ca.cert_pem, lb.CA)
+        c.with_copy_into_container(ctx.outside_ca.cert_pem, lb.CA)  # it dials the VIP, as a user
     return c.with_config(config(ctx.vip[0], lb_port, plain))

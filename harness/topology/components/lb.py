@@ -27,8 +27,11 @@ RUNTIME_PORT = 9999
 # Paths whose flows answer within the gateway's upstream timeout; /llm streams for longer.
 FLOW_PATHS = "/rag/ /cms/"
 READ_PATH = "/rag/query"  # a read: safe to send again after a timeout or an empty answer
-# The VIP's certificate and key in one file (HAProxy's `crt`), and the CA the gateways' are checked against.
+# The VIP's certificate and key in one file (HAProxy's `crt`), from the outside's CA (users
+# trust a public CA); the LB's own identity towards the gateways, from the run's CA; and the
+# CAs the gateways' certificates are checked against.
 PEM = str(TLS_DIR / "lb.pem")
+CLIENT_PEM = str(TLS_DIR / "lb-client.pem")
 CA = TLS_CA
 VIP_NAME = "vip"  # on both LBs' certificates: whichever holds the VIP, a client may check this name
 
@@ -100,7 +103,7 @@ def _server_tls(g: Placement) -> str:
     """HTTPS to a gateway (its health checks too), its certificate checked against the lab CA
     for its own name; the address it is dialled at may be the WAN proxy's. The LB presents its
     own certificate: a gateway serves only clients with one from the lab CA."""
-    return f" ssl verify required ca-file {CA} verifyhost {g.alias} crt {PEM}" if "http" in g.tls_roles else ""
+    return f" ssl verify required ca-file {CA} verifyhost {g.alias} crt {CLIENT_PEM}" if "http" in g.tls_roles else ""
 
 
 def keepalived_conf(plan: Plan, p: Placement, vip: str, prefix: int) -> str:
@@ -160,7 +163,9 @@ def container(ctx: Context, p: Placement) -> HaproxyContainer:
     c = LbNode(ctx.run_id, ctx.image_of("lb"), names, site=p.site)
     ctx.place(c, p)
     # Users reach the VIP at 127.0.0.1 through the ingress, or at its edge address.
-    issued = ctx.ca.issue(p.name, [*p.aliases, p.container, VIP_NAME, "localhost"], ips=["127.0.0.1", vip])
+    issued = ctx.outside_ca.issue(p.name, [*p.aliases, p.container, VIP_NAME, "localhost"], ips=["127.0.0.1", vip])
     c.with_copy_into_container(issued.cert_pem + issued.key_pem, PEM, mode=0o600)
-    c.with_copy_into_container(ctx.ca.cert_pem, CA, mode=0o600)
+    client = ctx.ca.issue(p.name, [p.container])
+    c.with_copy_into_container(client.cert_pem + client.key_pem, CLIENT_PEM, mode=0o600)
+    c.with_copy_into_container(ctx.trust_pem, CA, mode=0o600)
     return c.with_config(haproxy_cfg(ctx.plan)).with_keepalived(keepalived_conf(ctx.plan, p, vip, prefix))

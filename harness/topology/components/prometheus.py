@@ -11,7 +11,7 @@ def container(ctx: Context) -> PrometheusContainer:
     c = PrometheusContainer(ctx.run_id, ctx.image_of("prometheus"), site="lab")
     c.with_name(f"prometheus-{ctx.plan.tag}").with_label("halab.name", "prometheus")
     c.with_ready_timeout(ctx.ready_timeout_s).with_config(config_text(ctx.plan))
-    c.with_copy_into_container(ctx.ca.cert_pem, CA_FILE)
+    c.with_copy_into_container(ctx.trust_pem, CA_FILE)
     issued = ctx.ca.issue("prometheus")  # its client certificate, for the targets that ask for one
     c.with_copy_into_container(issued.cert_pem, CLIENT_FILES[0])
     c.with_copy_into_container(issued.key_pem, CLIENT_FILES[1], mode=0o600)
