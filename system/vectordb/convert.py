@@ -42,6 +42,16 @@ FIELD_PATH = rf"^{_KEY}(\.{_KEY})*$"
 _FIELD_PATH = re.compile(FIELD_PATH)
 
 
+# The integers a match compares with: Qdrant's i64 less its minimum. orjson reads an integer
+# beyond 64 bits as a float, and every one below -2**63 rounds to the float -2**63, which
+# would pass as that integer; so the bound is one above it, and an out-of-range one is refused.
+MATCH_INT = (-(2**63) + 1, 2**63 - 1)
+
+
+def _match_int(value: Any) -> bool:
+    return value is not None and MATCH_INT[0] <= value <= MATCH_INT[1]
+
+
 def integral(value: Any) -> int | None:
     """`value` as an int if JSON Schema counts it an integer (7 or 7.0, not true), else None.
 
@@ -316,8 +326,8 @@ def _match(m: dict):
         v = m["value"]
         if not isinstance(v, (str, bool)):
             v = integral(v)
-        require(v is not None and (isinstance(v, (str, bool)) or -(2**63) <= v < 2**63),
-                "match.value must be a string, an integer or a boolean")
+        require(v is not None and (isinstance(v, (str, bool)) or _match_int(v)),
+                f"match.value must be a string, a boolean or an integer from {MATCH_INT[0]} to {MATCH_INT[1]}")
         return qe.MatchValue(_EdgeBool(v) if isinstance(v, bool) else v)
     for key, cls in (("any", qe.MatchAny), ("except", qe.MatchExcept)):
         if key in m:
@@ -325,8 +335,8 @@ def _match(m: dict):
             require(isinstance(vals, list), f"match.{key} must be an array of strings or of integers")
             if not all(isinstance(v, str) for v in vals):
                 vals = [integral(v) for v in vals]
-                require(all(v is not None and -(2**63) <= v < 2**63 for v in vals),
-                        f"match.{key} must be an array of strings or of integers")
+                require(all(_match_int(v) for v in vals),
+                        f"match.{key} must be an array of strings or of integers from {MATCH_INT[0]} to {MATCH_INT[1]}")
             return cls(vals)
     for key, cls in (("text", qe.MatchText), ("text_any", qe.MatchTextAny), ("phrase", qe.MatchPhrase),
                      ("prefix", qe.MatchPrefix)):

@@ -19,6 +19,17 @@ class BadInput(ApiError):
     pass
 
 
+class MethodNotAllowed(ApiError):
+    """A route that exists, for other methods: `allow` is their list, the Allow header."""
+
+    status = 405
+    prefix = "Error"
+
+    def __init__(self, allow: str) -> None:
+        super().__init__("Method Not Allowed")
+        self.allow = allow
+
+
 class NotFound(ApiError):
     status = 404
     prefix = "Not found"

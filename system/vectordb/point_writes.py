@@ -34,7 +34,8 @@ def _points(c: Collection, raw: list, admit: Admission) -> list:
 
 def upsert(c: Collection, op: dict, admit: Admission) -> None:
     mode = op.get("update_mode")
-    cv.require(mode is None or mode in UPDATE_MODES, "update_mode must be upsert, insert_only or update_only")
+    cv.require(mode is None or (isinstance(mode, str) and mode in UPDATE_MODES),
+               "update_mode must be upsert, insert_only or update_only")
     condition = cv.to_filter(op.get("update_filter"))
     points = _points(c, op["points"], admit)
     if points:
@@ -84,6 +85,9 @@ def update_vectors(c: Collection, op: dict, admit: Admission) -> None:
 def delete_vectors(c: Collection, op: dict, admit: Admission) -> None:
     names = op.get("vector")
     cv.require(isinstance(names, list) and all(isinstance(n, str) for n in names), "vector must list vector names")
+    for name in names:  # checked even when no point is selected, as Qdrant does
+        cv.require(name in c.vectors or name in c.sparse_vectors,
+                   f"Not existing vector name error: {name[:80]}")
     update_selected(op, c, admit, U.delete_vectors_by_filter, U.delete_vectors, names)
 
 

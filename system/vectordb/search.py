@@ -55,6 +55,9 @@ def search(c: Collection, body: dict) -> list[dict]:
         cv.require(isinstance(using, str), "vector.name must be a string")
         raw = raw.get("vector")
     cv.require(raw is not None, "vector is required")
+    # A vector given inline (the document's Dense | MultiDense): unlike /points/query, the
+    # classic search takes no point id in its place, as Qdrant's does not.
+    cv.require(isinstance(raw, list), "vector must be an array of numbers (or of vectors), not a point id")
     query = qe.Query.Nearest(query_vector(c, raw, using), using=using)
     limit = cv.uint(body.get("limit"), "limit", None, minimum=1)
     cv.require(limit is not None, "limit is required")

@@ -47,7 +47,9 @@ def ok(result: Any, t0: float) -> JSONResponse:
 
 
 def error_response(exc: ApiError) -> JSONResponse:
-    return JSONResponse({"status": {"error": exc.text()}, "time": 0.0}, status_code=exc.status)
+    allow = getattr(exc, "allow", None)  # errors.MethodNotAllowed
+    return JSONResponse({"status": {"error": exc.text()}, "time": 0.0}, status_code=exc.status,
+                        headers={"Allow": allow} if allow else None)
 
 
 async def body_of(request: Request, required: bool = True) -> dict:

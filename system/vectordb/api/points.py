@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 import system.vectordb.api.schemas as S
 from system.common.openapi import json_body
 from system.vectordb import convert as cv
 from system.vectordb.api.deps import GUARDED, CollectionName, Deps, PointIdPath
 from system.vectordb.api.envelope import RESPONSES, body_of, ok
-from system.vectordb.errors import BadInput, NotFound
+from system.vectordb.errors import BadInput, MethodNotAllowed, NotFound
 
 router = APIRouter(prefix="/collections/{collection_name}", tags=["points"], dependencies=GUARDED,
                    responses=RESPONSES)
@@ -127,7 +127,16 @@ async def batch_update(collection_name: CollectionName, request: Request, deps: 
 # --- reads --------------------------------------------------------------------------------
 
 
-@router.get("/points/{id}")
+def _not_a_point_id(request: Request) -> None:
+    """GET on a write or search route (/points/delete, /points/search, ...) is 405, as in Qdrant,
+    not a point id `delete` refused with 400. A dependency: it runs before the id is validated."""
+    methods = sorted({m for r in router.routes if getattr(r, "path", None) == f"{router.prefix}/points/"
+                      f"{request.path_params.get('id')}" for m in getattr(r, "methods", ())})
+    if methods:
+        raise MethodNotAllowed(", ".join(methods))
+
+
+@router.get("/points/{id}", dependencies=[Depends(_not_a_point_id)])
 async def get_point(collection_name: CollectionName, id: PointIdPath, deps: Deps):
     t0 = time.perf_counter()
     pid = cv.point_id(id if isinstance(id, int) else str(id))

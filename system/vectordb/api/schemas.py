@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MAX_U64, VECTOR_NAME_CHARS, VECTOR_NAME_MAX
+from system.vectordb.convert import COLLECTION_NAME, FIELD_PATH, MATCH_INT, MAX_U64, VECTOR_NAME_CHARS, VECTOR_NAME_MAX
 
 # --- scalars -------------------------------------------------------------------------------
 
@@ -27,7 +27,8 @@ Number = float  # JSON has no NaN or infinity, so every number a client can send
 PointId = Annotated[StrictInt, Field(ge=0, le=MAX_U64)] | Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 FieldPath = Annotated[StrictStr, Field(pattern=FIELD_PATH, description="A payload key as a JSON path: a.b, a[], a[0]")]
 VectorName = StrictStr
-I64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+# A payload integer a match compares with: a signed 64-bit one less -2**63 (see convert.MATCH_INT).
+I64 = Annotated[StrictInt, Field(ge=MATCH_INT[0], le=MATCH_INT[1], description="-(2**63 - 1) to 2**63 - 1")]
 
 
 def given(*names: str) -> dict:

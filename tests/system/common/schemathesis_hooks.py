@@ -8,12 +8,15 @@ policy is a compilable one and a rejected one is a real mismatch.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Any
 
+import jsonschema
 import schemathesis
 from hypothesis import strategies as st
+from schemathesis.core.parameters import ParameterLocation
 
 _NAME = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
     lambda n: n not in {"default", "package", "import", "not", "with", "as", "some", "else", "true", "false",
@@ -99,7 +102,7 @@ def _fit_points_body(schema: dict, size: int, ordered: str) -> None:
             continue
         if "using" in p:
             p["using"] = {"type": "null"}
-        if "order_by" in p:
+        if "order_by" in p and p["order_by"] != {"type": "null"}:  # not Scroll's "no order_by" alternative
             alts = [{"const": ordered}, {"$ref": "#/components/schemas/OrderBy"}]
             nullable = any(alt.get("type") == "null" for alt in p["order_by"].get("anyOf", ()))
             p["order_by"] = {"anyOf": [*alts, {"type": "null"}] if nullable else alts}
@@ -117,10 +120,97 @@ def _walk(node: Any):
         yield from _walk(child)
 
 
+# --- the vector store: its recursive filters, bounded for generation only -----------------
+#
+# A Filter's conditions may be filters (and nested conditions hold filters), to any depth: the
+# node takes them, as Qdrant's clients send them, and the served document says so. Generating
+# from that recursion is slow and deep; `HALAB_VECTORDB_FILTER_DEPTH` (n) makes the copy of the
+# document schemathesis generates from recurse at most n levels (a filter at level n has no
+# filter, nor a nested condition, among its conditions). The bounded copy is narrower than the
+# served one, so a positive case stays valid; a negative one may be invalid only in the copy (a
+# filter one level deeper), and such a case is dropped by `filter_case` below, so no valid
+# request is ever called invalid.
+
+_FILTER_PARTS = ("Filter", "MinShould", "NestedCondition", "Nested")
+_SERVED: dict | None = None  # the document as served, before any hook rewrote it
+
+
+def _ref(name: str) -> str:
+    return f"#/components/schemas/{name}"
+
+
+def _at(name: str, level: int) -> str:
+    return name if level == 1 else f"{name}_{level}"
+
+
+def _releveled(node: Any, level: int, depth: int) -> Any:
+    """A part of a level-`level` filter: its filters one level down, none below `depth`."""
+    if isinstance(node, list):
+        return [_releveled(n, level, depth) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("$ref") == _ref("Filter"):
+        return {"$ref": _ref(_at("Filter", level + 1))}
+    if node.get("$ref") in (_ref("MinShould"), _ref("NestedCondition")):
+        return {"$ref": _ref(_at(node["$ref"].rsplit("/", 1)[1], level))}
+    out = {k: _releveled(v, level, depth) for k, v in node.items()}
+    if level == depth and isinstance(node.get("anyOf"), list):  # the last level: no deeper filter
+        out["anyOf"] = [alt for alt, orig in zip(out["anyOf"], node["anyOf"])
+                        if not (isinstance(orig, dict) and orig.get("$ref") in (_ref("Filter"), _ref("NestedCondition")))]
+    return out
+
+
+def _bound_filters(schema: dict, depth: int) -> None:
+    comps = schema["components"]["schemas"]
+    parts = {name: copy.deepcopy(comps[name]) for name in _FILTER_PARTS}
+    for level in range(1, depth + 1):
+        comps[_at("Filter", level)] = _releveled(parts["Filter"], level, depth)
+        comps[_at("MinShould", level)] = _releveled(parts["MinShould"], level, depth)
+        if level < depth:
+            comps[_at("NestedCondition", level)] = {**parts["NestedCondition"], "properties": {
+                "nested": {"$ref": _ref(_at("Nested", level))}}}
+            nested = copy.deepcopy(parts["Nested"])
+            nested["properties"]["filter"] = {"$ref": _ref(_at("Filter", level + 1))}
+            comps[_at("Nested", level)] = nested
+
+
+_VALIDATORS: dict[tuple[str, str], Any] = {}
+
+
+def _valid_as_served(case) -> bool:
+    """Whether `case`'s body is valid under the served document (the unbounded filters)."""
+    key = (case.operation.path, case.method.lower())
+    if key not in _VALIDATORS:
+        content = _SERVED["paths"].get(key[0], {}).get(key[1], {}).get("requestBody", {})
+        schema = content.get("content", {}).get("application/json", {}).get("schema")
+        _VALIDATORS[key] = schema and jsonschema.Draft202012Validator(
+            {**schema, "components": _SERVED["components"]}, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return bool(_VALIDATORS[key]) and _VALIDATORS[key].is_valid(case.body)
+
+
+@schemathesis.hook
+def filter_case(context, case) -> bool:
+    """Drop a negative case whose negative part is its body and whose body the served document
+    admits: it is invalid only in the bounded copy (see `_bound_filters`)."""
+    meta = case.meta
+    if _SERVED is None or meta is None or meta.generation.mode.is_positive:
+        return True
+    negative = {location for location, info in meta.components.items() if info.mode.is_negative}
+    if negative != {ParameterLocation.BODY}:
+        return True
+    return not _valid_as_served(case)
+
+
 @schemathesis.hook
 def before_load_schema(context, raw_schema: dict) -> None:
+    global _SERVED
     if "/collections/{collection_name}/points" not in raw_schema.get("paths", {}):
         return
+    depth = os.environ.get("HALAB_VECTORDB_FILTER_DEPTH")
+    if depth:
+        _SERVED = copy.deepcopy(raw_schema)
+        _VALIDATORS.clear()
+        _bound_filters(raw_schema, int(depth))
     _names_apart(raw_schema)
     fixture = os.environ.get("HALAB_VECTORDB_FIXTURE")
     if not fixture:

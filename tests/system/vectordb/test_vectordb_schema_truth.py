@@ -125,3 +125,57 @@ def test_out_of_range_and_unknown_fields_are_400(client, flt):
 def test_what_the_document_refuses_is_refused(client, method, path, body):
     r = client.request(method, path, json=body)
     assert 400 <= r.status_code < 500, (path, r.text)
+
+
+# --- what a schemathesis run over the points routes found (tests/system/test_openapi_schemathesis.py) ---
+
+def test_an_update_mode_that_is_no_string_is_400_not_500(client):
+    r = client.put("/collections/tr/points", json={"points": [{"id": 1, "vector": {"v": [1, 1, 0, 1]}}],
+                                                   "update_mode": {}})
+    assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize("path, allow", [("/collections/tr/points/delete", "POST"),
+                                         ("/collections/tr/points/payload", "POST, PUT"),
+                                         ("/collections/tr/points/search", "POST"),
+                                         ("/collections/tr/points/vectors", "PUT")])
+def test_get_on_a_write_or_search_route_is_405(client, path, allow):
+    """Not a point id `delete` refused with 400: the route exists, for other methods."""
+    r = client.get(path)
+    assert r.status_code == 405, r.text
+    assert r.headers["allow"] == allow
+    assert client.get("/collections/tr/points/nope").status_code == 400  # an id that is neither
+
+
+@pytest.mark.parametrize("selected", [{"points": []}, {"filter": {"must": [{"has_id": []}]}}])
+def test_delete_vectors_checks_its_names_with_no_point_selected(client, selected):
+    r = client.post("/collections/tr/points/vectors/delete", json={**selected, "vector": ["nope"]})
+    assert r.status_code == 400, r.text
+    assert "Not existing vector name" in r.json()["status"]["error"]
+    assert client.post("/collections/tr/points/vectors/delete", json={**selected, "vector": ["v", "s"]}).status_code == 200
+
+
+@pytest.mark.parametrize("collection, vector", [("tu", 2), ("tu", 2.0), ("tu", "00000000-0000-0000-0000-000000000002"),
+                                                ("tr", {"name": "v", "vector": 2})])
+def test_search_takes_no_point_id_for_a_vector(client, collection, vector):
+    """/points/query does; the classic search's document admits only vectors."""
+    if collection == "tu":
+        client.put("/collections/tu", json={"vectors": {"size": 2, "distance": "Dot"}})
+        client.put("/collections/tu/points?wait=true", json={"points": [
+            {"id": i, "vector": [1, i]} for i in (2, "00000000-0000-0000-0000-000000000002")]})
+    r = client.post(f"/collections/{collection}/points/search", json={"vector": vector, "limit": 2})
+    assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"9223372036854775807", 200), (b"-9223372036854775807", 200),
+    (b"9223372036854775808", 400), (b"-9223372036854775808", 400),
+    # orjson reads these as floats, the last one as -2**63.0: still refused
+    (b"18446744073709551616", 400), (b"-9223372036854775809", 400)])
+def test_match_integers_are_within_the_documented_bound(client, raw, status):
+    for match in (b'{"value": %s}' % raw, b'{"any": [%s]}' % raw, b'{"except": [1, %s]}' % raw):
+        body = b'{"filter": {"must": [{"key": "n", "match": %s}]}}' % match
+        r = client.post("/collections/tr/points/count", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == status, (match, r.text)
+    bound = client.get("/openapi.json").json()["components"]["schemas"]["Match"]["properties"]["value"]["anyOf"][1]
+    assert (bound["minimum"], bound["maximum"]) == (-(2**63) + 1, 2**63 - 1)
