@@ -9,11 +9,13 @@
     llm          keys                      {"accepted_previous_key", "rejected": n}  the LLM API's counters
 
 Each source is polled on a thread of its own every POLL_S, so a dead etcd member's timeouts
-do not delay HAProxy's marks; only changes become events. After the run, `policy_loads`
-turns the revisions into a `policy-loaded` event {"site", "revision", "delay_s"} per
-acknowledged update and site, the delay since the ack to within POLICY_POLL_S plus one
-status call: done afterwards, because a load generator in another process (Locust) hands
-its acknowledgements over only at its end.
+do not delay HAProxy's marks; only changes become events, and a policy_sync answering again
+after unanswered polls (restarted, or back from a cut), changed or not: its restart's first
+full sync is then in the history even when no update came meanwhile (checkers.after_heal).
+After the run, `policy_loads` turns the revisions into a `policy-loaded` event {"site",
+"revision", "delay_s"} per acknowledged update and site, the delay since the ack to within
+POLICY_POLL_S plus one status call: done afterwards, because a load generator in another
+process (Locust) hands its acknowledgements over only at its end.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Observer:
         self._threads = [threading.Thread(target=self._loop, args=(fn, period), daemon=True,
                                           name=f"observe-{fn.__name__}") for fn, period in sources]
         self._last: dict[tuple, object] = {}
+        self._unanswered: set[str] = set()  # policy_syncs whose last poll failed
         self._http = trust.client(state, timeout=TIMEOUT_S)
 
     def __enter__(self) -> Observer:
@@ -104,8 +107,11 @@ class Observer:
                 r = self._http.get(self.state.url(c.name) + "/status", extensions=trust.named(self.state, c.name))
                 revision = int(r.json()["revision"])
             except (httpx.HTTPError, ValueError, KeyError):
+                self._unanswered.add(c.name)
                 continue
-            if self._changed(("policy_sync", c.name), revision):
+            back = c.name in self._unanswered
+            self._unanswered.discard(c.name)
+            if self._changed(("policy_sync", c.name), revision) or back:
                 self.event("policy_sync", "revision", {"site": c.site, "revision": revision})
 
     def _vrrp(self) -> None:

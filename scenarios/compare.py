@@ -2,8 +2,9 @@
 
 The same checkers read both histories: detection and recovery (HAProxy marks), seconds a flow
 was unavailable (1 s windows under half ok), failed or unknown requests per flow, hung ones
-(HUNG_S or more, whatever their outcome) and the longest per flow, and policy propagation per
-site. A figure the model does not produce is None.
+(HUNG_S or more, whatever their outcome) and the longest per flow, policy propagation per
+site, and policy convergence after the heal (every site's OPA holding every acknowledged
+policy). A figure the model does not produce is None.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ def figures(history: list[Op]) -> dict[str, Any]:
     avail = checkers.availability(history)
     hung = checkers.hung(history)
     prop = checkers.propagation(history)
-    converged = next((op.value for op in history if op.process == "final" and op.f == "converged"), {})
     return {
         "detection_s": _round(fos[0].detection_s) if fos else None,
         "recovery_s": _round(fos[0].recovery_s) if fos else None,
@@ -31,7 +31,7 @@ def figures(history: list[Op]) -> dict[str, Any]:
         "dropped": sum(op.error == "dropped" for op in history if op.type == "fail"),
         "degraded": sum(1 for op in history if op.type == "ok" and isinstance(op.value, dict) and op.value.get("degraded")),
         "propagation_ms": {site: {"p50": _ms(p.delay.p50), "p99": _ms(p.delay.p99)} for site, p in prop.items()},
-        "converged_after_heal_s": converged.get("after_heal_s"),
+        "converged_after_heal_s": _round(checkers.after_heal(history)),
     }
 
 

@@ -55,8 +55,8 @@ def metrics(history: list[Op], scenario: Scenario) -> dict[str, tuple[float | No
         for q in ("p50", "p99"):
             v = getattr(p.delay, q)
             out[f"propagation {q}, {site}"] = (None if v != v else v * 1000, "ms")
-    converged = next((op.value for op in history if op.process == "final" and op.f == "converged"), {})
-    out["policy convergence after heal"] = (converged.get("after_heal_s"), "s")
+    # From the heal to every site's OPA holding every acknowledged policy (checkers.after_heal).
+    out["policy convergence after heal"] = (checkers.after_heal(history), "s")
     for group, s in checkers.leaderless(history).items():
         out[f"without a Raft leader, {group}"] = (s, "s")
     return out

@@ -107,11 +107,15 @@ class KeyCache:
 class PolicySync:
     """policy_sync in one site: the etcd revision its OPA has loaded."""
 
-    __slots__ = ("site", "loaded", "syncing", "pending", "working")
+    __slots__ = ("site", "loaded", "highest", "syncing", "pending", "working", "down", "lost", "epoch")
 
     def __init__(self, site: str) -> None:
         self.site = site
         self.loaded = 0
+        self.highest = 0  # the highest revision it ever loaded: a later load of one is no news
         self.syncing = False
         self.pending: list[int] = []  # revisions delivered by the watch, not yet put to OPA
         self.working = False
+        self.down = False  # its policy_sync or its OPA is down
+        self.lost = False  # its OPA lost what it had (restarted empty): a full sync is due
+        self.epoch = 0  # bumped on every loss: work begun before it is void

@@ -5,11 +5,18 @@ reaches an etcd voter that receives the leader's log; the delay is the replicati
 watch hop, the wait for policy_sync and the OPA PUT. policy_sync puts one update at a time,
 and everything the watch delivered meanwhile goes in the next round, one PUT per policy
 (system/policy_sync coalesces so); each PUT costs more as more policies are loaded, since OPA
-recompiles all of them. A site that misses revisions (cut off, policy_sync or OPA down)
-catches up by a full resync after reconnecting (`reconnect_backoff_s`) and every `resync_s`.
-Each load is an event in the history: process "policy_sync", f "policy-loaded", value
-{"site", "revision", "delay_s"} -- delay from commit to loaded, so "instant" propagation
-gets a number, and a partition an unbounded one.
+recompiles all of them. A site that misses revisions (cut off) catches up by a full resync
+after reconnecting (`reconnect_backoff_s`) and every `resync_s`. A site whose policy_sync or
+OPA is killed loses what its OPA had (OPA keeps policies in memory; policy_sync's revision
+starts at 0): once both run again, the start's full sync (system/policy_sync/syncer.py: a
+snapshot, then a PUT of every policy into the empty OPA) loads everything at once, without
+the backoff when etcd is at hand, and nothing from the watch is loaded before it.
+Each first load of a revision is an event in the history: process "policy_sync", f
+"policy-loaded", value {"site", "revision", "delay_s"} -- delay from commit to loaded, so
+"instant" propagation gets a number, and a partition an unbounded one. Each change of the
+revision a site's OPA has, and each full sync after a loss, is a "revision" event {"site",
+"revision"}, as the lab's observer records policy_sync's /status (chaos/observer.py):
+checkers.after_heal times the convergence after a heal from them.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class Propagation:
             return
         delay = max(0.0, at - m.env.now) + m.net.hop(leader.site, member.site) + m.net.hop(member.site, ps.site)
         yield m.env.timeout(delay)
-        if self.source(ps.site) is None:
+        if self.source(ps.site) is None or ps.lost:  # lost: the start's full sync will have it
             return
         ps.pending.append(revision)
         if not ps.working:
@@ -67,20 +74,30 @@ class Propagation:
         draw = m.views[ps.site].policy_sync.draw
         while ps.pending:
             batch, ps.pending = ps.pending, []
+            epoch = ps.epoch
             puts = len({r % max(1, params.updated_policies) for r in batch})
             yield m.env.timeout(sum(draw() for _ in range(puts)) * scale)
-            if self.source(ps.site) is not None:
+            if ps.epoch == epoch and self.source(ps.site) is not None:
                 self._load(ps, max(batch))
         ps.working = False
 
     def resync(self, ps: PolicySync, wait_s: float) -> None:
-        if ps.loaded < self.revision and not ps.syncing and self.source(ps.site) is not None:
+        if (ps.lost or ps.loaded < self.revision) and not ps.syncing and self.source(ps.site) is not None:
             ps.syncing = True
-            self.m.env.process(self._resync(ps, wait_s))
+            self.m.env.process(self._resync(ps, wait_s, ps.epoch))
 
-    def _resync(self, ps: PolicySync, wait_s: float):
+    def _resync(self, ps: PolicySync, wait_s: float, epoch: int):
         m = self.m
-        yield m.env.timeout(wait_s + m.views[ps.site].policy_sync.draw())
+        draw = m.views[ps.site].policy_sync.draw
+        if ps.lost:  # into an empty OPA: the snapshot's round trip, then a PUT of every policy
+            member = self.source(ps.site)
+            snapshot = m.net.mean_rtt(ps.site, member.site) if member is not None else 0.0
+            cost = snapshot + sum(draw() for _ in range(max(1, m.params.policies))) * m.params.put_scale()
+        else:
+            cost = draw()
+        yield m.env.timeout(wait_s + cost)
+        if ps.epoch != epoch:  # lost meanwhile: that loss ended this sync
+            return
         ps.syncing = False
         if self.source(ps.site) is not None:
             self._load(ps, self.revision)
@@ -91,15 +108,32 @@ class Propagation:
             self.resync(ps, 0.0)
 
     def changed(self) -> None:
+        """After any fault change: a site whose policy_sync or OPA went down loses its OPA's
+        policies; one whose both just came back syncs at once (its start), if etcd is at hand;
+        any other that fell behind resyncs after the reconnect's backoff."""
         for ps in self.syncs.values():
-            self.resync(ps, self.backoff_s)
+            view = self.m.views[ps.site]
+            if not (view.policy_sync.up and view.opa.up):
+                if not ps.down:
+                    ps.down = ps.lost = True
+                    ps.loaded, ps.pending, ps.syncing = 0, [], False
+                    ps.epoch += 1
+                continue
+            back, ps.down = ps.down, False
+            self.resync(ps, 0.0 if back else self.backoff_s)
 
     def _load(self, ps: PolicySync, revision: int) -> None:
         now = self.m.env.now
+        was = ps.loaded
         for r in range(ps.loaded + 1, revision + 1):
             if self.commit_time[r] > now:  # not committed yet (a resync raced the commit)
                 revision = r - 1
                 break
-            self.m.record("policy_sync", "policy-loaded",
-                          {"site": ps.site, "revision": r, "delay_s": now - self.commit_time[r]}, now)
+            if r > ps.highest:  # a revision reloaded after a loss is not propagated again
+                self.m.record("policy_sync", "policy-loaded",
+                              {"site": ps.site, "revision": r, "delay_s": now - self.commit_time[r]}, now)
         ps.loaded = max(ps.loaded, revision)
+        ps.highest = max(ps.highest, ps.loaded)
+        if ps.loaded != was or ps.lost:
+            self.m.record("policy_sync", "revision", {"site": ps.site, "revision": ps.loaded}, now)
+        ps.lost = False

@@ -24,17 +24,19 @@ from scenarios.checkers.invariants import (
     unavailability,
 )
 from scenarios.checkers.latency import Latency, latency, percentile
-from scenarios.checkers.propagation import Propagation, propagation
+from scenarios.checkers.propagation import Propagation, after_heal, heal_time, propagation
 from scenarios.checkers.verdict import UNKNOWN, Verdict, check_safe, compose
 
 __all__ = [
     "HUNG_S",
     "UNKNOWN",
     "Verdict",
+    "after_heal",
     "check_safe",
     "compose",
     "detection_within",
     "flows_available",
+    "heal_time",
     "leaderless",
     "latency_within",
     "no_dropped",

@@ -25,6 +25,7 @@ from harness.history import Op
 from scenarios.checkers.availability import availability, windowed_availability
 from scenarios.checkers.events import failover
 from scenarios.checkers.latency import latency
+from scenarios.checkers.propagation import after_heal, heal_time
 from scenarios.checkers.verdict import UNKNOWN, Verdict
 
 
@@ -72,16 +73,22 @@ def no_lost_updates(history: list[Op]) -> Verdict:
 
 def opa_converged(history: list[Op], bound_s: float | None = None) -> Verdict:
     """After heal every OPA serves the latest acknowledged policy (MongoDB's active content),
-    within `bound_s` of the heal when given."""
+    within `bound_s` of the heal when given: by the sites' observed revisions
+    (checkers.after_heal), else by the final reads' `converged` event, whose `after_heal_s`
+    runs from the same heal to the reads agreeing (an upper bound: the load may go on for a
+    while after the heal). A run without a heal has no bound to keep."""
     reads = _reads(history)
     if not reads:
         return Verdict("opa-converged", UNKNOWN if _acked(history) else True, why="no final reads")
     stale = [f"{pid}: {store}" for pid, r in reads.items() for store, read in r.items()
              if store.startswith("opa") and read.get("sha256") != r.get("mongo", {}).get("sha256")]
     done = next((op.value for op in history if op.process == "final" and op.f == "converged"), {})
-    late = bound_s is not None and done.get("after_heal_s", math.inf) > bound_s
+    after = after_heal(history)
+    if after is None:
+        after = done.get("after_heal_s")
+    late = bound_s is not None and heal_time(history) is not None and (after if after is not None else math.inf) > bound_s
     return Verdict("opa-converged", not stale and not late,
-                   {"stale": stale[:20], "after_heal_s": done.get("after_heal_s"), "bound_s": bound_s})
+                   {"stale": stale[:20], "after_heal_s": None if after is None else round(after, 3), "bound_s": bound_s})
 
 
 def flows_available(history: list[Op], minimum: dict[str, float]) -> Verdict:

@@ -73,6 +73,15 @@ NAIVE_LB = Recording("fidelity-seed", "seed+naive-lb", 2, frozenset({
     # dc1: its slowest loads (37-121 ms) fall while DC2's containers boot on the lab's one
     # shared host, or just before the cut; the model has no CPU shared between the DCs.
     "propagation p99, dc1", "propagation p99, dc2",
+    # From the heal to every site's OPA holding every acknowledged update (checkers.after_heal):
+    # on dc2-down, DC2's restarted policy_sync done with its first full sync into the empty
+    # OPA. Measured 6.31 s in both runs (run 1: policy_sync answered, at revision 0, 6.05 s
+    # after the heal began, and had synced 0.26 s later). The model starts policy_sync 4.7 s
+    # after the heal (STARTUP_S, measured at rest on today's lab) and syncs at once, etcd's
+    # leader being back by then: 4.73 and 4.75 s for seeds 1 and 2 (4.71-4.78 over 40 seeds),
+    # -25 %. This older lab's slow start under the heal again, as in "recovery after heal";
+    # today's recording (4.19-4.39 s) is within the goal.
+    "policy convergence after heal",
 }))
 
 # Today's lab: the tuned LB (flow timeouts, read retries, http-server-close), TLS on the
