@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+import httpx
+
 from chaos import haproxy, process
 from chaos.faults.package import Start, Started
 from chaos.ledger import ActiveFault
 from harness.faults import Targets
+from harness.kinds import KINDS
+from harness.topology import trust
 from harness.topology.lab import Lab
+from harness.waiting import eventually
+
+log = logging.getLogger(__name__)
+READY_S = 60.0
 
 
 def restart(lab: Lab, names: list[str], drain: bool, cpus: float) -> list[dict]:
@@ -18,10 +28,34 @@ def restart(lab: Lab, names: list[str], drain: bool, cpus: float) -> list[dict]:
         haproxy.drain(lab.state, gateways)
     try:
         with process.cpus_limited(lab, names, cpus):
-            return process.restart(lab, names)
+            steps = process.restart(lab, names)
+        if gateways:
+            _ready(lab, names)
+        return steps
     finally:
         if gateways:
             haproxy.ready(lab.state, gateways)
+
+
+def _ready(lab: Lab, names: list[str], timeout_s: float = READY_S) -> None:
+    """An operator puts a node back once its services are ready, not merely up: /healthz
+    answers before RAG has its MongoDB and vector clients, and the first queries the LBs sent
+    to such a node waited out the gateway's 5 s route timeout (ca-rotation, once in CI). Past
+    `timeout_s` the node goes back anyway, and the LBs' own checks decide."""
+    services = [n for n in names if KINDS[lab.state.component(n).kind].module]
+
+    def ready(name: str) -> bool:
+        try:
+            with trust.component(lab.state, name, timeout=2.0) as http:
+                return http.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        eventually(lambda: all(ready(n) for n in services), timeout_s=timeout_s,
+                   what=f"{', '.join(services)} ready", poll_s=0.2)
+    except AssertionError as exc:
+        log.warning("putting %s back not ready: %s", ", ".join(names), exc)
 
 
 def _start(lab: Lab, f: ActiveFault, t: Targets) -> Started:
