@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from system.common.etcd import EtcdTls
 from system.common.service import create_app
+from system.policy_sync import bundle_api
+from system.policy_sync.bundle_sync import BundleSync
 from system.policy_sync.metrics import SyncCollector
 from system.policy_sync.opa import OpaPolicies
 from system.policy_sync.settings import PolicySyncSettings
@@ -20,11 +22,12 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
     "policies": {"authz": 41}, "errors": {}, ...}: every etcd change up to `revision` is loaded."""
     settings = settings or PolicySyncSettings()
     opa = None
-    if sync is None:
+    if sync is None and settings.mode == "bundle":
+        sync = BundleSync(_sources(settings), heartbeat_s=settings.heartbeat_s, backoff_min_s=settings.backoff_min_s,
+                          backoff_max_s=settings.backoff_max_s, resync_interval_s=settings.resync_interval_s)
+    elif sync is None:
         opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
-        sources = FailoverSources(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s,
-                                  tls=EtcdTls.in_dir(settings.etcd_tls_dir))
-        sync = PolicySync(sources,
+        sync = PolicySync(_sources(settings),
                           opa, heartbeat_s=settings.heartbeat_s, verify_interval_s=settings.verify_interval_s,
                           backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s,
                           resync_interval_s=settings.resync_interval_s)
@@ -34,12 +37,15 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
             raise RuntimeError("no full sync with etcd yet")
 
     probes = {"synced": synced}
-    if hasattr(sync.opa, "ping"):
+    if hasattr(sync.opa, "ping"):  # in bundle mode `synced` means OPA reported the snapshot active
         probes["opa"] = sync.opa.ping
     app = create_app("policy_sync", readiness=probes,
                      description="OPA's sidecar: mirrors etcd's /policies/ prefix into OPA.")
     app.state.sync = sync
     app.state.metrics.registry.register(SyncCollector(sync))
+
+    if isinstance(sync, BundleSync):
+        app.include_router(bundle_api.router(sync))
 
     @app.get("/status", tags=["status"], summary="The etcd revision OPA has loaded, per policy too")
     def status() -> dict:
@@ -57,3 +63,8 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def _sources(settings: PolicySyncSettings) -> FailoverSources:
+    return FailoverSources(settings.etcd_endpoints, settings.policy_prefix, settings.etcd_timeout_s,
+                           tls=EtcdTls.in_dir(settings.etcd_tls_dir))

@@ -40,5 +40,8 @@ class SyncCollector(Collector):
             ("resyncs", "Full resyncs of OPA from an etcd snapshot", s["resyncs"]),
             ("compactions", "Watches restarted because their start revision was compacted", s["compactions"]),
         )
+        if "bundle" in s:  # bundle mode: a compile per activation, however many policies it changed
+            counters += (("bundle_activations", "Bundles OPA activated (one compile each)", s["bundle"]["activations"]),
+                         ("bundle_refusals", "Bundles OPA refused to activate", s["bundle"]["refusals"]))
         for name, doc, value in counters:
             yield CounterMetricFamily(f"halab_policy_sync_{name}", doc, value=value)

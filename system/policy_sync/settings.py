@@ -5,6 +5,8 @@ Variables carry the prefix HALAB_POLICY_SYNC_, e.g. HALAB_POLICY_SYNC_OPA_URL=ht
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from system.common.settings import split_endpoints
@@ -33,6 +35,10 @@ class PolicySyncSettings(BaseSettings):
     etcd_timeout_s: float = 2.0
     heartbeat_s: float = 1.0
     policy_prefix: str = "/policies/"
+
+    # How policies reach OPA: "rest" PUTs each one (OPA compiles every module per PUT);
+    # "bundle" serves them all as one bundle that OPA long-polls (one compile per batch).
+    mode: Literal["rest", "bundle"] = "rest"
 
     opa_url: str = "http://opa:8181"
     opa_timeout_s: float = 5.0

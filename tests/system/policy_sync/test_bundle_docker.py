@@ -1,0 +1,171 @@
+"""Bundle mode against real etcd and OPA: OPA long-polls policy_sync's bundle and reports what it activated.
+
+policy_sync runs in-process under uvicorn on the test network's bridge address, which is
+the host's own address there, so the OPA container reaches it as OPA would reach its
+sidecar.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import ExitStack
+
+import httpx
+import pytest
+import uvicorn
+
+from harness.process import free_port
+from harness.waiting import eventually
+from system.policy_sync.bundle import NAME, RESOURCE
+
+pytestmark = pytest.mark.docker
+
+
+def rego(pkg: str, allow: object) -> str:
+    return f"package halab.{pkg}\n\nallow := {str(allow).lower() if isinstance(allow, bool) else allow}\n"
+
+
+class BundleStack:
+    def __init__(self, etcd, opa, sync) -> None:
+        self.etcd, self.opa, self.sync = etcd, opa, sync
+        self.endpoint = f"{etcd.address()}:2379"
+
+    def etcd_client(self):
+        from system.common.etcd import connect
+
+        return connect(self.endpoint, timeout=5)
+
+    def decide(self, path: str):
+        r = httpx.post(f"{self.opa.api_url}/v1/data/{path}", json={"input": {}}, trust_env=False, timeout=5)
+        r.raise_for_status()
+        return r.json().get("result")
+
+    def activations(self) -> int:
+        return self.sync.status()["bundle"]["activations"]
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client, run_id):
+    from harness.containers import EtcdContainer, InternalNetwork, OpaContainer
+    from system.policy_sync.app import build_app
+    from system.policy_sync.bundle_sync import BundleSync
+    from system.policy_sync.source import EtcdSource
+
+    with ExitStack() as es:
+        net = es.enter_context(InternalNetwork(run_id, "psbundle"))
+        etcd = es.enter_context(EtcdContainer(run_id).on_network(net, "etcd"))
+        endpoint = f"{etcd.address()}:2379"
+        sync = BundleSync(lambda: EtcdSource(endpoint, timeout=1.0), heartbeat_s=0.3, backoff_min_s=0.1,
+                          backoff_max_s=0.5)
+        host = docker_client.networks.get(net.id).attrs["IPAM"]["Config"][0]["Gateway"]
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(build_app(sync=sync), host=host, port=port, log_level="warning",
+                                               access_log=False, lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        es.callback(thread.join, 10)
+        es.callback(setattr, server, "should_exit", True)
+        eventually(lambda: server.started, what="policy_sync serving")
+        opa = es.enter_context(OpaContainer(run_id).on_network(net, "opa").with_args(
+            f"--set=services.policy_sync.url=http://{host}:{port}/opa",
+            f"--set=bundles.{NAME}.service=policy_sync", f"--set=bundles.{NAME}.resource={RESOURCE}",
+            f"--set=bundles.{NAME}.polling.long_polling_timeout_seconds=10",
+            "--set=status.service=policy_sync"))
+        st = BundleStack(etcd, opa, sync)
+        eventually(sync.synced.is_set, what="OPA activated the first snapshot")
+        yield st
+
+
+def test_follows_etcd_into_opa_and_reports_the_revision_opa_activated(stack):
+    pkg = f"t{uuid.uuid4().hex[:8]}"
+    etcd = stack.etcd_client()
+    etcd.put(f"/policies/{pkg}", rego(pkg, False))
+    etcd.put(f"/policies/{pkg}", rego(pkg, True))
+    rev = etcd.get_response(f"/policies/{pkg}").kvs[0].mod_revision
+    eventually(lambda: stack.sync.status()["policies"].get(pkg) == rev, what="revision activated")
+    st = stack.sync.status()
+    assert st["revision"] >= rev and st["bundle"]["active"] == st["bundle"]["offered"]
+    assert stack.decide(f"halab/{pkg}/allow") is True
+    # OPA names a bundle's module by bundle and file, which is where chaos/final.py reads it
+    r = httpx.get(f"{stack.opa.api_url}/v1/policies/{NAME}/{pkg}.rego", trust_env=False, timeout=5)
+    assert r.status_code == 200 and r.json()["result"]["raw"] == rego(pkg, True)
+    etcd.delete(f"/policies/{pkg}")
+    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is None, what="delete activated")
+    assert pkg not in stack.sync.status()["policies"]
+    etcd.close()
+
+
+def test_a_burst_while_opa_is_busy_costs_one_or_two_compiles_not_one_per_policy(stack):
+    """OPA frozen (as if compiling) while 20 distinct policies change: when it runs again it
+    takes the bundle its long poll was answered with, then the newest one, which holds all 20."""
+    pkgs = [f"b{i}{uuid.uuid4().hex[:6]}" for i in range(20)]
+    etcd = stack.etcd_client()
+    container = stack.opa.get_wrapped_container()
+    before = stack.activations()
+    container.pause()
+    try:
+        for pkg in pkgs:
+            etcd.put(f"/policies/{pkg}", rego(pkg, True))
+    finally:
+        container.unpause()
+    last = etcd.get_response(f"/policies/{pkgs[-1]}").kvs[0].mod_revision
+    eventually(lambda: stack.sync.status()["revision"] >= last, what="all 20 activated")
+    assert all(stack.decide(f"halab/{pkg}/allow") is True for pkg in pkgs)
+    compiles = stack.activations() - before
+    print(f"20 distinct policies changed while OPA was frozen: {compiles} activation(s)")
+    assert compiles <= 3, stack.sync.status()["bundle"]
+    etcd.close()
+
+
+def test_a_refused_policy_is_reported_and_the_rest_of_its_batch_is_loaded(stack):
+    good, bad = f"g{uuid.uuid4().hex[:8]}", f"x{uuid.uuid4().hex[:8]}"
+    etcd = stack.etcd_client()
+    etcd.put(f"/policies/{bad}", rego(bad, 1))
+    first = etcd.get_response(f"/policies/{bad}").kvs[0].mod_revision
+    eventually(lambda: stack.decide(f"halab/{bad}/allow") == 1, what="the first version loaded")
+    ok, _ = etcd.transaction(compare=[], success=[
+        etcd.transactions.put(f"/policies/{good}", rego(good, True)),
+        etcd.transactions.put(f"/policies/{bad}", f"package halab.{bad}\n\nallow := \n")], failure=[])
+    assert ok
+    refused = etcd.get_response(f"/policies/{bad}").kvs[0].mod_revision
+    eventually(lambda: stack.sync.status()["errors"].get(bad, {}).get("revision") == refused, what="refusal reported")
+    eventually(lambda: stack.sync.status()["revision"] >= refused, what="the batch counted as applied")
+    st = stack.sync.status()
+    assert "rego_parse_error" in st["errors"][bad]["message"]
+    assert st["policies"][bad] == first and stack.decide(f"halab/{bad}/allow") == 1  # the old version kept
+    assert stack.decide(f"halab/{good}/allow") is True
+    etcd.put(f"/policies/{bad}", rego(bad, 2))  # fixed: the refusal goes
+    eventually(lambda: stack.decide(f"halab/{bad}/allow") == 2, what="the fixed version loaded")
+    eventually(lambda: bad not in stack.sync.status()["errors"], what="refusal cleared")
+    etcd.close()
+
+
+def test_a_restarted_opa_downloads_the_bundle_again_by_itself(stack):
+    pkg = f"r{uuid.uuid4().hex[:8]}"
+    etcd = stack.etcd_client()
+    etcd.put(f"/policies/{pkg}", rego(pkg, True))
+    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, what="loaded")
+    container = stack.opa.get_wrapped_container()
+    container.restart(timeout=5)
+    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, timeout_s=30, what="loaded again after restart",
+               retry=(Exception,))
+    etcd.close()
+
+
+def test_rest_writes_outside_the_bundles_roots_still_work_and_inside_are_refused(stack):
+    """The CMS's compile check PUTs a scratch module under its own namespace: it must still
+    work, while a REST write into a policy's package is refused (the bundle owns it)."""
+    pkg = f"o{uuid.uuid4().hex[:8]}"
+    etcd = stack.etcd_client()
+    etcd.put(f"/policies/{pkg}", rego(pkg, True))
+    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, what="loaded")
+    url = stack.opa.api_url
+    scratch = httpx.put(f"{url}/v1/policies/scratch{pkg}", content=f"package scratch{pkg}.halab\nallow := 1\n",
+                        trust_env=False, timeout=5)
+    assert scratch.status_code == 200
+    httpx.delete(f"{url}/v1/policies/scratch{pkg}", trust_env=False, timeout=5)
+    owned = httpx.put(f"{url}/v1/policies/owned{pkg}", content=f"package halab.{pkg}\nother := 1\n",
+                      trust_env=False, timeout=5)
+    assert owned.status_code == 400 and "owned by bundle" in owned.json()["message"]
+    etcd.close()
