@@ -3,7 +3,7 @@ run wrote, as `final` events the invariants are checked against.
 
     mongo    the CMS's record through the VIP (its metadata store, "Atlas"): version, sha256
     etcdN    every etcd member, a serializable read of its own copy
-    opaN     every OPA's loaded policy
+    opaN     every OPA's loaded policy (the module of policy_sync's bundle)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 
 from harness.topology import etcd_tls, trust
 from harness.topology.state import State
+from system.policy_sync.bundle import module_id
 
 TIMEOUT_S = 5.0
 
@@ -55,7 +56,7 @@ def _etcd(client, key: str) -> dict:
 
 def _opa(http: httpx.Client, state: State, name: str, pid: str) -> dict:
     try:
-        r = http.get(f"{state.url(name)}/v1/policies/{pid}", extensions=trust.named(state, name))
+        r = http.get(f"{state.url(name)}/v1/policies/{module_id(pid)}", extensions=trust.named(state, name))
     except httpx.HTTPError as exc:
         return {"error": type(exc).__name__}
     return {"sha256": _sha(r.json()["result"]["raw"]) if r.status_code == 200 else None}

@@ -134,7 +134,8 @@ _TABLE = (
     Kind("cms", "app", _HTTP, "cms", _SERVICE, module="cms", talks_to=("mongo", "etcd"),
          metrics=_METRICS, tls=_TLS, mutual=True),
     Kind("opa", "app", _ports(http=8181), "opa", Probe("http", "/health"), built="opa",
-         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS, tls=_TLS, mutual=True),
+         official=f"openpolicyagent/opa:{OPA_VERSION[1:]}", container="OpaContainer", metrics=_METRICS, tls=_TLS, mutual=True,
+         talks_to=("policy_sync",)),  # its bundle, long-polled, and its status reports
     Kind("policy_sync", "app", _HTTP, "policy_sync", _SERVICE, module="policy_sync", talks_to=("etcd", "opa"),
          metrics=_METRICS, tls=_TLS, mutual=True),
     # gateway: the hairpin call with the enriched prompt

@@ -1,4 +1,5 @@
-"""`halab report`: a run's page, an index over a folder of runs, or a capacity plan."""
+"""`halab report`: a run's page, an index over a folder of runs, a capacity plan, the teaching
+pages, or the propagation page ("where instant ends")."""
 
 from __future__ import annotations
 
@@ -20,19 +21,25 @@ from reports.rundir import NotARunDir
                    "model sweep's directory].")
 @click.option("--teaching", is_flag=True, help="Write a teaching page per catalogue scenario (and an index) into --out "
               "[reports/out/teaching].")
+@click.option("--propagation", "propagation_file", type=click.Path(dir_okay=False),
+              help="The propagation benchmark's JSON (reports/out/propagation.json): a page on where \"instant\" ends, "
+                   "measured beside the model's prediction, with each row's goals; written to --out [beside the file].")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False),
               help="With --teaching: a folder of run directories; each page shows the newest run of it per preset.")
 @click.option("--target-rps", type=float, help="With --capacity: the rate to plan for.")
 @click.option("--slo-ms", type=float, help="With --capacity: the p95 objective [the sweep's].")
 @click.option("--measured", "measured_dirs", multiple=True, type=click.Path(file_okay=False),
               help="With --capacity: a fault-free load run (`halab load --out`) drawn on the same axes; repeatable.")
-def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dirs, teaching, target_rps, slo_ms, measured_dirs, runs_dir):
+def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dirs, teaching, target_rps, slo_ms, measured_dirs, runs_dir,
+           propagation_file):
     """Write a self-contained HTML report (and a Markdown summary) of RUN_DIR, its prediction
     drawn over it; or, with --index DIR, a page over every run in DIR; or, with --capacity, a plan;
-    or, with --teaching, a page per catalogue scenario."""
-    chosen = [x for x in (run_dir, index_dir, capacity_dirs, teaching) if x]
+    or, with --teaching, a page per catalogue scenario; or, with --propagation BENCH.json, where
+    "instant" policy propagation ends."""
+    chosen = [x for x in (run_dir, index_dir, capacity_dirs, teaching, propagation_file) if x]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR or --teaching")
+        raise click.UsageError("give exactly one of RUN_DIR, --index DIR, --capacity SWEEP_DIR, --teaching or "
+                               "--propagation BENCH.json")
     if measured_dirs and not capacity_dirs:
         raise click.UsageError("--measured places load runs on a capacity sweep's axes: give --capacity SWEEP_DIR too")
     if runs_dir and not teaching:
@@ -42,6 +49,10 @@ def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dirs, teaching,
             from reports.teaching import build as build_teaching
 
             click.echo(f"teaching pages: {build_teaching(out_dir or 'reports/out/teaching', runs_dir=runs_dir)}")
+        elif propagation_file:
+            from reports.propagation import build as build_propagation
+
+            click.echo(f"propagation page: {build_propagation(propagation_file, out_dir).html}")
         elif index_dir:
             from reports.index import build as build_index
 
@@ -58,7 +69,7 @@ def report(run_dir, prediction_dir, out_dir, index_dir, capacity_dirs, teaching,
 
             w = build(run_dir, prediction_dir, out_dir)
             click.echo(f"report: {w.html}\nsummary: {w.markdown}")
-    except (NotARunDir, FileNotFoundError) as exc:
+    except (NotARunDir, FileNotFoundError) as exc:  # reports.propagation.NotABenchmark too
         raise click.ClickException(str(exc)) from None
 
 

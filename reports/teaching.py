@@ -41,7 +41,7 @@ QUERY = (("user", "lb", "query to the VIP"), ("lb", "gateway", "key-auth"), ("ga
          ("gateway", "rag", "answer"), ("rag", "gateway", "response"), ("gateway", "user", "response via the LB"))
 POLICY = (("user", "lb", "admin: new policy"), ("lb", "gateway", "key-auth"), ("gateway", "opa", "authorise"),
           ("gateway", "cms", "route"), ("cms", "mongo", "metadata"), ("cms", "etcd", "raw Rego (needs quorum)"),
-          ("cms", "user", "update successful"), ("etcd", "policy_sync", "watch event"), ("policy_sync", "opa", "load policy"))
+          ("cms", "user", "update successful"), ("etcd", "policy_sync", "watch event"), ("policy_sync", "opa", "bundle, to its long poll"))
 FLOWS = {"rag_query": QUERY, "policy_update": POLICY}
 COLOURS = {"fails": "#c0392b", "degraded": "#d68910"}
 

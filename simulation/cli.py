@@ -261,7 +261,7 @@ def propagation(benchmark, preset_name, out, seed):
     """Fit policy propagation from a propagation benchmark's JSON, then predict its every row.
 
     BENCHMARK is what `pytest -m benchmark tests/system/policy_sync/test_propagation_benchmark.py`
-    writes (reports/out/propagation.json). The fit: policy_sync's PUT cost per policies loaded
+    writes (reports/out/propagation.json). The fit: one bundle activation's cost per policies loaded
     (a curve the model interpolates), from the sequential 1 KB rows. Each row is then predicted at its rate and
     compared with the measured delay from the put's acknowledgement to the changed decision."""
     import json
@@ -274,10 +274,11 @@ def propagation(benchmark, preset_name, out, seed):
         params = fit(rows)
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"{benchmark}: {exc}") from None
-    console.print("fitted policy_sync + OPA PUT (median ms) per policies loaded: "
-                  + ", ".join(f"{n}: {_ms(t)}" for n, t in params.put_curve))
+    console.print("fitted policy_sync + OPA activation (median ms) per policies loaded: "
+                  + ", ".join(f"{n}: {_ms(t)}" for n, t in params.put_curve)
+                  + f"; a document through the Data API: {_ms(params.data_put_s)}")
     t = Table(title="propagation, put acknowledged -> changed decision (ms): measured vs predicted")
-    for col in ("policies", "size", "rate", "site", "measured p50", "predicted p50", "err", "measured p99",
+    for col in ("policies", "size", "rate", "path", "site", "measured p50", "predicted p50", "err", "measured p99",
                 "predicted p99", "err"):
         t.add_column(col, justify="right")
     err = lambda m, p: f"{(p - m) / m * 100:+.0f} %" if m else "-"
@@ -285,12 +286,13 @@ def propagation(benchmark, preset_name, out, seed):
         if r["size"] != "1k":
             continue  # the fit is of 1 KB policies; a 64 KB one compiles as many more rules
         got = predict(preset(preset_name), params, policies=r["policies"], rate=r["rate"], updates=r["updates"],
-                      seed=seed)
+                      seed=seed, path=r.get("path", "rego"))
         for site, delays in got.items():
             measured = r[site]["decision_after_ack"]
             delays.sort()
             p50, p99 = percentile(delays, 50) * 1000, percentile(delays, 99) * 1000
-            t.add_row(str(r["policies"]), r["size"], r["rate"], site, f"{measured['p50_ms']:.1f}", f"{p50:.1f}",
+            t.add_row(str(r["policies"]), r["size"], r["rate"], r.get("path", "rego"), site,
+                      f"{measured['p50_ms']:.1f}", f"{p50:.1f}",
                       err(measured["p50_ms"], p50), f"{measured['p99_ms']:.1f}", f"{p99:.1f}", err(measured["p99_ms"], p99))
     console.print(t)
     target = Path(out) if out else Path(benchmark).with_name("propagation-params.json")

@@ -357,7 +357,7 @@ def policy_update(m, rid: int):
     if not view.opa.up:
         m.done(rid, POLICY_UPDATE, t0, end + m.connect_s + m.back[site] * 2, FAIL, site, "opa-unavailable")
         return
-    # Compiling is OPA's work but rare: a delay drawn like policy_sync's PUT (also a compile).
+    # The CMS's check is a REST PUT into OPA (a compile of every module, like an activation, but rare).
     compile_s = 2 * intra + view.policy_sync.draw()
     if not view.mongo_ok:
         m.done(rid, POLICY_UPDATE, t0, end + compile_s + m.connect_s + m.back[site] * 2, FAIL, site, "mongo-unavailable")

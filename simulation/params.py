@@ -107,7 +107,7 @@ STATIONS: dict[str, StationParams] = {
     "rag": StationParams(1, Dist("lognormal", 0.004, 0.5)),
     # cms: validate + two writes' client work, one uvicorn worker (assumption).
     "cms": StationParams(1, Dist("lognormal", 0.001, 0.5)),
-    # policy_sync -> OPA PUT /v1/policies: compile a small Rego module, ~5 ms (assumption).
+    # policy_sync -> OPA: a bundle of one small Rego module downloaded and activated, ~5 ms (assumption).
     "policy_sync": StationParams(1, Dist("lognormal", 0.005, 0.5)),
     # etcd put: 0.83 ms p50 through python-etcd3 (DESIGN 5); the apply loop is serial.
     "etcd": StationParams(1, Dist("lognormal", 0.0009, 0.5)),
@@ -203,6 +203,9 @@ LB_POOL_REUSE = 0.025
 TCP_CONNECT_RTTS = 1
 TLS_HANDSHAKE_RTTS = 1
 TLS_HANDSHAKE_S = 0.001
+# A policy document written through OPA's Data API (no compile): 2 ms per document
+# (assumption; `halab propagation` fits it from the benchmark's sequential data rows).
+DATA_PUT_S = 0.002
 # A restart with `cpus` starves the start: DC1's app node took 16.7 and 18.4 s to come back
 # at 0.3 cores (issue 33, rolling-restart on seed) against 6.2 s for its slowest component
 # unstarved (STARTUP_S["rag"]): start-up times are stretched by this factor. Only 0.3 was measured.
@@ -253,14 +256,13 @@ class ModelParams:
     lb_s: float = LB_S
     key_retry_s: float = KEY_RETRY_S
     etcd_refusal_s: float = ETCD_REFUSAL_S
-    # OPA recompiles every loaded module on each policy PUT, so the policy_sync station's
-    # service (measured with one policy loaded) grows with the policies loaded, as the curve
-    # ((policies, seconds), ...) measured by tests/system/policy_sync's propagation benchmark
-    # says (interpolated; empty: no growth). Updates rotate over `updated_policies` of them,
-    # which is what one coalesced round puts at most.
+    # OPA parses and compiles every policy of the bundle on each activation, so the
+    # policy_sync station's service (measured with one policy loaded) grows with the policies
+    # loaded, as the curve ((policies, seconds), ...) measured by tests/system/policy_sync's
+    # propagation benchmark says (interpolated; empty: no growth).
     policies: int = 1
-    updated_policies: int = 1
     put_curve: tuple[tuple[int, float], ...] = ()
+    data_put_s: float = DATA_PUT_S
     startup_s: dict[str, float] = field(default_factory=lambda: dict(STARTUP_S))
     container_start_s: float = CONTAINER_START_S
     lb_pool: int = LB_POOL
@@ -276,7 +278,7 @@ class ModelParams:
     node_cores: int = NODE_CORES
 
     def put_scale(self) -> float:
-        """The PUT's cost at `policies` loaded over its cost at one."""
+        """An activation's cost at `policies` loaded over its cost at one."""
         curve = sorted(self.put_curve)
         if len(curve) < 2:
             return 1.0
@@ -316,8 +318,9 @@ class ModelParams:
             base = stations.get(kind, StationParams(1, Dist("const", 0.0)))
             service = Dist(**sp["service"]) if "service" in sp else base.service
             stations[kind] = StationParams(int(sp.get("servers", base.servers)), service)
-        scalars = {k: data[k] for k in ("policies", "updated_policies", "lb_pool", "lb_pool_reuse", "starved_start",
-                                         "container_start_s", "tcp_connect_rtts", "tls_handshake_rtts", "tls_handshake_s") if k in data}
+        scalars = {k: data[k] for k in ("policies", "lb_pool", "lb_pool_reuse", "starved_start",
+                                         "container_start_s", "tcp_connect_rtts", "tls_handshake_rtts", "tls_handshake_s",
+                                         "data_put_s") if k in data}
         if "put_curve" in data:
             scalars["put_curve"] = tuple((int(n), float(t)) for n, t in data["put_curve"])
         if "startup_s" in data:

@@ -2,15 +2,18 @@
 
 A committed revision reaches a site's OPA through its policy_sync's watch when that site
 reaches an etcd voter that receives the leader's log; the delay is the replication hop, the
-watch hop, the wait for policy_sync and the OPA PUT. policy_sync puts one update at a time,
-and everything the watch delivered meanwhile goes in the next round, one PUT per policy
-(system/policy_sync coalesces so); each PUT costs more as more policies are loaded, since OPA
-recompiles all of them. A site that misses revisions (cut off) catches up by a full resync
-after reconnecting (`reconnect_backoff_s`) and every `resync_s`. A site whose policy_sync or
-OPA is killed loses what its OPA had (OPA keeps policies in memory; policy_sync's revision
-starts at 0): once both run again, the start's full sync (system/policy_sync/syncer.py: a
-snapshot, then a PUT of every policy into the empty OPA) loads everything at once, without
-the backoff when etcd is at hand, and nothing from the watch is loaded before it.
+watch hop, the wait for OPA and one bundle activation. policy_sync offers every policy as one
+bundle that OPA long-polls (system/policy_sync/bundle.py): OPA activates one bundle at a time,
+and everything the watch delivered meanwhile is in the next one, so a batch costs one
+activation however many policies it changed; an activation costs more as more policies are
+loaded, since OPA parses and compiles all of them (`put_curve`). A site that misses revisions
+(cut off) catches up by a full resync after reconnecting (`reconnect_backoff_s`) and every
+`resync_s`. A site whose policy_sync or OPA is killed loses what its OPA had (OPA keeps
+policies in memory; policy_sync's revision starts at 0): once both run again, OPA downloads
+the whole bundle at once (one activation), without the backoff when etcd is at hand, and
+nothing from the watch is loaded before it. A commit of a policy document (`data=True`) costs
+a Data API write (`data_put_s`), whatever is loaded; a batch pays its documents' writes, then
+one activation if it holds any Rego.
 Each first load of a revision is an event in the history: process "policy_sync", f
 "policy-loaded", value {"site", "revision", "delay_s"} -- delay from commit to loaded, so
 "instant" propagation gets a number, and a partition an unbounded one. Each change of the
@@ -29,6 +32,7 @@ class Propagation:
         self.m = m
         self.revision = 0
         self.commit_time: dict[int, float] = {}
+        self.documents: set[int] = set()  # revisions that wrote a policy document, not Rego
         self.syncs = {site: PolicySync(site) for site in m.app_sites}
         p = m.topo.params.policy_sync
         self.resync_s, self.backoff_s = p.resync_s, p.reconnect_backoff_s
@@ -46,9 +50,11 @@ class Propagation:
                 return member
         return None
 
-    def commit(self, at: float, leader: Station) -> int:
+    def commit(self, at: float, leader: Station, data: bool = False) -> int:
         self.revision += 1
         self.commit_time[self.revision] = at
+        if data:
+            self.documents.add(self.revision)
         for ps in self.syncs.values():
             if self.source(ps.site) is not None:
                 self.m.env.process(self._deliver(ps, self.revision, at, leader))
@@ -75,8 +81,9 @@ class Propagation:
         while ps.pending:
             batch, ps.pending = ps.pending, []
             epoch = ps.epoch
-            puts = len({r % max(1, params.updated_policies) for r in batch})
-            yield m.env.timeout(sum(draw() for _ in range(puts)) * scale)
+            documents = sum(r in self.documents for r in batch)
+            activation = draw() * scale if documents < len(batch) else 0.0  # one, whatever the batch holds
+            yield m.env.timeout(documents * params.data_put_s + activation)
             if ps.epoch == epoch and self.source(ps.site) is not None:
                 self._load(ps, max(batch))
         ps.working = False
@@ -89,10 +96,10 @@ class Propagation:
     def _resync(self, ps: PolicySync, wait_s: float, epoch: int):
         m = self.m
         draw = m.views[ps.site].policy_sync.draw
-        if ps.lost:  # into an empty OPA: the snapshot's round trip, then a PUT of every policy
+        if ps.lost:  # into an empty OPA: the snapshot's round trip, then one activation of every policy
             member = self.source(ps.site)
             snapshot = m.net.mean_rtt(ps.site, member.site) if member is not None else 0.0
-            cost = snapshot + sum(draw() for _ in range(max(1, m.params.policies))) * m.params.put_scale()
+            cost = snapshot + draw() * m.params.put_scale()
         else:
             cost = draw()
         yield m.env.timeout(wait_s + cost)

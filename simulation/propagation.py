@@ -19,19 +19,18 @@ from harness.spec import Topology
 from simulation.model import Model
 from simulation.params import Dist, ModelParams
 
-HOT = 10  # the benchmark's updates rotate over this many policies (fewer if fewer are loaded)
-
 
 def predict(topo: Topology, params: ModelParams, *, policies: int, rate: str, updates: int,
-            seed: int = 0) -> dict[str, list[float]]:
-    """Seconds from commit to loaded, per site, for `updates` commits at `rate` ("seq" or per second)."""
-    params = replace(params, policies=policies, updated_policies=min(policies, HOT))
+            seed: int = 0, path: str = "rego") -> dict[str, list[float]]:
+    """Seconds from commit to loaded, per site, for `updates` commits at `rate` ("seq" or per
+    second), each a Rego module (`path` "rego") or a policy document ("data")."""
+    params = replace(params, policies=policies)
     m = Model(topo, params, seed=seed)
     env, sites = m.env, list(m.policy.syncs)
 
     def writer():
         for _ in range(updates):
-            revision = m.policy.commit(env.now + m.etcd.commit_rtt, m.etcd.leader)
+            revision = m.policy.commit(env.now + m.etcd.commit_rtt, m.etcd.leader, data=path == "data")
             if rate == "seq":
                 while any(m.policy.syncs[s].loaded < revision for s in sites):
                     yield env.timeout(0.001)
@@ -48,13 +47,16 @@ def predict(topo: Topology, params: ModelParams, *, policies: int, rate: str, up
 
 
 def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelParams:
-    """policy_sync's PUT cost from the benchmark's sequential rows of 1 KB policies: the share
-    past the bare watch (policy_sync + OPA PUT + one decision poll), median over both DCs, per
+    """One activation's cost from the benchmark's sequential rows of 1 KB policies: the share
+    past the bare watch (policy_sync + OPA's download and activation + one decision poll), median over both DCs, per
     policy count -- the curve the model interpolates. The spread is the largest row's (there
-    the PUT outweighs the poll and the watch): p99 is 2.326 sigmas above the median, and the
-    mean the model draws from at one policy is its median * exp(sigma^2 / 2)."""
+    the activation outweighs the poll and the watch): p99 is 2.326 sigmas above the median, and the
+    mean the model draws from at one policy is its median * exp(sigma^2 / 2). The data path's
+    write (`data_put_s`) is the same share of the sequential data rows, median over them all:
+    it does not grow with the policies loaded (no compile)."""
     base = base or ModelParams()
-    seq = sorted((r for r in rows if r["rate"] == "seq" and r["size"] == "1k"), key=lambda r: r["policies"])
+    seq = sorted((r for r in rows if r["rate"] == "seq" and r["size"] == "1k" and r.get("path", "rego") == "rego"),
+                 key=lambda r: r["policies"])
     if len({r["policies"] for r in seq}) < 2 or seq[0]["policies"] != 1:
         raise ValueError("the fit needs sequential 1k rows at one policy and at one more policy count")
     share = lambda r, q: statistics.median(r[site]["decision_after_watch"][q] for site in ("dc1", "dc2") if site in r)
@@ -63,5 +65,6 @@ def fit(rows: list[dict[str, Any]], base: ModelParams | None = None) -> ModelPar
     sigma = math.log(max(1.0, share(largest, "p99_ms") / max(1e-6, share(largest, "p50_ms")))) / 2.326
     service = Dist("lognormal", max(1e-4, curve[0][1]) * math.exp(sigma ** 2 / 2),
                    max(0.05, math.sqrt(math.exp(sigma ** 2) - 1)))
+    data = [share(r, "p50_ms") / 1000 for r in rows if r["rate"] == "seq" and r.get("path") == "data"]
     return replace(base.with_station("policy_sync", service=service), put_curve=curve,
-                   source="propagation benchmark fit")
+                   data_put_s=statistics.median(data) if data else base.data_put_s, source="propagation benchmark fit")

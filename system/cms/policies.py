@@ -140,7 +140,8 @@ class PolicyService:
 
     def __init__(self, meta: Metadata, etcd: Content, compiler: Compiler,
                  now: Callable[[], datetime] = utcnow, settle_bound_s: float = 20.0,
-                 probe_timeout_s: float = 1.0, retry_after_s: float = 5.0, writer_deadline_s: float = 14.0) -> None:
+                 probe_timeout_s: float = 1.0, retry_after_s: float = 5.0, writer_deadline_s: float = 14.0,
+                 noun: str = "policy", validate_step: str = "opa_compile") -> None:
         self.meta = meta
         self.etcd = etcd
         self.compiler = compiler
@@ -151,6 +152,10 @@ class PolicyService:
         # The longest a writer works between its claim and its answer (its store timeouts):
         # a claim older than this has no writer left, only an outcome to settle.
         self.writer_deadline_s = writer_deadline_s
+        # The same protocol serves the policy documents: what its messages call a record, and
+        # the Server-Timing name of the check that stands in for OPA's compile.
+        self.noun = noun
+        self.validate_step = validate_step
 
     # ----------------------------------------------------------------- reads
 
@@ -170,7 +175,7 @@ class PolicyService:
 
     async def put(self, policy_id: str, rego: str, description: str, author: str,
                   expected_version: int | None = None) -> WriteResult:
-        with _step("opa_compile"):
+        with _step(self.validate_step):
             await self.compiler.validate(policy_id, rego)
         with _step("mongo_read"):
             doc = await self.meta.get_policy(policy_id)
@@ -224,13 +229,13 @@ class PolicyService:
                 detail=f"pending since {started}, longer than any writer waits ({self.writer_deadline_s:.0f} s); the "
                        f"reconciler settles it within about {self.settle_bound_s:.0f} s; nothing of this request was "
                        f"written; retry then")
-        raise Conflict(f"policy {policy_id!r}: version {p.get('version')} is still pending "
+        raise Conflict(f"{self.noun} {policy_id!r}: version {p.get('version')} is still pending "
                        f"(since {started}); retry, or wait for the reconciler")
 
     def _check_writable(self, policy_id: str, doc: dict | None, expected_version: int | None) -> int:
         current = doc["version"] if doc else 0
         if expected_version is not None and expected_version != current:
-            raise Conflict(f"policy {policy_id!r} is at version {current}, not {expected_version}")
+            raise Conflict(f"{self.noun} {policy_id!r} is at version {current}, not {expected_version}")
         return current
 
     async def _write(self, policy_id: str, doc: dict | None, op: str, rego: str | None, author: str,
@@ -251,7 +256,7 @@ class PolicyService:
                               detail=f"the reconciler settles it within about {self.settle_bound_s:.0f} s") from exc
         if revision is None:
             await self._rollback_quietly(policy_id, pending["token"])
-            raise Conflict(f"policy {policy_id!r}: etcd changed since revision {base_revision} "
+            raise Conflict(f"{self.noun} {policy_id!r}: etcd changed since revision {base_revision} "
                            f"(a concurrent or out-of-band write); nothing was written")
         try:
             with _step("mongo_active"):
@@ -276,7 +281,7 @@ class PolicyService:
         fields = {"version": version, "status": "pending", "author": author, "description": description,
                   "pending": pending, "updated_at": now}
         if not await self.meta.claim_version(policy_id, version, pending["token"], now):
-            raise Conflict(f"policy {policy_id!r}: version {version} is taken by a concurrent update")
+            raise Conflict(f"{self.noun} {policy_id!r}: version {version} is taken by a concurrent update")
         if doc is None:
             ok = await self.meta.insert_policy(
                 {"_id": policy_id, **fields, "etcd_revision": None, "rego": None, "sha256": None, "history": []})
@@ -285,7 +290,7 @@ class PolicyService:
                 policy_id, {"version": doc["version"], "status": doc["status"]}, {"$set": fields})
         if not ok:
             await self.meta.release_claim(policy_id, version, pending["token"])
-            raise Conflict(f"policy {policy_id!r} changed concurrently (version {version - 1} is no longer current)")
+            raise Conflict(f"{self.noun} {policy_id!r} changed concurrently (version {version - 1} is no longer current)")
         return pending
 
     async def finish(self, policy_id: str, pending: dict, revision: int) -> bool:

@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 from system.common.etcd import EtcdTls, etcd3
 from system.common.etcd_members import Members, Unreachable
 from system.common.tls import client_context
+from system.policy_sync.opa import DATA_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +101,24 @@ class EtcdPolicies:
 
     etcd3 is synchronous (gRPC); calls run in a thread. `endpoints` lists every member, the
     local one first; each call fails over between them within `timeout` (system/common/etcd_members.py).
+    Only keys directly under `prefix` are this store's: ids never contain "/", and the policy
+    documents live one level down (`documents()`, `<prefix>data/<id>`).
 
         etcd = EtcdPolicies("etcd2:2379,etcd1:2379")
         rev = await etcd.put_if("authz", "package halab.authz", expected_mod_revision=0)
+        docs = etcd.documents()   # /policies/data/, over the same connections
     """
 
     def __init__(self, endpoints: str | Sequence[str], prefix: str = "/policies/", timeout: float = 5.0,
-                 tls: EtcdTls | None = None) -> None:
+                 tls: EtcdTls | None = None, *, members: Members | None = None) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        self.members = Members(endpoints, timeout, tls)
+        self._owns_members = members is None
+        self.members = members or Members(endpoints, timeout, tls)
+
+    def documents(self) -> EtcdPolicies:
+        """The policy documents (JSON, `data.policy_data.<id>` in OPA), sharing this store's members."""
+        return EtcdPolicies((), self.prefix + DATA_PREFIX, self.timeout, members=self.members)
 
     @property
     def endpoint(self) -> str:
@@ -171,8 +180,13 @@ class EtcdPolicies:
     async def list(self) -> tuple[int, dict[str, EtcdEntry]]:
         def fn(c, t):
             resp = self._range(c, t, self.prefix, prefix=True)
-            out = {kv.key.decode("utf-8")[len(self.prefix):]: EtcdEntry(kv.value.decode("utf-8"), kv.mod_revision)
-                   for kv in resp.kvs}
+            out = {}
+            for kv in resp.kvs:
+                suffix = kv.key.decode("utf-8")[len(self.prefix):]
+                # A deeper key is another store's (the documents under data/): adopting it as
+                # a policy here would have the Rego reconciler claim and compile it.
+                if "/" not in suffix:
+                    out[suffix] = EtcdEntry(kv.value.decode("utf-8"), kv.mod_revision)
             return resp.header.revision, out
 
         return await self._call(fn)
@@ -212,7 +226,8 @@ class EtcdPolicies:
         return await self._call(fn, write=True)
 
     def close(self) -> None:
-        self.members.close()
+        if self._owns_members:
+            self.members.close()
 
 
 # --------------------------------------------------------------------------- MongoDB
@@ -239,21 +254,30 @@ class MongoMetadata:
     """Policy metadata and user profiles in MongoDB (database `halab` by default).
 
     Conditional writes take a filter besides the `_id`; they return whether a document
-    matched, which is how the write protocol detects a concurrent change.
+    matched, which is how the write protocol detects a concurrent change. `collection` and
+    `claims` name where the records and their version claims live; `documents()` is the same
+    store for the policy documents (`policy_data`, `policy_data_claims`) over the same client.
 
         meta = MongoMetadata("mongodb://127.0.0.1:27017/")
         doc = await meta.get_policy("authz")
+        docs = meta.documents()
     """
 
-    def __init__(self, url: str, db: str = "halab", timeout_ms: int = 3000) -> None:
-        self._client = AsyncMongoClient(
+    def __init__(self, url: str, db: str = "halab", timeout_ms: int = 3000, *, collection: str = "policies",
+                 claims: str = "policy_claims", client: AsyncMongoClient | None = None) -> None:
+        self._owns_client = client is None
+        self._client = client or AsyncMongoClient(
             url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
             socketTimeoutMS=max(timeout_ms, 5000), retryWrites=False, tz_aware=True,
         )
         self._db = self._client[db]
-        self.policies = self._db["policies"]
-        self.claims = self._db["policy_claims"]
+        self.policies = self._db[collection]
+        self.claims = self._db[claims]
         self.users = self._db["users"]
+
+    def documents(self) -> MongoMetadata:
+        return MongoMetadata("", self._db.name, collection="policy_data", claims="policy_data_claims",
+                             client=self._client)
 
     @_mongo_errors
     async def ping(self) -> None:
@@ -322,7 +346,8 @@ class MongoMetadata:
         return res.deleted_count == 1
 
     async def close(self) -> None:
-        await self._client.close()
+        if self._owns_client:
+            await self._client.close()
 
 
 # --------------------------------------------------------------------------- OPA

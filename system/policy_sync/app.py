@@ -11,7 +11,7 @@ from system.common.service import create_app
 from system.policy_sync import bundle_api
 from system.policy_sync.bundle_sync import BundleSync
 from system.policy_sync.metrics import SyncCollector
-from system.policy_sync.opa import OpaPolicies
+from system.policy_sync.opa import OpaData, OpaPolicies
 from system.policy_sync.settings import PolicySyncSettings
 from system.policy_sync.source import FailoverSources
 from system.policy_sync.syncer import PolicySync
@@ -23,7 +23,9 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
     settings = settings or PolicySyncSettings()
     opa = None
     if sync is None and settings.mode == "bundle":
-        sync = BundleSync(_sources(settings), heartbeat_s=settings.heartbeat_s, backoff_min_s=settings.backoff_min_s,
+        opa = OpaData(settings.opa_url, settings.opa_timeout_s)
+        sync = BundleSync(_sources(settings), opa, heartbeat_s=settings.heartbeat_s,
+                          verify_interval_s=settings.verify_interval_s, backoff_min_s=settings.backoff_min_s,
                           backoff_max_s=settings.backoff_max_s, resync_interval_s=settings.resync_interval_s)
     elif sync is None:
         opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
@@ -37,7 +39,7 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
             raise RuntimeError("no full sync with etcd yet")
 
     probes = {"synced": synced}
-    if hasattr(sync.opa, "ping"):  # in bundle mode `synced` means OPA reported the snapshot active
+    if hasattr(sync.opa, "ping"):  # in bundle mode `synced` also means OPA reported the snapshot active
         probes["opa"] = sync.opa.ping
     app = create_app("policy_sync", readiness=probes,
                      description="OPA's sidecar: mirrors etcd's /policies/ prefix into OPA.")

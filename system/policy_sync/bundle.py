@@ -33,6 +33,15 @@ def path_of(policy_id: str) -> str:
     return f"/{policy_id}.rego"
 
 
+def module_id(policy_id: str) -> str:
+    """The id OPA gives a policy of the bundle (`GET /v1/policies/{id}`): bundle name and file.
+
+    >>> module_id("authz")
+    'policies/authz.rego'
+    """
+    return f"{NAME}{path_of(policy_id)}"
+
+
 def policy_of(path: str) -> str | None:
     """The policy id of a file of the bundle (OPA reports errors by file), or None."""
     name = path.rsplit("/", 1)[-1]
@@ -171,6 +180,7 @@ class Activation:
     failed: bool
     message: str
     errors: dict[str, str]  # policy id -> message; "" key: errors that name no policy file
+    timers_ms: dict[str, float]  # OPA's own timers of its last download and activation
 
     @classmethod
     def from_report(cls, report: dict, name: str = NAME) -> Activation | None:
@@ -181,6 +191,9 @@ class Activation:
         ...     "message": "unexpected eof", "location": {"file": "/bad.rego", "row": 3}}]}}})
         >>> a.active, a.failed, a.errors
         ('41', True, {'bad': '/bad.rego:3: rego_parse_error: unexpected eof'})
+        >>> Activation.from_report({"bundles": {"policies": {"active_revision": "41", "metrics": {
+        ...     "timer_rego_module_compile_ns": 2500000, "counter_x": 3}}}}).timers_ms
+        {'rego_module_compile': 2.5}
         """
         status = (report.get("bundles") or {}).get(name)
         if not isinstance(status, dict):
@@ -192,6 +205,9 @@ class Activation:
             where = f"{loc.get('file')}:{loc.get('row')}: " if loc.get("file") else ""
             errors.setdefault(pid, []).append(f"{where}{e.get('code')}: {e.get('message')}")
         code = status.get("code") or ""
+        metrics = status.get("metrics") or {}
+        timers = {k[len("timer_"):-len("_ns")]: round(v / 1e6, 3) for k, v in metrics.items()
+                  if k.startswith("timer_") and k.endswith("_ns") and isinstance(v, int | float)}
         return cls(active=status.get("active_revision") or None, failed=bool(code),
                    message=str(status.get("message") or code),
-                   errors={pid: "; ".join(msgs)[:2000] for pid, msgs in errors.items()})
+                   errors={pid: "; ".join(msgs)[:2000] for pid, msgs in errors.items()}, timers_ms=timers)

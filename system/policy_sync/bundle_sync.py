@@ -1,4 +1,5 @@
-"""The sync loop's bundle mode: OPA pulls every policy as one bundle and compiles once per batch.
+"""The sync loop's bundle mode: OPA pulls every policy as one bundle and compiles once per batch;
+JSON documents (keys `data/<id>`) go through OPA's Data API, which compiles nothing.
 
     etcd watch ─> desired view ─> publish bundle (etag = revision) ─> OPA long-polls it,
                                                                        compiles once, activates
@@ -10,6 +11,11 @@ The snapshot, the watch, failover and lag are PolicySync's; what changes is how 
 reaches OPA. With `PUT /v1/policies`, ten distinct policies changed cost ten compiles of
 every loaded module; here they cost one, because whatever changed while OPA compiled
 is in the next bundle it takes.
+
+A batch's documents are written before the bundle that covers the same revision is offered,
+so when OPA activates that bundle, every change up to its revision, of either kind, is in.
+A restarted OPA downloads the bundle itself; its documents are put back as soon as its
+status report shows a new instance id (and every `verify_interval_s` regardless).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from system.policy_sync.bundle import Activation, Board, Bundle
-from system.policy_sync.source import Batch, Entry
+from system.policy_sync.opa import OpaData, OpaRejected, canonical, is_data
+from system.policy_sync.source import Batch, Entry, Event
 from system.policy_sync.syncer import PolicySync, Source
 
 log = logging.getLogger(__name__)
@@ -35,8 +42,8 @@ class BundleSync(PolicySync):
         app serves sync.board at /opa/bundles/policies.tar.gz and feeds /opa/status to sync.on_status
     """
 
-    def __init__(self, source_factory: Callable[[], Source], **kwargs) -> None:
-        super().__init__(source_factory, opa=None, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, source_factory: Callable[[], Source], data: OpaData | None = None, **kwargs) -> None:
+        super().__init__(source_factory, opa=data, **kwargs)  # type: ignore[arg-type]
         self.board = Board()
         self.desired: dict[str, Entry] = {}
         self.view_revision = 0  # every etcd change up to it is in `desired`
@@ -49,22 +56,26 @@ class BundleSync(PolicySync):
         self._last_fetched: str | None = None
         self.activations = 0
         self.refusals = 0
+        self.timers_ms: dict[str, float] = {}  # OPA's timers of the last activation (parse, compile, ...)
+        self._opa_instance: str | None = None
+        self._restore_data = False
 
     def status(self) -> dict:
         st = super().status()
         with self._lock:
             st["bundle"] = {"offered": self.board.current.etag if self.board.current else None,
                             "active": self._active_etag, "activations": self.activations,
-                            "refusals": self.refusals}
+                            "refusals": self.refusals, "opa_timers_ms": dict(self.timers_ms)}
         return st
 
     # ------------------------------------------------------------ etcd side
 
     def resync(self, source: Source, periodic: bool = False) -> None:
         revision, entries = source.snapshot()
+        if periodic and revision <= self.view_revision:
+            return  # the watch is already past this snapshot
+        self._resync_data({pid: e for pid, e in entries.items() if is_data(pid)})
         with self._lock:
-            if periodic and revision <= self.view_revision:
-                return  # the watch is already past this snapshot
             self.desired = dict(entries)
             self.view_revision = revision
             self._snapshot_revision = revision
@@ -76,11 +87,13 @@ class BundleSync(PolicySync):
         log.info("policy_sync: snapshot of %d policies at revision %d offered to OPA", len(entries), revision)
 
     def apply(self, batch: Batch) -> None:
+        events = [ev for ev in batch.events if ev.mod_revision > self._snapshot_revision]  # older: in the snapshot
+        last: dict[str, Event] = {ev.id: ev for ev in events}
+        for ev in sorted((ev for pid, ev in last.items() if is_data(pid)), key=lambda ev: ev.mod_revision):
+            self._load_data(ev)  # before the bundle that covers this revision is offered
         with self._lock:
             seen: dict[str, int] = {}
-            for ev in batch.events:
-                if ev.mod_revision <= self._snapshot_revision:
-                    continue  # in the last snapshot already
+            for ev in events:
                 seen[ev.id] = seen.get(ev.id, 0) + 1
                 if ev.kind == "put":
                     self.desired[ev.id] = Entry(ev.value or "", ev.mod_revision)
@@ -92,8 +105,69 @@ class BundleSync(PolicySync):
             self.view_revision = max(self.view_revision, newest)
             self._publish()
 
+    # ------------------------------------------------------------ documents (OPA's Data API)
+
+    def _load_data(self, ev: Event) -> None:
+        if self.opa is None:
+            return
+        try:
+            if ev.kind == "put":
+                self._opa(lambda: self.opa.put(ev.id, ev.value or ""))
+            else:
+                self._opa(lambda: self.opa.delete(ev.id))
+        except OpaRejected as exc:
+            log.error("policy_sync: OPA refused document %s at revision %d: %s", ev.id, ev.mod_revision, exc)
+            with self._lock:
+                self.errors[ev.id] = {"revision": ev.mod_revision, "message": str(exc)}
+            return
+        with self._lock:
+            if ev.kind == "put":
+                self.loaded[ev.id] = (ev.mod_revision, canonical(ev.value or ""))
+            else:
+                self.loaded.pop(ev.id, None)
+            self.errors.pop(ev.id, None)
+
+    def _resync_data(self, docs: dict[str, Entry]) -> None:
+        """Make OPA's documents equal to the snapshot's: put what differs, delete what etcd lacks."""
+        if self.opa is None:
+            return
+        in_opa = self._opa(self.opa.list)
+        for pid, entry in sorted(docs.items()):
+            try:
+                same = in_opa.get(pid) == canonical(entry.value)
+            except ValueError:
+                same = False  # not JSON: the put reports the refusal
+            if same:
+                with self._lock:
+                    self.loaded[pid] = (entry.mod_revision, in_opa[pid])
+                    self.errors.pop(pid, None)
+            else:
+                self._load_data(Event("put", pid, entry.value, entry.mod_revision))
+        for pid in sorted(set(in_opa) - set(docs)):
+            self._load_data(Event("delete", pid, None, 0))
+        with self._lock:
+            for pid in [p for p in self.loaded if is_data(p) and p not in docs]:
+                del self.loaded[pid]
+
     def _maybe_verify(self) -> None:
-        """Nothing to put back: a restarted OPA downloads the bundle itself."""
+        """Put back the documents a restarted OPA lost (its bundle it downloads itself): at once
+        when its status report shows a new instance, else every `verify_interval_s`."""
+        if self.opa is None:
+            return
+        now = time.monotonic()
+        if not self._restore_data and now - self._last_verify < self.verify_interval_s:
+            return
+        self._restore_data, self._last_verify = False, now
+        try:
+            in_opa = self.opa.list()
+        except Exception:  # noqa: BLE001 - OPA away: the next round tries again
+            return
+        with self._lock:
+            missing = {pid: (rev, text) for pid, (rev, text) in self.loaded.items()
+                       if is_data(pid) and in_opa.get(pid) != text}
+        for pid, (rev, text) in sorted(missing.items()):
+            log.warning("policy_sync: OPA lost document %s (restarted?); putting it back", pid)
+            self._load_data(Event("put", pid, text, rev))
 
     # ------------------------------------------------------------ the bundle
 
@@ -103,6 +177,8 @@ class BundleSync(PolicySync):
         policies: dict[str, str] = {}
         revisions: dict[str, int] = {}
         for pid, entry in self.desired.items():
+            if is_data(pid):
+                continue
             refused = self.errors.get(pid)
             if refused is not None and refused.get("revision") == entry.mod_revision:
                 if pid in self.loaded:
@@ -140,19 +216,30 @@ class BundleSync(PolicySync):
         activation = Activation.from_report(report)
         if activation is None:
             return
+        instance = (report.get("labels") or {}).get("id")
         with self._lock:
+            restarted = bool(instance) and self._opa_instance is not None and instance != self._opa_instance
+            if instance:
+                self._opa_instance = instance
+            if restarted:  # a new OPA process: its documents are gone, put them back now
+                self._restore_data = True
+            if activation.timers_ms:
+                self.timers_ms = activation.timers_ms
             if activation.active in self._served:
                 self._activated(activation.active)
             if activation.failed and activation.errors:
                 self._refused(activation)
+        if restarted:
+            self._wakeup()
 
     def _activated(self, etag: str) -> None:
         bundle, revisions, _ = self._served[etag]
         if etag != self._active_etag:
             self._active_etag = etag
             self.activations += 1
-        self.loaded = {pid: (revisions[pid], rego) for pid, rego in bundle.policies.items()}
-        for pid in list(self.errors):  # a refusal stands while its version is the one wanted and not loaded
+        self.loaded = {**{pid: v for pid, v in self.loaded.items() if is_data(pid)},
+                       **{pid: (revisions[pid], rego) for pid, rego in bundle.policies.items()}}
+        for pid in [p for p in self.errors if not is_data(p)]:  # a refusal stands while its version is wanted and not loaded
             refused = self.errors[pid].get("revision")
             entry = self.desired.get(pid)
             if entry is None or entry.mod_revision != refused or revisions.get(pid) == refused:
@@ -160,7 +247,7 @@ class BundleSync(PolicySync):
         self._advance_if_active(etag)
 
     def _advance_if_active(self, etag: str) -> None:
-        loaded = {pid: rego for pid, (_, rego) in self.loaded.items()}
+        loaded = self._rego_loaded()
         bundle, _, covers = self._served[etag]
         if bundle.policies != loaded:
             return
@@ -170,12 +257,15 @@ class BundleSync(PolicySync):
         if self.revision >= self.received_revision:
             self._behind_since = None
 
+    def _rego_loaded(self) -> dict[str, str]:
+        return {pid: rego for pid, (_, rego) in self.loaded.items() if not is_data(pid)}
+
     def _refused(self, activation: Activation) -> None:
         failed = self._served.get(self._last_fetched or "")
         if failed is None or self._last_fetched == activation.active:
             return  # not a bundle of ours, or an old report of one OPA has since taken
         bundle, revisions, _ = failed
-        accepted = {pid: rego for pid, (_, rego) in self.loaded.items()}
+        accepted = self._rego_loaded()
         pending = {pid for pid, rego in bundle.policies.items() if accepted.get(pid) != rego}
         named = {pid for pid in activation.errors if pid in pending}
         # An error in no changed file (an unchanged policy clashing with a changed one, say)

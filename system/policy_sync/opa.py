@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from system.common.tls import client_context
@@ -74,3 +76,72 @@ def _message(r: httpx.Response) -> str:
         loc = e.get("location") or {}
         parts.append(f"{loc.get('file', '')}:{loc.get('row', '')}: {e.get('code')}: {e.get('message')}")
     return "; ".join(p for p in parts if p)[:2000]
+
+
+DATA_PREFIX = "data/"  # a key /policies/data/<id> holds a JSON document, not Rego (Rego ids have no "/")
+DATA_ROOT = "policy_data"  # ... which OPA serves as data.policy_data.<id>
+
+
+def is_data(key_id: str) -> bool:
+    return key_id.startswith(DATA_PREFIX)
+
+
+def canonical(text: str) -> str:
+    """A JSON document's one spelling, so etcd's text and OPA's answer compare equal.
+
+    >>> canonical('{"b": 1, "a": [1, 2]}')
+    '{"a":[1,2],"b":1}'
+    """
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class OpaData:
+    """PUT / DELETE / list JSON documents under OPA's `/v1/data/policy_data`: OPA compiles
+    nothing for a data write, so its cost does not grow with the policies loaded.
+
+    Ids are the policy prefix's key suffixes, `data/<id>`; `put` takes the document's JSON text.
+
+        opa = OpaData("http://127.0.0.1:8181")
+        opa.put("data/routes", '{"rules": []}')
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
+        self._rest = OpaPolicies(url, timeout, client)
+
+    def _path(self, key_id: str) -> str:
+        return f"/v1/data/{DATA_ROOT}/{key_id[len(DATA_PREFIX):]}"
+
+    def put(self, key_id: str, text: str) -> None:
+        try:
+            canonical(text)
+        except ValueError as exc:
+            raise OpaRejected(f"not JSON: {exc}") from None
+        r = self._rest._call("PUT", self._path(key_id), content=text.encode("utf-8"),
+                             headers={"Content-Type": "application/json"})
+        if r.status_code in (200, 204):
+            return
+        if 400 <= r.status_code < 500:
+            raise OpaRejected(_message(r))
+        raise OpaUnavailable(f"HTTP {r.status_code}: {_message(r)}")
+
+    def delete(self, key_id: str) -> None:
+        r = self._rest._call("DELETE", self._path(key_id))
+        if r.status_code in (200, 204, 404):
+            return
+        if 400 <= r.status_code < 500:
+            raise OpaRejected(_message(r))
+        raise OpaUnavailable(f"HTTP {r.status_code}: {_message(r)}")
+
+    def list(self) -> dict[str, str]:
+        """Every document OPA holds under the root, as `data/<id>` -> canonical JSON."""
+        r = self._rest._call("GET", f"/v1/data/{DATA_ROOT}")
+        if r.status_code != 200:
+            raise OpaUnavailable(f"HTTP {r.status_code}: {_message(r)}")
+        docs = r.json().get("result") or {}
+        return {f"{DATA_PREFIX}{k}": canonical(json.dumps(v)) for k, v in docs.items()} if isinstance(docs, dict) else {}
+
+    def ping(self) -> None:
+        self._rest.ping()
+
+    def close(self) -> None:
+        self._rest.close()

@@ -37,7 +37,8 @@ class PolicySyncSettings(BaseSettings):
     policy_prefix: str = "/policies/"
 
     # How policies reach OPA: "rest" PUTs each one (OPA compiles every module per PUT);
-    # "bundle" serves them all as one bundle that OPA long-polls (one compile per batch).
+    # "bundle" serves them all as one bundle that OPA long-polls (one compile per batch) and
+    # writes the JSON documents (keys data/<id>) through OPA's Data API (no compile).
     mode: Literal["rest", "bundle"] = "rest"
 
     opa_url: str = "http://opa:8181"

@@ -74,6 +74,7 @@ class PolicySync:
         self.events_superseded = 0  # applied by loading a newer version of the same policy
         self.last_error: str | None = None
         self._last_verify = time.monotonic()
+        self._wakeup: Callable[[], None] = lambda: None  # ends the loop's wait for the watch early
 
     # ------------------------------------------------------------ lifecycle
 
@@ -141,11 +142,12 @@ class PolicySync:
             q.put(item)
 
         source.watch(self.revision + 1, received)
+        self._wakeup = lambda: q.put(None)
         self.etcd_connected = True
         self.last_error = None
         while not self._stop.is_set():
             try:
-                item = q.get(timeout=self.heartbeat_s)
+                item = q.get(timeout=self.heartbeat_s)  # None: woken up, to verify at once
             except queue.Empty:
                 source.ping()  # a paused or partitioned etcd never ends the watch stream itself
                 item = None

@@ -1,4 +1,5 @@
-"""OPA: one per app node, local to its policy_sync and gateway (policies arrive through policy_sync)."""
+"""OPA: one per app node, local to its policy_sync and gateway; it long-polls its policies from
+policy_sync as one bundle (system/policy_sync/bundle.py) and reports what it activated."""
 
 from __future__ import annotations
 
@@ -20,4 +21,5 @@ class OpaServer(OpaContainer):
 
 def container(ctx: Context, p: Placement) -> OpaServer:
     c = OpaServer(ctx.run_id, ctx.image_of("opa"), p.port, site=p.site)
+    c.with_bundle_service(f"{ctx.plan.nearest('policy_sync', p.site).url()}/opa")
     return ctx.serve_tls(ctx.place(c, p), p).with_log_level("error")

@@ -79,7 +79,8 @@ def env_for(ctx: Context, p: Placement) -> dict[str, str]:
     elif p.kind == "policy_sync":
         env |= {
             "etcd_endpoint": ",".join(x.hostport("client") for x in _local_first(plan, "etcd", site)),
-            "opa_url": local("opa").url(),
+            "mode": "bundle",
+            "opa_url": local("opa").url(),  # the policy documents' Data API
             "resync_interval_s": f"{params.policy_sync.resync_s:g}",
             "backoff_min_s": f"{params.policy_sync.reconnect_backoff_s:g}",
         }

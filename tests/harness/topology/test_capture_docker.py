@@ -15,6 +15,7 @@ from harness.docker_engine import EngineUnavailable, ensure_tools
 from harness.topology import trust
 from harness.topology.capture import CAPTURE_TOOLS, Capture
 from harness.waiting import eventually
+from system.policy_sync.bundle import module_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 TIMEOUT_S = 30
@@ -36,7 +37,7 @@ def _marker(what: str) -> str:
 def _policy_everywhere(state, pid: str, marker: str) -> bool | list:
     opas = [n for n, c in state.components.items() if c["kind"] == "opa"]
     with trust.client(state, timeout=5) as http:
-        raws = [http.get(f"{state.url(n)}/v1/policies/{pid}", extensions=trust.named(state, n)) for n in opas]
+        raws = [http.get(f"{state.url(n)}/v1/policies/{module_id(pid)}", extensions=trust.named(state, n)) for n in opas]
     seen = [r.status_code == 200 and marker in r.json()["result"]["raw"] for r in raws]
     return True if all(seen) else seen
 

@@ -14,6 +14,7 @@ import pytest
 from topology_support import raft_peers, sites_of
 
 from harness.topology import etcd_tls, trust
+from harness.waiting import eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -171,6 +172,66 @@ def test_policy_update_through_the_vip_is_enforced_in_both_dcs(seed_lab) -> None
         assert put(DEFAULT_AUTHZ_REGO).status_code in (200, 201, 202)
         _until(lambda: all(_query(g, keys["bob"]).status_code == 200 for g in gateways) or None, 15,
                "default policy restored")
+
+
+def test_each_opa_takes_its_policies_as_policy_syncs_bundle_and_reports_it_back(seed_lab) -> None:
+    """OPA long-polls its site's policy_sync over mutual TLS: the bundle it activated is the one
+    on offer, its modules are the bundle's, and a REST write into a policy's package is refused."""
+    from system.policies import DEFAULT_POLICY_ID
+    from system.policy_sync.bundle import module_id
+
+    st = seed_lab.state
+    for sync_name, opa_name in zip([c.name for c in st.of_kind("policy_sync")], [c.name for c in st.of_kind("opa")],
+                                   strict=True):
+        with trust.component(st, sync_name, timeout=10) as sync, trust.component(st, opa_name, timeout=10) as opa:
+            status = eventually(lambda: (s := sync.get("/status").json())["bundle"]["active"] == s["bundle"]["offered"]
+                                and s, 15, f"{opa_name} active on the offered bundle")
+            assert DEFAULT_POLICY_ID in status["policies"] and status["bundle"]["activations"] >= 1, status
+            assert opa.get(f"/v1/policies/{module_id(DEFAULT_POLICY_ID)}").status_code == 200
+            owned = opa.put("/v1/policies/intruder", content="package halab.authz\nallow := true\n")
+            assert owned.status_code == 400 and "owned by bundle" in owned.text, owned.text
+
+
+def test_a_policy_document_through_the_vip_changes_decisions_in_both_dcs_without_a_compile(seed_lab) -> None:
+    """The data path end to end: the CMS stores the document, etcd carries it, each policy_sync
+    writes it through its OPA's Data API; no bundle is activated for it."""
+    st, keys = seed_lab.state, seed_lab.consumers
+    vip = trust.vip(st, timeout=30)
+    admin = {"apikey": keys["admin"]}
+    syncs = [c.name for c in st.of_kind("policy_sync")]
+    opas = [trust.component(st, c.name, timeout=10) for c in st.of_kind("opa")]
+
+    def allowed(user: str) -> list:
+        return [o.post("/v1/data/halab/gate/allow", json={"input": {"user": user}}).json().get("result") for o in opas]
+
+    def activations() -> list[int]:
+        out = []
+        for n in syncs:
+            with trust.component(st, n, timeout=10) as sync:
+                out.append(sync.get("/status").json()["bundle"]["activations"])
+        return out
+
+    try:
+        r = vip.put("/cms/policy-data/gate", headers=admin, params={"wait": "enforced"},
+                    json={"data": {"users": ["bob"]}, "description": "who passes the gate"})
+        assert r.status_code in (200, 201), r.text
+        r = vip.put("/cms/policies/gate", headers=admin, params={"wait": "enforced"},
+                    json={"rego": "package halab.gate\n\nallow if input.user in data.policy_data.gate.users\n",
+                          "description": "reads its users from a document"})
+        assert r.status_code in (200, 201), r.text
+        eventually(lambda: allowed("bob") == [True, True], 15, "bob passes in both DCs")
+        before = activations()
+        r = vip.put("/cms/policy-data/gate", headers=admin, params={"wait": "enforced"},
+                    json={"data": {"users": ["alice"]}, "description": "alice instead"})
+        assert r.status_code == 200 and r.json()["enforced"], r.text
+        eventually(lambda: allowed("alice") == [True, True] and allowed("bob") == [None, None], 15,
+                   "the new document decides in both DCs")
+        assert activations() == before, "a document change made OPA compile"
+    finally:
+        vip.delete("/cms/policies/gate", headers=admin)
+        vip.delete("/cms/policy-data/gate", headers=admin)
+        for o in opas:
+            o.close()
 
 
 def test_etcd_lists_one_member_per_dc(seed_lab) -> None:

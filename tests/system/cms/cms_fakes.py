@@ -16,12 +16,33 @@ def _get_path(doc: dict, path: str):
     return cur
 
 
+class _Shared:
+    """What sibling views of one store share: its being down (one client, one server)."""
+
+    down = False
+
+
 class FakeMetadata:
-    def __init__(self) -> None:
+    def __init__(self, shared: _Shared | None = None) -> None:
         self.docs: dict[str, dict] = {}
         self.users: dict[str, dict] = {}
         self.claims: dict[str, str] = {}
-        self.down = False
+        self._shared = shared or _Shared()
+        self._documents: FakeMetadata | None = None
+
+    @property
+    def down(self) -> bool:
+        return self._shared.down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self._shared.down = value
+
+    def documents(self) -> FakeMetadata:
+        """The policy documents' collections (policy_data, policy_data_claims): same server."""
+        if self._documents is None:
+            self._documents = FakeMetadata(self._shared)
+        return self._documents
 
     def _check(self) -> None:
         if self.down:
@@ -99,16 +120,42 @@ class FakeMetadata:
         return self.users.pop(name, None) is not None
 
 
-class FakeEtcd:
-    """Keys by policy id; one global revision, as etcd's."""
+class _Cluster(_Shared):
+    revision = 1
 
-    def __init__(self) -> None:
+
+class FakeEtcd:
+    """Keys by policy id; one global revision, as etcd's, shared with the `documents()` view
+    (the keys under data/), which the policies' view does not list, as EtcdPolicies."""
+
+    def __init__(self, cluster: _Cluster | None = None) -> None:
         self.kv: dict[str, EtcdEntry] = {}
-        self.revision = 1
-        self.down = False
+        self._cluster = cluster or _Cluster()
         # "unknown": the write is applied but the client sees a timeout.
         self.mode = "ok"
         self.quorum_checks = 0
+        self._documents: FakeEtcd | None = None
+
+    @property
+    def revision(self) -> int:
+        return self._cluster.revision
+
+    @revision.setter
+    def revision(self, value: int) -> None:
+        self._cluster.revision = value
+
+    @property
+    def down(self) -> bool:
+        return self._cluster.down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self._cluster.down = value
+
+    def documents(self) -> FakeEtcd:
+        if self._documents is None:
+            self._documents = FakeEtcd(self._cluster)
+        return self._documents
 
     def _check(self, write=False) -> None:
         if self.down:

@@ -31,6 +31,12 @@ def rego(package: str, value: int, size: int) -> str:
     return head + "".join(rules)
 
 
+def reading_rego(package: str, doc: str, size: int) -> str:
+    """`rego`'s shape, but its value read from the document `data.policy_data[doc]`: a change of
+    the document changes the decision without a compile (the data path)."""
+    return rego(package, 0, size).replace("value := 0\n", f'value := data.policy_data["{doc}"].value\n', 1)
+
+
 def hot_id(j: int) -> str:
     return f"hot-p{j}"
 
@@ -65,7 +71,7 @@ class WatchFloor:
     """A bare etcd watch on one member: the earliest a watcher in that DC can know of a put.
     It is policy_sync's own watch code, without policy_sync."""
 
-    def __init__(self, endpoint: str, prefix: str = "/policies/hot-", tls=None) -> None:
+    def __init__(self, endpoint: str, prefix: str = "/policies/", tls=None) -> None:
         self.arrivals = Arrivals()
         self._source = EtcdSource(endpoint, prefix=prefix, tls=tls)
 

@@ -7,6 +7,7 @@ sidecar.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from contextlib import ExitStack
@@ -17,7 +18,7 @@ import uvicorn
 
 from harness.process import free_port
 from harness.waiting import eventually
-from system.policy_sync.bundle import NAME, RESOURCE
+from system.policy_sync.bundle import NAME
 
 pytestmark = pytest.mark.docker
 
@@ -50,16 +51,20 @@ def stack(docker_client, run_id):
     from harness.containers import EtcdContainer, InternalNetwork, OpaContainer
     from system.policy_sync.app import build_app
     from system.policy_sync.bundle_sync import BundleSync
+    from system.policy_sync.opa import OpaData
     from system.policy_sync.source import EtcdSource
 
     with ExitStack() as es:
         net = es.enter_context(InternalNetwork(run_id, "psbundle"))
         etcd = es.enter_context(EtcdContainer(run_id).on_network(net, "etcd"))
         endpoint = f"{etcd.address()}:2379"
-        sync = BundleSync(lambda: EtcdSource(endpoint, timeout=1.0), heartbeat_s=0.3, backoff_min_s=0.1,
-                          backoff_max_s=0.5)
         host = docker_client.networks.get(net.id).attrs["IPAM"]["Config"][0]["Gateway"]
         port = free_port()
+        # OPA first: its downloads fail until policy_sync serves, and it retries within 2 s
+        opa = es.enter_context(OpaContainer(run_id).on_network(net, "opa")
+                               .with_bundle_service(f"http://{host}:{port}/opa"))
+        sync = BundleSync(lambda: EtcdSource(endpoint, timeout=1.0), OpaData(opa.api_url), heartbeat_s=0.3,
+                          verify_interval_s=60, backoff_min_s=0.1, backoff_max_s=0.5)
         server = uvicorn.Server(uvicorn.Config(build_app(sync=sync), host=host, port=port, log_level="warning",
                                                access_log=False, lifespan="on"))
         thread = threading.Thread(target=server.run, daemon=True)
@@ -67,11 +72,6 @@ def stack(docker_client, run_id):
         es.callback(thread.join, 10)
         es.callback(setattr, server, "should_exit", True)
         eventually(lambda: server.started, what="policy_sync serving")
-        opa = es.enter_context(OpaContainer(run_id).on_network(net, "opa").with_args(
-            f"--set=services.policy_sync.url=http://{host}:{port}/opa",
-            f"--set=bundles.{NAME}.service=policy_sync", f"--set=bundles.{NAME}.resource={RESOURCE}",
-            f"--set=bundles.{NAME}.polling.long_polling_timeout_seconds=10",
-            "--set=status.service=policy_sync"))
         st = BundleStack(etcd, opa, sync)
         eventually(sync.synced.is_set, what="OPA activated the first snapshot")
         yield st
@@ -147,9 +147,40 @@ def test_a_restarted_opa_downloads_the_bundle_again_by_itself(stack):
     etcd.put(f"/policies/{pkg}", rego(pkg, True))
     eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, what="loaded")
     container = stack.opa.get_wrapped_container()
+    etcd.put("/policies/data/restart", json.dumps({"allow": [pkg]}))
+    eventually(lambda: stack.decide("policy_data/restart") == {"allow": [pkg]}, what="document written")
     container.restart(timeout=5)
-    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, timeout_s=30, what="loaded again after restart",
+    eventually(lambda: stack.decide(f"halab/{pkg}/allow") is True, timeout_s=30, what="bundle loaded again after restart",
                retry=(Exception,))
+    # the documents went with the process: policy_sync puts them back when OPA's report names a new instance
+    eventually(lambda: stack.decide("policy_data/restart") == {"allow": [pkg]}, timeout_s=10,
+               what="document put back after restart", retry=(Exception,))
+    etcd.delete("/policies/data/restart")
+    etcd.close()
+
+
+def test_a_document_changes_a_decision_without_any_compile(stack):
+    """A Rego module that reads its parameters from data.policy_data: changing the document
+    changes the decision, and OPA activates no bundle for it."""
+    pkg, doc = f"d{uuid.uuid4().hex[:8]}", f"acl{uuid.uuid4().hex[:6]}"
+    etcd = stack.etcd_client()
+    etcd.put(f"/policies/{pkg}", f"package halab.{pkg}\n\nallow if input.group in data.policy_data.{doc}.groups\n")
+    etcd.put(f"/policies/data/{doc}", json.dumps({"groups": ["editors"]}))
+    decide = lambda group: httpx.post(f"{stack.opa.api_url}/v1/data/halab/{pkg}/allow", json={"input": {"group": group}},
+                                      trust_env=False, timeout=5).json().get("result")
+    eventually(lambda: decide("editors") is True, what="module and document loaded")
+    before = stack.activations()
+    etcd.put(f"/policies/data/{doc}", json.dumps({"groups": ["editors", "readers"]}))
+    rev = etcd.get_response(f"/policies/data/{doc}").kvs[0].mod_revision
+    eventually(lambda: decide("readers") is True, what="the new document decides")
+    eventually(lambda: stack.sync.status()["revision"] >= rev, what="revision reported")
+    assert stack.activations() == before and stack.sync.status()["policies"][f"data/{doc}"] == rev
+    etcd.put(f"/policies/data/{doc}", "{not json")
+    bad = etcd.get_response(f"/policies/data/{doc}").kvs[0].mod_revision
+    eventually(lambda: stack.sync.status()["errors"].get(f"data/{doc}", {}).get("revision") == bad, what="refused")
+    assert decide("readers") is True  # the last good document stays
+    etcd.delete(f"/policies/data/{doc}")
+    eventually(lambda: decide("editors") is None, what="document deleted: the rule is undefined")
     etcd.close()
 
 

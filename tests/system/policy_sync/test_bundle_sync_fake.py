@@ -117,3 +117,73 @@ def test_etags_stay_unique_when_a_resync_offers_an_older_revision():
     first = sync.board.current.etag
     sync.resync(FakeSource(15, {"a": "package halab.a\n", "b": "package halab.b\n"}))
     assert sync.board.current.etag != first and sync.board.current.etag.startswith("15.")
+
+
+class FakeOpaData:
+    """OPA's Data API as a dict of canonical JSON; refuses what is not JSON, as OpaData does."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, str] = {}
+        self.puts = 0
+
+    def put(self, key_id: str, text: str) -> None:
+        from system.policy_sync.opa import OpaRejected, canonical
+
+        try:
+            self.docs[key_id] = canonical(text)
+        except ValueError as exc:
+            raise OpaRejected(str(exc)) from None
+        self.puts += 1
+
+    def delete(self, key_id: str) -> None:
+        self.docs.pop(key_id, None)
+
+    def list(self) -> dict[str, str]:
+        return dict(self.docs)
+
+
+def test_documents_go_to_the_data_api_not_into_the_bundle_and_count_in_the_revision():
+    opa = FakeOpaData()
+    sync = BundleSync(lambda: None, opa)
+    sync.resync(FakeSource(10, {"a": "package halab.a\n", "data/acl": '{"groups": ["x"]}'}))
+    assert set(sync.board.current.policies) == {"a"} and opa.docs == {"data/acl": '{"groups":["x"]}'}
+    sync.fetched(sync.board.current.etag)
+    sync.on_status(report(sync.board.current.etag))
+    etag = sync.board.current.etag
+    sync.apply(Batch([Event("put", "data/acl", '{"groups": ["x", "y"]}', 11)], 11))
+    st = sync.status()
+    assert sync.board.current.etag == etag  # no new bundle, so no compile
+    assert st["revision"] == 11 and st["policies"] == {"a": 10, "data/acl": 11}
+    assert opa.docs["data/acl"] == '{"groups":["x","y"]}'
+
+
+def test_a_document_that_is_not_json_is_refused_and_the_last_good_one_stays():
+    opa = FakeOpaData()
+    sync = synced_with(opa, {"data/acl": '{"v": 1}'})
+    sync.apply(Batch([Event("put", "data/acl", "{nope", 11)], 11))
+    st = sync.status()
+    assert st["errors"]["data/acl"]["revision"] == 11 and opa.docs["data/acl"] == '{"v":1}'
+    assert st["revision"] == 11  # refused, as a Rego refusal is: counted as applied
+    sync.apply(Batch([Event("put", "data/acl", '{"v": 2}', 12)], 12))
+    assert sync.status()["errors"] == {} and opa.docs["data/acl"] == '{"v":2}'
+
+
+def test_a_new_opa_instance_gets_its_documents_back_and_a_resync_deletes_strays():
+    opa = FakeOpaData()
+    sync = synced_with(opa, {"data/acl": '{"v": 1}'})
+    sync.on_status({**report(sync.board.current.etag), "labels": {"id": "first"}})
+    opa.docs.clear()  # OPA restarted: its documents are gone
+    sync.on_status({**report(sync.board.current.etag), "labels": {"id": "second"}})
+    sync._maybe_verify()
+    assert opa.docs == {"data/acl": '{"v":1}'}
+    opa.docs["data/stray"] = "1"
+    sync.resync(FakeSource(20, {"data/acl": '{"v": 1}'}))
+    assert opa.docs == {"data/acl": '{"v":1}'} and opa.puts == 2
+
+
+def synced_with(opa: FakeOpaData, entries: dict[str, str]) -> BundleSync:
+    sync = BundleSync(lambda: None, opa, verify_interval_s=3600)
+    sync.resync(FakeSource(10, entries))
+    sync.fetched(sync.board.current.etag)
+    sync.on_status(report(sync.board.current.etag))
+    return sync
