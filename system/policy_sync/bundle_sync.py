@@ -223,8 +223,7 @@ class BundleSync(PolicySync):
                 self._opa_instance = instance
             if restarted:  # a new OPA process: its documents are gone, put them back now
                 self._restore_data = True
-            if activation.timers_ms:
-                self.timers_ms = activation.timers_ms
+            self.timers_ms.update(activation.timers_ms)  # a report without an activation carries fewer timers
             if activation.active in self._served:
                 self._activated(activation.active)
             if activation.failed and activation.errors:

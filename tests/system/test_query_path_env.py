@@ -141,6 +141,13 @@ class QueryPath:
     # -- helpers --------------------------------------------------------------------------
 
     def put_policy(self, rego: str, policy_id: str = "authz") -> None:
+        """The policy into OPA as policy_sync would put it, with the default documents it reads."""
+        from system.policies import DEFAULT_DOCUMENTS
+        from system.policy_sync.opa import DATA_ROOT
+
+        for doc_id, data in DEFAULT_DOCUMENTS.items():
+            httpx.put(f"{self.opa.api_url}/v1/data/{DATA_ROOT}/{doc_id}", json=data, trust_env=False,
+                      timeout=10).raise_for_status()
         r = httpx.put(f"{self.opa.api_url}/v1/policies/{policy_id}", content=rego.encode(),
                       headers={"Content-Type": "text/plain"}, trust_env=False, timeout=10)
         r.raise_for_status()

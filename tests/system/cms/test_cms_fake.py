@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -277,6 +278,13 @@ def test_seed_installs_the_default_policy_set(client):
     meta, etcd = client.fakes[0], client.fakes[1]
     assert etcd.kv["authz"].value == default_policies()["authz"]["rego"]
     assert meta.docs["authz"]["author"] == "root"
+    # the route rules the policy reads, as a document, written first
+    from system.policies import DEFAULT_DOCUMENTS
+    from system.policy_sync.opa import canonical
+
+    routes = etcd.documents().kv["authz-routes"]
+    assert routes.value == canonical(json.dumps(DEFAULT_DOCUMENTS["authz-routes"]))
+    assert routes.mod_revision < etcd.kv["authz"].mod_revision
 
 
 # ------------------------------------------------------------------ a pending policy: 409 or 503
