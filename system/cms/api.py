@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query
@@ -29,7 +28,22 @@ from system.cms.policies import PolicyService, step_timings
 from system.cms.reconciler import Reconciler
 from system.cms.settings import CmsSettings
 from system.cms.stores import EtcdPolicies, MongoMetadata, OpaCompiler, PolicySyncProbe
-from system.cms.web import ERRORS, WRITE_ERRORS, CmsDeps, Deps, HistoryEntry, PolicyId, RecordSummary, RepairOut, UpdateOut, Utf8, answer, check_id, counted, errors
+from system.cms.web import (
+    ERRORS,
+    WRITE_ERRORS,
+    CmsDeps,
+    Deps,
+    PolicyId,
+    RecordOut,
+    RecordSummary,
+    RepairOut,
+    UpdateOut,
+    Utf8,
+    answer,
+    check_id,
+    counted,
+    errors,
+)
 from system.common.consumer import Consumer
 from system.common.etcd import EtcdTls
 from system.common.service import create_app
@@ -55,18 +69,8 @@ class PolicyIn(BaseModel):
 
 
 
-class PolicyOut(BaseModel):
-    id: str
-    author: str
-    description: str
-    version: int
-    status: Literal["pending", "active", "deleted"]
-    etcd_revision: int | None
+class PolicyOut(RecordOut):
     rego: str | None = Field(None, description="the active content")
-    sha256: str | None = None
-    updated_at: datetime | None = None
-    pending_version: int | None = None
-    history: list[HistoryEntry] = []
 
 
 class PolicySummary(RecordSummary):

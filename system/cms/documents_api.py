@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from system.cms.documents import DOCUMENT_NOUN, canonical_json, status_id
 from system.cms.policies import POLICY_ID_PATTERN, step_timings
-from system.cms.web import ERRORS, WRITE_ERRORS, Deps, HistoryEntry, RecordSummary, UpdateOut, Utf8, answer, check_id, counted, errors
+from system.cms.web import ERRORS, WRITE_ERRORS, Deps, RecordOut, RecordSummary, UpdateOut, Utf8, answer, check_id, counted, errors
 from system.common.consumer import Consumer
 
 KIND = "document"  # the metrics' series (halab_cms_policy_data_*)
@@ -44,19 +43,10 @@ class DocumentIn(BaseModel):
                                                                  "(0: it must not exist)")
 
 
-class DocumentOut(BaseModel):
-    id: str
-    author: str
-    description: str
-    version: int
-    status: Literal["pending", "active", "deleted"]
-    etcd_revision: int | None
+class DocumentOut(RecordOut):
     data: dict[str, Any] | None = Field(None, description="the active content (null when deleted, or when etcd "
                                                           "held no JSON object the reconciler adopted)")
     sha256: str | None = Field(None, description="of the canonical JSON text")
-    updated_at: datetime | None = None
-    pending_version: int | None = None
-    history: list[HistoryEntry] = []
 
 
 class DocumentSummary(RecordSummary):

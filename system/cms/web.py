@@ -62,6 +62,21 @@ class HistoryEntry(BaseModel):
     sha256: str | None = None
 
 
+class RecordOut(BaseModel):
+    """A policy or a document with its history; the subclass adds the content."""
+
+    id: str
+    author: str
+    description: str
+    version: int
+    status: Literal["pending", "active", "deleted"]
+    etcd_revision: int | None
+    sha256: str | None = None
+    updated_at: datetime | None = None
+    pending_version: int | None = None
+    history: list[HistoryEntry] = []
+
+
 class UpdateOut(BaseModel):
     result: str = Field(description='"update successful" (or "deletion successful")')
     id: str

@@ -138,8 +138,11 @@ class Forwarder:
                     # The request reached the node: sending a POST again could apply it twice.
                     log.warning("request %s route %s: %s", ctx.request_id, ctx.route.id, last.message)
                     break
-            except aiohttp.ClientConnectorError:
+            except aiohttp.ClientConnectorError as exc:
                 last = UpstreamFailed(502, f"upstream {node.hostport} refused or unreachable")
+                # which of them: a refusal, no name, a certificate, an address (a restart changes it)
+                log.warning("request %s route %s: connect to %s: %s: %s", ctx.request_id, ctx.route.id,
+                            node.hostport, type(exc).__name__, str(exc)[:300])
             except aiohttp.ClientError as exc:
                 last = UpstreamFailed(502, f"upstream {node.hostport} failed: {type(exc).__name__}")
             finally:

@@ -218,10 +218,12 @@ class BundleSync(PolicySync):
             return
         instance = (report.get("labels") or {}).get("id")
         with self._lock:
-            restarted = bool(instance) and self._opa_instance is not None and instance != self._opa_instance
+            # A new OPA process has lost its documents: put them back now. The first report this
+            # policy_sync sees counts too: its OPA may have restarted after the resync wrote them.
+            restarted = bool(instance) and instance != self._opa_instance
             if instance:
                 self._opa_instance = instance
-            if restarted:  # a new OPA process: its documents are gone, put them back now
+            if restarted:
                 self._restore_data = True
             self.timers_ms.update(activation.timers_ms)  # a report without an activation carries fewer timers
             if activation.active in self._served:
