@@ -11,7 +11,7 @@ from system.common.service import create_app
 from system.policy_sync import bundle_api
 from system.policy_sync.bundle_sync import BundleSync
 from system.policy_sync.metrics import SyncCollector
-from system.policy_sync.opa import OpaData, OpaPolicies
+from system.policy_sync.opa import OpaData, OpaRouted
 from system.policy_sync.settings import PolicySyncSettings
 from system.policy_sync.source import FailoverSources
 from system.policy_sync.syncer import PolicySync
@@ -28,7 +28,7 @@ def build_app(settings: PolicySyncSettings | None = None, *, sync: PolicySync | 
                           verify_interval_s=settings.verify_interval_s, backoff_min_s=settings.backoff_min_s,
                           backoff_max_s=settings.backoff_max_s, resync_interval_s=settings.resync_interval_s)
     elif sync is None:
-        opa = OpaPolicies(settings.opa_url, settings.opa_timeout_s)
+        opa = OpaRouted(settings.opa_url, settings.opa_timeout_s)
         sync = PolicySync(_sources(settings),
                           opa, heartbeat_s=settings.heartbeat_s, verify_interval_s=settings.verify_interval_s,
                           backoff_min_s=settings.backoff_min_s, backoff_max_s=settings.backoff_max_s,

@@ -145,3 +145,31 @@ class OpaData:
 
     def close(self) -> None:
         self._rest.close()
+
+
+class OpaRouted:
+    """REST mode's OPA: Rego modules through `/v1/policies`, documents (`data/<id>`) through
+    the Data API, so a policy that reads a document works without bundles too."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.policies = OpaPolicies(url, timeout)
+        self.data = OpaData(url, timeout)
+
+    def _for(self, key_id: str) -> OpaPolicies | OpaData:
+        return self.data if is_data(key_id) else self.policies
+
+    def put(self, key_id: str, text: str) -> None:
+        self._for(key_id).put(key_id, text)
+
+    def delete(self, key_id: str) -> None:
+        self._for(key_id).delete(key_id)
+
+    def list(self) -> dict[str, str]:
+        return {**self.policies.list(), **self.data.list()}
+
+    def ping(self) -> None:
+        self.policies.ping()
+
+    def close(self) -> None:
+        self.policies.close()
+        self.data.close()

@@ -21,7 +21,7 @@ def stack(docker_client, run_id):
     from harness.containers import EtcdContainer, FerretDBContainer, InternalNetwork, OpaContainer
     from system.cms.api import build_app
     from system.policy_sync.app import build_app as build_sync_app
-    from system.policy_sync.opa import OpaPolicies
+    from system.policy_sync.opa import OpaRouted
     from system.policy_sync.source import EtcdSource
     from system.policy_sync.syncer import PolicySync
 
@@ -32,7 +32,7 @@ def stack(docker_client, run_id):
         mongo = es.enter_context(FerretDBContainer(run_id).on_network(net, "mongo"))
         endpoint = f"{etcd.address()}:2379"
         opa_url = opa.api_url
-        sync = PolicySync(lambda: EtcdSource(endpoint, timeout=2.0), OpaPolicies(opa_url),
+        sync = PolicySync(lambda: EtcdSource(endpoint, timeout=2.0), OpaRouted(opa_url),
                           heartbeat_s=0.5, verify_interval_s=2.0, backoff_min_s=0.1, backoff_max_s=1.0)
         psync = es.enter_context(ServerThread(build_sync_app(sync=sync)))
         settings = CmsSettings(etcd_endpoint=endpoint, mongo_url=mongo.mongo_url, opa_url=opa_url,
