@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from system.policy_sync.bundle import Activation, Board, Bundle
-from system.policy_sync.opa import OpaData, OpaRejected, canonical, is_data
+from system.policy_sync.opa import OpaData, as_loaded, is_data
 from system.policy_sync.source import Batch, Entry, Event
 from system.policy_sync.syncer import PolicySync, Source
 
@@ -108,24 +108,8 @@ class BundleSync(PolicySync):
     # ------------------------------------------------------------ documents (OPA's Data API)
 
     def _load_data(self, ev: Event) -> None:
-        if self.opa is None:
-            return
-        try:
-            if ev.kind == "put":
-                self._opa(lambda: self.opa.put(ev.id, ev.value or ""))
-            else:
-                self._opa(lambda: self.opa.delete(ev.id))
-        except OpaRejected as exc:
-            log.error("policy_sync: OPA refused document %s at revision %d: %s", ev.id, ev.mod_revision, exc)
-            with self._lock:
-                self.errors[ev.id] = {"revision": ev.mod_revision, "message": str(exc)}
-            return
-        with self._lock:
-            if ev.kind == "put":
-                self.loaded[ev.id] = (ev.mod_revision, canonical(ev.value or ""))
-            else:
-                self.loaded.pop(ev.id, None)
-            self.errors.pop(ev.id, None)
+        if self.opa is not None:
+            self._load(ev)  # PolicySync's put or delete, through the Data API adapter
 
     def _resync_data(self, docs: dict[str, Entry]) -> None:
         """Make OPA's documents equal to the snapshot's: put what differs, delete what etcd lacks."""
@@ -133,11 +117,7 @@ class BundleSync(PolicySync):
             return
         in_opa = self._opa(self.opa.list)
         for pid, entry in sorted(docs.items()):
-            try:
-                same = in_opa.get(pid) == canonical(entry.value)
-            except ValueError:
-                same = False  # not JSON: the put reports the refusal
-            if same:
+            if in_opa.get(pid) == as_loaded(pid, entry.value):  # not JSON: never equal, the put reports it
                 with self._lock:
                     self.loaded[pid] = (entry.mod_revision, in_opa[pid])
                     self.errors.pop(pid, None)

@@ -95,6 +95,21 @@ def canonical(text: str) -> str:
     return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def as_loaded(key_id: str, text: str) -> str:
+    """A policy's text as OPA gives it back: a document in its canonical spelling (if it is
+    JSON at all), a Rego module as written; what `loaded` keeps and resyncs compare.
+
+    >>> as_loaded("data/acl", '{"b": 1, "a": 2}'), as_loaded("data/bad", "{no"), as_loaded("authz", "package x")
+    ('{"a":2,"b":1}', '{no', 'package x')
+    """
+    if not is_data(key_id):
+        return text
+    try:
+        return canonical(text)
+    except ValueError:
+        return text
+
+
 class OpaData:
     """PUT / DELETE / list JSON documents under OPA's `/v1/data/policy_data`: OPA compiles
     nothing for a data write, so its cost does not grow with the policies loaded.

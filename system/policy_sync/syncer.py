@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from system.policy_sync.opa import OpaRejected, OpaUnavailable
+from system.policy_sync.opa import OpaRejected, OpaUnavailable, as_loaded
 from system.policy_sync.source import Batch, Entry, Event, WatchCompacted
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class PolicySync:
         revision, entries = source.snapshot()
         in_opa = self._opa(self.opa.list)
         for pid, entry in sorted(entries.items()):
-            if in_opa.get(pid) == entry.value:
+            if in_opa.get(pid) == as_loaded(pid, entry.value):
                 with self._lock:
                     self.loaded[pid] = (entry.mod_revision, entry.value)
                     self.errors.pop(pid, None)
@@ -242,7 +242,7 @@ class PolicySync:
                 self.errors[pid] = {"revision": revision, "message": str(exc)}
             return False
         with self._lock:
-            self.loaded[pid] = (revision, rego)
+            self.loaded[pid] = (revision, as_loaded(pid, rego))
             self.errors.pop(pid, None)
         return True
 
